@@ -1,0 +1,39 @@
+package backend
+
+import (
+	"context"
+	"errors"
+)
+
+// The errors every driver reports. Drivers wrap them with the cause, for example
+// fmt.Errorf("%w: %w", backend.ErrUnavailable, err), so that callers match the
+// sentinel with errors.Is and still reach the driver's own error with errors.As.
+// A driver never returns its private sentinels (such as redis.Nil) unwrapped.
+var (
+	// ErrInvalid reports bad input. The call changed nothing.
+	ErrInvalid = errors.New("keyq: invalid argument")
+	// ErrNotFound reports a missing answer, job record or dead task.
+	ErrNotFound = errors.New("keyq: not found")
+	// ErrDuplicate reports a unique enqueue whose key is answered, waiting or leased.
+	ErrDuplicate = errors.New("keyq: duplicate task")
+	// ErrLeaseLost reports an Ack, Release or Extend on a lease that has expired or
+	// ended. The call changed nothing.
+	ErrLeaseLost = errors.New("keyq: lease lost")
+	// ErrUnavailable reports that the store cannot be reached.
+	ErrUnavailable = errors.New("keyq: backend unavailable")
+	// ErrClosed reports a call on a closed backend or client.
+	ErrClosed = errors.New("keyq: closed")
+	// ErrTimeout reports an operation that ran out of time. It also matches
+	// context.DeadlineExceeded under errors.Is.
+	ErrTimeout error = timeoutError{}
+)
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "keyq: timeout" }
+
+// Is makes ErrTimeout match context.DeadlineExceeded.
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Timeout reports true, as net.Error does for timeouts.
+func (timeoutError) Timeout() bool { return true }

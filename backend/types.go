@@ -1,0 +1,119 @@
+package backend
+
+import "time"
+
+// Task is a queued unit of work, as delivered (S1).
+type Task struct {
+	ID          string            // unique in its namespace, fresh for every enqueue (S1.3)
+	Queue       string            // the queue it was taken from or lives in
+	Type        string            // the handler name; may be empty
+	Key         string            // identity for dedupe and answers (S1.2)
+	Payload     []byte            // byte for byte as enqueued (S1.1)
+	Headers     map[string]string // nil when there are none
+	Attempt     int               // 0 when first enqueued; +1 per release or reclaim
+	MaxAttempts int               // the attempt count at which it is dead-lettered
+	EnqueuedAt  time.Time         // on the backend's clock
+}
+
+// Message is a task to enqueue.
+type Message struct {
+	Type        string
+	Key         string // the keyq package sets it to the payload when the user gives none
+	Payload     []byte
+	Headers     map[string]string
+	MaxAttempts int // 1 to MaxAttemptsLimit
+}
+
+// MaxAttemptsLimit is the largest MaxAttempts a task may have.
+const MaxAttemptsLimit = 1<<16 - 1
+
+// Lease is one delivery of a task to one consumer (S4).
+type Lease struct {
+	Task
+	// Token identifies this delivery. Ack, Release and Extend need it: a lease of an
+	// earlier delivery of the same task no longer matches (S4.6).
+	Token    string
+	Deadline time.Time // on the backend's clock
+}
+
+// Answer is the stored result of a task (S5).
+type Answer struct {
+	Value []byte
+	OK    bool          // true for a success, false for an error answer
+	TTL   time.Duration // the full TTL it was stored with; > 0
+}
+
+// JobStatus is the state of a job record (S6.1).
+type JobStatus string
+
+// The job statuses. A record moves pending → running → one of the final ones;
+// release and reclaim move it back to pending (S6.2).
+const (
+	StatusPending  JobStatus = "pending"
+	StatusRunning  JobStatus = "running"
+	StatusFinished JobStatus = "finished"
+	StatusFailed   JobStatus = "failed"
+	StatusTimeout  JobStatus = "timeout"
+	StatusDead     JobStatus = "dead"
+)
+
+// Final reports whether s is a final status.
+func (s JobStatus) Final() bool {
+	switch s {
+	case StatusFinished, StatusFailed, StatusTimeout, StatusDead:
+		return true
+	}
+	return false
+}
+
+// Job is a task's job record (S6.1). Times are zero until they happen.
+type Job struct {
+	ID         string
+	Queue      string
+	Type       string
+	Status     JobStatus
+	Attempts   int // the task's attempt count
+	EnqueuedAt time.Time
+	StartedAt  time.Time // the last delivery
+	EndedAt    time.Time // when it reached a final status
+	LastError  string
+}
+
+// QueueStats counts the tasks of one queue (S9.1).
+type QueueStats struct {
+	Waiting int64 // ready to be delivered
+	Leased  int64
+	Delayed int64
+	Dead    int64
+}
+
+// Counters are a namespace's running totals (S9.2). Delivered counts leases handed
+// out; Deduped counts tasks dropped on dequeue because their key had an answer.
+type Counters struct {
+	Enqueued  int64
+	Delivered int64
+	Acked     int64
+	Released  int64
+	Reclaimed int64
+	Deduped   int64
+	Dead      int64
+}
+
+// Stats is the answer to a Stats call.
+type Stats struct {
+	Queues   map[string]QueueStats // every queue asked for, or every known queue
+	Counters Counters
+}
+
+// DeadTask is a dead-lettered task (S4.7).
+type DeadTask struct {
+	Task
+	Reason string
+	DiedAt time.Time
+}
+
+// DequeueResult is what a Dequeue returns.
+type DequeueResult struct {
+	Leases  []Lease
+	Deduped int // tasks dropped by this call because their key had an answer (S3.2)
+}
