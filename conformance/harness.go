@@ -1,0 +1,49 @@
+// Package conformance is the test suite every keyq backend must pass: SEMANTICS.md
+// turned into tests, one or more per rule, each named after the rule it checks.
+//
+// A driver runs the whole suite with a few lines in a _test.go file:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
+//			clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+//			return conformance.Target{
+//				Backend: memory.New(memory.WithClock(clk)),
+//				Now:     clk.Now,
+//				Advance: clk.Advance,
+//			}
+//		}))
+//	}
+package conformance
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// Target is one backend under test, made fresh for one test.
+type Target struct {
+	// Backend is the driver under test. The suite closes it when the test ends; the
+	// harness cleans up anything else it made with t.Cleanup.
+	Backend backend.Backend
+	// Now reads the backend's clock (for Redis, the server's).
+	Now func() time.Time
+	// Advance moves the backend's clock forward by d. A harness on real time sleeps.
+	Advance func(d time.Duration)
+	// Unit is the time step the suite builds its leases, delays and TTLs from. Fake
+	// clocks leave it zero (one second); a harness on real time sets it short, such
+	// as 200ms, and long enough that a few calls fit comfortably inside one Unit.
+	Unit time.Duration
+}
+
+// Harness makes targets.
+type Harness interface {
+	NewTarget(t *testing.T) Target
+}
+
+// HarnessFunc adapts a function to Harness.
+type HarnessFunc func(t *testing.T) Target
+
+// NewTarget calls f.
+func (f HarnessFunc) NewTarget(t *testing.T) Target { return f(t) }
