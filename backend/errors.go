@@ -11,18 +11,18 @@ import (
 // A driver never returns its private sentinels (such as redis.Nil) unwrapped.
 var (
 	// ErrInvalid reports bad input. The call changed nothing.
-	ErrInvalid = errors.New("keyq: invalid argument")
+	ErrInvalid = errors.New("invalid argument")
 	// ErrNotFound reports a missing answer, job record or dead task.
-	ErrNotFound = errors.New("keyq: not found")
+	ErrNotFound = errors.New("not found")
 	// ErrDuplicate reports a unique enqueue whose key is answered, waiting or leased.
-	ErrDuplicate = errors.New("keyq: duplicate task")
+	ErrDuplicate = errors.New("duplicate task")
 	// ErrLeaseLost reports an Ack, Release or Extend on a lease that has expired or
 	// ended. The call changed nothing.
-	ErrLeaseLost = errors.New("keyq: lease lost")
+	ErrLeaseLost = errors.New("lease lost")
 	// ErrUnavailable reports that the store cannot be reached.
-	ErrUnavailable = errors.New("keyq: backend unavailable")
+	ErrUnavailable = errors.New("backend unavailable")
 	// ErrClosed reports a call on a closed backend or client.
-	ErrClosed = errors.New("keyq: closed")
+	ErrClosed = errors.New("closed")
 	// ErrTimeout reports an operation that ran out of time. It also matches
 	// context.DeadlineExceeded under errors.Is.
 	ErrTimeout error = timeoutError{}
@@ -30,7 +30,7 @@ var (
 
 type timeoutError struct{}
 
-func (timeoutError) Error() string { return "keyq: timeout" }
+func (timeoutError) Error() string { return "timeout" }
 
 // Is makes ErrTimeout match context.DeadlineExceeded.
 func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }

@@ -1,0 +1,118 @@
+package keyq
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// Message is one task of EnqueueBatch.
+type Message struct {
+	Payload []byte
+	Key     string // empty: the payload is the key (S1.2)
+	Type    string
+	Headers map[string]string
+}
+
+// EnqueueOption changes one Enqueue or EnqueueBatch call.
+type EnqueueOption func(*enqueueOptions)
+
+type enqueueOptions struct {
+	key         string
+	typ         string
+	headers     map[string]string
+	atHead      bool
+	delay       time.Duration
+	unique      bool
+	maxAttempts int
+}
+
+// Key sets the task's key, its identity for dedupe and answers (S1.2). Without it, or
+// with an empty key, the payload is the key.
+func Key(k string) EnqueueOption { return func(o *enqueueOptions) { o.key = k } }
+
+// Type sets the task's type, the name of the handler that runs it (S1.4).
+func Type(t string) EnqueueOption { return func(o *enqueueOptions) { o.typ = t } }
+
+// Header adds a string header to the task (S1.4).
+func Header(name, value string) EnqueueOption {
+	return func(o *enqueueOptions) {
+		if o.headers == nil {
+			o.headers = make(map[string]string)
+		}
+		o.headers[name] = value
+	}
+}
+
+// AtHead puts the task before every waiting task, as Redis LPUSH would (S2.2).
+func AtHead() EnqueueOption { return func(o *enqueueOptions) { o.atHead = true } }
+
+// Delay makes the task available at the head of its queue only after d (S7.2).
+func Delay(d time.Duration) EnqueueOption { return func(o *enqueueOptions) { o.delay = d } }
+
+// Unique refuses the enqueue with ErrDuplicate when the key has an answer or a task
+// with that key is waiting, delayed or leased in the namespace (S2.4).
+func Unique() EnqueueOption { return func(o *enqueueOptions) { o.unique = true } }
+
+// MaxAttempts overrides the client's maximum attempts for this task (S4.7).
+func MaxAttempts(n int) EnqueueOption { return func(o *enqueueOptions) { o.maxAttempts = n } }
+
+// Enqueue appends a task to the tail of queue and returns its ID (S2.1). The payload
+// may be any bytes, empty included, up to the client's maximum (S1.1, S1.5).
+func (c *Client) Enqueue(ctx context.Context, queue string, payload []byte, opts ...EnqueueOption) (string, error) {
+	ids, err := c.enqueue(ctx, "enqueue", queue, []Message{{Payload: payload}}, opts)
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// EnqueueBatch adds several tasks to queue, all or nothing (S2.3), and returns their
+// IDs in order. The options apply to every message; a message's own Key, Type and
+// Headers win over them.
+func (c *Client) EnqueueBatch(ctx context.Context, queue string, msgs []Message, opts ...EnqueueOption) ([]string, error) {
+	return c.enqueue(ctx, "enqueue batch", queue, msgs, opts)
+}
+
+func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, opts []EnqueueOption) ([]string, error) {
+	o := enqueueOptions{maxAttempts: c.cfg.maxAttempts}
+	for _, f := range opts {
+		f(&o)
+	}
+	p := backend.EnqueueParams{
+		Namespace: c.ns,
+		Queue:     queue,
+		Tasks:     make([]backend.Message, len(msgs)),
+		AtHead:    o.atHead,
+		Delay:     o.delay,
+		Unique:    o.unique,
+		TrackJobs: c.cfg.trackJobs,
+		JobTTL:    c.cfg.jobTTL,
+	}
+	for i, m := range msgs {
+		if len(m.Payload) > c.cfg.maxPayload {
+			return nil, c.wrap(op, invalid("payload of %d bytes is over the %d byte maximum", len(m.Payload), c.cfg.maxPayload))
+		}
+		t := backend.Message{Key: m.Key, Type: m.Type, Payload: m.Payload, Headers: m.Headers, MaxAttempts: o.maxAttempts}
+		if t.Key == "" {
+			t.Key = o.key
+		}
+		if t.Key == "" {
+			t.Key = string(m.Payload)
+		}
+		if t.Type == "" {
+			t.Type = o.typ
+		}
+		if len(o.headers) > 0 {
+			h := maps.Clone(o.headers)
+			maps.Copy(h, m.Headers)
+			t.Headers = h
+		}
+		p.Tasks[i] = t
+	}
+	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]string, error) {
+		return c.b.Enqueue(ctx, p)
+	})
+}

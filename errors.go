@@ -1,0 +1,51 @@
+package keyq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// The errors keyq returns, matched with errors.Is. The driver's own error stays
+// reachable with errors.As (S8.1).
+var (
+	ErrInvalid     = backend.ErrInvalid     // bad input; nothing changed
+	ErrNotFound    = backend.ErrNotFound    // no such answer, job record or dead task
+	ErrDuplicate   = backend.ErrDuplicate   // a unique enqueue found its key taken
+	ErrLeaseLost   = backend.ErrLeaseLost   // the lease expired or ended
+	ErrTimeout     = backend.ErrTimeout     // out of time; also matches context.DeadlineExceeded
+	ErrUnavailable = backend.ErrUnavailable // the store cannot be reached
+	ErrClosed      = backend.ErrClosed      // the backend is closed
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// wrap names the operation and the namespace in err, and makes any deadline an
+// ErrTimeout.
+func (c *Client) wrap(op string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+		err = fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return fmt.Errorf("keyq: %s %q: %w", op, c.ns, err)
+}
+
+// call runs f with the operation timeout, extended by extra for calls that wait, and
+// wraps its error.
+func call[T any](c *Client, ctx context.Context, op string, extra time.Duration, f func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if ctx == nil {
+		return zero, c.wrap(op, invalid("nil context"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.opTimeout+extra)
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		return v, c.wrap(op, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,115 @@
+// Package memory is keyq's in-process backend: for unit tests that need no Redis
+// server, and for single processes.
+//
+// It keeps the whole keyq contract (package conformance proves it) with mutex-guarded
+// maps, ring buffers and deadline heaps. Every call costs O(1) or O(log n) in the
+// number of stored tasks, leaving aside the work of housekeeping (moving due delayed
+// tasks and expired leases), which each call does for at most
+// backend.HousekeepingBatch tasks. A waiting Dequeue is woken by the enqueue that
+// feeds it, with no polling. The backend starts no goroutines.
+//
+// Time comes from a clock.Clock, the host's by default; tests pass a clock.Fake with
+// WithClock and move it by hand. Dequeue waits are measured on the host's clock,
+// as they would be for a remote backend.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
+)
+
+// Backend is the in-memory backend. Its methods are safe for concurrent use.
+type Backend struct {
+	clock   clock.Clock
+	closed  atomic.Bool
+	closing chan struct{}
+
+	mu         sync.RWMutex
+	namespaces map[string]*namespace
+}
+
+// Option configures New.
+type Option func(*Backend)
+
+// WithClock makes the backend read time from c instead of the host's clock.
+func WithClock(c clock.Clock) Option { return func(b *Backend) { b.clock = c } }
+
+// New returns an empty backend.
+func New(opts ...Option) *Backend {
+	b := &Backend{
+		clock:      clock.Real(),
+		closing:    make(chan struct{}),
+		namespaces: make(map[string]*namespace),
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+var (
+	_ backend.Backend     = (*Backend)(nil)
+	_ backend.RateLimiter = (*Backend)(nil)
+)
+
+// Close makes every later call fail with backend.ErrClosed and wakes waiting
+// Dequeue calls, which return backend.ErrClosed. A second Close returns nil.
+func (b *Backend) Close() error {
+	if b.closed.CompareAndSwap(false, true) {
+		close(b.closing)
+	}
+	return nil
+}
+
+// open locks the namespace, creating it, and runs its housekeeping. The caller
+// must unlock ns.mu.
+func (b *Backend) open(ctx context.Context, name string) (*namespace, error) {
+	ns, err := b.lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ns.housekeep(b.clock.Now())
+	return ns, nil
+}
+
+// lock locks the namespace, creating it. The caller must unlock ns.mu.
+func (b *Backend) lock(ctx context.Context, name string) (*namespace, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	b.mu.RLock()
+	ns := b.namespaces[name]
+	b.mu.RUnlock()
+	if ns == nil {
+		b.mu.Lock()
+		if ns = b.namespaces[name]; ns == nil {
+			ns = newNamespace()
+			b.namespaces[name] = ns
+		}
+		b.mu.Unlock()
+	}
+	ns.mu.Lock()
+	return ns, nil
+}
+
+// check reports ErrClosed or the context's error, if any.
+func (b *Backend) check(ctx context.Context) error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	return ctxErr(ctx)
+}
+
+// ctxErr maps a done context to its error, a deadline to backend.ErrTimeout.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if err == context.DeadlineExceeded {
+		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
+	}
+	return err
+}

@@ -1,0 +1,253 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// Enqueue adds tasks to a queue; see backend.Backend.
+func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
+	ns, err := b.open(ctx, p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.mu.Unlock()
+	now := b.clock.Now()
+	if p.Unique {
+		for i, m := range p.Tasks {
+			if ns.keys[m.Key] > 0 || ns.liveAnswer(m.Key, now) != nil ||
+				slices.ContainsFunc(p.Tasks[:i], func(o backend.Message) bool { return o.Key == m.Key }) {
+				return nil, fmt.Errorf("%w: key %.64q is answered, queued or leased", backend.ErrDuplicate, m.Key)
+			}
+		}
+	}
+	q := ns.queue(p.Queue)
+	ids := make([]string, len(p.Tasks))
+	for i, m := range p.Tasks {
+		seq := ns.next()
+		t := &task{
+			timed:    timed{index: -1},
+			id:       itoa(seq),
+			seq:      seq,
+			queue:    q,
+			typ:      m.Type,
+			key:      m.Key,
+			payload:  slices.Clone(m.Payload),
+			attempt:  0,
+			max:      m.MaxAttempts,
+			enqueued: now,
+			track:    p.TrackJobs,
+			jobTTL:   p.JobTTL,
+		}
+		if len(m.Headers) > 0 {
+			t.headers = maps.Clone(m.Headers)
+		}
+		ids[i] = t.id
+		ns.keys[t.key]++
+		ns.counters.Enqueued++
+		ns.setJob(t, now, backend.StatusPending, "")
+		switch {
+		case p.Delay > 0:
+			ns.delay(t, now.Add(p.Delay))
+		case p.AtHead:
+			q.tasks.pushFront(t)
+			ns.wake(q.name)
+		default:
+			q.tasks.pushBack(t)
+			ns.wake(q.name)
+		}
+	}
+	return ids, nil
+}
+
+// Dequeue leases tasks, waiting for them if asked to; see backend.Backend.
+func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
+	var waitEnd <-chan time.Time
+	if p.Wait > 0 {
+		t := time.NewTimer(p.Wait)
+		defer t.Stop()
+		waitEnd = t.C
+	}
+	expired := p.Wait == 0
+	for {
+		ns, err := b.open(ctx, p.Namespace)
+		if err != nil {
+			return backend.DequeueResult{}, err
+		}
+		res := ns.take(p, b.clock.Now())
+		if len(res.Leases) > 0 || expired {
+			ns.mu.Unlock()
+			return res, nil
+		}
+		w, ev := ns.park(p.Queues)
+		ns.mu.Unlock()
+
+		var evC <-chan time.Time
+		var evTimer interface{ Stop() bool }
+		if !ev.IsZero() {
+			tm := b.clock.NewTimer(ev.Sub(b.clock.Now()))
+			evC, evTimer = tm.C(), tm
+		}
+		var stop error
+		woken := false
+		select {
+		case <-w.wake:
+			woken = true
+		case <-evC:
+		case <-waitEnd:
+			expired = true
+		case <-ctx.Done():
+			stop = ctxErr(ctx)
+		case <-b.closing:
+			stop = backend.ErrClosed
+		}
+		if evTimer != nil {
+			evTimer.Stop()
+		}
+		if woken {
+			continue
+		}
+		ns.mu.Lock()
+		ns.unpark(w)
+		ns.mu.Unlock()
+		if stop != nil {
+			return backend.DequeueResult{}, stop
+		}
+	}
+}
+
+// take leases up to p.Count tasks from p.Queues in order, dropping answered ones.
+func (ns *namespace) take(p backend.DequeueParams, now time.Time) backend.DequeueResult {
+	var res backend.DequeueResult
+	for _, name := range p.Queues {
+		q := ns.queues[name]
+		if q == nil {
+			continue
+		}
+		for len(res.Leases) < p.Count && q.tasks.len() > 0 {
+			t := q.tasks.popFront()
+			if a := ns.liveAnswer(t.key, now); a != nil {
+				ns.refresh(a, now)
+				ns.counters.Deduped++
+				res.Deduped++
+				ns.dropKey(t.key)
+				ns.setJob(t, now, backend.StatusFinished, "")
+				continue
+			}
+			seq := ns.next()
+			t.token = itoa(seq)
+			ns.leases[t.token] = t
+			ns.leaseDue.add(t, now.Add(p.Lease), seq)
+			q.leased++
+			ns.counters.Delivered++
+			ns.setJob(t, now, backend.StatusRunning, "")
+			res.Leases = append(res.Leases, backend.Lease{Task: t.snapshot(), Token: t.token, Deadline: t.at})
+		}
+		if len(res.Leases) == p.Count {
+			break
+		}
+	}
+	if len(res.Leases) > 0 {
+		ns.newEvent(res.Leases[0].Deadline)
+	}
+	return res
+}
+
+// lease returns the task of a live lease, or ErrLeaseLost. Housekeeping has already
+// reclaimed expired leases, so a lease that is still in the map is live.
+func (ns *namespace) lease(id, token string) (*task, error) {
+	t := ns.leases[token]
+	if t == nil || t.id != id {
+		return nil, fmt.Errorf("%w: task %s, token %s", backend.ErrLeaseLost, id, token)
+	}
+	return t, nil
+}
+
+// Ack ends a lease and removes its task; see backend.Backend.
+func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
+	ns, err := b.open(ctx, p.Namespace)
+	if err != nil {
+		return err
+	}
+	defer ns.mu.Unlock()
+	t, err := ns.lease(p.TaskID, p.Token)
+	if err != nil {
+		return err
+	}
+	now := b.clock.Now()
+	ns.unlease(t)
+	ns.dropKey(t.key)
+	ns.counters.Acked++
+	if p.Answer != nil {
+		a := *p.Answer
+		a.Value = slices.Clone(a.Value)
+		ns.setAnswer(t.key, a, now)
+	}
+	status := p.Status
+	if status == "" {
+		status = backend.StatusFinished
+	}
+	ns.setJob(t, now, status, p.Error)
+	return nil
+}
+
+// Release ends a lease and puts its task back; see backend.Backend.
+func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
+	ns, err := b.open(ctx, p.Namespace)
+	if err != nil {
+		return err
+	}
+	defer ns.mu.Unlock()
+	t, err := ns.lease(p.TaskID, p.Token)
+	if err != nil {
+		return err
+	}
+	now := b.clock.Now()
+	ns.unlease(t)
+	ns.counters.Released++
+	if p.DeadLetter {
+		ns.bury(t, now, p.Error)
+		return nil
+	}
+	ns.putBack(t, now, p.KeepAttempt, p.Delay, p.ToTail, p.Error)
+	return nil
+}
+
+// Extend moves a live lease's deadline; see backend.Backend.
+func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
+	ns, err := b.open(ctx, p.Namespace)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer ns.mu.Unlock()
+	t, err := ns.lease(p.TaskID, p.Token)
+	if err != nil {
+		return time.Time{}, err
+	}
+	at := b.clock.Now().Add(p.Lease)
+	ns.leaseDue.move(t, at)
+	ns.newEvent(at)
+	return at, nil
+}
+
+// Reclaim puts expired leases back now; see backend.Backend.
+func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, error) {
+	ns, err := b.lock(ctx, p.Namespace)
+	if err != nil {
+		return 0, err
+	}
+	defer ns.mu.Unlock()
+	before := ns.counters.Reclaimed
+	now := b.clock.Now()
+	for {
+		ns.housekeep(now)
+		if next := ns.leaseDue.first(); next.IsZero() || next.After(now) {
+			return int(ns.counters.Reclaimed - before), nil
+		}
+	}
+}

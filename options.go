@@ -1,0 +1,109 @@
+package keyq
+
+import (
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// Defaults of a Client, each changed by the Option of the same name.
+const (
+	DefaultQueue       = "default"
+	DefaultOpTimeout   = 5 * time.Second
+	DefaultLease       = 30 * time.Second
+	DefaultAnswerTTL   = 24 * time.Hour
+	DefaultErrorTTL    = time.Hour
+	DefaultMaxAttempts = 25
+	DefaultJobTTL      = time.Hour
+	DefaultMaxPayload  = 64 << 20
+)
+
+type config struct {
+	queues      []string
+	opTimeout   time.Duration
+	lease       time.Duration
+	answerTTL   time.Duration
+	errorTTL    time.Duration
+	maxAttempts int
+	trackJobs   bool
+	jobTTL      time.Duration
+	maxPayload  int
+}
+
+func defaults() config {
+	return config{
+		queues:      []string{DefaultQueue},
+		opTimeout:   DefaultOpTimeout,
+		lease:       DefaultLease,
+		answerTTL:   DefaultAnswerTTL,
+		errorTTL:    DefaultErrorTTL,
+		maxAttempts: DefaultMaxAttempts,
+		trackJobs:   true,
+		jobTTL:      DefaultJobTTL,
+		maxPayload:  DefaultMaxPayload,
+	}
+}
+
+func (c *config) validate() error {
+	if len(c.queues) == 0 {
+		return invalid("no queues")
+	}
+	for _, q := range c.queues {
+		if q == "" {
+			return invalid("empty queue name")
+		}
+	}
+	for _, d := range []struct {
+		what string
+		d    time.Duration
+	}{{"operation timeout", c.opTimeout}, {"lease", c.lease}, {"answer TTL", c.answerTTL}, {"error answer TTL", c.errorTTL}, {"job TTL", c.jobTTL}} {
+		if d.d <= 0 {
+			return invalid("%s %v is not positive", d.what, d.d)
+		}
+	}
+	if c.maxAttempts < 1 || c.maxAttempts > backend.MaxAttemptsLimit {
+		return invalid("max attempts %d out of range 1 to %d", c.maxAttempts, backend.MaxAttemptsLimit)
+	}
+	if c.maxPayload < 1 {
+		return invalid("max payload %d is not positive", c.maxPayload)
+	}
+	return nil
+}
+
+// Option configures a Client.
+type Option func(*config)
+
+// WithQueues sets the namespace's queues that Dequeue serves, highest priority first
+// (S3.1). The default is one queue, "default".
+func WithQueues(names ...string) Option {
+	return func(c *config) { c.queues = append([]string(nil), names...) }
+}
+
+// WithOpTimeout bounds every call to the backend (S7.1); a shorter context deadline
+// wins. A waiting Dequeue gets its wait on top. The default is 5s.
+func WithOpTimeout(d time.Duration) Option { return func(c *config) { c.opTimeout = d } }
+
+// WithLease sets how long a dequeued task stays leased before it comes back by
+// itself (S4.1, S4.5). The default is 30s.
+func WithLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
+
+// WithAnswerTTL sets how long answers are kept: ok for success answers, failed for
+// error answers (S5.1). The defaults are 24h and 1h.
+func WithAnswerTTL(ok, failed time.Duration) Option {
+	return func(c *config) { c.answerTTL, c.errorTTL = ok, failed }
+}
+
+// WithMaxAttempts sets the attempt count at which a task is dead-lettered instead of
+// put back (S4.7). The default is 25.
+func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+
+// WithJobTracking switches job records on or off (S6.4). They are on by default;
+// off saves a write per state change.
+func WithJobTracking(on bool) Option { return func(c *config) { c.trackJobs = on } }
+
+// WithJobTTL sets how long a job record lives once final (S6.3). The default is 1h.
+func WithJobTTL(d time.Duration) Option { return func(c *config) { c.jobTTL = d } }
+
+// WithMaxPayload sets the largest payload Enqueue accepts, in bytes (S1.5). The
+// default is 64 MiB.
+func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }

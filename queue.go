@@ -1,0 +1,102 @@
+// Package keyq is a task queue with interchangeable backends.
+//
+// Producers enqueue tasks into named queues of a namespace; consumers lease them,
+// do the work, and ack with an answer; a failed task goes back to the head of its
+// queue. Answers are stored per task key with separate TTLs for success and error,
+// and a task whose answer already exists is skipped on dequeue while the answer's TTL
+// is refreshed. Leases time out and come back by themselves, so a crashed consumer
+// loses nothing. The rules are numbered in SEMANTICS.md (S1.1 ...), and package
+// conformance proves every backend keeps them.
+//
+// A Client binds a backend (package memory, or package redisbackend) to a
+// namespace:
+//
+//	q, err := keyq.New(memory.New(), "callapp", keyq.WithQueues("queue", "reestr"))
+//	id, err := q.Enqueue(ctx, "queue", []byte("task-1"))
+//	lease, err := q.Next(ctx)                           // nil when nothing waits
+//	err = q.Ack(ctx, lease, keyq.WithAnswer(result))    // store the answer, done
+//	err = q.Release(ctx, lease)                          // or: back to the head
+//	ok, err := q.ExistsRefresh(ctx, "task-1")           // answered? keep it fresh
+//
+// Every method validates its input (bad input is ErrInvalid and changes nothing),
+// bounds the backend call by the operation timeout (ErrTimeout), and wraps errors so
+// errors.Is finds keyq's sentinels and errors.As the driver's own error. A Client is
+// safe for concurrent use.
+package keyq
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// The types a Client hands out are the driver contract's own.
+type (
+	Task       = backend.Task
+	Lease      = backend.Lease
+	Job        = backend.Job
+	JobStatus  = backend.JobStatus
+	Stats      = backend.Stats
+	QueueStats = backend.QueueStats
+	Counters   = backend.Counters
+	DeadTask   = backend.DeadTask
+)
+
+// The job statuses (S6.1).
+const (
+	StatusPending  = backend.StatusPending
+	StatusRunning  = backend.StatusRunning
+	StatusFinished = backend.StatusFinished
+	StatusFailed   = backend.StatusFailed
+	StatusTimeout  = backend.StatusTimeout
+	StatusDead     = backend.StatusDead
+)
+
+// Client is a namespace of a backend. It is safe for concurrent use.
+type Client struct {
+	b   backend.Backend
+	ns  string
+	cfg config
+}
+
+// New returns a client for a namespace of b. The namespace may hold any bytes but
+// must not be empty. Closing is the backend's: close b when done with every client.
+func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := &Client{b: b, ns: namespace, cfg: cfg}
+	if b == nil {
+		return nil, c.wrap("new", invalid("nil backend"))
+	}
+	if namespace == "" {
+		return nil, c.wrap("new", invalid("empty namespace"))
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, c.wrap("new", err)
+	}
+	return c, nil
+}
+
+// Namespace returns the client's namespace.
+func (c *Client) Namespace() string { return c.ns }
+
+// Queues returns the queues Dequeue serves, highest priority first.
+func (c *Client) Queues() []string { return append([]string(nil), c.cfg.queues...) }
+
+// Backend returns the backend the client uses.
+func (c *Client) Backend() backend.Backend { return c.b }
+
+// LeaseDuration returns the lease a dequeue asks for by default.
+func (c *Client) LeaseDuration() time.Duration { return c.cfg.lease }
+
+// validate checks p and runs f under the operation timeout.
+func run[T any, P interface{ Validate() error }](c *Client, ctx context.Context, op string, p P, extra time.Duration, f func(context.Context) (T, error)) (T, error) {
+	if err := p.Validate(); err != nil {
+		var zero T
+		return zero, c.wrap(op, err)
+	}
+	return call(c, ctx, op, extra, f)
+}

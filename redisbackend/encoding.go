@@ -1,0 +1,219 @@
+package redisbackend
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// A blob is one task as the queue lists store it. Scripts read and write the fixed
+// header with string.byte and string.sub; only Go reads the rest:
+//
+//	offset  size  field
+//	0       1     flags: version<<4 | tracked<<1 | keyIsPayload
+//	1       2     attempt, big endian
+//	3       2     max attempts, big endian
+//	5       16    digest of the task key (keys.go)
+//	21      6     enqueued at, ms since the Unix epoch on the server's clock
+//	27      1     length n of the task ID
+//	28      n     task ID in decimal
+//	28+n          type, key (left out when it equals the payload), headers, each
+//	              uvarint-length-prefixed (headers as a count then key, value pairs),
+//	              then the payload up to the end
+//
+// The common case, a key that is the payload and no headers, costs 30 bytes plus
+// the ID over the bare payload.
+const (
+	blobVersion   = 1
+	flagKeyIsLoad = 1 << 0
+	flagTracked   = 1 << 1
+	blobPreLen    = 21 // the part Go writes before the server's fields
+	blobHeaderLen = 28
+)
+
+var errCorrupt = errors.New("redisbackend: corrupt record")
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errCorrupt}, args...)...)
+}
+
+// encodeMessage returns the parts of a blob Go writes: the header up to the digest,
+// and the rest after the task ID.
+func encodeMessage(m *backend.Message, tracked bool) (pre, rest []byte) {
+	flags := byte(blobVersion << 4)
+	keyIsPayload := m.Key == string(m.Payload)
+	if keyIsPayload {
+		flags |= flagKeyIsLoad
+	}
+	if tracked {
+		flags |= flagTracked
+	}
+	pre = make([]byte, blobPreLen)
+	pre[0] = flags
+	binary.BigEndian.PutUint16(pre[3:], uint16(m.MaxAttempts))
+	copy(pre[5:], digest(m.Key))
+
+	n := len(m.Type) + len(m.Payload) + 2*binary.MaxVarintLen64
+	if !keyIsPayload {
+		n += len(m.Key) + binary.MaxVarintLen64
+	}
+	for k, v := range m.Headers {
+		n += len(k) + len(v) + 2*binary.MaxVarintLen64
+	}
+	rest = make([]byte, 0, n)
+	rest = appendString(rest, m.Type)
+	if !keyIsPayload {
+		rest = appendString(rest, m.Key)
+	}
+	rest = binary.AppendUvarint(rest, uint64(len(m.Headers)))
+	keys := make([]string, 0, len(m.Headers))
+	for k := range m.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		rest = appendString(rest, k)
+		rest = appendString(rest, m.Headers[k])
+	}
+	return pre, append(rest, m.Payload...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeBlob decodes a stored task of the given queue.
+func decodeBlob(queue string, b []byte) (backend.Task, error) {
+	var t backend.Task
+	if len(b) < blobHeaderLen {
+		return t, corrupt("task of %d bytes", len(b))
+	}
+	flags := b[0]
+	if flags>>4 != blobVersion {
+		return t, corrupt("task version %d", flags>>4)
+	}
+	idLen := int(b[27])
+	if idLen == 0 || len(b) < blobHeaderLen+idLen {
+		return t, corrupt("task ID of %d bytes", idLen)
+	}
+	id := string(b[blobHeaderLen : blobHeaderLen+idLen])
+	if !isDecimal(id) {
+		return t, corrupt("task ID %q", id)
+	}
+	t.ID = id
+	t.Queue = queue
+	t.Attempt = int(binary.BigEndian.Uint16(b[1:]))
+	t.MaxAttempts = int(binary.BigEndian.Uint16(b[3:]))
+	t.EnqueuedAt = msTime(int64(uint48(b[21:27])))
+	r := reader{b: b[blobHeaderLen+idLen:]}
+	t.Type = r.string()
+	if flags&flagKeyIsLoad == 0 {
+		t.Key = r.string()
+	}
+	if nh := r.uvarint(); nh > 0 && r.err == nil {
+		if nh > uint64(len(r.b)) {
+			return t, corrupt("%d headers in %d bytes", nh, len(r.b))
+		}
+		t.Headers = make(map[string]string, nh)
+		for range nh {
+			k := r.string()
+			t.Headers[k] = r.string()
+		}
+	}
+	if r.err != nil {
+		return backend.Task{}, r.err
+	}
+	t.Payload = append([]byte{}, r.b...)
+	if flags&flagKeyIsLoad != 0 {
+		t.Key = string(t.Payload)
+	}
+	return t, nil
+}
+
+func uint48(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:6] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = corrupt("bad length")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.err = corrupt("string of %d bytes in %d", n, len(r.b))
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// unpackFields reads n fields written by pack in scripts/common.lua, each
+// "<decimal length>:<bytes>", and returns them and the rest of s.
+func unpackFields(s string, n int) ([]string, string, error) {
+	out := make([]string, n)
+	for i := range n {
+		c := 0
+		for c < len(s) && c < 12 && s[c] != ':' {
+			c++
+		}
+		if c == 0 || c >= len(s) || s[c] != ':' {
+			return nil, "", corrupt("packed field %d", i)
+		}
+		l, err := strconv.Atoi(s[:c])
+		if err != nil || l < 0 || l > len(s)-c-1 {
+			return nil, "", corrupt("packed field %d length %q", i, s[:c])
+		}
+		out[i] = s[c+1 : c+1+l]
+		s = s[c+1+l:]
+	}
+	return out, s, nil
+}
+
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// durMS converts a duration to whole milliseconds for a script, rounding up so that
+// a positive duration never becomes zero.
+func durMS(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}

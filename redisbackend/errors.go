@@ -1,0 +1,67 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/redis/go-redis/v9"
+)
+
+// mapErr turns an error of a Redis call made with ctx into the driver contract's
+// errors: a cancelled ctx comes back as it is; a deadline, of ctx or of the network,
+// is backend.ErrTimeout; a connection that cannot be made or broke is
+// backend.ErrUnavailable. The go-redis error stays reachable with errors.As. mapErr
+// never returns redis.Nil; callers handle it before.
+func mapErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisbackend: unexpected nil reply: %w", backend.ErrNotFound)
+	}
+	if errors.Is(err, context.Canceled) {
+		if ctxErr := ctx.Err(); errors.Is(ctxErr, context.Canceled) {
+			return ctxErr
+		}
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
+	}
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || isNetErr(err) || isServerDown(err) {
+		return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
+	}
+	return fmt.Errorf("redisbackend: %w", err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isNetErr(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
+
+// isServerDown reports replies a server gives while it cannot serve: loading its
+// data after a restart, a failover in progress, or a cluster that is down.
+func isServerDown(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
+}

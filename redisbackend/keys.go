@@ -1,0 +1,69 @@
+package redisbackend
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// digestLen is how many bytes of a key's SHA-256 a task carries. 128 bits keep
+// accidental collisions out of reach while keeping each queued task small.
+const digestLen = 16
+
+// nsKeys are the key names of one namespace. Every one starts with the namespace's
+// prefix, "<Prefix>:{<escaped namespace>}:", so all of them hash to one cluster slot
+// and one script can touch them all. The order of all matches KEYS in
+// scripts/common.lua.
+type nsKeys struct {
+	prefix  string
+	all     []string // seq, delayed, leases, lease, stats, dead, deadz, queues, prefix
+	channel string   // the wake-up Pub/Sub channel
+}
+
+func newNSKeys(prefix, ns string) *nsKeys {
+	p := prefix + ":{" + escapeTag(ns) + "}:"
+	return &nsKeys{
+		prefix: p,
+		all: []string{
+			p + "seq", p + "delayed", p + "leases", p + "lease", p + "stats",
+			p + "dead", p + "deadz", p + "queues", p,
+		},
+		channel: p + "w",
+	}
+}
+
+func (k *nsKeys) answer(key string) string { return k.prefix + "a:" + hex.EncodeToString(digest(key)) }
+func (k *nsKeys) job(id string) string     { return k.prefix + "j:" + id }
+func (k *nsKeys) limiter(name string) string {
+	return k.prefix + "r:" + name
+}
+
+// escapeTag percent-encodes '%', '{' and '}' so that the escaped namespace can sit
+// inside a hash tag: the tag then ends at our own '}', and two namespaces never
+// escape to the same string.
+func escapeTag(ns string) string {
+	if !strings.ContainsAny(ns, "%{}") {
+		return ns
+	}
+	var b strings.Builder
+	for i := 0; i < len(ns); i++ {
+		switch c := ns[i]; c {
+		case '%':
+			b.WriteString("%25")
+		case '{':
+			b.WriteString("%7B")
+		case '}':
+			b.WriteString("%7D")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// digest is the first digestLen bytes of the SHA-256 of a task key. Answers and the
+// key index are addressed by it, so a key may be a payload of any size.
+func digest(key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	return sum[:digestLen]
+}

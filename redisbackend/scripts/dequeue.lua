@@ -1,0 +1,46 @@
+-- dequeue: lease up to a count of tasks from queues in priority order, dropping
+-- tasks whose key has an answer (and refreshing that answer's TTL).
+-- KEYS: the common keys (common.lua).
+-- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
+-- Returns {now ms, deadline ms, deduped, ms to the next event or -1,
+--          then per lease: token, queue, blob}.
+--@common
+local count, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = now_ms()
+housekeep(now)
+local deadline = now + lease
+local out = {now, deadline, 0, 0}
+local got, deduped = 0, 0
+for i = 3, #ARGV do
+  local q = ARGV[i]
+  local qk = queue_key(q)
+  while got < count do
+    local b = redis.call('LPOP', qk)
+    if not b then break end
+    local digest = blob_digest(b)
+    local ak = answer_key(digest)
+    local ttl = redis.call('HGET', ak, 'ttl')
+    if ttl then
+      redis.call('PEXPIRE', ak, ttl)
+      deduped = deduped + 1
+      index_add(digest, -1)
+      job_end(b, 'finished', now, nil)
+    else
+      local token = itoa(redis.call('INCR', K_SEQ))
+      redis.call('ZADD', K_LEASES, deadline, pad16(tonumber(token)))
+      redis.call('HSET', K_LEASE, token, pack(q, b))
+      bump('l:' .. q, 1)
+      job_set(b, 'status', 'running', 'start', now)
+      got = got + 1
+      out[#out + 1] = token
+      out[#out + 1] = q
+      out[#out + 1] = b
+    end
+  end
+  if got >= count then break end
+end
+if got > 0 then bump('delivered', got) end
+if deduped > 0 then bump('deduped', deduped) end
+out[3] = deduped
+out[4] = next_event(now)
+return out

@@ -1,0 +1,47 @@
+-- enqueue: add tasks to one queue, all or nothing.
+-- KEYS: the common keys (common.lua).
+-- ARGV[1] queue name        ARGV[2] "1" to push at the head
+-- ARGV[3] delay ms (0: now) ARGV[4] "1" for a unique enqueue
+-- ARGV[5] job TTL ms, or "0" when jobs are not tracked
+-- ARGV[6+3i..8+3i] per task i: blob header bytes 1-21, blob rest, task type
+-- Returns {now ms, id...}, or {"dup"} when a unique enqueue finds a key present.
+--@common
+local q, at_head, delay, unique, jobttl = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
+local now = now_ms()
+housekeep(now)
+local n = (#ARGV - 5) / 3
+if unique then
+  local seen = {}
+  for i = 0, n - 1 do
+    local digest = string.sub(ARGV[6 + 3 * i], 6, 21)
+    if seen[digest] or redis.call('EXISTS', answer_key(digest)) == 1
+      or redis.call('HEXISTS', index_key(digest), digest) == 1 then
+      return {'dup'}
+    end
+    seen[digest] = true
+  end
+end
+local out = {now}
+local qk = queue_key(q)
+for i = 0, n - 1 do
+  local pre, rest, typ = ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
+  local id = itoa(redis.call('INCR', K_SEQ))
+  local b = pre .. enc48(now) .. string.char(#id) .. id .. rest
+  index_add(string.sub(pre, 6, 21), 1)
+  if delay > 0 then
+    redis.call('ZADD', K_DELAYED, now + delay, pad16(tonumber(id)) .. pack(q, b))
+  elseif at_head then
+    redis.call('LPUSH', qk, b)
+  else
+    redis.call('RPUSH', qk, b)
+  end
+  if jobttl > 0 then
+    redis.call('HSET', job_key(id), 'status', 'pending', 'attempts', 0, 'queue', q, 'type', typ,
+      'enq', now, 'ttl', jobttl)
+  end
+  out[#out + 1] = id
+end
+if delay > 0 then bump('d:' .. q, n) else wake(q) end
+bump('enqueued', n)
+redis.call('SADD', K_QUEUES, q)
+return out
