@@ -1,0 +1,176 @@
+// Package redistest starts real redis-server processes for tests.
+//
+// Tests that need a real server call URL (any server will do) or Start (a server
+// the test owns and may kill and restart). Without redis-server on PATH they skip
+// with a message saying how to install it, except when the environment variable CI
+// is set: there a missing server fails the test, so a CI run cannot pass by skipping.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// EnvURL names the environment variable that points the tests at an existing server,
+// as a redis:// URL. Tests then use it instead of starting their own.
+const EnvURL = "KEYQ_REDIS_URL"
+
+// Server is a redis-server process started for a test.
+type Server struct {
+	Addr string // host:port on loopback
+	bin  string
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// binary returns the path of redis-server, or skips or fails t.
+func binary(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err == nil {
+		return bin
+	}
+	msg := "redis-server is not on PATH: install it (Debian: apt-get install -y redis-server) or set " + EnvURL
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + "; CI must run the real-server tests")
+	}
+	t.Skip(msg + "; skipping the real-server tests")
+	return ""
+}
+
+// URL returns the address of a real server as a redis:// URL: the one in
+// KEYQ_REDIS_URL, or a server started for t and stopped when t ends.
+func URL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	return "redis://" + Start(t).Addr
+}
+
+// Start runs a redis-server on a free loopback port, with a data directory of its
+// own and extra arguments such as "--appendonly", "yes". It is killed when t ends.
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	bin := binary(t)
+	dir := t.TempDir()
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: no free port: %v", err)
+		}
+		s := &Server{
+			Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			bin:  bin,
+			args: append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+				"--dir", dir, "--save", "", "--protected-mode", "no", "--daemonize", "no",
+				"--logfile", "redis.log"}, args...),
+		}
+		if lastErr = s.start(); lastErr == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+	}
+	t.Fatalf("redistest: redis-server did not start: %v", lastErr)
+	return nil
+}
+
+func (s *Server) start() error {
+	s.cmd = exec.Command(s.bin, s.args...)
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		close(done)
+	}(s.cmd, s.done)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if err := Ping(ctx, s.Addr); err == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("redis-server exited at start (port taken?)")
+		case <-ctx.Done():
+			s.Kill()
+			return fmt.Errorf("redis-server on %s does not answer PING", s.Addr)
+		case <-time.After(5 * time.Millisecond): // poll interval of a start-up probe
+		}
+	}
+}
+
+// Kill stops the server at once with SIGKILL, as a crash would, and waits for it to
+// exit. Killing a stopped server does nothing.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// Restart kills the server and starts it again on the same port with the same data
+// directory and arguments, so a server with "--appendonly yes" keeps its data.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	var err error
+	for range 50 { // the port may linger for a moment after the kill
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("redistest: restart on %s: %v", s.Addr, err)
+}
+
+// Ping sends PING to addr and waits for PONG.
+func Ping(ctx context.Context, addr string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,385 @@
+package redisbackend
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure a Backend. The zero value is ready to use.
+type Options struct {
+	// Prefix starts every key name. It must not contain '{' or '}'. Default "keyq".
+	Prefix string
+	// Clock measures Dequeue waits on the host. It is never used for leases, delays
+	// or TTLs, which come from the server's clock. Default clock.Real().
+	Clock clock.Clock
+	// DetachedTimeout bounds a dequeue script once it has been sent: it runs with the
+	// caller's context values but not its cancellation, so that a task it leases
+	// reaches the caller (S3.5). Default 5s.
+	DetachedTimeout time.Duration
+}
+
+// Backend is the Redis/KeyDB driver. It is safe for concurrent use.
+type Backend struct {
+	client redis.UniversalClient
+	opts   Options
+	keys   sync.Map // namespace -> *nsKeys
+	wait   *waiter
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+var (
+	_ backend.Backend     = (*Backend)(nil)
+	_ backend.RateLimiter = (*Backend)(nil)
+)
+
+// New returns a Backend that stores its data through client, which may be a single
+// node, Sentinel or Cluster client. Close does not close client.
+//
+// go-redis retries a command after some network errors. A retried script may have
+// run once already: a retried Enqueue may then queue its tasks twice, a retried Ack
+// or Release may report backend.ErrLeaseLost for a lease it ended, and a retried
+// Dequeue may lease a task that nobody receives until its lease expires and it is
+// reclaimed. None of these loses a task (S10.1). Set MaxRetries to -1 on the client
+// to rule them out.
+func New(client redis.UniversalClient, opts Options) (*Backend, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil client", backend.ErrInvalid)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "keyq"
+	}
+	for _, c := range opts.Prefix {
+		if c == '{' || c == '}' {
+			return nil, fmt.Errorf("%w: key prefix %q holds a brace", backend.ErrInvalid, opts.Prefix)
+		}
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	if opts.DetachedTimeout <= 0 {
+		opts.DetachedTimeout = 5 * time.Second
+	}
+	b := &Backend{client: client, opts: opts, closed: make(chan struct{})}
+	b.wait = newWaiter(client, b.closed)
+	return b, nil
+}
+
+// Close stops the backend's Pub/Sub subscription and its goroutine. Blocked
+// Dequeue calls return backend.ErrClosed, later calls fail with it, and a second
+// Close returns nil. The client and the stored data are left alone.
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() {
+		close(b.closed)
+		b.wait.close()
+	})
+	return nil
+}
+
+func (b *Backend) nsKeys(ns string) *nsKeys {
+	if k, ok := b.keys.Load(ns); ok {
+		return k.(*nsKeys)
+	}
+	k, _ := b.keys.LoadOrStore(ns, newNSKeys(b.opts.Prefix, ns))
+	return k.(*nsKeys)
+}
+
+// begin checks what every call checks first.
+func (b *Backend) begin(ctx context.Context, validate func() error) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", backend.ErrInvalid)
+	}
+	select {
+	case <-b.closed:
+		return backend.ErrClosed
+	default:
+	}
+	if err := validate(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// run runs a namespace script and returns its reply as a list.
+func (b *Backend) run(ctx context.Context, s *redis.Script, k *nsKeys, args ...any) ([]any, error) {
+	v, err := s.Run(ctx, b.client, k.all, args...).Result()
+	if err != nil {
+		return nil, mapErr(ctx, err)
+	}
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil, corrupt("script reply %T", v)
+	}
+	return list, nil
+}
+
+func flag(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+// Enqueue implements backend.Backend.
+func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return nil, err
+	}
+	var jobTTL int64
+	if p.TrackJobs {
+		jobTTL = durMS(p.JobTTL)
+	}
+	args := make([]any, 0, 5+3*len(p.Tasks))
+	args = append(args, p.Queue, flag(p.AtHead), durMS(p.Delay), flag(p.Unique), jobTTL)
+	for i := range p.Tasks {
+		pre, rest := encodeMessage(&p.Tasks[i], p.TrackJobs)
+		args = append(args, pre, rest, p.Tasks[i].Type)
+	}
+	r, err := b.run(ctx, scriptEnqueue, b.nsKeys(p.Namespace), args...)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := r[0].(string); ok && s == "dup" {
+		return nil, backend.ErrDuplicate
+	}
+	if len(r) != 1+len(p.Tasks) {
+		return nil, corrupt("enqueue reply of %d items", len(r))
+	}
+	ids := make([]string, len(p.Tasks))
+	for i := range ids {
+		if ids[i], err = str(r[1+i]); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// Dequeue implements backend.Backend. A waiting Dequeue listens on the namespace's
+// wake-up channel (wait.go) and holds no pool connection while it waits.
+func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return backend.DequeueResult{}, err
+	}
+	k := b.nsKeys(p.Namespace)
+	if p.Wait == 0 {
+		res, _, err := b.dequeueOnce(ctx, k, p)
+		return res, err
+	}
+	total := b.opts.Clock.NewTimer(p.Wait)
+	defer total.Stop()
+	deduped := 0
+	for {
+		wake, err := b.wait.subscribe(ctx, k.channel)
+		if err != nil {
+			return backend.DequeueResult{Deduped: deduped}, err
+		}
+		res, next, err := b.dequeueOnce(ctx, k, p)
+		res.Deduped += deduped
+		if err != nil || len(res.Leases) > 0 {
+			return res, err
+		}
+		deduped = res.Deduped
+		var nextC <-chan time.Time
+		var nextT clock.Timer
+		if next >= 0 {
+			nextT = b.opts.Clock.NewTimer(next)
+			nextC = nextT.C()
+		}
+		select {
+		case <-wake:
+		case <-nextC:
+		case <-total.C():
+			err = nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-b.closed:
+			err = backend.ErrClosed
+		}
+		if nextT != nil {
+			nextT.Stop()
+		}
+		select {
+		case <-total.C():
+			return res, nil
+		default:
+		}
+		if err != nil {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+}
+
+// dequeueOnce runs the dequeue script once. It returns the time until the next
+// delayed task is due or lease expires, or -1 when there is none.
+func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueParams) (backend.DequeueResult, time.Duration, error) {
+	var res backend.DequeueResult
+	select {
+	case <-b.closed:
+		return res, -1, backend.ErrClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return res, -1, err
+	}
+	args := make([]any, 0, 2+len(p.Queues))
+	args = append(args, p.Count, durMS(p.Lease))
+	for _, q := range p.Queues {
+		args = append(args, q)
+	}
+	// Once sent, the script runs to the end: a cancelled ctx must not lose the
+	// tasks it leased (S3.5).
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.DetachedTimeout)
+	defer cancel()
+	r, err := b.run(dctx, scriptDequeue, k, args...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, -1, ctx.Err()
+		}
+		return res, -1, err
+	}
+	if len(r) < 4 || (len(r)-4)%3 != 0 {
+		return res, -1, corrupt("dequeue reply of %d items", len(r))
+	}
+	deadline := msTime(num(r[1]))
+	res.Deduped = int(num(r[2]))
+	next := time.Duration(-1)
+	if n := num(r[3]); n >= 0 {
+		next = time.Duration(n) * time.Millisecond
+	}
+	for i := 4; i < len(r); i += 3 {
+		token, err1 := str(r[i])
+		queue, err2 := str(r[i+1])
+		blob, err3 := str(r[i+2])
+		if err := firstErr(err1, err2, err3); err != nil {
+			return res, -1, err
+		}
+		t, err := decodeBlob(queue, []byte(blob))
+		if err != nil {
+			return res, -1, err
+		}
+		res.Leases = append(res.Leases, backend.Lease{Task: t, Token: token, Deadline: deadline})
+	}
+	return res, next, nil
+}
+
+func leaseResult(r []any) error {
+	if s, ok := r[0].(string); ok && s == "lost" {
+		return backend.ErrLeaseLost
+	}
+	return nil
+}
+
+// Ack implements backend.Backend.
+func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return err
+	}
+	if !isDecimal(p.Token) {
+		return backend.ErrLeaseLost
+	}
+	status := p.Status
+	if status == "" {
+		status = backend.StatusFinished
+	}
+	args := []any{p.Token, p.TaskID, string(status), p.Error, "0"}
+	if a := p.Answer; a != nil {
+		args = append(args[:4], "1", a.Value, flag(a.OK), durMS(a.TTL))
+	}
+	r, err := b.run(ctx, scriptAck, b.nsKeys(p.Namespace), args...)
+	if err != nil {
+		return err
+	}
+	return leaseResult(r)
+}
+
+// Release implements backend.Backend.
+func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return err
+	}
+	if !isDecimal(p.Token) {
+		return backend.ErrLeaseLost
+	}
+	r, err := b.run(ctx, scriptRelease, b.nsKeys(p.Namespace), p.Token, p.TaskID, flag(p.ToTail),
+		durMS(p.Delay), p.Error, flag(p.KeepAttempt), flag(p.DeadLetter))
+	if err != nil {
+		return err
+	}
+	return leaseResult(r)
+}
+
+// Extend implements backend.Backend.
+func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return time.Time{}, err
+	}
+	if !isDecimal(p.Token) {
+		return time.Time{}, backend.ErrLeaseLost
+	}
+	r, err := b.run(ctx, scriptExtend, b.nsKeys(p.Namespace), p.Token, p.TaskID, durMS(p.Lease))
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := leaseResult(r); err != nil {
+		return time.Time{}, err
+	}
+	if len(r) != 2 {
+		return time.Time{}, corrupt("extend reply of %d items", len(r))
+	}
+	return msTime(num(r[1])), nil
+}
+
+// Reclaim implements backend.Backend.
+func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return 0, err
+	}
+	r, err := b.run(ctx, scriptReclaim, b.nsKeys(p.Namespace))
+	if err != nil {
+		return 0, err
+	}
+	if len(r) != 2 {
+		return 0, corrupt("reclaim reply of %d items", len(r))
+	}
+	return int(num(r[1])), nil
+}
+
+func str(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", corrupt("reply item %T, want a string", v)
+	}
+	return s, nil
+}
+
+// num reads an integer reply item; a missing or malformed one reads as 0.
+func num(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
