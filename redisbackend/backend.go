@@ -193,30 +193,25 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 			nextT = b.opts.Clock.NewTimer(next)
 			nextC = nextT.C()
 		}
+		stop := func() {
+			if nextT != nil {
+				nextT.Stop()
+			}
+		}
 		select {
 		case <-wake:
 		case <-nextC:
 		case <-total.C():
-			err = nil
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-b.closed:
-			err = backend.ErrClosed
-		}
-		if nextT != nil {
-			nextT.Stop()
-		}
-		select {
-		case <-total.C():
+			stop()
 			return res, nil
-		default:
-		}
-		if err != nil {
-			return res, err
-		}
-		if ctx.Err() != nil {
+		case <-ctx.Done():
+			stop()
 			return res, ctx.Err()
+		case <-b.closed:
+			stop()
+			return res, backend.ErrClosed
 		}
+		stop()
 	}
 }
 

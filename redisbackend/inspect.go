@@ -1,0 +1,241 @@
+package redisbackend
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// Stats implements backend.Backend.
+func (b *Backend) Stats(ctx context.Context, p backend.StatsParams) (backend.Stats, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return backend.Stats{}, err
+	}
+	args := make([]any, len(p.Queues))
+	for i, q := range p.Queues {
+		args[i] = q
+	}
+	r, err := b.run(ctx, scriptStats, b.nsKeys(p.Namespace), args...)
+	if err != nil {
+		return backend.Stats{}, err
+	}
+	return decodeStats(r)
+}
+
+func decodeStats(r []any) (backend.Stats, error) {
+	var s backend.Stats
+	if len(r) < 2 || (len(r)-2)%5 != 0 {
+		return s, corrupt("stats reply of %d items", len(r))
+	}
+	c, ok := r[1].([]any)
+	if !ok || len(c) != 7 {
+		return s, corrupt("stats counters %T", r[1])
+	}
+	s.Counters = backend.Counters{
+		Enqueued: num(c[0]), Delivered: num(c[1]), Acked: num(c[2]), Released: num(c[3]),
+		Reclaimed: num(c[4]), Deduped: num(c[5]), Dead: num(c[6]),
+	}
+	s.Queues = make(map[string]backend.QueueStats, (len(r)-2)/5)
+	for i := 2; i < len(r); i += 5 {
+		q, err := str(r[i])
+		if err != nil {
+			return s, err
+		}
+		s.Queues[q] = backend.QueueStats{Waiting: num(r[i+1]), Leased: num(r[i+2]), Delayed: num(r[i+3]), Dead: num(r[i+4])}
+	}
+	return s, nil
+}
+
+// Peek implements backend.Backend.
+func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return nil, err
+	}
+	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, p.Offset, p.Count)
+	if err != nil {
+		return nil, err
+	}
+	tasks := make([]backend.Task, 0, len(r)-1)
+	for _, v := range r[1:] {
+		s, err := str(v)
+		if err != nil {
+			return nil, err
+		}
+		t, err := decodeBlob(p.Queue, []byte(s))
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, nil
+}
+
+// Leases implements backend.Backend.
+func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return nil, err
+	}
+	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), p.Count)
+	if err != nil {
+		return nil, err
+	}
+	if (len(r)-1)%3 != 0 {
+		return nil, corrupt("leases reply of %d items", len(r))
+	}
+	leases := make([]backend.Lease, 0, (len(r)-1)/3)
+	for i := 1; i < len(r); i += 3 {
+		token, err1 := str(r[i])
+		deadline, err2 := str(r[i+1])
+		rec, err3 := str(r[i+2])
+		if err := firstErr(err1, err2, err3); err != nil {
+			return nil, err
+		}
+		l, err := decodeLease(token, deadline, rec)
+		if err != nil {
+			return nil, err
+		}
+		leases = append(leases, l)
+	}
+	return leases, nil
+}
+
+// decodeLease decodes a lease record, pack(queue, blob), with its token and
+// deadline in ms.
+func decodeLease(token, deadline, rec string) (backend.Lease, error) {
+	f, blob, err := unpackFields(rec, 1)
+	if err != nil {
+		return backend.Lease{}, err
+	}
+	t, err := decodeBlob(f[0], []byte(blob))
+	if err != nil {
+		return backend.Lease{}, err
+	}
+	ms, err := strconv.ParseFloat(deadline, 64)
+	if err != nil {
+		return backend.Lease{}, corrupt("lease deadline %q", deadline)
+	}
+	return backend.Lease{Task: t, Token: token, Deadline: msTime(int64(ms))}, nil
+}
+
+// Dead implements backend.Backend.
+func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return nil, err
+	}
+	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), p.Offset, p.Count)
+	if err != nil {
+		return nil, err
+	}
+	dead := make([]backend.DeadTask, 0, len(r)-1)
+	for _, v := range r[1:] {
+		s, err := str(v)
+		if err != nil {
+			return nil, err
+		}
+		d, err := decodeDead(s)
+		if err != nil {
+			return nil, err
+		}
+		dead = append(dead, d)
+	}
+	return dead, nil
+}
+
+// decodeDead decodes a dead-letter record, pack(queue, reason, died ms, blob).
+func decodeDead(rec string) (backend.DeadTask, error) {
+	f, blob, err := unpackFields(rec, 3)
+	if err != nil {
+		return backend.DeadTask{}, err
+	}
+	t, err := decodeBlob(f[0], []byte(blob))
+	if err != nil {
+		return backend.DeadTask{}, err
+	}
+	ms, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return backend.DeadTask{}, corrupt("dead time %q", f[2])
+	}
+	return backend.DeadTask{Task: t, Reason: f[1], DiedAt: msTime(ms)}, nil
+}
+
+// RequeueDead implements backend.Backend.
+func (b *Backend) RequeueDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
+	return b.deadAction(ctx, "requeue", p)
+}
+
+// PurgeDead implements backend.Backend.
+func (b *Backend) PurgeDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
+	return b.deadAction(ctx, "purge", p)
+}
+
+func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadActionParams) (int, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return 0, err
+	}
+	args := make([]any, 0, 2+len(p.IDs))
+	args = append(args, action, flag(p.All))
+	if !p.All {
+		for _, id := range p.IDs {
+			args = append(args, id)
+		}
+	}
+	r, err := b.run(ctx, scriptDeadAction, b.nsKeys(p.Namespace), args...)
+	if err != nil {
+		return 0, err
+	}
+	if len(r) != 2 {
+		return 0, corrupt("dead action reply of %d items", len(r))
+	}
+	return int(num(r[1])), nil
+}
+
+// Job implements backend.Backend. A job record is a hash j:<id> with fields status,
+// attempts, queue, type, enq, start, end (ms on the server's clock), err and ttl.
+func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
+	if err := b.begin(ctx, p.Validate); err != nil {
+		return backend.Job{}, err
+	}
+	m, err := b.client.HGetAll(ctx, b.nsKeys(p.Namespace).job(p.ID)).Result()
+	if err != nil {
+		return backend.Job{}, mapErr(ctx, err)
+	}
+	return decodeJob(p.ID, m)
+}
+
+func decodeJob(id string, m map[string]string) (backend.Job, error) {
+	if len(m) == 0 {
+		return backend.Job{}, backend.ErrNotFound
+	}
+	j := backend.Job{
+		ID: id, Queue: m["queue"], Type: m["type"], Status: backend.JobStatus(m["status"]),
+		LastError: m["err"],
+	}
+	switch j.Status {
+	case backend.StatusPending, backend.StatusRunning, backend.StatusFinished, backend.StatusFailed,
+		backend.StatusTimeout, backend.StatusDead:
+	default:
+		return backend.Job{}, corrupt("job status %q", j.Status)
+	}
+	a, err := strconv.Atoi(m["attempts"])
+	if err != nil {
+		return backend.Job{}, corrupt("job attempts %q", m["attempts"])
+	}
+	j.Attempts = a
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"enq", &j.EnqueuedAt}, {"start", &j.StartedAt}, {"end", &j.EndedAt}} {
+		v, ok := m[f.name]
+		if !ok {
+			continue
+		}
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return backend.Job{}, corrupt("job %s %q", f.name, v)
+		}
+		*f.t = msTime(ms)
+	}
+	return j, nil
+}
