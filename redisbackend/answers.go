@@ -2,26 +2,24 @@ package redisbackend
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/keyq/keyq/backend"
-	"github.com/redis/go-redis/v9"
 )
 
 // An answer is one hash per task key, named after the key's digest, with fields v
 // (the value), ok ("1" or "0") and ttl (the full TTL in ms), and a PEXPIRE of that
 // TTL. A TTL refresh, on a dedupe or a refreshing read, is PEXPIRE with the stored
-// ttl.
+// ttl. Answer calls run housekeeping first, as every driver does (backend/doc.go).
 
 // SetAnswer implements backend.Backend.
 func (b *Backend) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return err
 	}
-	k := b.nsKeys(p.Namespace).answer(p.Key)
-	err := scriptSetAnswer.Run(ctx, b.client, []string{k}, p.Answer.Value, flag(p.Answer.OK), durMS(p.Answer.TTL)).Err()
-	return mapErr(ctx, err)
+	_, err := b.run(ctx, scriptSetAnswer, b.nsKeys(p.Namespace), digest(p.Key), p.Answer.Value,
+		flag(p.Answer.OK), durMS(p.Answer.TTL))
+	return err
 }
 
 // GetAnswer implements backend.Backend.
@@ -29,25 +27,20 @@ func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (bac
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Answer{}, err
 	}
-	k := b.nsKeys(p.Namespace).answer(p.Key)
-	var v []any
-	var err error
-	if p.Refresh {
-		v, err = scriptGetAnswer.Run(ctx, b.client, []string{k}).Slice()
-	} else {
-		v, err = b.client.HMGet(ctx, k, "v", "ok", "ttl").Result()
+	r, err := b.run(ctx, scriptGetAnswer, b.nsKeys(p.Namespace), digest(p.Key), flag(p.Refresh))
+	if err != nil {
+		return backend.Answer{}, err
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return backend.Answer{}, mapErr(ctx, err)
-	}
-	return decodeAnswer(v)
+	return decodeAnswer(r[1:])
 }
 
-// decodeAnswer reads the reply {value, ok, ttl}; an empty reply or a missing ttl is
-// ErrNotFound.
+// decodeAnswer reads the reply {value, ok, ttl}; an empty reply is ErrNotFound.
 func decodeAnswer(v []any) (backend.Answer, error) {
-	if len(v) != 3 || v[2] == nil {
+	if len(v) == 0 {
 		return backend.Answer{}, backend.ErrNotFound
+	}
+	if len(v) != 3 {
+		return backend.Answer{}, corrupt("answer reply of %d items", len(v))
 	}
 	value, err1 := str(v[0])
 	ok, err2 := str(v[1])
@@ -67,11 +60,11 @@ func (b *Backend) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return err
 	}
-	n, err := b.client.Del(ctx, b.nsKeys(p.Namespace).answer(p.Key)).Result()
+	r, err := b.run(ctx, scriptDelAnswer, b.nsKeys(p.Namespace), digest(p.Key))
 	if err != nil {
-		return mapErr(ctx, err)
+		return err
 	}
-	if n == 0 {
+	if len(r) != 2 || num(r[1]) == 0 {
 		return backend.ErrNotFound
 	}
 	return nil

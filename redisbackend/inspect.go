@@ -57,7 +57,7 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 	if err != nil {
 		return nil, err
 	}
-	tasks := make([]backend.Task, 0, len(r)-1)
+	var tasks []backend.Task
 	for _, v := range r[1:] {
 		s, err := str(v)
 		if err != nil {
@@ -84,7 +84,7 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 	if (len(r)-1)%3 != 0 {
 		return nil, corrupt("leases reply of %d items", len(r))
 	}
-	leases := make([]backend.Lease, 0, (len(r)-1)/3)
+	var leases []backend.Lease
 	for i := 1; i < len(r); i += 3 {
 		token, err1 := str(r[i])
 		deadline, err2 := str(r[i+1])
@@ -101,7 +101,7 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 	return leases, nil
 }
 
-// decodeLease decodes a lease record, pack(queue, blob), with its token and
+// decodeLease decodes a lease record, pack(queue) .. blob, with its token and
 // deadline in ms.
 func decodeLease(token, deadline, rec string) (backend.Lease, error) {
 	f, blob, err := unpackFields(rec, 1)
@@ -128,7 +128,7 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	if err != nil {
 		return nil, err
 	}
-	dead := make([]backend.DeadTask, 0, len(r)-1)
+	var dead []backend.DeadTask
 	for _, v := range r[1:] {
 		s, err := str(v)
 		if err != nil {
@@ -143,7 +143,7 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	return dead, nil
 }
 
-// decodeDead decodes a dead-letter record, pack(queue, reason, died ms, blob).
+// decodeDead decodes a dead-letter record, pack(queue, reason, died ms) .. blob.
 func decodeDead(rec string) (backend.DeadTask, error) {
 	f, blob, err := unpackFields(rec, 3)
 	if err != nil {
@@ -197,9 +197,21 @@ func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, er
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Job{}, err
 	}
-	m, err := b.client.HGetAll(ctx, b.nsKeys(p.Namespace).job(p.ID)).Result()
+	r, err := b.run(ctx, scriptJob, b.nsKeys(p.Namespace), p.ID)
 	if err != nil {
-		return backend.Job{}, mapErr(ctx, err)
+		return backend.Job{}, err
+	}
+	if len(r)%2 != 1 {
+		return backend.Job{}, corrupt("job reply of %d items", len(r))
+	}
+	m := make(map[string]string, len(r)/2)
+	for i := 1; i < len(r); i += 2 {
+		k, err1 := str(r[i])
+		v, err2 := str(r[i+1])
+		if err := firstErr(err1, err2); err != nil {
+			return backend.Job{}, err
+		}
+		m[k] = v
 	}
 	return decodeJob(p.ID, m)
 }

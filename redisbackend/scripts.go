@@ -29,6 +29,8 @@ var (
 	scriptDeadAction = loadScript("deadaction")
 	scriptGetAnswer  = loadScript("getanswer")
 	scriptSetAnswer  = loadScript("setanswer")
+	scriptDelAnswer  = loadScript("delanswer")
+	scriptJob        = loadScript("job")
 	scriptAllow      = loadScript("allow")
 )
 

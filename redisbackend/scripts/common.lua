@@ -1,11 +1,11 @@
 -- common.lua: definitions shared by every script; the Go side splices it in where a
 -- script says --@common. Every script gets the same KEYS:
 --   KEYS[1] seq      string  the namespace's sequence (task IDs and lease tokens)
---   KEYS[2] delayed  zset    due ms -> pad16(id) .. pack(queue, blob)
+--   KEYS[2] delayed  zset    due ms -> pad16(id) .. pack(queue) .. blob
 --   KEYS[3] leases   zset    deadline ms -> pad16(token)
---   KEYS[4] lease    hash    token -> pack(queue, blob)
+--   KEYS[4] lease    hash    token -> pack(queue) .. blob
 --   KEYS[5] stats    hash    counters, and per queue l:<q> leased, d:<q> delayed, x:<q> dead
---   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, blob)
+--   KEYS[6] dead     hash    id -> pack(queue, reason, died ms) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
 --   KEYS[9] prefix   string  never read or written: the namespace's key prefix. The
@@ -93,7 +93,7 @@ end
 local function job_end(b, status, now, err)
   if not blob_tracked(b) then return end
   local k = job_key(blob_id(b))
-  if err then
+  if err and err ~= '' then
     redis.call('HSET', k, 'status', status, 'end', now, 'err', err, 'attempts', blob_attempt(b))
   else
     redis.call('HSET', k, 'status', status, 'end', now, 'attempts', blob_attempt(b))
@@ -108,27 +108,43 @@ local function bump(field, n) redis.call('HINCRBY', K_STATS, field, n) end
 local function to_dead(q, b, reason, now)
   local id = blob_id(b)
   local order = redis.call('HINCRBY', K_STATS, 'dead', 1)
-  redis.call('HSET', K_DEAD, id, pack(q, reason, tostring(now), b))
+  redis.call('HSET', K_DEAD, id, pack(q, reason, itoa(now)) .. b)
   redis.call('ZADD', K_DEADZ, order, id)
   bump('x:' .. q, 1)
   index_add(blob_digest(b), -1)
   job_end(b, 'dead', now, reason)
 end
 
--- requeue returns a task to its queue (or the dead letters) with attempt+1.
-local function requeue(q, b, attempt, reason, now, at_tail)
-  b = blob_set_attempt(b, attempt)
-  if attempt >= blob_max(b) then
-    to_dead(q, b, reason, now)
-    return
+-- put_back returns a task whose lease ended (backend/doc.go): with attempt+1 unless
+-- keep, to the dead letters when its attempts are used up, else to its queue's head
+-- or tail, or to the delayed set when delay > 0. A non-empty reason becomes the
+-- job's last error.
+local function put_back(q, b, keep, delay, at_tail, reason, now)
+  local attempt = blob_attempt(b)
+  if not keep then
+    attempt = attempt + 1
+    b = blob_set_attempt(b, attempt)
+    if attempt >= blob_max(b) then
+      if reason == '' then reason = 'dead-lettered' end
+      to_dead(q, b, reason, now)
+      return
+    end
   end
-  if at_tail then
+  if reason ~= '' then
+    job_set(b, 'status', 'pending', 'attempts', attempt, 'err', reason)
+  else
+    job_set(b, 'status', 'pending', 'attempts', attempt)
+  end
+  if delay > 0 then
+    redis.call('ZADD', K_DELAYED, now + delay, pad16(tonumber(blob_id(b))) .. pack(q) .. b)
+    bump('d:' .. q, 1)
+  elseif at_tail then
     redis.call('RPUSH', queue_key(q), b)
+    wake(q)
   else
     redis.call('LPUSH', queue_key(q), b)
+    wake(q)
   end
-  job_set(b, 'status', 'pending', 'attempts', attempt, 'err', reason)
-  wake(q)
 end
 
 -- housekeep promotes due delayed tasks, then reclaims expired leases, at most
@@ -137,7 +153,7 @@ local function housekeep(now)
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, HK_BATCH)
   for _, m in ipairs(due) do
     redis.call('ZREM', K_DELAYED, m)
-    local f = unpack_n(string.sub(m, 17), 2)
+    local f = unpack_n(string.sub(m, 17), 1)
     redis.call('LPUSH', queue_key(f[1]), f[2])
     bump('d:' .. f[1], -1)
     wake(f[1])
@@ -150,7 +166,7 @@ local function housekeep(now)
     redis.call('HDEL', K_LEASE, token)
     bump('l:' .. f[1], -1)
     bump('reclaimed', 1)
-    requeue(f[1], f[2], blob_attempt(f[2]) + 1, 'lease expired', now, false)
+    put_back(f[1], f[2], false, 0, false, 'lease expired', now)
   end
   return #expired
 end

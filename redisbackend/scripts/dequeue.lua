@@ -28,7 +28,7 @@ for i = 3, #ARGV do
     else
       local token = itoa(redis.call('INCR', K_SEQ))
       redis.call('ZADD', K_LEASES, deadline, pad16(tonumber(token)))
-      redis.call('HSET', K_LEASE, token, pack(q, b))
+      redis.call('HSET', K_LEASE, token, pack(q) .. b)
       bump('l:' .. q, 1)
       job_set(b, 'status', 'running', 'start', now)
       got = got + 1

@@ -29,7 +29,7 @@ for i = 0, n - 1 do
   local b = pre .. enc48(now) .. string.char(#id) .. id .. rest
   index_add(string.sub(pre, 6, 21), 1)
   if delay > 0 then
-    redis.call('ZADD', K_DELAYED, now + delay, pad16(tonumber(id)) .. pack(q, b))
+    redis.call('ZADD', K_DELAYED, now + delay, pad16(tonumber(id)) .. pack(q) .. b)
   elseif at_head then
     redis.call('LPUSH', qk, b)
   else

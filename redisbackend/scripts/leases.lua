@@ -1,7 +1,7 @@
 -- leases: list live leases, earliest deadline first.
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count
--- Returns {now ms, then per lease: token, deadline ms, pack(queue, blob)}.
+-- Returns {now ms, then per lease: token, deadline ms, pack(queue) .. blob}.
 --@common
 local now = now_ms()
 housekeep(now)

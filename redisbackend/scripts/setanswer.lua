@@ -1,8 +1,13 @@
 -- setanswer: store an answer, replacing any value and TTL.
--- KEYS[1] the answer hash.
--- ARGV[1] value  ARGV[2] "1" ok / "0" error  ARGV[3] TTL ms
--- Returns 1.
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'ok', ARGV[2], 'ttl', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+-- KEYS: the common keys (common.lua).
+-- ARGV[1] digest of the task key  ARGV[2] value  ARGV[3] "1" ok / "0" error
+-- ARGV[4] TTL ms
+-- Returns {now ms}.
+--@common
+local now = now_ms()
+housekeep(now)
+local k = answer_key(ARGV[1])
+redis.call('DEL', k)
+redis.call('HSET', k, 'v', ARGV[2], 'ok', ARGV[3], 'ttl', ARGV[4])
+redis.call('PEXPIRE', k, ARGV[4])
+return {now}
