@@ -1,0 +1,653 @@
+package keyq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
+)
+
+// Handler runs tasks of one type. Its result is stored, encoded as JSON, as the
+// task's answer (a json.RawMessage is stored as it is). An error wrapped with Final
+// is a business failure that is answered and not retried; any other error, a panic,
+// or running over the worker's timeout is transient and retried (see Worker).
+//
+// The context is cancelled when the handler runs over its timeout (cause
+// ErrTaskTimeout), when its lease is lost (cause ErrLeaseLost), or when a shutdown
+// runs out of time (cause ErrShutdown); context.Cause tells which. A handler that
+// returns after its lease was lost is not acked: the task belongs to someone else.
+type Handler interface {
+	Handle(ctx context.Context, t *Task) (any, error)
+}
+
+// HandlerFunc makes a function a Handler.
+type HandlerFunc func(ctx context.Context, t *Task) (any, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, t *Task) (any, error) { return f(ctx, t) }
+
+// Errors a Worker gives its handlers' contexts as causes and records as last errors.
+var (
+	// ErrTaskTimeout is the cause of a handler context that ran over the worker's
+	// timeout. Its text, "timeout", is the job record's last error.
+	ErrTaskTimeout = errors.New("timeout")
+	// ErrShutdown is the cause of a handler context cancelled because a shutdown ran
+	// out of time; its task goes back to the head of its queue with its attempt kept.
+	ErrShutdown = errors.New("keyq: worker shut down")
+	// ErrNoHandler is the reason a task of a type without a handler is dead-lettered.
+	ErrNoHandler = errors.New("keyq: no handler for the task type")
+)
+
+// Final marks err as a final business failure: the worker acks the task with an
+// error answer (FailureAnswer, kept for the error TTL) and the job status failed,
+// instead of retrying it, so repeats of the key are answered from the store until
+// the TTL passes. Final(nil) is nil.
+//
+// Any error that has, somewhere in its errors.As chain, a method Final() bool that
+// returns true counts as final too.
+func Final(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &finalError{err}
+}
+
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+func (e *finalError) Unwrap() error { return e.err }
+func (e *finalError) Final() bool   { return true }
+
+// IsFinal reports whether err is a final business failure (see Final).
+func IsFinal(err error) bool {
+	var f interface{ Final() bool }
+	return errors.As(err, &f) && f.Final()
+}
+
+// FailureAnswer is the error answer a worker stores for a final failure.
+type FailureAnswer struct {
+	Error string `json:"error"`
+}
+
+// PanicError is the error of a handler that panicked. The worker treats it as a
+// transient failure.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("keyq: handler panicked: %v", e.Value) }
+
+// WorkerStats are a worker's running totals. Queue lengths are the backend's: see
+// Worker.Backlog.
+type WorkerStats struct {
+	Processed       int64 // handler succeeded, acked with its answer
+	Failed          int64 // final failure, acked with an error answer
+	Retried         int64 // transient failure, released for another attempt
+	Dead            int64 // dead-lettered: attempts used up, or no handler
+	Lost            int64 // lease lost before the result could be acked
+	Returned        int64 // handed back unstarted or unfinished, attempt kept
+	Errors          int64 // ack or release calls that failed
+	Timeouts        int64 // handlers that ran over the timeout
+	Panics          int64 // handlers that panicked
+	InFlight        int64 // leases held now, running or waiting to start
+	Running         int64 // handlers running now
+	Refreshes       int64 // successful calls of the refresh hook
+	RefreshFailures int64 // failed calls of the refresh hook
+}
+
+// Worker runs handlers for the tasks of a client's queues: it leases tasks (in
+// batches, in the queues' priority order), runs up to a set number of handlers at
+// once, keeps their leases alive, and acks, retries or dead-letters each task by
+// the handler's result. It paces task starts by local and shared rate limits,
+// calls a refresh hook when due, and shuts down without losing or double-acking a
+// task. Create it with NewWorker, register handlers, then call Run once.
+//
+// For each delivery the worker:
+//   - dead-letters a task whose type has no handler (reason ErrNoHandler);
+//   - on success, acks with the handler's result as the answer (job finished);
+//   - on a Final error, acks with a FailureAnswer as the error answer (job failed);
+//   - on any other error, a panic or a timeout, releases the task with the error
+//     as its last error, back to the head of its queue or after the backoff;
+//     the backend dead-letters it once its attempts are used up (S4.7);
+//   - while the handler runs, extends its lease every third of the lease; if the
+//     lease is lost anyway, it cancels the handler and acks nothing.
+//
+// Methods are safe for concurrent use.
+type Worker struct {
+	c      *Client
+	cfg    workerConfig
+	log    *slog.Logger
+	limits []*limiter
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	handlers map[string]Handler
+	mw       []func(Handler) Handler
+	chain    map[string]Handler
+	started  bool
+	force    context.CancelCauseFunc
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+
+	// Used by the fetch loop only.
+	refreshed   bool
+	lastRefresh time.Time
+
+	processed, failed, retried, dead, lost, returned, errs atomic.Int64
+	timeouts, panics, inFlight, running                    atomic.Int64
+	refreshes, refreshFails                                atomic.Int64
+}
+
+// NewWorker returns a worker for c's namespace. It fails with ErrInvalid on a bad
+// option.
+func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
+	if c == nil {
+		return nil, fmt.Errorf("keyq: new worker: %w", invalid("nil client"))
+	}
+	cfg := workerDefaults(c)
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, c.wrap("new worker", err)
+	}
+	return &Worker{
+		c:        c,
+		cfg:      cfg,
+		log:      cfg.logger.With("namespace", c.Namespace()),
+		limits:   newLimiters(&cfg),
+		sem:      make(chan struct{}, cfg.concurrency),
+		handlers: make(map[string]Handler),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// Handle registers h for tasks of type taskType; the empty type is that of tasks
+// enqueued without Type. A later call for the same type replaces h. Call it before
+// Run; later calls do not reach a running worker.
+func (w *Worker) Handle(taskType string, h Handler) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.handlers[taskType] = h
+}
+
+// HandleFunc registers f as the handler of taskType, as Handle does.
+func (w *Worker) HandleFunc(taskType string, f func(ctx context.Context, t *Task) (any, error)) {
+	w.Handle(taskType, HandlerFunc(f))
+}
+
+// Use adds middleware around every handler. The first added is the outermost. Call
+// it before Run.
+func (w *Worker) Use(mw ...func(Handler) Handler) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mw = append(w.mw, mw...)
+}
+
+// Stats returns the worker's running totals.
+func (w *Worker) Stats() WorkerStats {
+	return WorkerStats{
+		Processed: w.processed.Load(), Failed: w.failed.Load(), Retried: w.retried.Load(),
+		Dead: w.dead.Load(), Lost: w.lost.Load(), Returned: w.returned.Load(),
+		Errors: w.errs.Load(), Timeouts: w.timeouts.Load(), Panics: w.panics.Load(),
+		InFlight: w.inFlight.Load(), Running: w.running.Load(),
+		Refreshes: w.refreshes.Load(), RefreshFailures: w.refreshFails.Load(),
+	}
+}
+
+// Backlog counts the waiting, leased, delayed and dead tasks of the queues the
+// worker serves, from the backend.
+func (w *Worker) Backlog(ctx context.Context) (map[string]QueueStats, error) {
+	st, err := w.c.Stats(ctx, w.cfg.queues...)
+	return st.Queues, err
+}
+
+// Run takes and handles tasks until ctx is cancelled or Shutdown is called, then
+// shuts down: it stops fetching, hands back leases it has not started, lets running
+// handlers finish, and returns. After a cancel of ctx, handlers get the shutdown
+// timeout (WorkerShutdownTimeout) before their contexts are cancelled and their
+// tasks handed back to the head of their queues with the attempt kept; after
+// Shutdown, its context decides. Run returns nil after such a stop, and an error
+// when the backend is closed or the worker misconfigured. A worker runs once.
+func (w *Worker) Run(ctx context.Context) error {
+	if ctx == nil {
+		return w.c.wrap("worker run", invalid("nil context"))
+	}
+	w.mu.Lock()
+	if w.started {
+		w.mu.Unlock()
+		return w.c.wrap("worker run", invalid("the worker already ran"))
+	}
+	w.started = true
+	w.chain = make(map[string]Handler, len(w.handlers))
+	for typ, h := range w.handlers {
+		for i := len(w.mw) - 1; i >= 0; i-- {
+			h = w.mw[i](h)
+		}
+		w.chain[typ] = h
+	}
+	base := context.WithoutCancel(ctx)
+	forceCtx, force := context.WithCancelCause(base)
+	w.force = force
+	w.mu.Unlock()
+	defer close(w.done)
+	defer force(nil)
+
+	if w.cfg.shared != nil {
+		if _, ok := w.c.Backend().(backend.RateLimiter); !ok {
+			return w.c.wrap("worker run", invalid("the backend has no shared rate limiter"))
+		}
+	}
+
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	go func() {
+		select {
+		case <-w.stop:
+		case <-fetchCtx.Done():
+		}
+		stopFetch()
+	}()
+	w.log.Info("keyq worker: started", "queues", w.cfg.queues, "concurrency", w.cfg.concurrency)
+	err := w.loop(fetchCtx, base, forceCtx)
+	stopFetch()
+	w.drain(forceCtx, force)
+	w.log.Info("keyq worker: stopped", "err", err)
+	return err
+}
+
+// Shutdown stops the worker as a cancel of Run's context does, and waits until Run
+// has returned. If ctx ends first, running handlers are cancelled (cause
+// ErrShutdown), their tasks handed back with their attempts kept, and Shutdown
+// returns ctx's error once that is done. Shutdown before Run makes Run return at
+// once.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.stopOnce.Do(func() { close(w.stop) })
+	w.mu.Lock()
+	started := w.started
+	w.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	force := w.force
+	w.mu.Unlock()
+	force(ErrShutdown)
+	<-w.done
+	return ctx.Err()
+}
+
+func (w *Worker) stopRequested() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// drain waits for running handlers: until they finish, the shutdown timeout passes
+// (only when Run's context stopped the worker), or Shutdown's context ends.
+func (w *Worker) drain(forceCtx context.Context, force context.CancelCauseFunc) {
+	idle := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(idle)
+	}()
+	var grace <-chan time.Time
+	if !w.stopRequested() {
+		t := w.cfg.clock.NewTimer(w.cfg.shutdownTimeout)
+		defer t.Stop()
+		grace = t.C()
+	}
+	select {
+	case <-idle:
+		return
+	case <-grace:
+		force(ErrShutdown)
+	case <-forceCtx.Done():
+	}
+	<-idle
+}
+
+// loop fetches tasks and starts them until ctx ends or the backend fails for good.
+func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
+	for fails := 0; ; {
+		if !w.ensureRefresh(ctx) {
+			return nil
+		}
+		select {
+		case w.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		n := 1
+	reserve:
+		for n < w.cfg.batch {
+			select {
+			case w.sem <- struct{}{}:
+				n++
+			default:
+				break reserve
+			}
+		}
+		leases, err := w.c.Dequeue(ctx, From(w.cfg.queues...), Batch(n), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
+		for range n - len(leases) {
+			<-w.sem
+		}
+		if len(leases) > 0 {
+			w.start(ctx, base, forceCtx, leases)
+		}
+		if err == nil {
+			fails = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalid) {
+			w.log.Error("keyq worker: fetch failed for good", "err", err)
+			return err
+		}
+		w.log.Warn("keyq worker: fetch failed", "err", err)
+		if !sleep(ctx, w.cfg.clock, backoffStep(fails, 100*time.Millisecond, 5*time.Second)) {
+			return nil
+		}
+		fails++
+	}
+}
+
+// delivery is one lease the worker holds.
+type delivery struct {
+	lease    Lease
+	lost     atomic.Bool
+	timedOut atomic.Bool
+	started  chan context.CancelCauseFunc // gets the handler's cancel when it starts
+	finish   chan struct{}                // closed when the worker is done with the lease
+	watched  chan struct{}                // closed when the watcher has stopped
+}
+
+// start begins watching the leases of one fetch and starts their handlers one by
+// one, as the refresh hook and the rate limits allow. It hands back those it
+// cannot start.
+func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
+	ds := make([]*delivery, len(leases))
+	for i := range leases {
+		d := &delivery{
+			lease:   leases[i],
+			started: make(chan context.CancelCauseFunc, 1),
+			finish:  make(chan struct{}),
+			watched: make(chan struct{}),
+		}
+		ds[i] = d
+		w.inFlight.Add(1)
+		go w.watch(base, d)
+	}
+	for i, d := range ds {
+		w.mu.Lock()
+		h := w.chain[d.lease.Type]
+		w.mu.Unlock()
+		if h == nil {
+			w.noHandler(base, d)
+			continue
+		}
+		if ctx.Err() != nil || w.refreshDue() || !w.pace(ctx) {
+			w.handBack(base, ds[i:])
+			return
+		}
+		if d.lost.Load() {
+			w.stopWatch(d)
+			w.settled(d, OutcomeLost, ErrLeaseLost)
+			<-w.sem
+			continue
+		}
+		w.wg.Add(1)
+		go w.process(base, forceCtx, d, h)
+	}
+}
+
+// watch extends d's lease every third of the lease until the worker is done with
+// it, and runs the handler's timeout.
+func (w *Worker) watch(base context.Context, d *delivery) {
+	defer close(d.watched)
+	l := d.lease // our own copy: Extend updates its deadline
+	every := max(w.cfg.lease/3, time.Millisecond)
+	keep := w.cfg.clock.NewTimer(every)
+	keepC := keep.C()
+	var tmo clock.Timer
+	var tmoC <-chan time.Time
+	defer func() {
+		keep.Stop()
+		if tmo != nil {
+			tmo.Stop()
+		}
+	}()
+	var cancel context.CancelCauseFunc
+	started := d.started
+	for {
+		select {
+		case <-d.finish:
+			return
+		case cancel = <-started:
+			started = nil
+			if d.lost.Load() {
+				cancel(ErrLeaseLost)
+			} else if w.cfg.timeout > 0 {
+				tmo = w.cfg.clock.NewTimer(w.cfg.timeout)
+				tmoC = tmo.C()
+			}
+		case <-tmoC:
+			tmoC = nil
+			d.timedOut.Store(true)
+			cancel(ErrTaskTimeout)
+		case <-keepC:
+			next := every
+			err := w.c.Extend(base, &l, w.cfg.lease)
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrLeaseLost):
+				d.lost.Store(true)
+				w.log.Warn("keyq worker: lease lost", "task", l.ID, "queue", l.Queue)
+				if cancel != nil {
+					cancel(ErrLeaseLost)
+				}
+				keepC = nil
+				continue
+			default:
+				w.log.Warn("keyq worker: lease extension failed", "task", l.ID, "err", err)
+				next = max(every/3, time.Millisecond)
+			}
+			keep = w.cfg.clock.NewTimer(next)
+			keepC = keep.C()
+		}
+	}
+}
+
+func (w *Worker) stopWatch(d *delivery) {
+	close(d.finish)
+	<-d.watched
+}
+
+// process runs the handler of one delivery and settles its lease.
+func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler) {
+	defer func() {
+		<-w.sem
+		w.wg.Done()
+	}()
+	hctx, cancel := context.WithCancelCause(forceCtx)
+	defer cancel(nil)
+	d.started <- cancel
+	w.running.Add(1)
+	v, err := w.call(hctx, h, &d.lease.Task)
+	w.running.Add(-1)
+	w.stopWatch(d)
+	forced := errors.Is(context.Cause(hctx), ErrShutdown)
+	t := &d.lease
+	switch {
+	case d.lost.Load():
+		w.settled(d, OutcomeLost, errors.Join(ErrLeaseLost, err))
+	case err == nil && !d.timedOut.Load():
+		w.ack(base, d, v)
+	case forced:
+		w.settle(d, OutcomeReturned, err, w.c.Release(base, t, KeepAttempt(), Because(ErrShutdown)))
+	case d.timedOut.Load():
+		w.timeouts.Add(1)
+		w.retry(base, d, ErrTaskTimeout)
+	case IsFinal(err):
+		w.fail(base, d, err)
+	default:
+		w.retry(base, d, err)
+	}
+}
+
+// call runs h, turning a panic into a PanicError.
+func (w *Worker) call(ctx context.Context, h Handler, t *Task) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.panics.Add(1)
+			pe := &PanicError{Value: r, Stack: debug.Stack()}
+			w.log.Error("keyq worker: handler panicked", "task", t.ID, "type", t.Type, "panic", r, "stack", string(pe.Stack))
+			v, err = nil, pe
+		}
+	}()
+	return h.Handle(ctx, t)
+}
+
+func (w *Worker) ack(base context.Context, d *delivery, v any) {
+	err := w.c.Ack(base, &d.lease, WithAnswer(v))
+	if errors.Is(err, ErrInvalid) {
+		// The result does not encode as an answer: that is a final failure.
+		w.fail(base, d, Final(err))
+		return
+	}
+	w.settle(d, OutcomeFinished, nil, err)
+}
+
+func (w *Worker) fail(base context.Context, d *delivery, err error) {
+	msg := err.Error()
+	w.settle(d, OutcomeFailed, err, w.c.Ack(base, &d.lease, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg)))
+}
+
+func (w *Worker) retry(base context.Context, d *delivery, err error) {
+	opts := []ReleaseOption{Because(err)}
+	if w.cfg.backoff != nil {
+		if delay := w.cfg.backoff(d.lease.Attempt, err); delay > 0 {
+			opts = append(opts, After(delay))
+		}
+	}
+	o := OutcomeRetried
+	if d.lease.Attempt+1 >= d.lease.MaxAttempts {
+		o = OutcomeDead
+	}
+	w.settle(d, o, err, w.c.Release(base, &d.lease, opts...))
+}
+
+// noHandler dead-letters a task whose type has no handler.
+func (w *Worker) noHandler(base context.Context, d *delivery) {
+	w.stopWatch(d)
+	err := fmt.Errorf("%w %q", ErrNoHandler, d.lease.Type)
+	w.settle(d, OutcomeDead, err, w.c.Release(base, &d.lease, DeadLetter(), Because(err)))
+	<-w.sem
+}
+
+// handBack releases unstarted deliveries with their attempts kept, last first, so
+// that they are back at the head in the order they were fetched.
+func (w *Worker) handBack(base context.Context, ds []*delivery) {
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
+		w.stopWatch(d)
+		if d.lost.Load() {
+			w.settled(d, OutcomeLost, ErrLeaseLost)
+		} else {
+			w.settle(d, OutcomeReturned, nil, w.c.Release(base, &d.lease, KeepAttempt()))
+		}
+		<-w.sem
+	}
+}
+
+// settle records the outcome o of d, or the failure of the call that should have
+// made it.
+func (w *Worker) settle(d *delivery, o Outcome, herr, callErr error) {
+	switch {
+	case callErr == nil:
+		w.settled(d, o, herr)
+	case errors.Is(callErr, ErrLeaseLost):
+		w.settled(d, OutcomeLost, errors.Join(herr, callErr))
+	default:
+		w.log.Warn("keyq worker: settling a task failed; its lease will expire", "task", d.lease.ID, "outcome", o, "err", callErr)
+		w.settled(d, OutcomeError, errors.Join(herr, callErr))
+	}
+}
+
+func (w *Worker) settled(d *delivery, o Outcome, err error) {
+	w.inFlight.Add(-1)
+	switch o {
+	case OutcomeFinished:
+		w.processed.Add(1)
+	case OutcomeFailed:
+		w.failed.Add(1)
+	case OutcomeRetried:
+		w.retried.Add(1)
+	case OutcomeDead:
+		w.dead.Add(1)
+	case OutcomeLost:
+		w.lost.Add(1)
+	case OutcomeReturned:
+		w.returned.Add(1)
+	case OutcomeError:
+		w.errs.Add(1)
+	}
+	t := &d.lease.Task
+	if err != nil {
+		w.log.Debug("keyq worker: task done", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "outcome", o, "err", err)
+	} else {
+		w.log.Debug("keyq worker: task done", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "outcome", o)
+	}
+	if w.cfg.onDone != nil {
+		w.cfg.onDone(t, o, err)
+	}
+}
+
+// refreshDue reports whether the refresh hook must run before the next task.
+func (w *Worker) refreshDue() bool {
+	return w.cfg.refresh != nil && (!w.refreshed || w.cfg.clock.Now().Sub(w.lastRefresh) >= w.cfg.refreshPeriod)
+}
+
+// ensureRefresh calls the refresh hook when due, again and again with backoff until
+// it succeeds. It returns false when ctx ended first.
+func (w *Worker) ensureRefresh(ctx context.Context) bool {
+	for fails := 0; w.refreshDue(); fails++ {
+		err := w.cfg.refresh(ctx)
+		if err == nil {
+			w.refreshes.Add(1)
+			w.refreshed, w.lastRefresh = true, w.cfg.clock.Now()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		w.refreshFails.Add(1)
+		d := backoffStep(fails, w.cfg.refreshBackoff, w.cfg.refreshMax)
+		w.log.Warn("keyq worker: refresh failed; taking no tasks", "err", err, "retry_in", d)
+		if !sleep(ctx, w.cfg.clock, d) {
+			return false
+		}
+	}
+	return ctx.Err() == nil
+}

@@ -1,0 +1,228 @@
+package keyq
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/keyq/keyq/clock"
+)
+
+// Defaults of a Worker, each changed by the WorkerOption of the matching name.
+const (
+	DefaultWorkerConcurrency    = 1
+	DefaultWorkerBatch          = 1
+	DefaultWorkerPollWait       = time.Second
+	DefaultWorkerShutdown       = 10 * time.Second
+	DefaultWorkerRefreshBackoff = 500 * time.Millisecond
+	DefaultWorkerRefreshMax     = 30 * time.Second
+)
+
+// BackoffFunc says how long a task that failed with a transient error waits before
+// it is offered again. attempt is the task's attempt count for the delivery that
+// failed (0 on the first). A result of 0 or less puts it back at the head of its
+// queue at once.
+type BackoffFunc func(attempt int, err error) time.Duration
+
+// ExponentialBackoff returns a BackoffFunc that waits base, then twice as long for
+// every further attempt, but never more than max.
+func ExponentialBackoff(base, max time.Duration) BackoffFunc {
+	return func(attempt int, _ error) time.Duration {
+		if base <= 0 {
+			return 0
+		}
+		f := float64(base) * math.Pow(2, float64(attempt))
+		if f > float64(max) || math.IsInf(f, 0) {
+			return max
+		}
+		return time.Duration(f)
+	}
+}
+
+// Outcome is what became of one delivery a Worker handled.
+type Outcome string
+
+// The outcomes a Worker reports to the WorkerOnDone hook.
+const (
+	OutcomeFinished Outcome = "finished" // the handler succeeded; acked with its answer
+	OutcomeFailed   Outcome = "failed"   // a final failure; acked with an error answer
+	OutcomeRetried  Outcome = "retried"  // a transient failure; released for another attempt
+	OutcomeDead     Outcome = "dead"     // dead-lettered: attempts used up, or no handler
+	OutcomeLost     Outcome = "lost"     // the lease was lost; nothing was acked
+	OutcomeReturned Outcome = "returned" // handed back unfinished on shutdown, attempt kept
+	OutcomeError    Outcome = "error"    // the ack or release call failed; the lease will expire
+)
+
+type sharedRate struct {
+	name     string
+	interval time.Duration
+	burst    int
+}
+
+type workerConfig struct {
+	concurrency     int
+	queues          []string
+	batch           int
+	lease           time.Duration
+	pollWait        time.Duration
+	timeout         time.Duration
+	backoff         BackoffFunc
+	minInterval     time.Duration
+	rate            float64
+	rateBurst       int
+	shared          *sharedRate
+	refresh         func(context.Context) error
+	refreshPeriod   time.Duration
+	refreshBackoff  time.Duration
+	refreshMax      time.Duration
+	shutdownTimeout time.Duration
+	logger          *slog.Logger
+	clock           clock.Clock
+	onDone          func(t *Task, o Outcome, err error)
+}
+
+func workerDefaults(c *Client) workerConfig {
+	return workerConfig{
+		concurrency:     DefaultWorkerConcurrency,
+		queues:          c.Queues(),
+		batch:           DefaultWorkerBatch,
+		lease:           c.LeaseDuration(),
+		pollWait:        DefaultWorkerPollWait,
+		refreshBackoff:  DefaultWorkerRefreshBackoff,
+		refreshMax:      DefaultWorkerRefreshMax,
+		shutdownTimeout: DefaultWorkerShutdown,
+		logger:          slog.New(slog.DiscardHandler),
+		clock:           clock.Real(),
+	}
+}
+
+func (c *workerConfig) validate() error {
+	switch {
+	case c.concurrency < 1:
+		return invalid("worker concurrency %d is below 1", c.concurrency)
+	case c.batch < 1:
+		return invalid("worker batch %d is below 1", c.batch)
+	case len(c.queues) == 0:
+		return invalid("worker has no queues")
+	case c.lease <= 0:
+		return invalid("worker lease %v is not positive", c.lease)
+	case c.pollWait <= 0:
+		return invalid("worker poll wait %v is not positive", c.pollWait)
+	case c.timeout < 0, c.minInterval < 0, c.shutdownTimeout < 0:
+		return invalid("negative worker duration")
+	case c.rate < 0 || math.IsNaN(c.rate) || math.IsInf(c.rate, 0):
+		return invalid("worker rate %v is not a finite positive number", c.rate)
+	case c.rate > 0 && c.rateBurst < 1:
+		return invalid("worker rate burst %d is below 1", c.rateBurst)
+	case c.refresh != nil && c.refreshPeriod <= 0:
+		return invalid("worker refresh period %v is not positive", c.refreshPeriod)
+	case c.refreshBackoff <= 0 || c.refreshMax < c.refreshBackoff:
+		return invalid("worker refresh backoff %v to %v is out of order", c.refreshBackoff, c.refreshMax)
+	case c.logger == nil || c.clock == nil:
+		return invalid("nil worker logger or clock")
+	}
+	for _, q := range c.queues {
+		if q == "" {
+			return invalid("empty queue name")
+		}
+	}
+	if s := c.shared; s != nil && (s.name == "" || s.interval <= 0 || s.burst < 1) {
+		return invalid("shared rate %q: interval %v and burst %d must be positive", s.name, s.interval, s.burst)
+	}
+	return nil
+}
+
+// WorkerOption configures a Worker.
+type WorkerOption func(*workerConfig)
+
+// WorkerConcurrency sets how many handlers run at once. The default is 1.
+func WorkerConcurrency(n int) WorkerOption { return func(c *workerConfig) { c.concurrency = n } }
+
+// WorkerQueues sets the queues the worker serves, highest priority first. The
+// default is the client's queues.
+func WorkerQueues(names ...string) WorkerOption {
+	return func(c *workerConfig) { c.queues = append([]string(nil), names...) }
+}
+
+// WorkerBatch sets how many tasks one fetch may lease, never more than the free
+// handler slots. The default is 1.
+func WorkerBatch(n int) WorkerOption { return func(c *workerConfig) { c.batch = n } }
+
+// WorkerLease sets the lease the worker asks for and extends by while a handler
+// runs. The default is the client's lease.
+func WorkerLease(d time.Duration) WorkerOption { return func(c *workerConfig) { c.lease = d } }
+
+// WorkerPollWait sets how long one fetch blocks for a task before it looks again. A
+// stop ends the wait at once. The default is 1s.
+func WorkerPollWait(d time.Duration) WorkerOption {
+	return func(c *workerConfig) { c.pollWait = d }
+}
+
+// WorkerTimeout bounds each handler call: when d has passed on the worker's clock,
+// the handler's context is cancelled with cause ErrTaskTimeout and the delivery
+// counts as a transient failure with the last error "timeout", retried or
+// dead-lettered like any other. The default, 0, sets no bound.
+func WorkerTimeout(d time.Duration) WorkerOption { return func(c *workerConfig) { c.timeout = d } }
+
+// WorkerBackoff sets the delay before a task that failed with a transient error is
+// offered again. The default, nil, puts it back at the head of its queue at once, as
+// the seeds' return_to_queue does.
+func WorkerBackoff(f BackoffFunc) WorkerOption { return func(c *workerConfig) { c.backoff = f } }
+
+// WorkerMinInterval makes the worker wait at least d between the starts of two
+// tasks, the seeds' INTERVAL. The default, 0, sets no minimum.
+func WorkerMinInterval(d time.Duration) WorkerOption {
+	return func(c *workerConfig) { c.minInterval = d }
+}
+
+// WorkerRate limits this worker to perSecond task starts a second on average, with
+// up to burst at once. The default, 0, sets no limit.
+func WorkerRate(perSecond float64, burst int) WorkerOption {
+	return func(c *workerConfig) { c.rate, c.rateBurst = perSecond, burst }
+}
+
+// WorkerSharedRate limits task starts across every worker of the namespace on the
+// same store, in every process, through Client.Allow with the limiter called name:
+// one start every interval, up to burst at once. Run fails with ErrInvalid when the
+// backend has no shared rate limiter.
+func WorkerSharedRate(name string, interval time.Duration, burst int) WorkerOption {
+	return func(c *workerConfig) { c.shared = &sharedRate{name, interval, burst} }
+}
+
+// WorkerRefresh sets a hook, such as a credential refresh, that the worker calls
+// when Run starts and again before a task once period has passed since its last
+// successful call. While it fails, the worker takes no tasks and calls it again after
+// a backoff that starts at 500ms and doubles up to 30s (see WorkerRefreshBackoff).
+func WorkerRefresh(period time.Duration, f func(context.Context) error) WorkerOption {
+	return func(c *workerConfig) { c.refresh, c.refreshPeriod = f, period }
+}
+
+// WorkerRefreshBackoff sets the first and the longest wait between failed calls of
+// the refresh hook.
+func WorkerRefreshBackoff(first, max time.Duration) WorkerOption {
+	return func(c *workerConfig) { c.refreshBackoff, c.refreshMax = first, max }
+}
+
+// WorkerShutdownTimeout sets how long running handlers may go on once Run's context
+// is cancelled, before their contexts are cancelled too and their tasks handed back.
+// Shutdown uses its own context instead. The default is 10s.
+func WorkerShutdownTimeout(d time.Duration) WorkerOption {
+	return func(c *workerConfig) { c.shutdownTimeout = d }
+}
+
+// WorkerLogger sets where the worker logs failures and lifecycle events. The default
+// discards everything.
+func WorkerLogger(l *slog.Logger) WorkerOption { return func(c *workerConfig) { c.logger = l } }
+
+// WorkerClock sets the clock of the worker's own timers: rate limits, the refresh
+// period, handler timeouts, lease renewal and shutdown grace. Leases, delays and
+// the shared rate limit stay on the backend's clock. The default is clock.Real().
+func WorkerClock(c clock.Clock) WorkerOption { return func(w *workerConfig) { w.clock = c } }
+
+// WorkerOnDone sets a hook called once per delivery the worker has finished with,
+// after the ack or release, with the outcome and the handler's error, if any. It
+// runs on the handler's goroutine and must not block for long.
+func WorkerOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
+	return func(c *workerConfig) { c.onDone = f }
+}
