@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/internal/redistest"
+)
+
+// targets returns every backend the tests run on; the real server is skipped
+// locally when redis-server is missing (redistest decides).
+func targets(t testing.TB) []func(testing.TB) *Target {
+	return []func(testing.TB) *Target{
+		func(testing.TB) *Target { return OpenMemory() },
+		func(tb testing.TB) *Target {
+			tg, err := OpenMiniredis()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return tg
+		},
+		func(tb testing.TB) *Target {
+			tg, err := OpenRedis(context.Background(), redistest.URL(tb))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return tg
+		},
+	}
+}
+
+var targetNames = []string{MemoryBackend, MiniredisBackend, RedisBackend}
+
+func TestWorkloads(t *testing.T) {
+	for i, open := range targets(t) {
+		t.Run("driver="+targetNames[i], func(t *testing.T) {
+			tg := open(t)
+			t.Cleanup(func() {
+				if err := tg.Close(); err != nil {
+					t.Errorf("close: %v", err)
+				}
+			})
+			for _, batch := range []int{1, 7} {
+				cfg := Config{Tasks: 200, Payload: 32, Producers: 2, Workers: 3, Batch: batch, Samples: 20}
+				for _, w := range Workloads {
+					ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+					var progressed int
+					var mu = make(chan struct{}, 1)
+					cfg.Progress = func(n int) { mu <- struct{}{}; progressed += n; <-mu }
+					r, err := Run(ctx, w, tg, cfg)
+					cancel()
+					if err != nil {
+						t.Fatalf("%s batch %d: %v", w, batch, err)
+					}
+					want := cfg.Tasks
+					if w == Wakeup {
+						want = cfg.Samples
+					}
+					if r.Tasks != want || r.Backend != targetNames[i] || r.Workload != w {
+						t.Errorf("%s: result %+v, want %d tasks of %s", w, r, want, targetNames[i])
+					}
+					if r.Seconds <= 0 || r.TasksPerS <= 0 {
+						t.Errorf("%s: no time measured: %+v", w, r)
+					}
+					if (w == Enqueue || w == Wakeup) && (r.P50ms <= 0 || r.P99ms < r.P50ms) {
+						t.Errorf("%s: percentiles p50 %v p99 %v", w, r.P50ms, r.P99ms)
+					}
+					if w == Memory && r.BytesPerTask <= float64(cfg.Payload) {
+						t.Errorf("memory: %v bytes per task of %d payload bytes", r.BytesPerTask, cfg.Payload)
+					}
+					if w != Memory && progressed != want {
+						t.Errorf("%s: progress reported %d of %d", w, progressed, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRunUnknown(t *testing.T) {
+	if _, err := Run(context.Background(), "nope", OpenMemory(), Config{}); err == nil {
+		t.Fatal("unknown workload ran")
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	p50, p99 := Percentiles(d)
+	if p50 != 50 || p99 != 99 {
+		t.Fatalf("p50 %v p99 %v, want 50 99", p50, p99)
+	}
+	if p50, p99 := Percentiles(nil); p50 != 0 || p99 != 0 {
+		t.Fatalf("empty: %v %v", p50, p99)
+	}
+}
+
+func TestReport(t *testing.T) {
+	rs := []Result{{Backend: "memory", Workload: "wakeup", Tasks: 3, Seconds: 1.5, TasksPerS: 2, P50ms: 0.25, P99ms: 1.5}}
+	var tab bytes.Buffer
+	if err := WriteTable(&tab, rs); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(tab.String()), "\n"); len(lines) != 2 ||
+		!strings.Contains(lines[1], "wakeup") || !strings.Contains(lines[1], "0.250") {
+		t.Fatalf("table:\n%s", tab.String())
+	}
+	var js bytes.Buffer
+	if err := WriteJSON(&js, rs); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"backend", "workload", "tasks", "seconds", "tasks_per_s", "p50_ms", "p99_ms", "bytes_per_task"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("JSON has no %q: %s", k, js.String())
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+)
+
+// WriteTable prints results as an aligned table for people.
+func WriteTable(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "backend\tworkload\ttasks\tprod\twork\tbatch\tseconds\ttasks/s\tp50 ms\tp99 ms\tbytes/task\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%s\t%s\t%s\t%s\t\n",
+			r.Backend, r.Workload, r.Tasks, r.Producers, r.Workers, r.Batch, r.Seconds,
+			num(r.TasksPerS, 0), num(r.P50ms, 3), num(r.P99ms, 3), num(r.BytesPerTask, 0))
+	}
+	return tw.Flush()
+}
+
+// num formats v with prec decimals, or "-" for 0 (not measured).
+func num(v float64, prec int) string {
+	if v == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// WriteJSON prints one JSON object per result, one a line.
+func WriteJSON(w io.Writer, results []Result) error {
+	enc := json.NewEncoder(w)
+	for _, r := range results {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
