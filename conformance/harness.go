@@ -35,6 +35,10 @@ type Target struct {
 	// clocks leave it zero (one second); a harness on real time sets it short, such
 	// as 200ms, and long enough that a few calls fit comfortably inside one Unit.
 	Unit time.Duration
+	// Waiting, when set, reports how many Dequeue calls are blocked waiting in the
+	// backend. Tests use it to know a consumer is waiting before they enqueue; without
+	// it they give the consumer a head start instead.
+	Waiting func() int
 }
 
 // Harness makes targets.

@@ -113,3 +113,17 @@ func ctxErr(ctx context.Context) error {
 	}
 	return err
 }
+
+// Waiting returns how many Dequeue calls are blocked waiting for a task. Tests use it
+// to know that a consumer is waiting.
+func (b *Backend) Waiting() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := 0
+	for _, ns := range b.namespaces {
+		ns.mu.Lock()
+		n += len(ns.waiters)
+		ns.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,119 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
+)
+
+func init() {
+	register(
+		test{name: "S7.1 a stalled call fails with ErrTimeout after the operation timeout", fn: testOpTimeout},
+		test{name: "S7.1 an expired context fails with ErrTimeout and changes nothing", fn: testExpiredContext},
+		test{name: "S7.1 a waiting dequeue gets its wait on top of the operation timeout", fn: testWaitBeyondOpTimeout},
+		test{name: "S7.2 a delayed task comes at the head once due, not before", fn: testDelayed},
+		test{name: "S7.3 times come from the backend's clock", fn: testBackendClock},
+	)
+}
+
+// stalled is a backend whose Enqueue hangs until its context ends, like a server
+// that stopped answering.
+type stalled struct{ backend.Backend }
+
+func (stalled) Enqueue(ctx context.Context, _ backend.EnqueueParams) ([]string, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func testOpTimeout(e *env) {
+	c, err := keyq.New(stalled{e.tg.Backend}, e.ns, keyq.WithOpTimeout(50*time.Millisecond))
+	if err != nil {
+		e.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Enqueue(e.ctx, "q", []byte("x"))
+	if !errors.Is(err, keyq.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		e.Fatalf("stalled Enqueue: %v; want ErrTimeout matching DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > 5*time.Second {
+		e.Fatalf("stalled Enqueue returned after %v, want about the 50ms operation timeout", d)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Millisecond) // a shorter deadline wins
+	defer cancel()
+	start = time.Now()
+	if _, err = c.Enqueue(ctx, "q", []byte("x")); !errors.Is(err, keyq.ErrTimeout) || time.Since(start) > 2*time.Second {
+		e.Fatalf("stalled Enqueue with a shorter deadline: %v after %v", err, time.Since(start))
+	}
+}
+
+func testExpiredContext(e *env) {
+	c := e.client()
+	ctx, cancel := context.WithDeadline(e.ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := c.Enqueue(ctx, "q", []byte("x"))
+	if !errors.Is(err, keyq.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		e.Fatalf("Enqueue with an expired context: %v", err)
+	}
+	_, err = c.Next(ctx)
+	e.wantErr("Next with an expired context", err, keyq.ErrTimeout)
+	if n, _ := c.Len(e.ctx, "q"); n != 0 {
+		e.Fatalf("an enqueue that timed out queued %d tasks", n)
+	}
+	cctx, ccancel := context.WithCancel(e.ctx)
+	ccancel()
+	_, err = c.Enqueue(cctx, "q", []byte("x"))
+	if !errors.Is(err, context.Canceled) || errors.Is(err, keyq.ErrTimeout) {
+		e.Fatalf("Enqueue with a cancelled context: %v; want context.Canceled as it is", err)
+	}
+}
+
+func testWaitBeyondOpTimeout(e *env) {
+	c := e.client(keyq.WithOpTimeout(50 * time.Millisecond))
+	start := time.Now()
+	ls, err := c.Dequeue(e.ctx, keyq.Wait(300*time.Millisecond))
+	if err != nil || len(ls) != 0 || time.Since(start) < 300*time.Millisecond {
+		e.Fatalf("Dequeue(Wait(300ms)) with a 50ms op timeout: %d leases, %v after %v; want an empty result after the wait", len(ls), err, time.Since(start))
+	}
+}
+
+func testDelayed(e *env) {
+	c := e.client()
+	e.enqueue(c, "q", "later", keyq.Delay(e.u(3)))
+	e.enqueue(c, "q", "now")
+	e.wantQueue(c, "q", keyq.QueueStats{Waiting: 1, Delayed: 1})
+	e.ack(c, e.nextPayload(c, "now"))
+	e.none(c)
+	e.advance(2)
+	e.none(c)
+	e.enqueue(c, "q", "queued meanwhile")
+	e.advance(2)
+	e.wantQueue(c, "q", keyq.QueueStats{Waiting: 2})
+	e.nextPayload(c, "later")
+	e.nextPayload(c, "queued meanwhile")
+	if _, err := c.EnqueueBatch(e.ctx, "q", []keyq.Message{{Payload: []byte("d1")}, {Payload: []byte("d2")}}, keyq.Delay(e.u(1))); err != nil {
+		e.Fatal(err)
+	}
+	e.advance(2)
+	e.nextPayload(c, "d2") // promoted in order, each to the head
+	e.nextPayload(c, "d1")
+}
+
+func testBackendClock(e *env) {
+	c := e.client()
+	now := e.tg.Now()
+	e.enqueue(c, "q", "a")
+	l := e.next(c, keyq.LeaseFor(e.u(5)))
+	slack := e.u(0.5)
+	if d := l.EnqueuedAt.Sub(now); d < -slack || d > slack {
+		e.Fatalf("EnqueuedAt %v is %v away from the backend's clock %v", l.EnqueuedAt, d, now)
+	}
+	if d := l.Deadline.Sub(now.Add(e.u(5))); d < -slack || d > slack {
+		e.Fatalf("lease deadline %v is %v away from the backend's clock + lease", l.Deadline, d)
+	}
+	if j := e.job(c, l.ID); j.StartedAt.Sub(now) > slack || now.Sub(j.StartedAt) > slack {
+		e.Fatalf("job StartedAt %v, backend clock %v", j.StartedAt, now)
+	}
+}

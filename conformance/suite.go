@@ -1,0 +1,273 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
+)
+
+// test is one conformance test. Its name starts with the rule it checks.
+type test struct {
+	name   string
+	fn     func(e *env)
+	serial bool // runs alone, before the parallel tests
+}
+
+// tests lists every conformance test; each rule file adds its own.
+var tests []test
+
+func register(ts ...test) { tests = append(tests, ts...) }
+
+// Run runs every conformance test against targets made by h, each as a parallel
+// subtest named after its rule, with a fresh target and namespace.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	for _, tc := range slices.SortedFunc(slices.Values(tests), func(a, b test) int { return ruleCompare(a.name, b.name) }) {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.serial {
+				t.Parallel() // paused until the serial tests are done
+			}
+			tc.fn(newEnv(t, h))
+		})
+	}
+}
+
+// ruleCompare orders names like "S2.10 x" after "S2.9 y".
+func ruleCompare(a, b string) int {
+	var a1, a2, b1, b2 int
+	fmt.Sscanf(a, "S%d.%d", &a1, &a2)
+	fmt.Sscanf(b, "S%d.%d", &b1, &b2)
+	if a1 != b1 {
+		return a1 - b1
+	}
+	if a2 != b2 {
+		return a2 - b2
+	}
+	return strings.Compare(a, b)
+}
+
+// env is what a test works with: the target, a fresh namespace, and helpers.
+type env struct {
+	*testing.T
+	tg   Target
+	ns   string
+	unit time.Duration
+	ctx  context.Context
+}
+
+func newEnv(t *testing.T, h Harness) *env {
+	tg := h.NewTarget(t)
+	if tg.Backend == nil || tg.Now == nil || tg.Advance == nil {
+		t.Fatal("conformance: the harness returned a Target without Backend, Now or Advance")
+	}
+	t.Cleanup(func() {
+		if err := tg.Backend.Close(); err != nil {
+			t.Errorf("closing the backend: %v", err)
+		}
+	})
+	unit := tg.Unit
+	if unit == 0 {
+		unit = time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return &env{T: t, tg: tg, ns: fmt.Sprintf("conf-%s-%08x", strings.Fields(t.Name()[strings.LastIndex(t.Name(), "/")+1:])[0], rand.Uint32()), unit: unit, ctx: ctx}
+}
+
+// u returns n time units.
+func (e *env) u(n float64) time.Duration { return time.Duration(n * float64(e.unit)) }
+
+// advance moves the backend's clock forward by n units.
+func (e *env) advance(n float64) { e.tg.Advance(e.u(n)) }
+
+// client returns a client of the test's namespace, serving queue "q" unless the
+// options say otherwise.
+func (e *env) client(opts ...keyq.Option) *keyq.Client {
+	e.Helper()
+	return e.clientOf(e.ns, opts...)
+}
+
+func (e *env) clientOf(ns string, opts ...keyq.Option) *keyq.Client {
+	e.Helper()
+	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q")}, opts...)...)
+	if err != nil {
+		e.Fatalf("keyq.New: %v", err)
+	}
+	return c
+}
+
+func (e *env) enqueue(c *keyq.Client, queue, payload string, opts ...keyq.EnqueueOption) string {
+	e.Helper()
+	id, err := c.Enqueue(e.ctx, queue, []byte(payload), opts...)
+	if err != nil {
+		e.Fatalf("Enqueue(%q, %q): %v", queue, payload, err)
+	}
+	return id
+}
+
+// next leases one task and fails the test when there is none.
+func (e *env) next(c *keyq.Client, opts ...keyq.DequeueOption) *keyq.Lease {
+	e.Helper()
+	l, err := c.Next(e.ctx, opts...)
+	if err != nil {
+		e.Fatalf("Next: %v", err)
+	}
+	if l == nil {
+		e.Fatal("Next: no task, want one")
+	}
+	return l
+}
+
+// nextPayload leases one task and checks its payload.
+func (e *env) nextPayload(c *keyq.Client, want string, opts ...keyq.DequeueOption) *keyq.Lease {
+	e.Helper()
+	l := e.next(c, opts...)
+	if string(l.Payload) != want {
+		e.Fatalf("Next delivered %q, want %q", l.Payload, want)
+	}
+	return l
+}
+
+// none checks that nothing can be leased now.
+func (e *env) none(c *keyq.Client, opts ...keyq.DequeueOption) {
+	e.Helper()
+	l, err := c.Next(e.ctx, opts...)
+	if err != nil {
+		e.Fatalf("Next: %v", err)
+	}
+	if l != nil {
+		e.Fatalf("Next delivered %q (ID %s), want nothing", l.Payload, l.ID)
+	}
+}
+
+func (e *env) ack(c *keyq.Client, l *keyq.Lease, opts ...keyq.AckOption) {
+	e.Helper()
+	if err := c.Ack(e.ctx, l, opts...); err != nil {
+		e.Fatalf("Ack(%s): %v", l.ID, err)
+	}
+}
+
+func (e *env) release(c *keyq.Client, l *keyq.Lease, opts ...keyq.ReleaseOption) {
+	e.Helper()
+	if err := c.Release(e.ctx, l, opts...); err != nil {
+		e.Fatalf("Release(%s): %v", l.ID, err)
+	}
+}
+
+// drain leases and acks everything available now and returns the payloads in order.
+func (e *env) drain(c *keyq.Client) []string {
+	e.Helper()
+	var out []string
+	for {
+		l, err := c.Next(e.ctx)
+		if err != nil {
+			e.Fatalf("Next: %v", err)
+		}
+		if l == nil {
+			return out
+		}
+		out = append(out, string(l.Payload))
+		e.ack(c, l)
+	}
+}
+
+func (e *env) stats(c *keyq.Client, queues ...string) keyq.Stats {
+	e.Helper()
+	st, err := c.Stats(e.ctx, queues...)
+	if err != nil {
+		e.Fatalf("Stats: %v", err)
+	}
+	return st
+}
+
+func (e *env) queueStats(c *keyq.Client, queue string) keyq.QueueStats {
+	e.Helper()
+	return e.stats(c, queue).Queues[queue]
+}
+
+func (e *env) wantQueue(c *keyq.Client, queue string, want keyq.QueueStats) {
+	e.Helper()
+	if got := e.queueStats(c, queue); got != want {
+		e.Fatalf("queue %q: stats %+v, want %+v", queue, got, want)
+	}
+}
+
+// wantErr checks that err matches target with errors.Is.
+func (e *env) wantErr(what string, err, target error) {
+	e.Helper()
+	if !errors.Is(err, target) {
+		e.Fatalf("%s: error %v, want %v", what, err, target)
+	}
+}
+
+// waitFor runs f in a goroutine and returns a channel with its result.
+func waitFor[T any](f func() T) <-chan T {
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	return ch
+}
+
+// receive waits for a result, failing the test after d.
+func receive[T any](e *env, ch <-chan T, d time.Duration, what string) T {
+	e.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		e.Fatalf("%s: still waiting after %v", what, d)
+		panic("unreachable")
+	}
+}
+
+// settle returns once a consumer is blocked waiting in the backend, when the target
+// can tell; otherwise it gives the consumer a head start to get there. The tests that
+// use it pass either way: it only makes them exercise the wake-up path.
+func (e *env) settle(n int) {
+	e.Helper()
+	if e.tg.Waiting == nil {
+		time.Sleep(50 * time.Millisecond) // no way to observe the waiter: a head start
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.tg.Waiting() < n {
+		if time.Now().After(deadline) {
+			e.Fatalf("no consumer started waiting within 10s (want %d waiting)", n)
+		}
+		time.Sleep(time.Millisecond) // poll interval
+	}
+}
+
+// driverGoroutines counts goroutines running code of the backend's package.
+func driverGoroutines(b backend.Backend) int {
+	pkg := reflect.TypeOf(b)
+	for pkg.Kind() == reflect.Pointer {
+		pkg = pkg.Elem()
+	}
+	path := pkg.PkgPath()
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, path+".") && !strings.Contains(g, "conformance.") {
+			count++
+		}
+	}
+	return count
+}
