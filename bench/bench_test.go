@@ -125,3 +125,44 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// benchmark runs workload w on every backend as sub-benchmarks named
+// driver=<backend>, with b.N tasks (or wakeup rounds), and reports tasks/s.
+func benchmark(b *testing.B, w string, cfg Config) {
+	for i, open := range targets(b) {
+		b.Run("driver="+targetNames[i], func(b *testing.B) {
+			tg := open(b)
+			b.Cleanup(func() {
+				if err := tg.Close(); err != nil {
+					b.Errorf("close: %v", err)
+				}
+			})
+			c := cfg
+			c.Tasks, c.Samples = b.N, b.N
+			b.ResetTimer()
+			r, err := Run(context.Background(), w, tg, c)
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.TasksPerS, "tasks/s")
+			if r.P99ms > 0 {
+				b.ReportMetric(r.P50ms, "p50-ms")
+				b.ReportMetric(r.P99ms, "p99-ms")
+			}
+			if r.BytesPerTask != 0 {
+				b.ReportMetric(r.BytesPerTask, "B/task")
+			}
+		})
+	}
+}
+
+func BenchmarkEnqueue(b *testing.B)      { benchmark(b, Enqueue, Config{Producers: 4}) }
+func BenchmarkEnqueueBatch(b *testing.B) { benchmark(b, Enqueue, Config{Producers: 4, Batch: 100}) }
+func BenchmarkCycle(b *testing.B)        { benchmark(b, Cycle, Config{Producers: 2, Workers: 8}) }
+func BenchmarkCycleBatch(b *testing.B) {
+	benchmark(b, Cycle, Config{Producers: 2, Workers: 8, Batch: 100})
+}
+func BenchmarkWakeup(b *testing.B) { benchmark(b, Wakeup, Config{}) }
+func BenchmarkDedupe(b *testing.B) { benchmark(b, Dedupe, Config{Workers: 2, Batch: 100}) }
+func BenchmarkMemory(b *testing.B) { benchmark(b, Memory, Config{}) }
