@@ -14,25 +14,24 @@ func answerNotFound(key string) error {
 
 // SetAnswer stores an answer; see backend.Backend.
 func (b *Backend) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return err
 	}
 	defer ns.mu.Unlock()
 	a := p.Answer
 	a.Value = slices.Clone(a.Value)
-	ns.setAnswer(p.Key, a, b.clock.Now())
+	ns.setAnswer(p.Key, a, now)
 	return nil
 }
 
 // GetAnswer reads an answer, resetting its TTL with p.Refresh; see backend.Backend.
 func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (backend.Answer, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return backend.Answer{}, err
 	}
 	defer ns.mu.Unlock()
-	now := b.clock.Now()
 	a := ns.liveAnswer(p.Key, now)
 	if a == nil {
 		return backend.Answer{}, answerNotFound(p.Key)
@@ -45,12 +44,12 @@ func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (bac
 
 // DeleteAnswer removes an answer; see backend.Backend.
 func (b *Backend) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams) error {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return err
 	}
 	defer ns.mu.Unlock()
-	a := ns.liveAnswer(p.Key, b.clock.Now())
+	a := ns.liveAnswer(p.Key, now)
 	if a == nil {
 		return answerNotFound(p.Key)
 	}

@@ -5,13 +5,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 )
 
 // Job returns a task's job record; see backend.Backend.
 func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, _, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return backend.Job{}, err
 	}
@@ -25,7 +26,7 @@ func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, er
 
 // Stats counts tasks per queue; see backend.Backend.
 func (b *Backend) Stats(ctx context.Context, p backend.StatsParams) (backend.Stats, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, _, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return backend.Stats{}, err
 	}
@@ -49,7 +50,7 @@ func (b *Backend) Stats(ctx context.Context, p backend.StatsParams) (backend.Sta
 
 // Peek returns waiting tasks from the head of a queue; see backend.Backend.
 func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, _, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 
 // Leases lists live leases, earliest deadline first; see backend.Backend.
 func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, _, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 
 // Dead lists dead-lettered tasks, oldest first; see backend.Backend.
 func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, _, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +108,11 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 
 // RequeueDead puts dead tasks back at the tail of their queues; see backend.Backend.
 func (b *Backend) RequeueDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
-	return b.deadAction(ctx, p, func(ns *namespace, d *deadTask) {
+	return b.deadAction(ctx, p, func(ns *namespace, d *deadTask, now time.Time) {
 		t := d.t
 		t.attempt = 0
 		ns.keys[t.key]++
-		ns.setJob(t, b.clock.Now(), backend.StatusPending, "")
+		ns.setJob(t, now, backend.StatusPending, "")
 		t.queue.tasks.pushBack(t)
 		ns.wake(t.queue.name)
 	})
@@ -119,12 +120,12 @@ func (b *Backend) RequeueDead(ctx context.Context, p backend.DeadActionParams) (
 
 // PurgeDead deletes dead tasks; see backend.Backend.
 func (b *Backend) PurgeDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
-	return b.deadAction(ctx, p, func(*namespace, *deadTask) {})
+	return b.deadAction(ctx, p, func(*namespace, *deadTask, time.Time) {})
 }
 
 // deadAction takes the selected tasks off the dead-letter list and hands each to f.
-func (b *Backend) deadAction(ctx context.Context, p backend.DeadActionParams, f func(*namespace, *deadTask)) (int, error) {
-	ns, err := b.open(ctx, p.Namespace)
+func (b *Backend) deadAction(ctx context.Context, p backend.DeadActionParams, f func(*namespace, *deadTask, time.Time)) (int, error) {
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return 0, err
 	}
@@ -150,7 +151,7 @@ func (b *Backend) deadAction(ctx context.Context, p backend.DeadActionParams, f 
 		ns.dead.Remove(e)
 		delete(ns.deadByID, d.t.id)
 		d.t.queue.dead--
-		f(ns, d)
+		f(ns, d, now)
 		n++
 	}
 	return n, nil

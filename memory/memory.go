@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/clock"
@@ -66,15 +67,17 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// open locks the namespace, creating it, and runs its housekeeping. The caller
-// must unlock ns.mu.
-func (b *Backend) open(ctx context.Context, name string) (*namespace, error) {
+// open locks the namespace, creating it, runs its housekeeping, and returns the
+// time it read, which the call then uses throughout (the clock is read once per
+// call). The caller must unlock ns.mu.
+func (b *Backend) open(ctx context.Context, name string) (*namespace, time.Time, error) {
 	ns, err := b.lock(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	ns.housekeep(b.clock.Now())
-	return ns, nil
+	now := b.clock.Now()
+	ns.housekeep(now)
+	return ns, now, nil
 }
 
 // lock locks the namespace, creating it. The caller must unlock ns.mu.

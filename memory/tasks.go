@@ -12,12 +12,11 @@ import (
 
 // Enqueue adds tasks to a queue; see backend.Backend.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer ns.mu.Unlock()
-	now := b.clock.Now()
 	if p.Unique {
 		for i, m := range p.Tasks {
 			if ns.keys[m.Key] > 0 || ns.liveAnswer(m.Key, now) != nil ||
@@ -75,11 +74,11 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 	}
 	expired := p.Wait == 0
 	for {
-		ns, err := b.open(ctx, p.Namespace)
+		ns, now, err := b.open(ctx, p.Namespace)
 		if err != nil {
 			return backend.DequeueResult{}, err
 		}
-		res := ns.take(p, b.clock.Now())
+		res := ns.take(p, now)
 		if len(res.Leases) > 0 || expired {
 			ns.mu.Unlock()
 			return res, nil
@@ -90,7 +89,7 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		var evC <-chan time.Time
 		var evTimer interface{ Stop() bool }
 		if !ev.IsZero() {
-			tm := b.clock.NewTimer(ev.Sub(b.clock.Now()))
+			tm := b.clock.NewTimer(ev.Sub(now))
 			evC, evTimer = tm.C(), tm
 		}
 		var stop error
@@ -170,7 +169,7 @@ func (ns *namespace) lease(id, token string) (*task, error) {
 
 // Ack ends a lease and removes its task; see backend.Backend.
 func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return err
 	}
@@ -179,7 +178,6 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 	if err != nil {
 		return err
 	}
-	now := b.clock.Now()
 	ns.unlease(t)
 	ns.dropKey(t.key)
 	ns.counters.Acked++
@@ -198,7 +196,7 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 
 // Release ends a lease and puts its task back; see backend.Backend.
 func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return err
 	}
@@ -207,7 +205,6 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	if err != nil {
 		return err
 	}
-	now := b.clock.Now()
 	ns.unlease(t)
 	ns.counters.Released++
 	if p.DeadLetter {
@@ -220,7 +217,7 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 
 // Extend moves a live lease's deadline; see backend.Backend.
 func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
-	ns, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -229,7 +226,7 @@ func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time
 	if err != nil {
 		return time.Time{}, err
 	}
-	at := b.clock.Now().Add(p.Lease)
+	at := now.Add(p.Lease)
 	ns.leaseDue.move(t, at)
 	ns.newEvent(at)
 	return at, nil
@@ -242,8 +239,8 @@ func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, er
 		return 0, err
 	}
 	defer ns.mu.Unlock()
-	before := ns.counters.Reclaimed
 	now := b.clock.Now()
+	before := ns.counters.Reclaimed
 	for {
 		ns.housekeep(now)
 		if next := ns.leaseDue.first(); next.IsZero() || next.After(now) {

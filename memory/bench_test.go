@@ -1,0 +1,95 @@
+package memory_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/memory"
+)
+
+// The enqueue, dequeue, ack cycle through the driver, beside a buffered channel doing
+// the same hand-off, in the same run:
+//
+//	go test -run '^$' -bench Cycle -benchmem ./memory/
+func BenchmarkCycle(b *testing.B) {
+	payload := make([]byte, 100)
+	for _, tc := range []struct {
+		name  string
+		track bool
+	}{{"driver=memory/jobs=off", false}, {"driver=memory/jobs=on", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			m := memory.New()
+			defer m.Close()
+			enq := backend.EnqueueParams{Namespace: "bench", Queue: "q", TrackJobs: tc.track, JobTTL: 3600e9,
+				Tasks: []backend.Message{{Key: "k", Payload: payload, MaxAttempts: 25}}}
+			deq := backend.DequeueParams{Namespace: "bench", Queues: []string{"q"}, Count: 1, Lease: 30e9}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Enqueue(ctx, enq); err != nil {
+					b.Fatal(err)
+				}
+				res, err := m.Dequeue(ctx, deq)
+				if err != nil || len(res.Leases) != 1 {
+					b.Fatal(err)
+				}
+				l := &res.Leases[0]
+				if err := m.Ack(ctx, backend.AckParams{Namespace: "bench", TaskID: l.ID, Token: l.Token}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+		})
+	}
+	b.Run("driver=chan", func(b *testing.B) {
+		ch := make(chan []byte, 1024)
+		b.ReportAllocs()
+		for b.Loop() {
+			ch <- payload
+			<-ch
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+	})
+}
+
+// The same cycle from GOMAXPROCS goroutines at once, each one producer and consumer.
+func BenchmarkCycleParallel(b *testing.B) {
+	payload := make([]byte, 100)
+	b.Run("driver=memory/jobs=off", func(b *testing.B) {
+		ctx := context.Background()
+		m := memory.New()
+		defer m.Close()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			enq := backend.EnqueueParams{Namespace: "bench", Queue: "q", Tasks: []backend.Message{{Key: "k", Payload: payload, MaxAttempts: 25}}}
+			deq := backend.DequeueParams{Namespace: "bench", Queues: []string{"q"}, Count: 1, Lease: 30e9}
+			for pb.Next() {
+				if _, err := m.Enqueue(ctx, enq); err != nil {
+					b.Fatal(err)
+				}
+				res, err := m.Dequeue(ctx, deq)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, l := range res.Leases {
+					if err := m.Ack(ctx, backend.AckParams{Namespace: "bench", TaskID: l.ID, Token: l.Token}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+	})
+	b.Run("driver=chan", func(b *testing.B) {
+		ch := make(chan []byte, 1024)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ch <- payload
+				<-ch
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+	})
+}
