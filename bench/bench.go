@@ -497,7 +497,7 @@ func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 		return Result{}, err
 	}
 	runtime.KeepAlive(msgs)
-	r := newResult(t, Memory, c, c.Tasks, d)
+	r := newResult(t, Memory, setup, c.Tasks, d)
 	r.BytesPerTask = float64(after-before) / float64(c.Tasks)
 	r.Note = note
 	return r, nil

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/redisbackend"
+	"github.com/redis/go-redis/v9"
+)
+
+// Env is what a command works with: its streams and the way to open the store.
+// Tests fill it with buffers and a memory backend.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Open opens the backend at a redis:// URL. The command closes it when done.
+	Open Opener
+	// Terminal is true when Stderr is a terminal: bench then draws progress there.
+	Terminal bool
+}
+
+// Opener opens the backend of a store given by URL.
+type Opener func(ctx context.Context, url string) (backend.Backend, error)
+
+// A command runs with its arguments, after its name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, env *Env) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"bench", "run the benchmark workloads on each backend", cmdBench},
+		{"stats", "count tasks per queue and show the namespace's counters", cmdStats},
+		{"peek", "show waiting tasks of a queue without taking them", cmdPeek},
+		{"dead", "list, requeue or purge dead-lettered tasks", cmdDead},
+		{"enqueue", "enqueue tasks given as arguments or as lines on stdin", cmdEnqueue},
+		{"answer", "get or delete the stored answer of a task key", cmdAnswer},
+	}
+}
+
+// errUsage marks a command line that is wrong; the usage has been printed.
+var errUsage = errors.New("usage")
+
+// run runs the command line args and returns the exit code: 0 on success, 1 when
+// the command failed, 2 on bad usage.
+func run(ctx context.Context, args []string, env *Env) int {
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return 2
+	}
+	name, args := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) == 0 {
+			usage(env.Stderr)
+			return 0
+		}
+		name, args = args[0], []string{"--help"}
+	}
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		err := c.run(ctx, args, env)
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		default:
+			fmt.Fprintf(env.Stderr, "keyq %s: %v\n", name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(env.Stderr, "keyq: unknown command %q\nRun 'keyq help' for usage.\n", name)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "keyq benchmarks keyq's backends and inspects a keyq store on Redis.\n\nUsage:\n\n\tkeyq <command> [flags]\n\nThe commands are:\n\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "\t%-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nUse \"keyq help <command>\" or \"keyq <command> --help\" for more about a command.\n")
+}
+
+// newFlags returns a flag set that prints its usage, headed by the usage line
+// and the description, on env.Stderr.
+func newFlags(env *Env, usageLine, doc string) *flag.FlagSet {
+	fs := flag.NewFlagSet(strings.Fields(usageLine)[1], flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: %s\n\n%s\n", usageLine, strings.TrimSpace(doc))
+		var n int
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(env.Stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses args into fs, turning a bad command line into errUsage.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage // the flag package printed the error and the usage
+	}
+	return nil
+}
+
+// badUsage prints msg and the usage of fs, and returns errUsage.
+func badUsage(fs *flag.FlagSet, format string, args ...any) error {
+	fmt.Fprintf(fs.Output(), format+"\n", args...)
+	fs.Usage()
+	return errUsage
+}
+
+// defaultRedisURL is the store the inspection commands open without --redis.
+func defaultRedisURL() string {
+	if u := os.Getenv("KEYQ_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379"
+}
+
+// OpenRedis opens the Redis backend on the server at url, after checking that the
+// server answers. Closing the backend closes its client.
+func OpenRedis(ctx context.Context, url string) (backend.Backend, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %q: %w", url, err)
+	}
+	client := redis.NewClient(opt)
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cannot reach redis at %s: %w", url, err)
+	}
+	b, err := redisbackend.New(client, redisbackend.Options{})
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &ownedClient{Backend: b, client: client}, nil
+}
+
+// ownedClient is a Redis backend that closes its client too.
+type ownedClient struct {
+	*redisbackend.Backend
+	client *redis.Client
+}
+
+func (o *ownedClient) Close() error {
+	return errors.Join(o.Backend.Close(), o.client.Close())
+}
