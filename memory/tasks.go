@@ -92,30 +92,23 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 			tm := b.clock.NewTimer(ev.Sub(now))
 			evC, evTimer = tm.C(), tm
 		}
-		var stop error
-		woken := false
 		select {
 		case <-w.wake:
-			woken = true
 		case <-evC:
 		case <-waitEnd:
 			expired = true
 		case <-ctx.Done():
-			stop = ctxErr(ctx)
 		case <-b.closing:
-			stop = backend.ErrClosed
 		}
 		if evTimer != nil {
 			evTimer.Stop()
 		}
-		if woken {
-			continue
-		}
+		err = b.check(ctx)
 		ns.mu.Lock()
-		ns.unpark(w)
+		ns.unpark(w, err != nil)
 		ns.mu.Unlock()
-		if stop != nil {
-			return backend.DequeueResult{}, stop
+		if err != nil {
+			return backend.DequeueResult{}, err
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 type waiter struct {
 	queues []string
 	wake   chan struct{} // buffered; sent to once, after the waiter left ns.waiters
+	woken  bool          // taken off ns.waiters by a wake-up
 	reason string        // the queue it was woken for; "" for a timer change
 }
 
@@ -18,7 +19,7 @@ func (ns *namespace) wake(q string) {
 	for i, w := range ns.waiters {
 		if slices.Contains(w.queues, q) {
 			ns.waiters = slices.Delete(ns.waiters, i, i+1)
-			w.reason = q
+			w.woken, w.reason = true, q
 			w.wake <- struct{}{}
 			return
 		}
@@ -32,7 +33,7 @@ func (ns *namespace) newEvent(at time.Time) {
 		return
 	}
 	for _, w := range ns.waiters {
-		w.reason = ""
+		w.woken, w.reason = true, ""
 		w.wake <- struct{}{}
 	}
 	clear(ns.waiters)
@@ -60,18 +61,17 @@ func (ns *namespace) park(queues []string) (*waiter, time.Time) {
 	return w, ev
 }
 
-// unpark removes a waiter that stops waiting without taking a task. If it was woken
-// for a queue meanwhile, the wake-up goes to another waiter, so none is lost.
-func (ns *namespace) unpark(w *waiter) {
-	if i := slices.Index(ns.waiters, w); i >= 0 {
-		ns.waiters = slices.Delete(ns.waiters, i, i+1)
+// unpark ends a wait, whatever ended it. A waiter that leaves without trying again
+// (its context ended, or the backend closed) passes a wake-up it received for a queue
+// on to another waiter, so a task never sits while someone waits for it.
+func (ns *namespace) unpark(w *waiter, leaving bool) {
+	if !w.woken {
+		if i := slices.Index(ns.waiters, w); i >= 0 {
+			ns.waiters = slices.Delete(ns.waiters, i, i+1)
+		}
 		return
 	}
-	select {
-	case <-w.wake:
-		if w.reason != "" {
-			ns.wake(w.reason)
-		}
-	default:
+	if leaving && w.reason != "" {
+		ns.wake(w.reason)
 	}
 }
