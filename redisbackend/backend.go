@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -31,6 +32,8 @@ type Backend struct {
 	opts   Options
 	keys   sync.Map // namespace -> *nsKeys
 	wait   *waiter
+
+	waiting atomic.Int64 // Dequeue calls blocked waiting, for tests
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -194,10 +197,12 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 			nextC = nextT.C()
 		}
 		stop := func() {
+			b.waiting.Add(-1)
 			if nextT != nil {
 				nextT.Stop()
 			}
 		}
+		b.waiting.Add(1)
 		select {
 		case <-wake:
 		case <-nextC:

@@ -41,6 +41,7 @@ func newMini(t testing.TB) *miniTarget {
 	mt := &miniTarget{mr: mr, client: client, b: b}
 	mt.Target = conformance.Target{
 		Backend: b,
+		Waiting: func() int { return int(b.waiting.Load()) },
 		Now: func() time.Time {
 			mu.Lock()
 			defer mu.Unlock()
@@ -62,18 +63,12 @@ func newMini(t testing.TB) *miniTarget {
 	return mt
 }
 
-// realServer is one redis-server shared by the tests of this package, or the one in
-// KEYQ_REDIS_URL.
-var (
-	realOnce sync.Once
-	realURL  string
-	realStop func()
-	realErr  error
-	nsSeq    atomic.Int64
-)
+// nsSeq numbers the key prefixes of tests on a shared real server.
+var nsSeq atomic.Int64
 
-// realClient returns a client of the shared real server, skipping t when there is
-// none (failing it under CI, see internal/redistest).
+// realClient returns a client of a real server: the one in KEYQ_REDIS_URL, or one
+// started for t and killed when t ends. Without redis-server it skips t, or fails it
+// when CI is set (internal/redistest).
 func realClient(t testing.TB) *redis.Client {
 	t.Helper()
 	url := redistest.URL(t)
@@ -95,6 +90,7 @@ func newReal(t testing.TB, client *redis.Client) conformance.Target {
 	}
 	return conformance.Target{
 		Backend: b,
+		Waiting: func() int { return int(b.waiting.Load()) },
 		Now: func() time.Time {
 			tm, err := client.Time(context.Background()).Result()
 			if err != nil {

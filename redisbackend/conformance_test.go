@@ -1,0 +1,25 @@
+package redisbackend
+
+import (
+	"testing"
+
+	"github.com/keyq/keyq/conformance"
+)
+
+// TestConformanceMiniredis runs the shared suite on a fresh embedded miniredis per
+// test, with the server's clock moved by hand.
+func TestConformanceMiniredis(t *testing.T) {
+	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
+		return newMini(t).Target
+	}))
+}
+
+// TestConformanceRedis runs the shared suite on one real redis-server (started for
+// this test, or the one in KEYQ_REDIS_URL), with a fresh key prefix per test and
+// real time.
+func TestConformanceRedis(t *testing.T) {
+	client := realClient(t)
+	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
+		return newReal(t, client)
+	}))
+}
