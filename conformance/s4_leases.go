@@ -233,12 +233,17 @@ func testLeaseEndsOnce(e *env) {
 	l = e.next(c)
 	e.release(c, l)
 	e.wantLost("Ack after Release", c.Ack(e.ctx, l))
+	other := e.enqueue(c, "q", "c")
+	l = e.nextPayload(c, "b") // live
 	forged := *l
 	forged.Token = "no-such-token"
 	e.wantLost("Ack with a forged token", c.Ack(e.ctx, &forged))
 	forged = *l
-	forged.ID = "no-such-id"
-	e.wantLost("Ack with a forged ID", c.Ack(e.ctx, &forged))
+	forged.ID = other // a real task, but not this lease's
+	e.wantLost("Ack with another task's ID", c.Ack(e.ctx, &forged))
+	e.wantLost("Release with another task's ID", c.Release(e.ctx, &forged))
+	e.wantQueue(c, "q", keyq.QueueStats{Waiting: 1, Leased: 1})
+	e.ack(c, l)
 }
 
 func testDeadLetter(e *env) {
