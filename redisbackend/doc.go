@@ -1,0 +1,69 @@
+// Package redisbackend is keyq's Redis and KeyDB backend, on go-redis v9. It works
+// with any redis.UniversalClient: a single node, Sentinel or Cluster, Redis 6.2 or
+// later and KeyDB 6.3. It needs no module and no command newer than Redis 6.2
+// (no LMPOP, BLMPOP, FUNCTION or HEXPIRE).
+//
+// # Atomicity and time
+//
+// Every state change is one Lua script (scripts/*.lua), so a crash or a lost
+// connection never leaves half a change. Each script opens with a comment listing
+// its KEYS and ARGV, and runs the housekeeping of backend/doc.go first. Lease
+// deadlines, delays, enqueue times and TTLs come from the server's TIME inside the
+// script, never from the host, so hosts with skewed clocks behave (S7.3). The host's
+// clock (Options.Clock) only measures how long a Dequeue waits.
+//
+// # Keys
+//
+// All keys of a namespace start with "<Prefix>:{<namespace>}:", the namespace
+// percent-escaped ('%', '{', '}') so that it is the hash tag: one namespace is one
+// cluster slot, and two namespaces never share a key. Per namespace:
+//
+//	seq        string  one sequence for task IDs and lease tokens (backend/doc.go)
+//	q:<queue>  list    waiting tasks, as compact blobs (encoding.go)
+//	delayed    zset    delayed tasks by due time, then ID
+//	leases     zset    lease tokens by deadline, then token; lease: token -> task
+//	stats      hash    counters and per-queue leased, delayed and dead counts
+//	dead       hash    dead tasks by ID; deadz orders them oldest first
+//	queues     set     every queue the namespace has seen
+//	a:<digest> hash    an answer: value, outcome, full TTL; PEXPIRE'd
+//	k:<3 hex>  hash    the key index: tasks per key digest, split 4096 ways so
+//	                   each hash stays small enough for listpack encoding
+//	j:<id>     hash    a job record (only for tasks enqueued with tracking)
+//	r:<name>   string  a rate limiter's state
+//	w          channel wake-ups for waiting consumers (Pub/Sub)
+//
+// Answers and the key index are addressed by the first 16 bytes of the SHA-256 of
+// the task key, so keys may be payloads of any size. A queued task costs its
+// payload, about 35 bytes of header, and about 25 bytes in the key index; when the
+// key is not the payload, the key too.
+//
+// Scripts that touch keys named after queues, task IDs or key digests get the
+// namespace prefix as KEYS[9] and build those names from it; they all share the
+// namespace's hash tag and so its slot. See scripts/common.lua.
+//
+// # Waiting
+//
+// Blocking inside a script is impossible, so a waiting Dequeue runs the
+// non-blocking dequeue script and, when it finds nothing, waits for a message on
+// the namespace's Pub/Sub channel, which every script that makes a task available
+// publishes to. One Pub/Sub connection per Backend serves all waiters, so a waiter
+// holds no pool connection and ends at once on cancel or Close. The script also
+// returns when the next delayed task is due or lease expires, and the waiter wakes
+// then. A (re)subscription wakes every waiter, since messages may have been missed
+// while the connection was down.
+//
+// # Retries
+//
+// go-redis retries a command after some network errors, and a script may then run
+// twice: a retried Enqueue queues its tasks twice, a retried Ack or Release may
+// report backend.ErrLeaseLost for a lease it did end, a retried Dequeue may lease a
+// task nobody receives until its lease expires. No task is lost either way (S10.1).
+// Set MaxRetries: -1 on the client to rule this out. Scripts are sent with EVALSHA
+// and fall back to EVAL after NOSCRIPT, so a SCRIPT FLUSH, restart or failover
+// costs one extra round trip.
+//
+// # KeyDB
+//
+// KeyDB active replication (multi-master) may apply one pop on two masters; use a
+// single writer per namespace.
+package redisbackend

@@ -1,0 +1,188 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/redis/go-redis/v9"
+)
+
+// waitResult is what a Dequeue started in a goroutine returned.
+type waitResult struct {
+	res backend.DequeueResult
+	err error
+	d   time.Duration
+}
+
+func startDequeue(ctx context.Context, b *Backend, p backend.DequeueParams) <-chan waitResult {
+	ch := make(chan waitResult, 1)
+	go func() {
+		start := time.Now()
+		res, err := b.Dequeue(ctx, p)
+		ch <- waitResult{res, err, time.Since(start)}
+	}()
+	return ch
+}
+
+// waitBlocked returns once n Dequeue calls of b are blocked waiting.
+func waitBlocked(t *testing.T, b *Backend, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.waiting.Load() < int64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Dequeue started waiting within 10s (want %d waiting)", n)
+		}
+		time.Sleep(time.Millisecond) // poll interval
+	}
+}
+
+func receiveWithin(t *testing.T, ch <-chan waitResult, d time.Duration, what string) waitResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(d):
+		t.Fatalf("%s: Dequeue still blocked after %v", what, d)
+		panic("unreachable")
+	}
+}
+
+func dq(ns string, wait time.Duration) backend.DequeueParams {
+	return backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 1, Wait: wait, Lease: time.Minute}
+}
+
+func enqueueOne(t *testing.T, b backend.Backend, ns, payload string) string {
+	t.Helper()
+	ids, err := b.Enqueue(context.Background(), backend.EnqueueParams{Namespace: ns, Queue: "q",
+		Tasks: []backend.Message{{Key: payload, Payload: []byte(payload), MaxAttempts: 25}}})
+	if err != nil {
+		t.Fatalf("Enqueue(%q): %v", payload, err)
+	}
+	return ids[0]
+}
+
+// TestWaitSubSecond: a wait shorter than a second ends on time, empty and without
+// error (S3.4): go-redis's typed blocking commands would round it to whole seconds.
+func TestWaitSubSecond(t *testing.T) {
+	b := newMini(t).b
+	r := receiveWithin(t, startDequeue(context.Background(), b, dq("ns", 150*time.Millisecond)), 5*time.Second, "150ms wait")
+	if r.err != nil || len(r.res.Leases) != 0 {
+		t.Fatalf("Dequeue = %+v, %v; want empty, nil", r.res, r.err)
+	}
+	if r.d < 150*time.Millisecond || r.d > 900*time.Millisecond {
+		t.Fatalf("a 150ms wait took %v", r.d)
+	}
+}
+
+// TestWaitWakesOnEnqueue: a waiting consumer gets a task enqueued during its wait
+// at once, not at the end of the wait (S3.4).
+func TestWaitWakesOnEnqueue(t *testing.T) {
+	b := newMini(t).b
+	ch := startDequeue(context.Background(), b, dq("ns", time.Minute))
+	waitBlocked(t, b, 1)
+	start := time.Now()
+	enqueueOne(t, b, "ns", "x")
+	r := receiveWithin(t, ch, 5*time.Second, "wake on enqueue")
+	if r.err != nil || len(r.res.Leases) != 1 || string(r.res.Leases[0].Payload) != "x" {
+		t.Fatalf("Dequeue = %+v, %v; want task x", r.res, r.err)
+	}
+	t.Logf("woken %v after the enqueue", time.Since(start))
+}
+
+// TestWaitCancel: cancelling a waiting Dequeue ends it promptly with the context's
+// error (S3.5).
+func TestWaitCancel(t *testing.T) {
+	b := newMini(t).b
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := startDequeue(ctx, b, dq("ns", time.Minute))
+	waitBlocked(t, b, 1)
+	cancel()
+	r := receiveWithin(t, ch, time.Second, "cancel")
+	if !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Dequeue after cancel: %v, want context.Canceled", r.err)
+	}
+	// The task enqueued now is still there for the next consumer.
+	enqueueOne(t, b, "ns", "y")
+	res, err := b.Dequeue(context.Background(), dq("ns", 0))
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("Dequeue after the cancelled one: %+v, %v", res, err)
+	}
+}
+
+// TestWaitClose: Close ends a waiting Dequeue promptly with ErrClosed, later calls
+// fail with it, and a second Close returns nil (S8.3).
+func TestWaitClose(t *testing.T) {
+	b := newMini(t).b
+	ch := startDequeue(context.Background(), b, dq("ns", time.Minute))
+	waitBlocked(t, b, 1)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := receiveWithin(t, ch, time.Second, "Close")
+	if !errors.Is(r.err, backend.ErrClosed) {
+		t.Fatalf("Dequeue after Close: %v, want ErrClosed", r.err)
+	}
+	if _, err := b.Enqueue(context.Background(), backend.EnqueueParams{Namespace: "ns", Queue: "q",
+		Tasks: []backend.Message{{Payload: []byte("z"), Key: "z", MaxAttempts: 1}}}); !errors.Is(err, backend.ErrClosed) {
+		t.Fatalf("Enqueue after Close: %v, want ErrClosed", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestWaitWakesAtLeaseExpiry: a consumer waiting on an empty queue gets a task whose
+// lease expires during its wait, without any other call (S4.5).
+func TestWaitWakesAtLeaseExpiry(t *testing.T) {
+	client := realClient(t)
+	b, err := New(client, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ns := "expiry"
+	enqueueOne(t, b, ns, "x")
+	p := dq(ns, 0)
+	p.Lease = 200 * time.Millisecond
+	if res, err := b.Dequeue(context.Background(), p); err != nil || len(res.Leases) != 1 {
+		t.Fatalf("first Dequeue: %+v, %v", res, err)
+	}
+	r := receiveWithin(t, startDequeue(context.Background(), b, dq(ns, 10*time.Second)), 5*time.Second, "lease expiry")
+	if r.err != nil || len(r.res.Leases) != 1 || r.res.Leases[0].Attempt != 1 {
+		t.Fatalf("Dequeue = %+v, %v; want the reclaimed task at attempt 1", r.res, r.err)
+	}
+	if r.d > 2*time.Second {
+		t.Fatalf("the reclaimed task came %v after the wait began", r.d)
+	}
+}
+
+// TestWaitSurvivesClientKill: killing every client connection while a Dequeue waits,
+// the Pub/Sub one included, does not strand it: it resubscribes and still gets a
+// task enqueued afterwards.
+func TestWaitSurvivesClientKill(t *testing.T) {
+	client := realClient(t)
+	b, err := New(client, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	ch := startDequeue(ctx, b, dq("kill", 30*time.Second))
+	waitBlocked(t, b, 1)
+	admin := redis.NewClient(&redis.Options{Addr: client.Options().Addr})
+	defer admin.Close()
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatalf("CLIENT KILL TYPE pubsub: %v", err)
+	}
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatalf("CLIENT KILL TYPE normal: %v", err)
+	}
+	enqueueOne(t, b, "kill", "after-kill")
+	r := receiveWithin(t, ch, 10*time.Second, "after CLIENT KILL")
+	if r.err != nil || len(r.res.Leases) != 1 || string(r.res.Leases[0].Payload) != "after-kill" {
+		t.Fatalf("Dequeue = %+v, %v; want the task enqueued after the kill", r.res, r.err)
+	}
+}
