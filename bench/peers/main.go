@@ -1,0 +1,161 @@
+// Command peers runs keyq's benchmark workloads on keyq over Redis, on asynq and on
+// raw go-redis lists (RPUSH and LPOP, one command at a time and pipelined: the
+// floor under any Redis queue), against the same redis-server in the same run, and
+// prints one table (or JSON) with all of them and the ratios between them.
+//
+// It is a module of its own, so that asynq never reaches keyq's users:
+//
+//	redis-server --port 6390 --save '' --daemonize yes
+//	cd bench/peers && go run . --redis redis://127.0.0.1:6390
+//
+// Every system gets the same tasks, payload size, producers and workers (asynq's
+// Concurrency). asynq runs with its defaults, among them a one-second poll of
+// empty queues (TaskCheckInterval), and keeps each result for an hour
+// (Retention), as keyq keeps answers. Each system's keys are deleted after its
+// run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+
+	"github.com/keyq/keyq/bench"
+)
+
+// Config is the shared sizing of one run.
+type Config struct {
+	Tasks, Payload, Producers, Workers, Batch int
+	Samples, AsynqSamples                     int
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: go run . [flags]   (in bench/peers)\n\nRuns the same workloads on keyq over Redis, asynq and raw go-redis lists against\none redis-server, and prints the results and the ratios between them.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	url := fs.String("redis", "redis://127.0.0.1:6379", "the redis-server every system uses, as a redis:// URL")
+	var c Config
+	fs.IntVar(&c.Tasks, "tasks", 20000, "tasks per workload")
+	fs.IntVar(&c.Payload, "payload", 64, "payload bytes per task")
+	fs.IntVar(&c.Producers, "producers", 2, "goroutines enqueueing")
+	fs.IntVar(&c.Workers, "workers", 8, "goroutines dequeueing (asynq: Concurrency)")
+	fs.IntVar(&c.Batch, "batch", 100, "tasks per call of the batched workloads (keyq batch, raw go-redis pipeline)")
+	fs.IntVar(&c.Samples, "samples", 200, "rounds of the wakeup workload")
+	fs.IntVar(&c.AsynqSamples, "asynq-samples", 20, "rounds of the wakeup workload on asynq, which polls once a second")
+	systems := fs.String("systems", "keyq,asynq,raw", "comma-separated systems to run: keyq, asynq, raw")
+	asJSON := fs.Bool("json", false, "print one JSON object per result line, then the ratios")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || c.Tasks < 1 || c.Payload < 0 || c.Producers < 1 || c.Workers < 1 || c.Batch < 1 || c.Samples < 1 || c.AsynqSamples < 1 {
+		fmt.Fprintln(stderr, "peers: bad arguments: counts must be positive, and no positional arguments")
+		fs.Usage()
+		return 2
+	}
+	runners := map[string]func(context.Context, string, Config, func(string)) ([]bench.Result, error){
+		"keyq": runKeyq, "asynq": runAsynq, "raw": runRaw,
+	}
+	var results []bench.Result
+	for _, s := range strings.Split(*systems, ",") {
+		f := runners[strings.TrimSpace(s)]
+		if f == nil {
+			fmt.Fprintf(stderr, "peers: unknown system %q: want keyq, asynq or raw\n", s)
+			return 2
+		}
+		rs, err := f(ctx, *url, c, func(msg string) { fmt.Fprintf(stderr, "peers: %s\n", msg) })
+		if err != nil {
+			fmt.Fprintf(stderr, "peers: %s: %v\n", s, err)
+			return 1
+		}
+		results = append(results, rs...)
+	}
+	ratios := Ratios(results)
+	if *asJSON {
+		if err := bench.WriteJSON(stdout, results); err != nil {
+			return 1
+		}
+		for _, r := range ratios {
+			if err := writeRatioJSON(stdout, r); err != nil {
+				return 1
+			}
+		}
+		return 0
+	}
+	if err := bench.WriteTable(stdout, results); err != nil {
+		return 1
+	}
+	fmt.Fprintln(stdout)
+	for _, r := range ratios {
+		fmt.Fprintf(stdout, "%-48s %10.3f  (target %s)\n", r.Name, r.Value, r.Target)
+	}
+	return 0
+}
+
+// Ratio compares two results of one run.
+type Ratio struct {
+	Name   string  `json:"ratio"`
+	Value  float64 `json:"value"`
+	Target string  `json:"target"`
+}
+
+// Ratios computes the comparisons issue 5 asks for, from whichever results are
+// there.
+func Ratios(rs []bench.Result) []Ratio {
+	find := func(backend, workload string, batch int) *bench.Result {
+		i := slices.IndexFunc(rs, func(r bench.Result) bool {
+			return r.Backend == backend && r.Workload == workload && (batch == 0 || r.Batch == batch)
+		})
+		if i < 0 {
+			return nil
+		}
+		return &rs[i]
+	}
+	var out []Ratio
+	if k, a := find(KeyqName, bench.Cycle, 1), find(AsynqName, bench.Cycle, 1); k != nil && a != nil && a.TasksPerS > 0 {
+		out = append(out, Ratio{"keyq cycle / asynq cycle (tasks/s)", k.TasksPerS / a.TasksPerS, ">= 3"})
+	}
+	if k := find(KeyqName, bench.Wakeup, 0); k != nil {
+		out = append(out, Ratio{"keyq wakeup p99 (ms)", k.P99ms, "<= 2"})
+	}
+	if a := find(AsynqName, bench.Wakeup, 0); a != nil {
+		out = append(out, Ratio{"asynq wakeup p99 (ms)", a.P99ms, "none; polls once a second"})
+	}
+	var kb, rb *bench.Result
+	for i := range rs {
+		r := &rs[i]
+		if r.Workload == bench.Cycle && r.Batch > 1 {
+			switch r.Backend {
+			case KeyqName:
+				kb = r
+			case RawName:
+				rb = r
+			}
+		}
+	}
+	if kb != nil && rb != nil && rb.TasksPerS > 0 {
+		out = append(out, Ratio{"keyq batched cycle / raw pipelined cycle", kb.TasksPerS / rb.TasksPerS, ">= 0.40"})
+	}
+	if k, r := find(KeyqName, bench.Cycle, 1), find(RawName, bench.Cycle, 1); k != nil && r != nil && r.TasksPerS > 0 {
+		out = append(out, Ratio{"keyq cycle / raw single-command cycle", k.TasksPerS / r.TasksPerS, "none"})
+	}
+	return out
+}
