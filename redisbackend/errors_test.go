@@ -1,0 +1,138 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestErrorRefused: a server that refuses connections is ErrUnavailable, and the
+// cause stays reachable.
+func TestErrorRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer client.Close()
+	b, err := New(client, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = b.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q",
+		Tasks: []backend.Message{{Payload: []byte("x"), Key: "x", MaxAttempts: 1}}})
+	if !errors.Is(err, backend.ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Enqueue to a closed port: %v, want ErrUnavailable wrapping ECONNREFUSED", err)
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) {
+		t.Fatalf("Enqueue to a closed port: %v does not reach the *net.OpError", err)
+	}
+	_, err = b.Dequeue(ctx, dq("ns", 100*time.Millisecond))
+	if !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("waiting Dequeue on a closed port: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestErrorTimeout: a server that accepts connections and never answers is
+// ErrTimeout, which also matches context.DeadlineExceeded.
+func TestErrorTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read nothing, answer nothing
+		}
+	}()
+	for _, tc := range []struct {
+		name string
+		opts redis.Options
+		ctx  time.Duration
+	}{
+		{"context deadline", redis.Options{ContextTimeoutEnabled: true, MaxRetries: -1}, 200 * time.Millisecond},
+		{"read timeout", redis.Options{ReadTimeout: 200 * time.Millisecond, MaxRetries: -1}, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Addr = l.Addr().String()
+			client := redis.NewClient(&opts)
+			defer client.Close()
+			b, err := New(client, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), tc.ctx)
+			defer cancel()
+			start := time.Now()
+			_, err = b.Stats(ctx, backend.StatsParams{Namespace: "ns"})
+			if !errors.Is(err, backend.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Stats on a silent server: %v, want ErrTimeout", err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("Stats on a silent server took %v", d)
+			}
+		})
+	}
+}
+
+// TestErrorCancel: a cancelled context comes back as context.Canceled itself.
+func TestErrorCancel(t *testing.T) {
+	b := newMini(t).b
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := b.Stats(ctx, backend.StatsParams{Namespace: "ns"})
+	if err != context.Canceled {
+		t.Fatalf("Stats with a cancelled context: %v, want context.Canceled as is", err)
+	}
+}
+
+// TestErrorNoRedisNil: answers, job records and dead tasks that are missing are
+// ErrNotFound, never redis.Nil.
+func TestErrorNoRedisNil(t *testing.T) {
+	b := newMini(t).b
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"GetAnswer": func() error {
+			_, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: "ns", Key: "k"})
+			return err
+		}(),
+		"GetAnswer refresh": func() error {
+			_, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: "ns", Key: "k", Refresh: true})
+			return err
+		}(),
+		"DeleteAnswer": b.DeleteAnswer(ctx, backend.DeleteAnswerParams{Namespace: "ns", Key: "k"}),
+		"Job": func() error {
+			_, err := b.Job(ctx, backend.JobParams{Namespace: "ns", ID: "1"})
+			return err
+		}(),
+	} {
+		if !errors.Is(err, backend.ErrNotFound) || errors.Is(err, redis.Nil) {
+			t.Errorf("%s: %v, want ErrNotFound and not redis.Nil", name, err)
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
+	"github.com/keyq/keyq/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// skewedClock is the host's clock off by a fixed offset.
+type skewedClock struct {
+	clock.Clock
+	off time.Duration
+}
+
+func (c skewedClock) Now() time.Time { return c.Clock.Now().Add(c.off) }
+
+// TestClockSkew: a producer an hour behind and a consumer an hour ahead of the
+// server still see leases, extensions and reclaims on the server's clock (S4.1,
+// S7.3). (The miniredis conformance run makes the same point: its server clock is
+// years away from the host's.)
+func TestClockSkew(t *testing.T) {
+	client := realClient(t)
+	ctx := context.Background()
+	producer, err := New(client, Options{Clock: skewedClock{clock.Real(), -time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	consumer, err := New(client, Options{Clock: skewedClock{clock.Real(), time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	ns := "skew"
+	serverNow := func() time.Time {
+		tm, err := client.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	near := func(what string, got, want time.Time) {
+		t.Helper()
+		if d := got.Sub(want); d < -100*time.Millisecond || d > 100*time.Millisecond {
+			t.Fatalf("%s %v is %v off the server's %v", what, got, d, want)
+		}
+	}
+
+	enqueueOne(t, producer, ns, "a")
+	p := dq(ns, time.Second)
+	p.Lease = 300 * time.Millisecond
+	res, err := consumer.Dequeue(ctx, p)
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("Dequeue: %+v, %v", res, err)
+	}
+	l := res.Leases[0]
+	now := serverNow()
+	near("EnqueuedAt", l.EnqueuedAt, now)
+	near("Deadline", l.Deadline, now.Add(300*time.Millisecond))
+	dl, err := consumer.Extend(ctx, backend.ExtendParams{Namespace: ns, TaskID: l.ID, Token: l.Token, Lease: time.Second})
+	if err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	near("extended Deadline", dl, serverNow().Add(time.Second))
+	if err := consumer.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token}); err != nil {
+		t.Fatalf("Ack within the lease: %v", err)
+	}
+
+	// A lease left to expire comes back after its duration on the server's clock,
+	// to a consumer waiting with its skewed clock.
+	enqueueOne(t, producer, ns, "b")
+	if res, err = consumer.Dequeue(ctx, p); err != nil || len(res.Leases) != 1 {
+		t.Fatalf("Dequeue b: %+v, %v", res, err)
+	}
+	start := time.Now()
+	res, err = consumer.Dequeue(ctx, dq(ns, 5*time.Second))
+	if err != nil || len(res.Leases) != 1 || res.Leases[0].Attempt != 1 {
+		t.Fatalf("Dequeue after expiry: %+v, %v; want b at attempt 1", res, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the expired lease came back after %v, want about 300ms", d)
+	}
+}
+
+// runLoad enqueues n tasks with unique keys k0..k(n-1) from one producer while
+// consumers lease and ack them with answers, calling during() meanwhile. It retries
+// calls that fail (the store may be down) and checks that every task whose enqueue
+// succeeded ends acked, and that no acked task is delivered again.
+func runLoad(t *testing.T, newBackend func() *Backend, n, consumers int, during func(done <-chan struct{})) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := "load"
+	backoff := func() { time.Sleep(5 * time.Millisecond) } // retry pacing while the store is down
+
+	var mu sync.Mutex
+	acked := make(map[string]bool) // task IDs
+	deduped := 0
+	var failure error
+	fail := func(err error) {
+		mu.Lock()
+		if failure == nil {
+			failure = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+
+	prod := newBackend()
+	defer prod.Close()
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i := range n {
+			key := fmt.Sprintf("k%d", i)
+			for {
+				// Unique: a retry of an enqueue that did happen is ErrDuplicate.
+				_, err := prod.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Unique: true,
+					Tasks: []backend.Message{{Key: key, Payload: []byte(key), MaxAttempts: 1000}}})
+				if err == nil || errors.Is(err, backend.ErrDuplicate) {
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				backoff()
+			}
+		}
+	}()
+
+	answered := func(b *Backend, key string) bool {
+		_, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: key})
+		return err == nil
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newBackend()
+			defer b.Close()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 4,
+					Wait: 50 * time.Millisecond, Lease: 2 * time.Second})
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					backoff()
+					continue
+				}
+				mu.Lock()
+				deduped += res.Deduped
+				for _, l := range res.Leases {
+					if acked[l.ID] {
+						mu.Unlock()
+						fail(fmt.Errorf("task %s (%s) was acked and came back", l.ID, l.Payload))
+						return
+					}
+				}
+				mu.Unlock()
+				for _, l := range res.Leases {
+					ap := backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+						Answer: &backend.Answer{Value: l.Payload, OK: true, TTL: time.Hour}}
+					for {
+						err := b.Ack(ctx, ap)
+						if err == nil || (errors.Is(err, backend.ErrLeaseLost) && answered(b, l.Key)) {
+							mu.Lock()
+							acked[l.ID] = true
+							mu.Unlock()
+							break
+						}
+						if errors.Is(err, backend.ErrLeaseLost) || ctx.Err() != nil {
+							break // it will be delivered again
+						}
+						backoff()
+					}
+				}
+			}
+		}()
+	}
+	during(produced)
+	<-produced
+
+	// Every task ends acked: wait until the store holds every answer.
+	check := newBackend()
+	defer check.Close()
+	for i := 0; i < n; {
+		if ctx.Err() != nil {
+			break
+		}
+		if answered(check, fmt.Sprintf("k%d", i)) {
+			i++
+			continue
+		}
+		time.Sleep(10 * time.Millisecond) // consumers are still working: look again
+	}
+	close(stop)
+	wg.Wait()
+	if failure != nil {
+		t.Fatal(failure)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("not every task was acked within the time limit")
+	}
+	if deduped != 0 {
+		t.Fatalf("%d acked tasks came back and were deduped", deduped)
+	}
+	st, err := check.Stats(context.Background(), backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := st.Queues["q"]; q.Waiting != 0 || q.Leased != 0 || q.Delayed != 0 || q.Dead != 0 {
+		t.Fatalf("queue not empty at the end: %+v", q)
+	}
+	t.Logf("%d tasks, %d acks, counters %+v", n, len(acked), st.Counters)
+}
+
+// TestScriptFlush: SCRIPT FLUSH while producers and consumers run costs nothing:
+// scripts are sent again and no task is lost or delivered after its ack.
+func TestScriptFlush(t *testing.T) {
+	for name, client := range map[string]func(t *testing.T) *redis.Client{
+		"miniredis": func(t *testing.T) *redis.Client { return newMini(t).client },
+		"redis":     func(t *testing.T) *redis.Client { return realClient(t) },
+	} {
+		t.Run("driver="+name, func(t *testing.T) {
+			c := client(t)
+			runLoad(t, func() *Backend {
+				b, err := New(c, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}, 500, 3, func(done <-chan struct{}) {
+				flushes := 0
+				for {
+					select {
+					case <-done:
+						t.Logf("%d script flushes", flushes)
+						return
+					default:
+					}
+					if err := c.ScriptFlush(context.Background()).Err(); err != nil {
+						t.Errorf("SCRIPT FLUSH: %v", err)
+						return
+					}
+					flushes++
+					time.Sleep(2 * time.Millisecond) // flush pacing
+				}
+			})
+		})
+	}
+}
+
+// TestServerRestart: a real server killed (SIGKILL) and restarted with an
+// append-only file fsynced at every write, twice, while a producer and consumers
+// run: the clients recover by themselves, no acked task comes back and no task
+// whose enqueue succeeded is lost.
+func TestServerRestart(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	// No go-redis retries: the test retries itself, with unique enqueues.
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer client.Close()
+	runLoad(t, func() *Backend {
+		b, err := New(client, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}, 2000, 4, func(done <-chan struct{}) {
+		for range 2 {
+			deadline := time.After(150 * time.Millisecond)
+			select {
+			case <-done:
+				t.Log("producer finished before a restart")
+				return
+			case <-deadline: // let the load run a while
+			}
+			srv.Restart(t)
+			t.Log("server killed and restarted")
+		}
+	})
+}
