@@ -270,6 +270,11 @@ func testDeadLetter(e *env) {
 	if dead, _ = c.Dead(e.ctx, 1, 10); len(dead) != 1 || dead[0].Reason != "unknown type" || dead[0].Attempt != 0 {
 		e.Fatalf("Dead = %+v; want the task dead-lettered at once", dead)
 	}
+	e.enqueue(c, "q", "no reason")
+	e.release(c, e.next(c), keyq.DeadLetter())
+	if dead, _ = c.Dead(e.ctx, 2, 10); len(dead) != 1 || dead[0].Reason != "dead-lettered" {
+		e.Fatalf("Dead = %+v; want the reason \"dead-lettered\" when none is given", dead)
+	}
 }
 
 func testDeadByReclaim(e *env) {
