@@ -18,6 +18,8 @@
 //   - cycle: producers enqueue while workers dequeue (in batches), run a handler and
 //     ack each task with its answer. The workers drive the Client directly
 //     (Dequeue, handler, Ack with WithAnswer), not the keyq.Worker runtime.
+//   - worker: the cycle again, with keyq.Worker running the handler (concurrency
+//     Config.Workers, dequeue batch Config.Batch) instead of the workload's own loop.
 //   - wakeup: one consumer waits in Dequeue with Wait; after an idle gap a producer
 //     enqueues one task; the latency is from the start of Enqueue to the return of
 //     Dequeue (S3.4). p50 and p99 over Config.Samples rounds.
@@ -52,10 +54,11 @@ const (
 	Wakeup  = "wakeup"
 	Dedupe  = "dedupe"
 	Memory  = "memory"
+	Worker  = "worker"
 )
 
 // Workloads lists every workload in the order keyq bench runs them.
-var Workloads = []string{Enqueue, Cycle, Wakeup, Dedupe, Memory}
+var Workloads = []string{Enqueue, Cycle, Worker, Wakeup, Dedupe, Memory}
 
 // Config sizes a workload. The zero value of a field means its default.
 type Config struct {
@@ -137,6 +140,8 @@ func Run(ctx context.Context, workload string, t *Target, c Config) (Result, err
 		return RunEnqueue(ctx, t, c)
 	case Cycle:
 		return RunCycle(ctx, t, c)
+	case Worker:
+		return RunWorker(ctx, t, c)
 	case Wakeup:
 		return RunWakeup(ctx, t, c)
 	case Dedupe:
@@ -204,7 +209,7 @@ func produce(ctx context.Context, q *keyq.Client, c Config, share []keyq.Message
 		var err error
 		if k == 1 {
 			m := share[0]
-			_, err = q.Enqueue(ctx, benchQueue, m.Payload, keyq.Key(m.Key))
+			_, err = q.Enqueue(ctx, benchQueue, m.Payload, keyq.Key(m.Key), keyq.Type(m.Type))
 		} else {
 			_, err = q.EnqueueBatch(ctx, benchQueue, share[:k])
 		}
@@ -326,7 +331,83 @@ func RunCycle(ctx context.Context, t *Target, c Config) (Result, error) {
 			return Result{}, fmt.Errorf("bench: cycle: task %d has no answer (err %v)", i, err)
 		}
 	}
-	return newResult(t, Cycle, c, c.Tasks, d), nil
+	r := newResult(t, Cycle, c, c.Tasks, d)
+	r.Note = "Client: dequeue, handler, ack+answer"
+	return r, nil
+}
+
+// RunWorker measures the full cycle through keyq.Worker: producers enqueue
+// c.Tasks tasks of type "bench" while a worker with concurrency c.Workers and
+// dequeue batch c.Batch runs Handler on each and acks it with the answer. It ends
+// when the worker has shut down after the last handler, so the last acks are in.
+func RunWorker(ctx context.Context, t *Target, c Config) (Result, error) {
+	c = c.WithDefaults()
+	q, err := t.client(Worker)
+	if err != nil {
+		return Result{}, err
+	}
+	msgs := Payloads(c.Tasks, c.Payload)
+	for i := range msgs {
+		msgs[i].Type = "bench"
+	}
+	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(c.Workers), keyq.WorkerBatch(c.Batch))
+	if err != nil {
+		return Result{}, err
+	}
+	var handled atomic.Int64
+	total := int64(c.Tasks)
+	allDone := make(chan struct{})
+	w.HandleFunc("bench", func(ctx context.Context, t *keyq.Task) (any, error) {
+		ans := json.RawMessage(Handler(t.Payload))
+		if handled.Add(1) == total {
+			close(allDone)
+		}
+		c.progress(1)
+		return ans, nil
+	})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	start := time.Now()
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+	pc := c
+	pc.Progress = nil // progress counts handled tasks
+	perr := split(ctx, msgs, c.Producers, func(ctx context.Context, share []keyq.Message) error {
+		return produce(ctx, q, pc, share, nil)
+	})
+	if perr == nil {
+		select {
+		case <-allDone:
+		case err := <-runErr:
+			perr = fmt.Errorf("worker stopped after %d of %d tasks: %v", handled.Load(), total, err)
+		case <-ctx.Done():
+			perr = context.Cause(ctx)
+		}
+	}
+	serr := w.Shutdown(ctx)
+	d := time.Since(start)
+	if perr != nil {
+		return Result{}, fmt.Errorf("bench: worker: %w", perr)
+	}
+	if serr != nil {
+		return Result{}, fmt.Errorf("bench: worker shutdown: %w", serr)
+	}
+	if err := <-runErr; err != nil {
+		return Result{}, fmt.Errorf("bench: worker: %w", err)
+	}
+	if st := w.Stats(); st.Processed != total {
+		return Result{}, fmt.Errorf("bench: worker: %d of %d tasks processed (%+v)", st.Processed, total, st)
+	}
+	key := msgs[c.Tasks-1].Key
+	if key == "" {
+		key = string(msgs[c.Tasks-1].Payload)
+	}
+	if ok, err := q.Exists(ctx, key); err != nil || !ok {
+		return Result{}, fmt.Errorf("bench: worker: the last task has no answer (err %v)", err)
+	}
+	r := newResult(t, Worker, c, c.Tasks, d)
+	r.Note = "keyq.Worker"
+	return r, nil
 }
 
 // RunWakeup measures how long a task enqueued while a consumer waits takes to reach
@@ -389,6 +470,7 @@ func RunWakeup(ctx context.Context, t *Target, c Config) (Result, error) {
 	r := newResult(t, Wakeup, c, c.Samples, time.Since(start))
 	r.P50ms, r.P99ms = percentiles(lats)
 	r.Producers, r.Workers, r.Batch = 1, 1, 1
+	r.Note = "enqueue to delivery, idle " + c.Idle.String()
 	return r, nil
 }
 
@@ -458,7 +540,9 @@ func RunDedupe(ctx context.Context, t *Target, c Config) (Result, error) {
 			delivered.Load(), c.Tasks, st.Counters.Deduped)
 	}
 	c.progress(c.Tasks)
-	return newResult(t, Dedupe, c, c.Tasks, d), nil
+	r := newResult(t, Dedupe, c, c.Tasks, d)
+	r.Note = "answered tasks dropped"
+	return r, nil
 }
 
 // RunMemory measures how much the store grows per queued task: c.Tasks tasks are

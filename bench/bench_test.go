@@ -166,3 +166,7 @@ func BenchmarkCycleBatch(b *testing.B) {
 func BenchmarkWakeup(b *testing.B) { benchmark(b, Wakeup, Config{}) }
 func BenchmarkDedupe(b *testing.B) { benchmark(b, Dedupe, Config{Workers: 2, Batch: 100}) }
 func BenchmarkMemory(b *testing.B) { benchmark(b, Memory, Config{}) }
+func BenchmarkWorker(b *testing.B) { benchmark(b, Worker, Config{Producers: 2, Workers: 8}) }
+func BenchmarkWorkerBatch(b *testing.B) {
+	benchmark(b, Worker, Config{Producers: 2, Workers: 8, Batch: 100})
+}

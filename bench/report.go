@@ -1,23 +1,34 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
 // WriteTable prints results as an aligned table for people.
 func WriteTable(w io.Writer, results []Result) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tworkload\ttasks\tprod\twork\tbatch\tseconds\ttasks/s\tp50 ms\tp99 ms\tbytes/task\t")
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "backend\tworkload\ttasks\tprod\twork\tbatch\tseconds\ttasks/s\tp50 ms\tp99 ms\tbytes/task\t  note")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%s\t%s\t%s\t%s\t  %s\n",
 			r.Backend, r.Workload, r.Tasks, r.Producers, r.Workers, r.Batch, r.Seconds,
-			num(r.TasksPerS, 0), num(r.P50ms, 3), num(r.P99ms, 3), num(r.BytesPerTask, 0))
+			num(r.TasksPerS, 0), num(r.P50ms, 3), num(r.P99ms, 3), num(r.BytesPerTask, 0), r.Note)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // num formats v with prec decimals, or "-" for 0 (not measured).

@@ -36,6 +36,7 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 	}{
 		{bench.Enqueue, base}, {bench.Enqueue, batched},
 		{bench.Cycle, base}, {bench.Cycle, batched},
+		{bench.Worker, base}, {bench.Worker, batched},
 		{bench.Wakeup, base}, {bench.Dedupe, batched}, {bench.Memory, base},
 	}
 	var out []bench.Result

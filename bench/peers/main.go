@@ -133,6 +133,20 @@ func Ratios(rs []bench.Result) []Ratio {
 	if k, a := find(KeyqName, bench.Cycle, 1), find(AsynqName, bench.Cycle, 1); k != nil && a != nil && a.TasksPerS > 0 {
 		out = append(out, Ratio{"keyq cycle / asynq cycle (tasks/s)", k.TasksPerS / a.TasksPerS, ">= 3"})
 	}
+	if k, a := find(KeyqName, bench.Worker, 1), find(AsynqName, bench.Cycle, 1); k != nil && a != nil && a.TasksPerS > 0 {
+		out = append(out, Ratio{"keyq.Worker cycle / asynq cycle (tasks/s)", k.TasksPerS / a.TasksPerS, ">= 3"})
+	}
+	for _, w := range []string{bench.Cycle, bench.Worker} {
+		var kb *bench.Result
+		for i := range rs {
+			if rs[i].Backend == KeyqName && rs[i].Workload == w && rs[i].Batch > 1 {
+				kb = &rs[i]
+			}
+		}
+		if a := find(AsynqName, bench.Cycle, 1); kb != nil && a != nil && a.TasksPerS > 0 {
+			out = append(out, Ratio{fmt.Sprintf("keyq %s batch %d / asynq cycle (tasks/s)", w, kb.Batch), kb.TasksPerS / a.TasksPerS, ">= 3"})
+		}
+	}
 	if k := find(KeyqName, bench.Wakeup, 0); k != nil {
 		out = append(out, Ratio{"keyq wakeup p99 (ms)", k.P99ms, "<= 2"})
 	}

@@ -393,7 +393,9 @@ func TestBench(t *testing.T) {
 	}
 }
 
-func benchWorkloads() []string { return []string{"enqueue", "cycle", "wakeup", "dedupe", "memory"} }
+func benchWorkloads() []string {
+	return []string{"enqueue", "cycle", "worker", "wakeup", "dedupe", "memory"}
+}
 
 func checkBench(t *testing.T, out string, backends []string, tasks int) {
 	t.Helper()
