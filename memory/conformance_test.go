@@ -17,3 +17,15 @@ func TestConformance(t *testing.T) {
 		return conformance.Target{Backend: b, Now: clk.Now, Advance: clk.Advance, Waiting: b.Waiting}
 	}))
 }
+
+// TestConformanceRealTime runs the suite on the host's clock, as a remote backend
+// would: Advance sleeps. It keeps the suite honest for harnesses without a fake clock.
+func TestConformanceRealTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sleeps through the suite's time steps; -short skips it")
+	}
+	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
+		b := memory.New()
+		return conformance.Target{Backend: b, Now: time.Now, Advance: time.Sleep, Unit: 200 * time.Millisecond, Waiting: b.Waiting}
+	}))
+}
