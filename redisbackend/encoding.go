@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -181,16 +182,13 @@ func (r *reader) string() string {
 func unpackFields(s string, n int) ([]string, string, error) {
 	out := make([]string, n)
 	for i := range n {
-		c := 0
-		for c < len(s) && c < 12 && s[c] != ':' {
-			c++
-		}
-		if c == 0 || c >= len(s) || s[c] != ':' {
+		c := strings.IndexByte(s, ':')
+		if c < 1 || c > 10 || !isDecimal(s[:c]) || (c > 1 && s[0] == '0') {
 			return nil, "", corrupt("packed field %d", i)
 		}
-		l, err := strconv.Atoi(s[:c])
-		if err != nil || l < 0 || l > len(s)-c-1 {
-			return nil, "", corrupt("packed field %d length %q", i, s[:c])
+		l, _ := strconv.Atoi(s[:c])
+		if l > len(s)-c-1 {
+			return nil, "", corrupt("packed field %d of %d bytes in %d", i, l, len(s)-c-1)
 		}
 		out[i] = s[c+1 : c+1+l]
 		s = s[c+1+l:]
