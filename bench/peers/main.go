@@ -74,14 +74,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	runners := map[string]func(context.Context, string, Config, func(string)) ([]bench.Result, error){
 		"keyq": runKeyq, "asynq": runAsynq, "raw": runRaw,
 	}
-	var results []bench.Result
+	var names []string
 	for _, s := range strings.Split(*systems, ",") {
-		f := runners[strings.TrimSpace(s)]
-		if f == nil {
+		s = strings.TrimSpace(s)
+		if runners[s] == nil {
 			fmt.Fprintf(stderr, "peers: unknown system %q: want keyq, asynq or raw\n", s)
 			return 2
 		}
-		rs, err := f(ctx, *url, c, func(msg string) { fmt.Fprintf(stderr, "peers: %s\n", msg) })
+		names = append(names, s)
+	}
+	var results []bench.Result
+	for _, s := range names {
+		rs, err := runners[s](ctx, *url, c, func(msg string) { fmt.Fprintf(stderr, "peers: %s\n", msg) })
 		if err != nil {
 			fmt.Fprintf(stderr, "peers: %s: %v\n", s, err)
 			return 1
