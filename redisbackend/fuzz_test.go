@@ -81,7 +81,7 @@ func FuzzDecodeRecords(f *testing.F) {
 	m := backend.Message{Key: "k", Payload: []byte("p"), MaxAttempts: 3}
 	pre, rest := encodeMessage(&m, false)
 	blob := string(buildBlob(pre, rest, 1_700_000_000_000, "7"))
-	f.Add("8", "1700000001000", "1:q"+blob, "1:q13:lease expired13:1700000001000"+blob, "v", "1", "60000")
+	f.Add("8", "1700000001000", "1:q"+blob, "1:q13:lease expired13:17000000010000:0:"+blob, "v", "1", "60000")
 	f.Add("", "", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, token, deadline, lease, dead, value, ok, ttl string) {
 		if l, err := decodeLease(token, deadline, lease); err == nil && l.Token != token {

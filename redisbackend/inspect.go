@@ -143,9 +143,10 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	return dead, nil
 }
 
-// decodeDead decodes a dead-letter record, pack(queue, reason, died ms) .. blob.
+// decodeDead decodes a dead-letter record,
+// pack(queue, reason, died ms, job type, job TTL) .. blob.
 func decodeDead(rec string) (backend.DeadTask, error) {
-	f, blob, err := unpackFields(rec, 3)
+	f, blob, err := unpackFields(rec, 5)
 	if err != nil {
 		return backend.DeadTask{}, err
 	}

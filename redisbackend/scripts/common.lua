@@ -5,7 +5,7 @@
 --   KEYS[3] leases   zset    deadline ms -> pad16(token)
 --   KEYS[4] lease    hash    token -> pack(queue) .. blob
 --   KEYS[5] stats    hash    counters, and per queue l:<q> leased, d:<q> delayed, x:<q> dead
---   KEYS[6] dead     hash    id -> pack(queue, reason, died ms) .. blob
+--   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
 --   KEYS[9] prefix   string  never read or written: the namespace's key prefix. The
@@ -61,6 +61,11 @@ local function blob_attempt(b) return u16(b, 2) end
 local function blob_max(b) return u16(b, 4) end
 local function blob_digest(b) return string.sub(b, 6, 21) end
 local function blob_tracked(b) return math.floor(string.byte(b, 1) / 2) % 2 == 1 end
+local function blob_enqueued(b)
+  local n = 0
+  for i = 22, 27 do n = n * 256 + string.byte(b, i) end
+  return n
+end
 local function blob_id(b) return string.sub(b, 29, 28 + string.byte(b, 28)) end
 local function blob_set_attempt(b, a) return string.sub(b, 1, 1) .. enc16(a) .. string.sub(b, 4) end
 
@@ -108,7 +113,14 @@ local function bump(field, n) redis.call('HINCRBY', K_STATS, field, n) end
 local function to_dead(q, b, reason, now)
   local id = blob_id(b)
   local order = redis.call('HINCRBY', K_STATS, 'dead', 1)
-  redis.call('HSET', K_DEAD, id, pack(q, reason, itoa(now)) .. b)
+  -- A tracked task's type and job TTL go along, to rebuild a job record that
+  -- expires while the task is dead if the task is requeued (deadaction.lua).
+  local typ, ttl = '', ''
+  if blob_tracked(b) then
+    local j = redis.call('HMGET', job_key(id), 'type', 'ttl')
+    typ, ttl = j[1] or '', j[2] or ''
+  end
+  redis.call('HSET', K_DEAD, id, pack(q, reason, itoa(now), typ, ttl) .. b)
   redis.call('ZADD', K_DEADZ, order, id)
   bump('x:' .. q, 1)
   index_add(blob_digest(b), -1)

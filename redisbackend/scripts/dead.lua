@@ -1,7 +1,7 @@
 -- dead: list dead-lettered tasks, oldest first.
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] offset  ARGV[2] count
--- Returns {now ms, pack(queue, reason, died ms) .. blob...}.
+-- Returns {now ms, pack(queue, reason, died ms, job type, job TTL) .. blob...}.
 --@common
 local now = now_ms()
 housekeep(now)

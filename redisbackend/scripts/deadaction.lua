@@ -17,8 +17,8 @@ for _, id in ipairs(ids) do
   if rec then
     redis.call('HDEL', K_DEAD, id)
     redis.call('ZREM', K_DEADZ, id)
-    local f = unpack_n(rec, 3)
-    local q, b = f[1], f[4]
+    local f = unpack_n(rec, 5)
+    local q, b = f[1], f[6]
     bump('x:' .. q, -1)
     if ARGV[1] == 'requeue' then
       b = blob_set_attempt(b, 0)
@@ -26,8 +26,13 @@ for _, id in ipairs(ids) do
       index_add(blob_digest(b), 1)
       if blob_tracked(b) then
         local k = job_key(blob_id(b))
-        redis.call('HSET', k, 'status', 'pending', 'attempts', 0)
-        redis.call('PERSIST', k)
+        if redis.call('EXISTS', k) == 1 then
+          redis.call('HSET', k, 'status', 'pending', 'attempts', 0)
+          redis.call('PERSIST', k)
+        else
+          redis.call('HSET', k, 'status', 'pending', 'attempts', 0, 'queue', q, 'type', f[4],
+            'enq', blob_enqueued(b), 'ttl', f[5])
+        end
       end
       wake(q)
     end
