@@ -71,6 +71,9 @@ type Config struct {
 	// Idle is how long the wakeup consumer has been waiting before the task is
 	// enqueued; default 2ms.
 	Idle time.Duration
+	// NoJobs switches job records off (keyq.WithJobTracking(false), S6.4): one write
+	// less per state change.
+	NoJobs bool
 	// Progress, when set, is called with the number of tasks just finished. It
 	// must be safe for concurrent use.
 	Progress func(n int)
@@ -119,6 +122,7 @@ type Result struct {
 	Workers      int     `json:"workers"`
 	Batch        int     `json:"batch"`
 	Payload      int     `json:"payload"`
+	Jobs         bool    `json:"jobs"`
 	Note         string  `json:"note,omitempty"`
 }
 
@@ -126,6 +130,7 @@ func newResult(t *Target, workload string, c Config, n int, d time.Duration) Res
 	r := Result{
 		Backend: t.Name, Workload: workload, Tasks: n, Seconds: d.Seconds(),
 		Producers: c.Producers, Workers: c.Workers, Batch: c.Batch, Payload: c.Payload,
+		Jobs: !c.NoJobs,
 	}
 	if d > 0 {
 		r.TasksPerS = float64(n) / d.Seconds()
@@ -153,7 +158,7 @@ func Run(ctx context.Context, workload string, t *Target, c Config) (Result, err
 }
 
 // client returns a client on a namespace of its own for one workload run.
-func (t *Target) client(workload string) (*keyq.Client, error) {
+func (t *Target) client(workload string, c Config) (*keyq.Client, error) {
 	ns := "bench-" + workload + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(rand.IntN(1<<20))
 	t.mu.Lock()
 	t.namespaces = append(t.namespaces, ns)
@@ -161,7 +166,8 @@ func (t *Target) client(workload string) (*keyq.Client, error) {
 	return keyq.New(t.Backend, ns,
 		keyq.WithQueues(benchQueue),
 		keyq.WithAnswerTTL(time.Hour, time.Hour),
-		keyq.WithOpTimeout(30*time.Second))
+		keyq.WithOpTimeout(30*time.Second),
+		keyq.WithJobTracking(!c.NoJobs))
 }
 
 const benchQueue = "q"
@@ -229,7 +235,7 @@ func produce(ctx context.Context, q *keyq.Client, c Config, share []keyq.Message
 // enqueue call (of c.Batch tasks).
 func RunEnqueue(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
-	q, err := t.client(Enqueue)
+	q, err := t.client(Enqueue, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -269,7 +275,7 @@ func Handler(payload []byte) []byte {
 // every answer is stored.
 func RunCycle(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
-	q, err := t.client(Cycle)
+	q, err := t.client(Cycle, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -342,7 +348,7 @@ func RunCycle(ctx context.Context, t *Target, c Config) (Result, error) {
 // when the worker has shut down after the last handler, so the last acks are in.
 func RunWorker(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
-	q, err := t.client(Worker)
+	q, err := t.client(Worker, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -415,7 +421,7 @@ func RunWorker(ctx context.Context, t *Target, c Config) (Result, error) {
 // c.Idle. Tasks/s is rounds per second of the whole run, idle gaps included.
 func RunWakeup(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
-	q, err := t.client(Wakeup)
+	q, err := t.client(Wakeup, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -480,7 +486,7 @@ func RunWakeup(ctx context.Context, t *Target, c Config) (Result, error) {
 // that none was delivered and the namespace counted every drop.
 func RunDedupe(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
-	q, err := t.client(Dedupe)
+	q, err := t.client(Dedupe, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -550,7 +556,7 @@ func RunDedupe(ctx context.Context, t *Target, c Config) (Result, error) {
 // measured by the Go heap after a GC, a Redis server by INFO used_memory.
 func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
-	q, err := t.client(Memory)
+	q, err := t.client(Memory, c)
 	if err != nil {
 		return Result{}, err
 	}

@@ -16,6 +16,12 @@ func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "backend\tworkload\ttasks\tprod\twork\tbatch\tseconds\ttasks/s\tp50 ms\tp99 ms\tbytes/task\t  note")
 	for _, r := range results {
+		if !r.Jobs && r.Note != "" && isKeyq(r.Backend) {
+			r.Note += "; "
+		}
+		if !r.Jobs && isKeyq(r.Backend) {
+			r.Note += "job records off"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.3f\t%s\t%s\t%s\t%s\t  %s\n",
 			r.Backend, r.Workload, r.Tasks, r.Producers, r.Workers, r.Batch, r.Seconds,
 			num(r.TasksPerS, 0), num(r.P50ms, 3), num(r.P99ms, 3), num(r.BytesPerTask, 0), r.Note)
@@ -29,6 +35,15 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 	}
 	return nil
+}
+
+// isKeyq reports whether backend names a keyq backend rather than a peer.
+func isKeyq(backend string) bool {
+	switch backend {
+	case MemoryBackend, MiniredisBackend, RedisBackend, "keyq/redis":
+		return true
+	}
+	return false
 }
 
 // num formats v with prec decimals, or "-" for 0 (not measured).

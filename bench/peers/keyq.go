@@ -24,7 +24,7 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 		return nil, err
 	}
 	t.Name = KeyqName
-	base := bench.Config{Tasks: c.Tasks, Payload: c.Payload, Producers: c.Producers, Workers: c.Workers, Batch: 1, Samples: c.Samples}
+	base := bench.Config{Tasks: c.Tasks, Payload: c.Payload, Producers: c.Producers, Workers: c.Workers, Batch: 1, Samples: c.Samples, NoJobs: !c.KeyqJobs}
 	if c.Payload == 0 {
 		base.Payload = -1
 	}

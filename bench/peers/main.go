@@ -33,6 +33,7 @@ import (
 type Config struct {
 	Tasks, Payload, Producers, Workers, Batch int
 	Samples, AsynqSamples                     int
+	KeyqJobs                                  bool
 }
 
 func main() {
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Batch, "batch", 100, "tasks per call of the batched workloads (keyq batch, raw go-redis pipeline)")
 	fs.IntVar(&c.Samples, "samples", 200, "rounds of the wakeup workload")
 	fs.IntVar(&c.AsynqSamples, "asynq-samples", 20, "rounds of the wakeup workload on asynq, which polls once a second")
+	fs.BoolVar(&c.KeyqJobs, "keyq-jobs", true, "keep keyq's job records (asynq keeps its task state regardless)")
 	systems := fs.String("systems", "keyq,asynq,raw", "comma-separated systems to run: keyq, asynq, raw")
 	asJSON := fs.Bool("json", false, "print one JSON object per result line, then the ratios")
 	if err := fs.Parse(args); err != nil {

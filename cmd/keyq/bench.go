@@ -47,6 +47,7 @@ a real server; the workloads use namespaces of their own and delete them after.`
 	backends := fs.String("backends", "", "comma-separated backends: memory, miniredis, redis (default memory,miniredis, plus redis with --redis)")
 	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","), "comma-separated workloads")
 	url := fs.String("redis", "", "the Redis server of the redis backend, as a redis:// URL")
+	jobs := fs.Bool("jobs", true, "keep job records (keyq.WithJobTracking); false saves a write per state change")
 	asJSON := fs.Bool("json", false, "print one JSON object per result line")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -86,7 +87,7 @@ a real server; the workloads use namespaces of their own and delete them after.`
 			return err
 		}
 		cfg := bench.Config{Tasks: *tasks, Payload: *payload, Producers: *producers,
-			Workers: *workers, Batch: *batch, Samples: *samples}
+			Workers: *workers, Batch: *batch, Samples: *samples, NoJobs: !*jobs}
 		if cfg.Tasks == 0 {
 			cfg.Tasks = defaultTasks[name]
 		}
