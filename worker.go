@@ -302,6 +302,11 @@ func (w *Worker) stopRequested() bool {
 	}
 }
 
+// stopping reports whether the worker must start no more tasks.
+func (w *Worker) stopping(ctx context.Context) bool {
+	return ctx.Err() != nil || w.stopRequested()
+}
+
 // drain waits for running handlers: until they finish, the shutdown timeout passes
 // (only when Run's context stopped the worker), or Shutdown's context ends.
 func (w *Worker) drain(forceCtx context.Context, force context.CancelCauseFunc) {
@@ -335,6 +340,12 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		select {
 		case w.sem <- struct{}{}:
 		case <-ctx.Done():
+			return nil
+		case <-w.stop:
+			return nil
+		}
+		if w.stopping(ctx) {
+			<-w.sem
 			return nil
 		}
 		n := 1
@@ -407,7 +418,7 @@ func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
 			w.noHandler(base, d)
 			continue
 		}
-		if ctx.Err() != nil || w.refreshDue() || !w.pace(ctx) {
+		if w.stopping(ctx) || w.refreshDue() || !w.pace(ctx) || w.stopping(ctx) {
 			w.handBack(base, ds[i:])
 			return
 		}

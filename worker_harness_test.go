@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/clock"
 	"github.com/keyq/keyq/internal/redistest"
 	"github.com/keyq/keyq/memory"
@@ -216,3 +217,6 @@ func mustWorker(t *testing.T, c *keyq.Client, opts ...keyq.WorkerOption) *keyq.W
 func isCause(ctx context.Context, target error) bool {
 	return errors.Is(context.Cause(ctx), target)
 }
+
+// noLimiter hides the backend's shared rate limiter.
+type noLimiter struct{ backend.Backend }
