@@ -26,7 +26,8 @@
 //   - dedupe: every queued task's key already has an answer; the timed part is the
 //     dequeue calls that drop them (S3.2).
 //   - memory: the growth of the store per queued task: the Go heap for in-process
-//     stores, INFO used_memory for a Redis server.
+//     stores, INFO used_memory (and MEMORY USAGE of the namespace's keys) on a
+//     Redis server.
 package bench
 
 import (
@@ -58,7 +59,8 @@ const (
 )
 
 // Workloads lists every workload in the order keyq bench runs them.
-var Workloads = []string{Enqueue, Cycle, Worker, Wakeup, Dedupe, Memory}
+// Memory goes first, so that no earlier workload's data shrinks while it measures.
+var Workloads = []string{Memory, Enqueue, Cycle, Worker, Wakeup, Dedupe}
 
 // Config sizes a workload. The zero value of a field means its default.
 type Config struct {
@@ -118,12 +120,15 @@ type Result struct {
 	P50ms        float64 `json:"p50_ms"`
 	P99ms        float64 `json:"p99_ms"`
 	BytesPerTask float64 `json:"bytes_per_task"`
-	Producers    int     `json:"producers"`
-	Workers      int     `json:"workers"`
-	Batch        int     `json:"batch"`
-	Payload      int     `json:"payload"`
-	Jobs         bool    `json:"jobs"`
-	Note         string  `json:"note,omitempty"`
+	// KeyBytesPerTask is MEMORY USAGE summed over the keys of the memory
+	// workload, per task; Redis only.
+	KeyBytesPerTask float64 `json:"key_bytes_per_task,omitempty"`
+	Producers       int     `json:"producers"`
+	Workers         int     `json:"workers"`
+	Batch           int     `json:"batch"`
+	Payload         int     `json:"payload"`
+	Jobs            bool    `json:"jobs"`
+	Note            string  `json:"note,omitempty"`
 }
 
 func newResult(t *Target, workload string, c Config, n int, d time.Duration) Result {
@@ -553,7 +558,9 @@ func RunDedupe(ctx context.Context, t *Target, c Config) (Result, error) {
 
 // RunMemory measures how much the store grows per queued task: c.Tasks tasks are
 // enqueued (in batches of at least 100) and left waiting. In-process stores are
-// measured by the Go heap after a GC, a Redis server by INFO used_memory.
+// measured by the Go heap after a GC, a Redis server by INFO used_memory; there
+// KeyBytesPerTask also gives the sum of MEMORY USAGE over the namespace's keys,
+// which other clients of the server cannot disturb.
 func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
 	q, err := t.client(Memory, c)
@@ -566,8 +573,7 @@ func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 	if _, err := q.Enqueue(ctx, benchQueue, []byte("warm-up")); err != nil {
 		return Result{}, err
 	}
-	used := t.UsedMemory
-	note := "INFO used_memory"
+	used, note := t.UsedMemory, "INFO used_memory"
 	if used == nil {
 		used, note = heapInUse, "Go heap"
 	}
@@ -590,6 +596,14 @@ func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 	r := newResult(t, Memory, setup, c.Tasks, d)
 	r.BytesPerTask = float64(after-before) / float64(c.Tasks)
 	r.Note = note
+	if t.KeysMemory != nil {
+		kb, err := t.KeysMemory(ctx, q.Namespace())
+		if err != nil {
+			return Result{}, err
+		}
+		r.KeyBytesPerTask = float64(kb) / float64(c.Tasks)
+		r.Note += fmt.Sprintf("; keys %.0f B/task", r.KeyBytesPerTask)
+	}
 	return r, nil
 }
 
@@ -628,6 +642,8 @@ type Target struct {
 	Backend backend.Backend
 	// UsedMemory returns the store's memory in bytes; nil means the Go heap.
 	UsedMemory func(ctx context.Context) (int64, error)
+	// KeysMemory returns the bytes a namespace's keys take in the store, or nil.
+	KeysMemory func(ctx context.Context, namespace string) (int64, error)
 	// Redis is the client of a real server (OpenRedis), nil otherwise.
 	Redis   *redis.Client
 	cleanup []func(ctx context.Context, namespaces []string) error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/keyq/keyq/memory"
@@ -64,6 +65,9 @@ func OpenRedis(ctx context.Context, url string) (*Target, error) {
 	}
 	t := &Target{Name: RedisBackend, Backend: b, Redis: client}
 	t.UsedMemory = func(ctx context.Context) (int64, error) { return UsedMemory(ctx, client) }
+	t.KeysMemory = func(ctx context.Context, ns string) (int64, error) {
+		return KeysMemory(ctx, client, "keyq:{"+ns+"}*")
+	}
 	t.cleanup = append(t.cleanup, func(ctx context.Context, namespaces []string) error {
 		var errs []error
 		for _, ns := range namespaces {
@@ -91,19 +95,71 @@ func NewRedisClient(ctx context.Context, url string) (*redis.Client, error) {
 	return client, nil
 }
 
-// UsedMemory returns the server's used_memory from INFO memory.
+// UsedMemory returns the server's used_memory from INFO memory, once the server
+// has no lazy frees pending (of keys an earlier run unlinked), for up to 10s.
 func UsedMemory(ctx context.Context, client redis.UniversalClient) (int64, error) {
-	info, err := client.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := client.Info(ctx, "memory").Result()
+		if err != nil {
+			return 0, err
+		}
+		used, pending := infoField(info, "used_memory"), infoField(info, "lazyfree_pending_objects")
+		if used == "" {
+			return 0, errors.New("bench: INFO memory has no used_memory")
+		}
+		if pending == "0" || pending == "" || time.Now().After(deadline) {
+			return strconv.ParseInt(used, 10, 64)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond): // poll the server's lazy-free thread
 		}
 	}
-	return 0, errors.New("bench: INFO memory has no used_memory")
+}
+
+func infoField(info, name string) string {
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// KeysMemory returns the sum of MEMORY USAGE (exact, SAMPLES 0) over the keys
+// matching the SCAN pattern: what those keys take, whatever else the server does
+// meanwhile. It leaves out the server's fixed overhead per key (its keyspace
+// entry).
+func KeysMemory(ctx context.Context, client redis.UniversalClient, pattern string) (int64, error) {
+	iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for len(keys) > 0 {
+		k := min(len(keys), 500)
+		cmds, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, key := range keys[:k] {
+				p.MemoryUsage(ctx, key, 0)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		for _, c := range cmds {
+			total += c.(*redis.IntCmd).Val() // a key gone meanwhile counts 0
+		}
+		keys = keys[k:]
+	}
+	return total, nil
 }
 
 // DeleteMatching unlinks every key matching the SCAN pattern.

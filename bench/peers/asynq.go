@@ -167,6 +167,12 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 	}
 	r.BytesPerTask = float64(after-before) / float64(c.Tasks)
 	r.Note = "INFO used_memory"
+	kb, err := bench.KeysMemory(ctx, rc, "asynq:{"+asynqQueue+"}*")
+	if err != nil {
+		return nil, err
+	}
+	r.KeyBytesPerTask = float64(kb) / float64(c.Tasks)
+	r.Note += fmt.Sprintf("; keys %.0f B/task", r.KeyBytesPerTask)
 	out = append(out, r)
 	return out, nil // the client shares rc, closed above
 }

@@ -34,10 +34,10 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 		w   string
 		cfg bench.Config
 	}{
-		{bench.Enqueue, base}, {bench.Enqueue, batched},
+		{bench.Memory, base}, {bench.Enqueue, base}, {bench.Enqueue, batched},
 		{bench.Cycle, base}, {bench.Cycle, batched},
 		{bench.Worker, base}, {bench.Worker, batched},
-		{bench.Wakeup, base}, {bench.Dedupe, batched}, {bench.Memory, base},
+		{bench.Wakeup, base}, {bench.Dedupe, batched},
 	}
 	var out []bench.Result
 	for _, r := range runs {

@@ -116,6 +116,12 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 	}
 	r.BytesPerTask = float64(after-before) / float64(c.Tasks)
 	r.Note = "INFO used_memory"
+	kb, err := bench.KeysMemory(ctx, rc, list)
+	if err != nil {
+		return nil, err
+	}
+	r.KeyBytesPerTask = float64(kb) / float64(c.Tasks)
+	r.Note += fmt.Sprintf("; keys %.0f B/task", r.KeyBytesPerTask)
 	return append(out, r), nil
 }
 

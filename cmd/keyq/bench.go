@@ -26,14 +26,15 @@ func cmdBench(ctx context.Context, args []string, env *Env) error {
 Bench runs keyq's workloads on each backend and prints a table (or JSON) of the
 results on stdout:
 
+	memory   store growth per queued task: Go heap (memory, miniredis) or Redis
+	         INFO used_memory, and MEMORY USAGE of the workload's keys (redis)
 	enqueue  producers append tasks; p50/p99 of one enqueue call
 	cycle    producers enqueue while workers dequeue, run a handler and ack each
 	         task with its answer (the workers drive keyq.Client directly)
+	worker   the same cycle run by keyq.Worker (concurrency --workers)
 	wakeup   a consumer waits in Dequeue; a producer enqueues one task; p50/p99 of
 	         the time from enqueue to delivery
 	dedupe   dequeue of tasks whose key is already answered, which it drops
-	memory   store growth per queued task: Go heap (memory, miniredis) or Redis
-	         INFO used_memory (redis)
 
 With no flags it runs the memory backend and the Redis backend on an embedded
 miniredis, and needs no server. Add --redis URL (or --backends redis) to measure

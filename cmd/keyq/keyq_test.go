@@ -394,7 +394,7 @@ func TestBench(t *testing.T) {
 }
 
 func benchWorkloads() []string {
-	return []string{"enqueue", "cycle", "worker", "wakeup", "dedupe", "memory"}
+	return []string{"memory", "enqueue", "cycle", "worker", "wakeup", "dedupe"}
 }
 
 func checkBench(t *testing.T, out string, backends []string, tasks int) {
