@@ -1,0 +1,91 @@
+package keyq_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/clock"
+)
+
+// TestWorkerValidationRun is the seeds' validation run (S10.2) through the worker:
+// 10,000 tasks, 8 handlers at once, every second delivery fails and is released;
+// every task is answered exactly once with the right answer and none is lost.
+func TestWorkerValidationRun(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		e := bf.new(t, true, keyq.WithQueues(q))
+		msgs := make([]keyq.Message, 0, 1000)
+		for i := range n {
+			msgs = append(msgs, keyq.Message{Payload: []byte(strconv.Itoa(i))})
+			if len(msgs) == cap(msgs) || i == n-1 {
+				if _, err := e.client.EnqueueBatch(context.Background(), q, msgs); err != nil {
+					t.Fatal(err)
+				}
+				msgs = msgs[:0]
+			}
+		}
+		var deliveries atomic.Int64
+		var mu sync.Mutex
+		succeeded := make([]int, n)
+		finished := make(chan struct{})
+		var acked atomic.Int64
+		w := mustWorker(t, e.client, keyq.WorkerConcurrency(8), keyq.WorkerBatch(8), keyq.WorkerClock(clock.Real()),
+			keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, err error) {
+				if o == keyq.OutcomeFinished && acked.Add(1) == int64(n) {
+					close(finished)
+				}
+			}))
+		w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
+			if deliveries.Add(1)%2 == 0 {
+				return nil, errors.New("every second delivery fails")
+			}
+			i, err := strconv.Atoi(string(task.Payload))
+			if err != nil {
+				return nil, keyq.Final(err)
+			}
+			mu.Lock()
+			succeeded[i]++
+			mu.Unlock()
+			return i * 2, nil
+		})
+		began := time.Now()
+		start(t, w)
+		recv(t, finished, fmt.Sprintf("all %d tasks answered", n))
+		elapsed := time.Since(began)
+
+		mu.Lock()
+		for i, c := range succeeded {
+			if c != 1 {
+				t.Errorf("task %d succeeded %d times, want once", i, c)
+			}
+		}
+		mu.Unlock()
+		for i := range n {
+			a, err := e.client.Answer(context.Background(), strconv.Itoa(i))
+			var v int
+			if err != nil || !a.OK || a.Decode(&v) != nil || v != i*2 {
+				t.Fatalf("answer of task %d: %s ok=%v err=%v, want %d", i, a.Value, a.OK, err, i*2)
+			}
+		}
+		st, err := e.client.Stats(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs := st.Queues[q]
+		if qs.Waiting+qs.Leased+qs.Delayed+qs.Dead != 0 || st.Counters.Acked != int64(n) {
+			t.Fatalf("queue %+v, counters %+v; want it empty and %d acks", qs, st.Counters, n)
+		}
+		ws := w.Stats()
+		t.Logf("%d tasks, %d deliveries (%d released) in %v: %.0f tasks/s", n, deliveries.Load(), ws.Retried, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	})
+}
