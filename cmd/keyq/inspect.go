@@ -287,7 +287,7 @@ skipped.`)
 func cmdEnqueue(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq enqueue [flags] [payload...]", `
 Enqueue appends one task per payload argument to the tail of a queue, or, with no
-arguments, one task per line read from stdin. It prints the new task IDs, one a
+arguments, one task per non-empty line read from stdin, all or none. It prints the new task IDs, one a
 line. A task's key is its payload unless --key is given.`)
 	s := storeFlags(fs)
 	queue := fs.String("queue", keyq.DefaultQueue, "the queue")
@@ -304,7 +304,9 @@ line. A task's key is its payload unless --key is given.`)
 		sc := bufio.NewScanner(env.Stdin)
 		sc.Buffer(make([]byte, 64<<10), keyq.DefaultMaxPayload)
 		for sc.Scan() {
-			payloads = append(payloads, sc.Text())
+			if sc.Text() != "" {
+				payloads = append(payloads, sc.Text())
+			}
 		}
 		if err := sc.Err(); err != nil {
 			return fmt.Errorf("reading stdin: %w", err)

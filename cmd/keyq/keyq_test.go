@@ -139,7 +139,7 @@ func testEnqueue(t *testing.T, h *harness) {
 	if len(ids) != 2 || ids[0] == ids[1] || ids[0] == "" {
 		t.Fatalf("enqueue printed %q, want two IDs", out)
 	}
-	out = h.ok(t, "c\nd\n", "enqueue", "--queue", "q", "--key", "K", "--type", "mail", "--json")
+	out = h.ok(t, "c\n\nd\n", "enqueue", "--queue", "q", "--key", "K", "--type", "mail", "--json")
 	var got struct{ ID string }
 	if err := json.Unmarshal([]byte(lines(out)[1]), &got); err != nil || len(lines(out)) != 2 || got.ID == "" {
 		t.Fatalf("enqueue --json printed %q (%v)", out, err)
