@@ -69,11 +69,11 @@ end
 local function blob_id(b) return string.sub(b, 29, 28 + string.byte(b, 28)) end
 local function blob_set_attempt(b, a) return string.sub(b, 1, 1) .. enc16(a) .. string.sub(b, 4) end
 
-local function hex(s)
-  return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end))
+local HEX16 = string.rep('%02x', 16)
+local function answer_key(digest) return P .. 'a:' .. string.format(HEX16, string.byte(digest, 1, 16)) end
+local function index_key(digest)
+  return P .. 'k:' .. string.format('%02x%x', string.byte(digest, 1), math.floor(string.byte(digest, 2) / 16))
 end
-local function answer_key(digest) return P .. 'a:' .. hex(digest) end
-local function index_key(digest) return P .. 'k:' .. string.sub(hex(string.sub(digest, 1, 2)), 1, 3) end
 local function job_key(id) return P .. 'j:' .. id end
 local function queue_key(q) return P .. 'q:' .. q end
 

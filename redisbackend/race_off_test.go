@@ -1,0 +1,5 @@
+//go:build !race
+
+package redisbackend
+
+const raceEnabled = false
