@@ -1,0 +1,180 @@
+// Command jobs is the seeds' RQ-style job queue (seed 002) on keyq: jobs name their
+// function by type, the worker finds the handler by that name, runs it under a
+// timeout, and every job keeps a record whose status moves from pending to running
+// to finished, failed, timeout or dead, readable by job ID.
+//
+//	go run ./examples/jobs                                # in-memory backend
+//	go run ./examples/jobs -redis redis://localhost:6379/0
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/memory"
+	"github.com/keyq/keyq/redisbackend"
+)
+
+func main() {
+	redisURL := flag.String("redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
+	timeout := flag.Duration("timeout", 100*time.Millisecond, "how long one job may run")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, *redisURL, *timeout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// open returns the in-memory backend, or the Redis one when url is set.
+func open(url string) (backend.Backend, func(), error) {
+	if url == "" {
+		b := memory.New()
+		return b, func() { _ = b.Close() }, nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc := redis.NewClient(opt)
+	b, err := redisbackend.New(rc, redisbackend.Options{})
+	if err != nil {
+		_ = rc.Close()
+		return nil, nil, err
+	}
+	return b, func() { _ = b.Close(); _ = rc.Close() }, nil
+}
+
+func decode[T any](raw json.RawMessage) (T, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
+}
+
+// register adds the job functions: each is found by the job's type, as RQ finds a
+// function by its dotted name.
+func register(w *keyq.Worker) {
+	w.HandleFunc("math.add", func(_ context.Context, t *keyq.Task) (any, error) {
+		var a []int
+		if err := json.Unmarshal(t.Payload, &a); err != nil {
+			return nil, keyq.Final(err)
+		}
+		sum := 0
+		for _, n := range a {
+			sum += n
+		}
+		return sum, nil
+	})
+	w.HandleFunc("math.divide", func(_ context.Context, t *keyq.Task) (any, error) {
+		var a [2]int
+		if err := json.Unmarshal(t.Payload, &a); err != nil {
+			return nil, keyq.Final(err)
+		}
+		if a[1] == 0 {
+			return nil, keyq.Final(errors.New("division by zero"))
+		}
+		return a[0] / a[1], nil
+	})
+	w.HandleFunc("text.upper", func(_ context.Context, t *keyq.Task) (any, error) {
+		s, err := decode[string](t.Payload)
+		if err != nil {
+			return nil, keyq.Final(err)
+		}
+		return strings.ToUpper(s), nil
+	})
+	w.HandleFunc("net.fetch", func(ctx context.Context, t *keyq.Task) (any, error) {
+		<-ctx.Done() // the remote end never answers: the worker's timeout ends it
+		return nil, ctx.Err()
+	})
+}
+
+func run(ctx context.Context, out io.Writer, redisURL string, timeout time.Duration) error {
+	b, closeBackend, err := open(redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	q, err := keyq.New(b, fmt.Sprintf("myrq-%d", time.Now().UnixNano()), keyq.WithJobTTL(time.Hour))
+	if err != nil {
+		return err
+	}
+	jobs := []struct{ typ, args string }{
+		{"math.add", `[2, 3, 4]`},
+		{"text.upper", `"keyq"`},
+		{"math.divide", `[1, 0]`},
+		{"net.fetch", `"https://example.invalid"`},
+		{"os.remove", `"/"`},
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		// The payload is the key: give each job its own, so that equal arguments of
+		// different functions are different jobs.
+		id, err := q.Enqueue(ctx, keyq.DefaultQueue, []byte(j.args), keyq.Type(j.typ), keyq.Key(j.typ+" "+j.args), keyq.MaxAttempts(2))
+		if err != nil {
+			return err
+		}
+		ids[i] = id
+	}
+	for i, id := range ids {
+		job, err := q.Job(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "enqueued %-11s %s\n", jobs[i].typ, job.Status)
+	}
+
+	// Each job ends finished, failed or dead; net.fetch times out twice first.
+	ended := make(chan struct{}, len(jobs))
+	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(2), keyq.WorkerTimeout(timeout),
+		keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
+			if o != keyq.OutcomeRetried {
+				ended <- struct{}{}
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	register(w)
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+	for range jobs {
+		<-ended
+	}
+	if err := w.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := <-stopped; err != nil {
+		return err
+	}
+
+	for i, id := range ids {
+		job, err := q.Job(ctx, id)
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("job %-11s %-8s attempts=%d", jobs[i].typ, job.Status, job.Attempts)
+		if job.LastError != "" {
+			line += fmt.Sprintf(" last_error=%q", job.LastError)
+		}
+		if a, err := q.Answer(ctx, jobs[i].typ+" "+jobs[i].args); err == nil {
+			line += fmt.Sprintf(" answer=%s", a.Value)
+		}
+		if job.StartedAt.IsZero() || job.EndedAt.Before(job.StartedAt) {
+			line += " (times out of order)"
+		}
+		fmt.Fprintln(out, line)
+	}
+	st := w.Stats()
+	fmt.Fprintf(out, "processed %d, failed %d, retried %d, dead %d, timeouts %d\n", st.Processed, st.Failed, st.Retried, st.Dead, st.Timeouts)
+	return nil
+}

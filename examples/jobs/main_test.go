@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/internal/redistest"
+)
+
+const want = `enqueued math.add    pending
+enqueued text.upper  pending
+enqueued math.divide pending
+enqueued net.fetch   pending
+enqueued os.remove   pending
+job math.add    finished attempts=0 answer=9
+job text.upper  finished attempts=0 answer="KEYQ"
+job math.divide failed   attempts=0 last_error="division by zero" answer={"error":"division by zero"}
+job net.fetch   dead     attempts=2 last_error="timeout"
+job os.remove   dead     attempts=0 last_error="keyq: no handler for the task type \"os.remove\""
+processed 2, failed 1, retried 1, dead 2, timeouts 2
+`
+
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"memory", func(*testing.T) string { return "" }},
+		{"redis", func(t *testing.T) string { return redistest.URL(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), &out, tc.url(t), 50*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != want {
+				t.Fatalf("output:\n%s\nwant:\n%s", out.String(), want)
+			}
+		})
+	}
+}
