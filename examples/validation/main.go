@@ -1,0 +1,153 @@
+// Command validation is the seeds' validation run (seed 003) through a keyq worker:
+// it queues the numbers 0 to n-1, handles them with several handlers at once while
+// every second delivery fails and goes back to the queue, and checks that every
+// number comes out exactly once.
+//
+//	go run ./examples/validation -n 10000 -c 8           # in-memory backend
+//	go run ./examples/validation -redis redis://localhost:6379/0
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/memory"
+	"github.com/keyq/keyq/redisbackend"
+)
+
+type config struct {
+	redisURL    string
+	n           int
+	concurrency int
+	batch       int
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.redisURL, "redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
+	flag.IntVar(&cfg.n, "n", 10000, "how many tasks")
+	flag.IntVar(&cfg.concurrency, "c", 8, "handlers at once")
+	flag.IntVar(&cfg.batch, "batch", 10, "tasks leased per fetch, as the seed's pop_data_num")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// open returns the in-memory backend, or the Redis one when url is set.
+func open(url string) (backend.Backend, func(), error) {
+	if url == "" {
+		b := memory.New()
+		return b, func() { _ = b.Close() }, nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc := redis.NewClient(opt)
+	b, err := redisbackend.New(rc, redisbackend.Options{})
+	if err != nil {
+		_ = rc.Close()
+		return nil, nil, err
+	}
+	return b, func() { _ = b.Close(); _ = rc.Close() }, nil
+}
+
+func run(ctx context.Context, out io.Writer, cfg config) error {
+	b, closeBackend, err := open(cfg.redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	q, err := keyq.New(b, fmt.Sprintf("test-%d", time.Now().UnixNano()), keyq.WithQueues("data_queue"))
+	if err != nil {
+		return err
+	}
+	// insert_data: the numbers 0 to n-1.
+	msgs := make([]keyq.Message, cfg.n)
+	for i := range msgs {
+		msgs[i] = keyq.Message{Payload: []byte(strconv.Itoa(i))}
+	}
+	if _, err := q.EnqueueBatch(ctx, "data_queue", msgs); err != nil {
+		return err
+	}
+
+	// consumer: every second delivery fails and is put back.
+	var deliveries atomic.Int64
+	var mu sync.Mutex
+	results := make([]int, cfg.n) // how often each number was written to the "log"
+	allDone := make(chan struct{})
+	var answered atomic.Int64
+	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(cfg.concurrency), keyq.WorkerBatch(cfg.batch),
+		keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, _ error) {
+			if o == keyq.OutcomeFinished && answered.Add(1) == int64(cfg.n) {
+				close(allDone)
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	w.HandleFunc("", func(_ context.Context, t *keyq.Task) (any, error) {
+		if deliveries.Add(1)%2 == 0 {
+			return nil, fmt.Errorf("failure: %s", t.Payload)
+		}
+		v, err := strconv.Atoi(string(t.Payload))
+		if err != nil {
+			return nil, keyq.Final(err)
+		}
+		mu.Lock()
+		results[v]++
+		mu.Unlock()
+		return v, nil
+	})
+	began := time.Now()
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+	if cfg.n > 0 {
+		<-allDone
+	}
+	elapsed := time.Since(began)
+	if err := w.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := <-stopped; err != nil {
+		return err
+	}
+
+	// validation: every number exactly once, each with its answer.
+	mu.Lock()
+	defer mu.Unlock()
+	for i, c := range results {
+		if c != 1 {
+			return fmt.Errorf("error: %d came out %d times", i, c)
+		}
+	}
+	for i := range cfg.n {
+		a, err := q.Answer(ctx, strconv.Itoa(i))
+		var v int
+		if err != nil || a.Decode(&v) != nil || v != i {
+			return fmt.Errorf("error: answer of %d is %s (%v)", i, a.Value, err)
+		}
+	}
+	n, err := q.Len(ctx, "data_queue")
+	if err != nil {
+		return err
+	}
+	st := w.Stats()
+	fmt.Fprintf(out, "%d tasks, %d deliveries, %d put back, %d left in the queue\n", cfg.n, deliveries.Load(), st.Retried, n)
+	fmt.Fprintln(out, "success")
+	log.Printf("%d tasks in %v (%.0f tasks/s)", cfg.n, elapsed.Round(time.Millisecond), float64(cfg.n)/elapsed.Seconds())
+	return nil
+}

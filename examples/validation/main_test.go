@@ -1,0 +1,30 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/keyq/keyq/internal/redistest"
+)
+
+func TestRun(t *testing.T) {
+	const want = "2000 tasks, 3999 deliveries, 1999 put back, 0 left in the queue\nsuccess\n"
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"memory", func(*testing.T) string { return "" }},
+		{"redis", func(t *testing.T) string { return redistest.URL(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), &out, config{redisURL: tc.url(t), n: 2000, concurrency: 8, batch: 10}); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != want {
+				t.Fatalf("output %q, want %q", out.String(), want)
+			}
+		})
+	}
+}
