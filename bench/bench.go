@@ -65,7 +65,7 @@ var Workloads = []string{Memory, Enqueue, Cycle, Worker, Wakeup, Dedupe}
 // Config sizes a workload. The zero value of a field means its default.
 type Config struct {
 	Tasks     int // tasks per workload; default 10000
-	Payload   int // payload bytes per task; default 64
+	Payload   int // payload bytes per task; default 64, negative for empty payloads
 	Producers int // goroutines enqueueing; default 1
 	Workers   int // goroutines dequeueing; default 4
 	Batch     int // tasks per enqueue and per dequeue call; default 1
