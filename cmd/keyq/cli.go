@@ -42,6 +42,8 @@ func init() {
 		{"bench", "run the benchmark workloads on each backend", cmdBench},
 		{"stats", "count tasks per queue and show the namespace's counters", cmdStats},
 		{"peek", "show waiting tasks of a queue without taking them", cmdPeek},
+		{"leases", "show the tasks leased now, earliest deadline first", cmdLeases},
+		{"job", "show the job record of a task", cmdJob},
 		{"dead", "list, requeue or purge dead-lettered tasks", cmdDead},
 		{"enqueue", "enqueue tasks given as arguments or as lines on stdin", cmdEnqueue},
 		{"answer", "get or delete the stored answer of a task key", cmdAnswer},

@@ -409,3 +409,86 @@ A key without an answer is an error (exit status 1).`)
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strconv.Quote(key), outcome, a.TTL, a.Value)
 	return tw.Flush()
 }
+
+func cmdLeases(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags(env, "keyq leases [flags]", `
+Leases shows the tasks leased now, earliest deadline first, without changing
+them.`)
+	s := storeFlags(fs)
+	count := fs.Int("count", 20, "show up to this many leases")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badUsage(fs, "keyq leases: unexpected arguments %q", fs.Args())
+	}
+	c, done, err := s.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ls, err := c.Leases(ctx, *count)
+	if err != nil {
+		return err
+	}
+	if s.json {
+		for _, l := range ls {
+			j := struct {
+				taskJSON
+				Deadline time.Time `json:"deadline"`
+			}{toJSON(l.Task), l.Deadline}
+			if err := writeJSON(env.Stdout, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := table(env.Stdout)
+	fmt.Fprintln(tw, "ID\tQUEUE\tTYPE\tATTEMPT\tDEADLINE\tPAYLOAD")
+	for _, l := range ls {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, strconv.Quote(l.Queue), l.Type, l.Attempt,
+			l.Deadline.UTC().Format(time.RFC3339Nano), show(l.Payload, 60))
+	}
+	return tw.Flush()
+}
+
+func cmdJob(ctx context.Context, args []string, env *Env) error {
+	fs := newFlags(env, "keyq job [flags] task-ID", `
+Job shows the job record of a task: status, attempts, times and last error. A
+task without a record (expired, or enqueued with job tracking off) is an error
+(exit status 1).`)
+	s := storeFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return badUsage(fs, "keyq job: want exactly one task ID")
+	}
+	c, done, err := s.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer done()
+	j, err := c.Job(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	if s.json {
+		return writeJSON(env.Stdout, map[string]any{
+			"id": j.ID, "queue": j.Queue, "type": j.Type, "status": j.Status, "attempts": j.Attempts,
+			"enqueued_at": at(j.EnqueuedAt), "started_at": at(j.StartedAt), "ended_at": at(j.EndedAt),
+			"last_error": j.LastError,
+		})
+	}
+	tw := table(env.Stdout)
+	fmt.Fprintln(tw, "ID\tQUEUE\tTYPE\tSTATUS\tATTEMPTS\tENQUEUED\tSTARTED\tENDED\tLAST ERROR")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, strconv.Quote(j.Queue), j.Type, j.Status,
+		j.Attempts, at(j.EnqueuedAt), at(j.StartedAt), at(j.EndedAt), strconv.Quote(j.LastError))
+	return tw.Flush()
+}

@@ -128,6 +128,8 @@ func TestCommands(t *testing.T) {
 			t.Run("stats", func(t *testing.T) { testStats(t, open(t)) })
 			t.Run("dead", func(t *testing.T) { testDead(t, open(t)) })
 			t.Run("answer", func(t *testing.T) { testAnswer(t, open(t)) })
+			t.Run("leases", func(t *testing.T) { testLeases(t, open(t)) })
+			t.Run("job", func(t *testing.T) { testJob(t, open(t)) })
 		})
 	}
 }
@@ -325,6 +327,75 @@ func testAnswer(t *testing.T, h *harness) {
 	}
 	if code, _, errOut := h.run(t, "", "answer", "get"); code != 2 || !strings.Contains(errOut, "exactly one key") {
 		t.Fatalf("answer get without a key: exit %d stderr %q", code, errOut)
+	}
+}
+
+func testLeases(t *testing.T, h *harness) {
+	ctx := context.Background()
+	if out := h.ok(t, "", "leases"); len(lines(out)) != 1 {
+		t.Fatalf("leases with none printed:\n%s", out)
+	}
+	for _, p := range []string{"first", "second", "third"} {
+		if _, err := h.q.Enqueue(ctx, "q", []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long, err := h.q.Next(ctx, keyq.LeaseFor(time.Hour))
+	if err != nil || long == nil {
+		t.Fatal(long, err)
+	}
+	short, err := h.q.Next(ctx, keyq.LeaseFor(time.Minute))
+	if err != nil || short == nil {
+		t.Fatal(short, err)
+	}
+	out := h.ok(t, "", "leases")
+	ls := lines(out)
+	if len(ls) != 3 || !strings.Contains(ls[1], `"second"`) || !strings.Contains(ls[2], `"first"`) {
+		t.Fatalf("leases printed, want second (earlier deadline) then first:\n%s", out)
+	}
+	out = h.ok(t, "", "leases", "--json", "--count", "1")
+	var j struct {
+		ID       string
+		Payload  string
+		Deadline time.Time
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil || j.ID != short.ID || j.Payload != "second" ||
+		!j.Deadline.Equal(short.Deadline) {
+		t.Fatalf("leases --json printed %q (%v), want lease %s due %v", out, err, short.ID, short.Deadline)
+	}
+	if err := h.q.Ack(ctx, short); err != nil {
+		t.Fatalf("the lease listed is no longer live: %v", err)
+	}
+}
+
+func testJob(t *testing.T, h *harness) {
+	ctx := context.Background()
+	id, err := h.q.Enqueue(ctx, "q", []byte("work"), keyq.Type("mail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := h.ok(t, "", "job", id)
+	if ls := lines(out); len(ls) != 2 || !strings.Contains(ls[1], "pending") || !strings.Contains(ls[1], "mail") {
+		t.Fatalf("job of a waiting task printed:\n%s", out)
+	}
+	l, err := h.q.Next(ctx)
+	if err != nil || l == nil {
+		t.Fatal(l, err)
+	}
+	if err := h.q.Ack(ctx, l, keyq.WithErrorAnswer("bad"), keyq.WithStatus(keyq.StatusFailed, "no such user")); err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	out = h.ok(t, "", "job", "--json", id)
+	if err := json.Unmarshal([]byte(out), &j); err != nil || j["id"] != id || j["status"] != "failed" ||
+		j["last_error"] != "no such user" || j["ended_at"] == "-" || j["queue"] != "q" {
+		t.Fatalf("job --json of a failed task printed %q (%v)", out, err)
+	}
+	if code, _, errOut := h.run(t, "", "job", "no-such-id"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("job of an unknown ID: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := h.run(t, "", "job"); code != 2 || !strings.Contains(errOut, "exactly one task ID") {
+		t.Fatalf("job without an ID: exit %d, stderr %q", code, errOut)
 	}
 }
 
