@@ -43,7 +43,7 @@ func TestRun(t *testing.T) {
 		if r.Workload == bench.Wakeup && r.P99ms <= 0 {
 			t.Errorf("wakeup without latency: %s", line)
 		}
-		if r.Workload == bench.Memory && r.BytesPerTask <= 0 {
+		if r.Workload == bench.Memory && r.KeyBytesPerTask <= 0 {
 			t.Errorf("memory without bytes per task: %s", line)
 		}
 		seen[r.Backend]++
