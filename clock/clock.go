@@ -9,6 +9,10 @@ type Clock interface {
 	Now() time.Time
 	// NewTimer returns a timer that fires once, d from now.
 	NewTimer(d time.Duration) Timer
+	// TimerAt returns a timer that fires once the clock reads t, at once if it
+	// already does. Unlike NewTimer(t.Sub(Now())), no time can pass between reading
+	// the clock and arming the timer.
+	TimerAt(t time.Time) Timer
 }
 
 // Timer is a one-shot timer, like time.Timer.
@@ -26,6 +30,8 @@ type realClock struct{}
 func (realClock) Now() time.Time { return time.Now() }
 
 func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+func (realClock) TimerAt(t time.Time) Timer { return realTimer{time.NewTimer(time.Until(t))} }
 
 type realTimer struct{ t *time.Timer }
 

@@ -27,10 +27,13 @@ func (f *Fake) Now() time.Time {
 	return f.now
 }
 
-// Advance moves the clock forward by d and fires every timer that is then due.
+// Advance moves the clock forward by d and fires every timer that is then due. A
+// negative d does nothing: the clock never goes back.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
-	f.setLocked(f.now.Add(d))
+	if d > 0 {
+		f.setLocked(f.now.Add(d))
+	}
 	f.mu.Unlock()
 }
 
@@ -63,8 +66,19 @@ func (f *Fake) setLocked(t time.Time) {
 func (f *Fake) NewTimer(d time.Duration) Timer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	tm := &fakeTimer{f: f, when: f.now.Add(d), c: make(chan time.Time, 1)}
-	if d <= 0 {
+	return f.timerAtLocked(f.now.Add(d))
+}
+
+// TimerAt returns a timer that fires when the clock reaches t, at once if it has.
+func (f *Fake) TimerAt(t time.Time) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.timerAtLocked(t)
+}
+
+func (f *Fake) timerAtLocked(when time.Time) *fakeTimer {
+	tm := &fakeTimer{f: f, when: when, c: make(chan time.Time, 1)}
+	if !when.After(f.now) {
 		tm.c <- f.now
 		return tm
 	}
