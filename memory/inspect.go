@@ -12,13 +12,13 @@ import (
 
 // Job returns a task's job record; see backend.Backend.
 func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
-	ns, _, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return backend.Job{}, err
 	}
 	defer ns.mu.Unlock()
 	j := ns.jobs[p.ID]
-	if j == nil {
+	if j == nil || (j.index >= 0 && !j.at.After(now)) { // expired, not yet swept
 		return backend.Job{}, fmt.Errorf("%w: no job record for task %q", backend.ErrNotFound, p.ID)
 	}
 	return j.rec, nil
@@ -32,7 +32,7 @@ func (b *Backend) Stats(ctx context.Context, p backend.StatsParams) (backend.Sta
 	}
 	defer ns.mu.Unlock()
 	names := p.Queues
-	if names == nil {
+	if len(names) == 0 {
 		for name := range ns.queues {
 			names = append(names, name)
 		}
@@ -68,12 +68,12 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 
 // Leases lists live leases, earliest deadline first; see backend.Backend.
 func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
-	ns, _, err := b.open(ctx, p.Namespace)
+	ns, now, err := b.open(ctx, p.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer ns.mu.Unlock()
-	ts := slices.Clone(ns.leaseDue.items)
+	ts := slices.DeleteFunc(slices.Clone(ns.leaseDue.items), func(t *task) bool { return !t.at.After(now) })
 	slices.SortFunc(ts, func(a, b *task) int {
 		if c := a.at.Compare(b.at); c != 0 {
 			return c

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
 )
 
 // Enqueue adds tasks to a queue; see backend.Backend.
@@ -66,31 +67,31 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 
 // Dequeue leases tasks, waiting for them if asked to; see backend.Backend.
 func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	var waitEnd <-chan time.Time
-	if p.Wait > 0 {
-		t := time.NewTimer(p.Wait)
-		defer t.Stop()
-		waitEnd = t.C
+	ns, now, err := b.open(ctx, p.Namespace)
+	if err != nil {
+		return backend.DequeueResult{}, err
 	}
+	var waitEnd <-chan time.Time // on the host's clock, from the first time it waits
 	expired := p.Wait == 0
 	for {
-		ns, now, err := b.open(ctx, p.Namespace)
-		if err != nil {
-			return backend.DequeueResult{}, err
-		}
 		res := ns.take(p, now)
 		if len(res.Leases) > 0 || expired {
 			ns.mu.Unlock()
 			return res, nil
 		}
+		if waitEnd == nil {
+			t := time.NewTimer(p.Wait)
+			defer t.Stop()
+			waitEnd = t.C
+		}
 		w, ev := ns.park(p.Queues)
 		ns.mu.Unlock()
 
+		var evTimer clock.Timer // the next lease deadline or due time, on the backend's clock
 		var evC <-chan time.Time
-		var evTimer interface{ Stop() bool }
 		if !ev.IsZero() {
-			tm := b.clock.NewTimer(ev.Sub(now))
-			evC, evTimer = tm.C(), tm
+			evTimer = b.clock.TimerAt(ev)
+			evC = evTimer.C()
 		}
 		select {
 		case <-w.wake:
@@ -103,13 +104,17 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		if evTimer != nil {
 			evTimer.Stop()
 		}
-		err = b.check(ctx)
+		// From here to the next take the lock is held: a wake-up is either used by
+		// this call or, if it leaves, passed on.
+		err := b.check(ctx)
 		ns.mu.Lock()
 		ns.unpark(w, err != nil)
-		ns.mu.Unlock()
 		if err != nil {
+			ns.mu.Unlock()
 			return backend.DequeueResult{}, err
 		}
+		now = b.clock.Now()
+		ns.housekeep(now)
 	}
 }
 
@@ -146,15 +151,25 @@ func (ns *namespace) take(p backend.DequeueParams, now time.Time) backend.Dequeu
 	}
 	if len(res.Leases) > 0 {
 		ns.newEvent(res.Leases[0].Deadline)
+		// This call may have been woken for a queue it did not take from (it serves a
+		// higher one first): whoever else waits for tasks still queued is woken.
+		for _, name := range p.Queues {
+			if len(ns.waiters) == 0 {
+				break
+			}
+			if q := ns.queues[name]; q != nil && q.tasks.len() > 0 {
+				ns.wake(name)
+			}
+		}
 	}
 	return res
 }
 
-// lease returns the task of a live lease, or ErrLeaseLost. Housekeeping has already
-// reclaimed expired leases, so a lease that is still in the map is live.
-func (ns *namespace) lease(id, token string) (*task, error) {
+// lease returns the task of a live lease, or ErrLeaseLost. A lease is live while
+// now is before its deadline, whether or not housekeeping has reclaimed it yet.
+func (ns *namespace) lease(id, token string, now time.Time) (*task, error) {
 	t := ns.leases[token]
-	if t == nil || t.id != id {
+	if t == nil || t.id != id || !t.at.After(now) {
 		return nil, fmt.Errorf("%w: task %s, token %s", backend.ErrLeaseLost, id, token)
 	}
 	return t, nil
@@ -167,7 +182,7 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 		return err
 	}
 	defer ns.mu.Unlock()
-	t, err := ns.lease(p.TaskID, p.Token)
+	t, err := ns.lease(p.TaskID, p.Token, now)
 	if err != nil {
 		return err
 	}
@@ -194,7 +209,7 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		return err
 	}
 	defer ns.mu.Unlock()
-	t, err := ns.lease(p.TaskID, p.Token)
+	t, err := ns.lease(p.TaskID, p.Token, now)
 	if err != nil {
 		return err
 	}
@@ -215,7 +230,7 @@ func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time
 		return time.Time{}, err
 	}
 	defer ns.mu.Unlock()
-	t, err := ns.lease(p.TaskID, p.Token)
+	t, err := ns.lease(p.TaskID, p.Token, now)
 	if err != nil {
 		return time.Time{}, err
 	}
