@@ -50,6 +50,8 @@ func Header(name, value string) EnqueueOption {
 func AtHead() EnqueueOption { return func(o *enqueueOptions) { o.atHead = true } }
 
 // Delay makes the task available at the head of its queue only after d (S7.2).
+// Tasks that come due together are each put at the head in turn, as AtHead would: a
+// delayed batch comes out last task first.
 func Delay(d time.Duration) EnqueueOption { return func(o *enqueueOptions) { o.delay = d } }
 
 // Unique refuses the enqueue with ErrDuplicate when the key has an answer or a task

@@ -41,8 +41,11 @@ func call[T any](c *Client, ctx context.Context, op string, extra time.Duration,
 	if ctx == nil {
 		return zero, c.wrap(op, invalid("nil context"))
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.opTimeout+extra)
-	defer cancel()
+	if d := c.cfg.opTimeout + extra; d > extra { // no timeout when the sum overflows
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	v, err := f(ctx)
 	if err != nil {
 		return v, c.wrap(op, err)

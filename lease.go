@@ -31,7 +31,8 @@ func From(queues ...string) DequeueOption {
 // Dequeue leases the next tasks from the client's queues in priority order (S3.1).
 // Tasks whose key already has an answer are skipped and the answer's TTL refreshed
 // (S3.2). It returns no tasks and a nil error when none is available in time. A
-// cancelled context ends a waiting call with the context's error (S3.5).
+// cancelled context ends a waiting call with the context's error (S3.5). Leases it
+// returns are the caller's to end, whatever the error.
 func (c *Client) Dequeue(ctx context.Context, opts ...DequeueOption) ([]Lease, error) {
 	p := backend.DequeueParams{Namespace: c.ns, Queues: c.cfg.queues, Count: 1, Lease: c.cfg.lease}
 	for _, o := range opts {
@@ -46,11 +47,11 @@ func (c *Client) Dequeue(ctx context.Context, opts ...DequeueOption) ([]Lease, e
 // Next leases one task, the seeds' check_queue: it returns nil and no error when
 // nothing is available in time.
 func (c *Client) Next(ctx context.Context, opts ...DequeueOption) (*Lease, error) {
-	ls, err := c.Dequeue(ctx, append(opts, Batch(1))...)
-	if err != nil || len(ls) == 0 {
+	ls, err := c.Dequeue(ctx, append(opts[:len(opts):len(opts)], Batch(1))...)
+	if len(ls) == 0 {
 		return nil, err
 	}
-	return &ls[0], nil
+	return &ls[0], err
 }
 
 // AckOption changes one Ack call.
@@ -65,7 +66,8 @@ type ackOptions struct {
 }
 
 // WithAnswer stores v, encoded as JSON, as the task's success answer in the same
-// atomic step as the ack (S4.2, S5.1). A json.RawMessage is stored as it is.
+// atomic step as the ack (S4.2, S5.1). A json.RawMessage is stored as it is and must
+// be valid JSON; a []byte is encoded as encoding/json does, as a base64 string.
 func WithAnswer(v any) AckOption {
 	return func(o *ackOptions) { o.value, o.has, o.ok = v, true, true }
 }
@@ -123,6 +125,9 @@ func (c *Client) Ack(ctx context.Context, l *Lease, opts ...AckOption) error {
 // encode makes an answer of v with the TTL for its outcome.
 func (c *Client) encode(v any, ok bool) (backend.Answer, error) {
 	raw, isRaw := v.(json.RawMessage)
+	if isRaw && !json.Valid(raw) {
+		return backend.Answer{}, invalid("answer is a json.RawMessage that is not valid JSON")
+	}
 	if !isRaw {
 		var err error
 		if raw, err = json.Marshal(v); err != nil {

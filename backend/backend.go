@@ -38,8 +38,8 @@ type Backend interface {
 	// With p.Wait == 0 it returns at once; otherwise it blocks until at least one task
 	// is leased, p.Wait has passed (measured on the caller's clock), ctx is done, or
 	// the backend closes (S3.4, S3.5, S8.3). An empty result has a nil error. If a
-	// task was leased, the result carries it even when ctx ended meanwhile: a task is
-	// either returned to the caller or left available (S3.5).
+	// task was leased, the result carries it, with a nil error, even when ctx ended
+	// meanwhile: a task is either returned to the caller or left available (S3.5).
 	Dequeue(ctx context.Context, p DequeueParams) (DequeueResult, error)
 
 	// Ack ends a live lease and removes its task for good (S4.2). With p.Answer set,
