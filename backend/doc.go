@@ -7,10 +7,16 @@ package backend
 //     number per task, in order, and the task ID is its decimal form. Every lease
 //     handed out takes the next number as its Token, also in decimal.
 //
+//   - Liveness. A lease is live while the backend's clock reads before its Deadline.
+//     Ack, Release, Extend and Leases treat a lease at or past its deadline as ended,
+//     whether or not housekeeping has reclaimed it yet. Likewise an answer is gone
+//     once its TTL has passed and a final job record once its JobTTL has.
+//
 //   - Housekeeping. Before any call that reads or changes a namespace's tasks, the
 //     driver first moves due delayed tasks to the head of their queues, in order of
 //     due time then ID, and then reclaims expired leases in order of deadline then
-//     token: each goes to the head of its queue with Attempt+1 (job status pending,
+//     token (tokens compare as numbers, not strings): each goes to the head of its
+//     queue with Attempt+1 (job status pending,
 //     last error "lease expired"), or to the dead-letter list when Attempt+1
 //     reaches MaxAttempts. A driver may cap one round at HousekeepingBatch tasks of
 //     each kind; the next call goes on.
@@ -25,8 +31,9 @@ package backend
 //
 //   - Dead letters. A task goes to the dead-letter list with a reason: the release's
 //     Error, "lease expired" for a reclaim, or "dead-lettered" when none is given.
-//     Its job record becomes dead. RequeueDead puts it at the tail of its queue with
-//     Attempt 0 and its job record pending.
+//     Its job record becomes dead. A Release with DeadLetter leaves the attempt count
+//     as it was. RequeueDead puts it at the tail of its queue with Attempt 0 and its
+//     job record pending, keeping the record's EndedAt and LastError as they were.
 //
 //   - Job records. Enqueue writes pending; Dequeue sets running and StartedAt; Ack
 //     sets the final status and EndedAt; Release and reclaim set pending (or dead)

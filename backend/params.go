@@ -92,7 +92,7 @@ type JobParams struct {
 // StatsParams are the arguments of Backend.Stats.
 type StatsParams struct {
 	Namespace string
-	Queues    []string // nil means every queue the namespace has seen
+	Queues    []string // empty means every queue the namespace has seen
 }
 
 // PeekParams are the arguments of Backend.Peek.
