@@ -271,7 +271,8 @@ func (w *Worker) Run(ctx context.Context) error {
 // has returned. If ctx ends first, running handlers are cancelled (cause
 // ErrShutdown), their tasks handed back with their attempts kept, and Shutdown
 // returns ctx's error once that is done. Shutdown before Run makes Run return at
-// once.
+// once. A handler must not call Shutdown, which would wait for the handler itself;
+// it may cancel Run's context instead.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.stopOnce.Do(func() { close(w.stop) })
 	w.mu.Lock()

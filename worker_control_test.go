@@ -105,7 +105,7 @@ func TestWorkerSharedRate(t *testing.T) {
 		defer mu.Unlock()
 		slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
 		// Grants are every apart on the backend's clock; a start follows its grant.
-		if span, min := starts[n-1].Sub(starts[0]), (n-1)*every-every/2; span < min {
+		if span, min := starts[n-1].Sub(starts[0]), (n-2)*every; span < min {
 			t.Fatalf("%d starts within %v, want at least %v apart in all", n, span, min)
 		}
 	})
@@ -204,6 +204,7 @@ func TestWorkerShutdown(t *testing.T) {
 			recv(t, started, "handler start")
 			stopped := make(chan error, 1)
 			go func() { stopped <- w.Shutdown(context.Background()) }()
+			recv(t, w.StopRequested(), "stop request")
 			mustEnqueue(t, e.client, q, "2") // too late: the worker is stopping
 			close(release)
 			if err := recv(t, stopped, "Shutdown"); err != nil {

@@ -44,12 +44,12 @@ func TestWorkerLeaseKeptAlive(t *testing.T) {
 		} else {
 			// Redis: the lease runs on the server's clock, so use a short real one and
 			// a handler that works for more than three leases.
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(clock.Real()), keyq.WorkerLease(300*time.Millisecond))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(clock.Real()), keyq.WorkerLease(600*time.Millisecond))
 			w.HandleFunc("", handler)
 			mustEnqueue(t, e.client, q, "long")
 			start(t, w)
 			recv(t, started, "handler start")
-			<-time.After(time.Second) // the handler's work
+			<-time.After(1500 * time.Millisecond) // the handler's work, over two leases
 		}
 		close(release)
 		rec.expect(t, keyq.OutcomeFinished)

@@ -210,7 +210,7 @@ func TestWorkerOutcomes(t *testing.T) {
 			rec := newRecorder()
 			delay := time.Minute
 			if e.redis {
-				delay = 300 * time.Millisecond // the server's clock runs for real
+				delay = time.Second // the server's clock runs for real
 			}
 			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerPollWait(50*time.Millisecond),
 				keyq.WorkerBackoff(func(attempt int, err error) time.Duration { return delay }))

@@ -17,6 +17,11 @@ import (
 // TestWorkerValidationRun is the seeds' validation run (S10.2) through the worker:
 // 10,000 tasks, 8 handlers at once, every second delivery fails and is released;
 // every task is answered exactly once with the right answer and none is lost.
+//
+// "Every second delivery" is counted per task: each task's first delivery fails and
+// its second succeeds. A count over all deliveries, as the seed's single consumer
+// keeps, starves some tasks once batches and concurrency line up with its parity:
+// they fail on every delivery until their attempts run out.
 func TestWorkerValidationRun(t *testing.T) {
 	n := 10000
 	if testing.Short() {
@@ -46,7 +51,8 @@ func TestWorkerValidationRun(t *testing.T) {
 				}
 			}))
 		w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
-			if deliveries.Add(1)%2 == 0 {
+			deliveries.Add(1)
+			if task.Attempt%2 == 0 {
 				return nil, errors.New("every second delivery fails")
 			}
 			i, err := strconv.Atoi(string(task.Payload))
@@ -82,8 +88,8 @@ func TestWorkerValidationRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		qs := st.Queues[q]
-		if qs.Waiting+qs.Leased+qs.Delayed+qs.Dead != 0 || st.Counters.Acked != int64(n) {
-			t.Fatalf("queue %+v, counters %+v; want it empty and %d acks", qs, st.Counters, n)
+		if qs.Waiting+qs.Leased+qs.Delayed+qs.Dead != 0 || st.Counters.Acked != int64(n) || deliveries.Load() != int64(2*n) {
+			t.Fatalf("queue %+v, counters %+v, %d deliveries; want it empty, %d acks, %d deliveries", qs, st.Counters, deliveries.Load(), n, 2*n)
 		}
 		ws := w.Stats()
 		t.Logf("%d tasks, %d deliveries (%d released) in %v: %.0f tasks/s", n, deliveries.Load(), ws.Retried, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())

@@ -72,7 +72,7 @@ func open(url string) (backend.Backend, func(), error) {
 func commander(ctx context.Context, q *keyq.Client) error {
 	var msgs []keyq.Message
 	for range 3 {
-		msgs = append(msgs, keyq.Message{Payload: []byte("read"), Key: "-"})
+		msgs = append(msgs, keyq.Message{Payload: []byte("read")})
 	}
 	for j := range 5 {
 		msgs = append(msgs, keyq.Message{Payload: fmt.Appendf(nil, "write %d times writing!", j)})

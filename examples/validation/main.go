@@ -1,7 +1,7 @@
 // Command validation is the seeds' validation run (seed 003) through a keyq worker:
 // it queues the numbers 0 to n-1, handles them with several handlers at once while
-// every second delivery fails and goes back to the queue, and checks that every
-// number comes out exactly once.
+// every second delivery of each task fails and goes back to the queue, and checks
+// that every number comes out exactly once.
 //
 //	go run ./examples/validation -n 10000 -c 8           # in-memory backend
 //	go run ./examples/validation -redis redis://localhost:6379/0
@@ -40,8 +40,11 @@ func main() {
 	flag.IntVar(&cfg.n, "n", 10000, "how many tasks")
 	flag.IntVar(&cfg.concurrency, "c", 8, "handlers at once")
 	flag.IntVar(&cfg.batch, "batch", 10, "tasks leased per fetch, as the seed's pop_data_num")
+	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, cfg); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if err := run(ctx, os.Stdout, cfg); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -84,7 +87,10 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		return err
 	}
 
-	// consumer: every second delivery fails and is put back.
+	// consumer: every second delivery fails and is put back. It is counted per task
+	// (the first delivery of each fails): a count over all deliveries, as the seed's
+	// single consumer keeps, can line up with batches and concurrency and fail the
+	// same task again and again until its attempts run out.
 	var deliveries atomic.Int64
 	var mu sync.Mutex
 	results := make([]int, cfg.n) // how often each number was written to the "log"
@@ -100,7 +106,8 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		return err
 	}
 	w.HandleFunc("", func(_ context.Context, t *keyq.Task) (any, error) {
-		if deliveries.Add(1)%2 == 0 {
+		deliveries.Add(1)
+		if t.Attempt%2 == 0 {
 			return nil, fmt.Errorf("failure: %s", t.Payload)
 		}
 		v, err := strconv.Atoi(string(t.Payload))
@@ -116,7 +123,13 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.Run(ctx) }()
 	if cfg.n > 0 {
-		<-allDone
+		select {
+		case <-allDone:
+		case <-ctx.Done():
+			_ = w.Shutdown(context.Background())
+			st, _ := q.Stats(context.Background())
+			return fmt.Errorf("error: %d of %d tasks answered: %w (worker %+v, backend %+v)", answered.Load(), cfg.n, ctx.Err(), w.Stats(), st)
+		}
 	}
 	elapsed := time.Since(began)
 	if err := w.Shutdown(ctx); err != nil {

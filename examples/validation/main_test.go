@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/keyq/keyq/internal/redistest"
 )
 
 func TestRun(t *testing.T) {
-	const want = "2000 tasks, 3999 deliveries, 1999 put back, 0 left in the queue\nsuccess\n"
+	const want = "2000 tasks, 4000 deliveries, 2000 put back, 0 left in the queue\nsuccess\n"
 	for _, tc := range []struct {
 		name string
 		url  func(t *testing.T) string
@@ -19,7 +20,9 @@ func TestRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), &out, config{redisURL: tc.url(t), n: 2000, concurrency: 8, batch: 10}); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := run(ctx, &out, config{redisURL: tc.url(t), n: 2000, concurrency: 8, batch: 10}); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != want {
