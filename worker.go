@@ -219,7 +219,8 @@ func (w *Worker) Backlog(ctx context.Context) (map[string]QueueStats, error) {
 // timeout (WorkerShutdownTimeout) before their contexts are cancelled and their
 // tasks handed back to the head of their queues with the attempt kept; after
 // Shutdown, its context decides. Run returns nil after such a stop, and an error
-// when the backend is closed or the worker misconfigured. A worker runs once.
+// when the backend is closed or the worker misconfigured. A worker runs once. A
+// handler that ignores its context holds up Run until it returns.
 func (w *Worker) Run(ctx context.Context) error {
 	if ctx == nil {
 		return w.c.wrap("worker run", invalid("nil context"))

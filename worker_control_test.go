@@ -406,3 +406,69 @@ func TestWorkerStats(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerQueues checks that a worker serves its own ordered list of queues,
+// highest priority first, and leaves other queues alone.
+func TestWorkerQueues(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		e := bf.new(t, false, keyq.WithQueues("a", "b", "c"))
+		rec := newRecorder()
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerQueues("b", "a"), keyq.WorkerBatch(4))
+		w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) { return "ok", nil })
+		mustEnqueue(t, e.client, "c", "c1")
+		mustEnqueue(t, e.client, "a", "a1")
+		mustEnqueue(t, e.client, "b", "b1")
+		mustEnqueue(t, e.client, "b", "b2")
+		start(t, w)
+		var got []string
+		for range 3 {
+			got = append(got, string(rec.expect(t, keyq.OutcomeFinished).task.Payload))
+		}
+		if want := []string{"b1", "b2", "a1"}; !slices.Equal(got, want) {
+			t.Fatalf("handled %q, want %q", got, want)
+		}
+		if n, err := e.client.Len(context.Background(), "c"); err != nil || n != 1 {
+			t.Fatalf("queue c holds %d (%v), want its task left alone", n, err)
+		}
+	})
+}
+
+// TestWorkerOptionsInvalid checks that NewWorker refuses bad options with
+// ErrInvalid.
+func TestWorkerOptionsInvalid(t *testing.T) {
+	e := newMemoryEnv(t, true)
+	for name, opt := range map[string]keyq.WorkerOption{
+		"zero concurrency":    keyq.WorkerConcurrency(0),
+		"zero batch":          keyq.WorkerBatch(0),
+		"no queues":           keyq.WorkerQueues(),
+		"empty queue":         keyq.WorkerQueues("a", ""),
+		"zero lease":          keyq.WorkerLease(0),
+		"negative timeout":    keyq.WorkerTimeout(-time.Second),
+		"rate without burst":  keyq.WorkerRate(5, 0),
+		"negative rate":       keyq.WorkerRate(-1, 1),
+		"refresh no period":   keyq.WorkerRefresh(0, func(context.Context) error { return nil }),
+		"shared no interval":  keyq.WorkerSharedRate("x", 0, 1),
+		"refresh backoff":     keyq.WorkerRefreshBackoff(time.Second, time.Millisecond),
+		"nil logger":          keyq.WorkerLogger(nil),
+		"nil clock":           keyq.WorkerClock(nil),
+		"zero poll wait":      keyq.WorkerPollWait(0),
+		"negative min spread": keyq.WorkerMinInterval(-time.Second),
+	} {
+		if _, err := keyq.NewWorker(e.client, opt); !errors.Is(err, keyq.ErrInvalid) {
+			t.Errorf("%s: NewWorker = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := keyq.NewWorker(nil); !errors.Is(err, keyq.ErrInvalid) {
+		t.Errorf("nil client: NewWorker = %v, want ErrInvalid", err)
+	}
+	w := mustWorker(t, e.client)
+	if err := w.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); !errors.Is(err, keyq.ErrInvalid) {
+		t.Errorf("second Run = %v, want ErrInvalid", err)
+	}
+}
