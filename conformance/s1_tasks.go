@@ -209,7 +209,7 @@ func testInvalidInput(e *env) {
 }
 
 func testOddNames(e *env) {
-	names := []string{"a{b}:c d", "{", "}", "}{", "x:y", " ", "{{}}", "\x00\xff"}
+	names := []string{"a{b}:c d", "{", "}", "}{", "x:y", " ", "{{}}", "\x00\xff", "%", "%7B", "%7D", "{%}"}
 	for _, ns := range names {
 		for _, q := range names {
 			c := e.clientOf(e.ns+ns, keyq.WithQueues(q))

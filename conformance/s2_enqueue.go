@@ -151,6 +151,21 @@ func testUniqueAfterDone(e *env) {
 	if st := e.queueStats(c, "q"); st.Waiting != 1 || st.Dead != 1 {
 		e.Fatalf("stats %+v, want one waiting and one dead", st)
 	}
+	e.ack(c, e.nextPayload(c, "dead"))
+	if n, err := c.RequeueAllDead(e.ctx); err != nil || n != 1 {
+		e.Fatalf("RequeueAllDead = %d, %v; want 1", n, err)
+	}
+	e.wantDuplicate(c, "dead") // queued again: its key is taken again
+	e.ack(c, e.next(c))
+	if err := c.SetAnswer(e.ctx, "cached", 1); err != nil {
+		e.Fatal(err)
+	}
+	e.enqueue(c, "q", "cached")
+	e.none(c) // dropped by dedupe: its key is free once the answer goes
+	if err := c.DeleteAnswer(e.ctx, "cached"); err != nil {
+		e.Fatal(err)
+	}
+	e.enqueue(c, "q", "cached", keyq.Unique())
 }
 
 func testUniqueBatch(e *env) {

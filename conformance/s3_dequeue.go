@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
 )
 
 func init() {
@@ -20,7 +21,7 @@ func init() {
 		test{name: "S3.4 a wait of 0 returns at once", fn: testNoWait},
 		test{name: "S3.4 a wait returns empty when it runs out", fn: testWaitRunsOut},
 		test{name: "S3.4 a task enqueued during a wait is delivered promptly", fn: testWakeUp},
-		test{name: "S3.4 waiting consumers of other queues are not woken in vain", fn: testWakeRightQueue},
+		test{name: "S3.4 each waiting consumer is woken for its own queue", fn: testWakeRightQueue},
 		test{name: "S3.5 cancelling a waiting dequeue returns the context's error", fn: testCancelWait},
 		test{name: "S3.5 a context deadline ends a waiting dequeue with ErrTimeout", fn: testDeadlineWait},
 		test{name: "S3.5 cancellations lose no task", fn: testCancelLosesNothing},
@@ -60,6 +61,12 @@ func testDedupe(e *env) {
 	st := e.stats(c, "q")
 	if st.Counters.Deduped != 2 || st.Queues["q"].Waiting != 0 || st.Counters.Delivered != 1 {
 		e.Fatalf("stats %+v, want 2 deduped, 1 delivered, none waiting", st)
+	}
+	e.enqueue(c, "q", "done")
+	e.enqueue(c, "q", "fresh")
+	dr, err := e.tg.Backend.Dequeue(e.ctx, backend.DequeueParams{Namespace: e.ns, Queues: []string{"q"}, Count: 5, Lease: e.u(5)})
+	if err != nil || len(dr.Leases) != 1 || dr.Deduped != 1 {
+		e.Fatalf("driver Dequeue = %d leases, %d deduped, %v; want 1 and 1", len(dr.Leases), dr.Deduped, err)
 	}
 	e.advance(8) // 16 units after the answer was stored: alive only if refreshed at 8
 	if ok, err := c.Exists(e.ctx, "done"); err != nil || !ok {
@@ -145,6 +152,7 @@ func testWaitRunsOut(e *env) {
 
 func testWakeUp(e *env) {
 	c := e.client()
+	var took []time.Duration
 	for i := range 5 {
 		got := waitFor(func() *keyq.Lease {
 			l, err := c.Next(e.ctx, keyq.Wait(30*time.Second))
@@ -157,10 +165,18 @@ func testWakeUp(e *env) {
 		start := time.Now()
 		e.enqueue(c, "q", fmt.Sprint("t", i))
 		l := receive(e, got, 10*time.Second, "a waiting consumer after an enqueue")
-		if d := time.Since(start); l == nil || d > time.Second {
-			e.Fatalf("delivery %d after %v (lease %v); want it promptly", i, d, l)
+		d := time.Since(start)
+		if l == nil {
+			e.Fatalf("delivery %d: nothing after %v", i, d)
 		}
+		took = append(took, d)
 		e.ack(c, l)
+	}
+	slices.Sort(took)
+	// The target is 2ms at p99 (measured by the benchmarks); 50ms at the median is
+	// generous under -race on two cores and still fails a driver that polls.
+	if took[len(took)/2] > 50*time.Millisecond {
+		e.Fatalf("enqueue-to-delivery times %v: median over 50ms, a waiting consumer must be woken, not polled", took)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
 )
 
 func init() {
@@ -60,8 +61,6 @@ func testConcurrentUse(e *env) {
 	c := e.client(keyq.WithQueues("a", "b"))
 	const workers, rounds = 8, 60
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	acked := map[string]bool{}
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -95,11 +94,6 @@ func testConcurrentUse(e *env) {
 						e.Errorf("lease call: %v", err)
 					}
 				}
-				mu.Lock()
-				for _, l := range ls {
-					acked[string(l.Payload)] = true
-				}
-				mu.Unlock()
 				if _, err := c.Stats(e.ctx); err != nil {
 					e.Errorf("Stats: %v", err)
 				}
@@ -129,14 +123,28 @@ func testClose(e *env) {
 	err := receive(e, got, 5*time.Second, "a waiting dequeue after Close")
 	e.wantErr("waiting dequeue after Close", err, keyq.ErrClosed)
 	calls := map[string]func() error{
-		"Enqueue": func() error { _, err := c.Enqueue(e.ctx, "q", []byte("x")); return err },
-		"Next":    func() error { _, err := c.Next(e.ctx); return err },
-		"Ack":     func() error { return c.Ack(e.ctx, l) },
-		"Release": func() error { return c.Release(e.ctx, l) },
-		"Extend":  func() error { return c.Extend(e.ctx, l, time.Second) },
-		"Answer":  func() error { _, err := c.Answer(e.ctx, "a"); return err },
-		"Stats":   func() error { _, err := c.Stats(e.ctx); return err },
-		"Reclaim": func() error { _, err := c.Reclaim(e.ctx); return err },
+		"Enqueue":        func() error { _, err := c.Enqueue(e.ctx, "q", []byte("x")); return err },
+		"EnqueueBatch":   func() error { _, err := c.EnqueueBatch(e.ctx, "q", []keyq.Message{{Payload: []byte("x")}}); return err },
+		"Next":           func() error { _, err := c.Next(e.ctx); return err },
+		"Ack":            func() error { return c.Ack(e.ctx, l) },
+		"Release":        func() error { return c.Release(e.ctx, l) },
+		"Extend":         func() error { return c.Extend(e.ctx, l, time.Second) },
+		"Reclaim":        func() error { _, err := c.Reclaim(e.ctx); return err },
+		"SetAnswer":      func() error { return c.SetAnswer(e.ctx, "a", 1) },
+		"Answer":         func() error { _, err := c.Answer(e.ctx, "a"); return err },
+		"DeleteAnswer":   func() error { return c.DeleteAnswer(e.ctx, "a") },
+		"Job":            func() error { _, err := c.Job(e.ctx, l.ID); return err },
+		"Stats":          func() error { _, err := c.Stats(e.ctx); return err },
+		"Peek":           func() error { _, err := c.Peek(e.ctx, "q", 0, 1); return err },
+		"Leases":         func() error { _, err := c.Leases(e.ctx, 1); return err },
+		"Dead":           func() error { _, err := c.Dead(e.ctx, 0, 1); return err },
+		"RequeueDead":    func() error { _, err := c.RequeueDead(e.ctx, "1"); return err },
+		"RequeueAllDead": func() error { _, err := c.RequeueAllDead(e.ctx); return err },
+		"PurgeDead":      func() error { _, err := c.PurgeDead(e.ctx, "1"); return err },
+		"PurgeAllDead":   func() error { _, err := c.PurgeAllDead(e.ctx); return err },
+	}
+	if _, ok := e.tg.Backend.(backend.RateLimiter); ok {
+		calls["Allow"] = func() error { _, err := c.Allow(e.ctx, "r", time.Second, 1); return err }
 	}
 	for name, call := range calls {
 		e.wantErr(name+" after Close", call(), keyq.ErrClosed)

@@ -36,6 +36,9 @@ func testLen(e *env) {
 	if diff := cmp.Diff(want, e.stats(c).Queues); diff != "" {
 		e.Fatalf("Stats() of every queue (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(want, e.stats(c, []string{}...).Queues); diff != "" {
+		e.Fatalf("Stats with an empty list (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(map[string]keyq.QueueStats{"b": want["b"], "none": {}}, e.stats(c, "b", "none").Queues); diff != "" {
 		e.Fatalf("Stats(b, none) (-want +got):\n%s", diff)
 	}
@@ -85,6 +88,9 @@ func testPeek(e *env) {
 	}
 	if !slices.Equal(got, []string{"d", "e"}) || tasks[0].ID != ids[4] {
 		e.Fatalf("Peek = %v, want [d e]", got)
+	}
+	for i := range tasks[0].Payload { // scribbling on a peeked payload changes nothing stored
+		tasks[0].Payload[i] = '!'
 	}
 	if tasks, _ = c.Peek(e.ctx, "q", 1, 10); len(tasks) != 1 || string(tasks[0].Payload) != "e" {
 		e.Fatalf("Peek from offset 1 = %v", tasks)
