@@ -3,6 +3,7 @@ package keyq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -100,26 +101,83 @@ func (c *Client) leaseRef(l *Lease) (string, string, error) {
 // Ack ends the lease and removes the task for good (S4.2). A lease that has expired
 // or ended gives ErrLeaseLost and changes nothing (S4.6).
 func (c *Client) Ack(ctx context.Context, l *Lease, opts ...AckOption) error {
+	p, err := c.ackParams(l, opts)
+	if err != nil {
+		return c.wrap("ack", err)
+	}
+	_, err = run(c, ctx, "ack", &p, 0, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, c.b.Ack(ctx, p)
+	})
+	return err
+}
+
+func (c *Client) ackParams(l *Lease, opts []AckOption) (backend.AckParams, error) {
 	var o ackOptions
 	for _, f := range opts {
 		f(&o)
 	}
 	id, token, err := c.leaseRef(l)
 	if err != nil {
-		return c.wrap("ack", err)
+		return backend.AckParams{}, err
 	}
 	p := backend.AckParams{Namespace: c.ns, TaskID: id, Token: token, Status: o.status, Error: o.err}
 	if o.has {
 		a, err := c.encode(o.value, o.ok)
 		if err != nil {
-			return c.wrap("ack", err)
+			return backend.AckParams{}, err
 		}
 		p.Answer = &a
 	}
-	_, err = run(c, ctx, "ack", &p, 0, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.b.Ack(ctx, p)
+	return p, p.Validate()
+}
+
+// AckRequest is one lease for AckBatch, with the options Ack would take.
+type AckRequest struct {
+	Lease *Lease
+	Opts  []AckOption
+}
+
+// AckBatch acks several leases, each as Ack would, in one round trip when the
+// backend can (backend.BatchAcker). It returns one error per request, in order: nil
+// when acked, else an error matching ErrLeaseLost or ErrInvalid. The second result
+// reports a failure of the whole call, after which any lease may or may not have
+// been acked.
+func (c *Client) AckBatch(ctx context.Context, reqs []AckRequest) ([]error, error) {
+	errs := make([]error, len(reqs))
+	var ps []backend.AckParams
+	var at []int // index in reqs of each of ps
+	for i, r := range reqs {
+		p, err := c.ackParams(r.Lease, r.Opts)
+		if err != nil {
+			errs[i] = c.wrap("ack", err)
+			continue
+		}
+		ps, at = append(ps, p), append(at, i)
+	}
+	if len(ps) == 0 {
+		return errs, nil
+	}
+	res, err := call(c, ctx, "ack batch", 0, func(ctx context.Context) ([]error, error) {
+		if ba, ok := c.b.(backend.BatchAcker); ok {
+			return ba.AckBatch(ctx, ps)
+		}
+		out := make([]error, len(ps))
+		for i := range ps {
+			if out[i] = c.b.Ack(ctx, ps[i]); out[i] != nil && !errors.Is(out[i], ErrLeaseLost) {
+				return nil, out[i]
+			}
+		}
+		return out, nil
 	})
-	return err
+	if err != nil {
+		return errs, err
+	}
+	for j, e := range res {
+		if e != nil {
+			errs[at[j]] = c.wrap("ack", e)
+		}
+	}
+	return errs, nil
 }
 
 // encode makes an answer of v with the TTL for its outcome.

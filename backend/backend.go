@@ -94,6 +94,17 @@ type Backend interface {
 	Close() error
 }
 
+// BatchAcker is implemented by drivers that can end many leases in one round trip.
+// The keyq package uses it when present and otherwise acks one lease at a time.
+type BatchAcker interface {
+	// AckBatch acks each of ps as Ack would and returns one result per item, in
+	// order: nil, or an error matching ErrLeaseLost for a lease that had expired or
+	// ended. Each item is atomic on its own; the items are independent. A non-nil err
+	// reports a failure of the whole call (for example ErrUnavailable), after which
+	// any item may or may not have been acked.
+	AckBatch(ctx context.Context, ps []AckParams) ([]error, error)
+}
+
 // RateLimiter is implemented by drivers that can enforce a rate limit shared by every
 // process using a namespace.
 type RateLimiter interface {

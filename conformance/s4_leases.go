@@ -12,6 +12,7 @@ func init() {
 		test{name: "S4.1 a lease lasts its duration on the backend's clock", fn: testLeaseDuration},
 		test{name: "S4.2 ack removes the task for good", fn: testAckRemoves},
 		test{name: "S4.2 ack stores the answer in the same step", fn: testAckAnswer},
+		test{name: "S4.2 a batch ack ends each lease on its own", fn: testAckBatch},
 		test{name: "S4.3 release puts the task back at the head", fn: testReleaseHead},
 		test{name: "S4.3 release to the tail", fn: testReleaseTail},
 		test{name: "S4.3 release after a delay", fn: testReleaseDelay},
@@ -78,6 +79,52 @@ func testAckAnswer(e *env) {
 	e.ack(c, e.next(c), keyq.WithErrorAnswer("no such user"))
 	if a, err = c.Answer(e.ctx, "b"); err != nil || a.OK || string(a.Value) != `"no such user"` || a.TTL != keyq.DefaultErrorTTL {
 		e.Fatalf("error answer %+v (%s), %v", a, a.Value, err)
+	}
+}
+
+func testAckBatch(e *env) {
+	c := e.client()
+	for _, p := range []string{"a", "b", "c", "d"} {
+		e.enqueue(c, "q", p)
+	}
+	ls, err := c.Dequeue(e.ctx, keyq.Batch(4), keyq.LeaseFor(e.u(5)))
+	if err != nil || len(ls) != 4 {
+		e.Fatalf("Dequeue = %d, %v", len(ls), err)
+	}
+	e.ack(c, &ls[1]) // ended before the batch
+	stale := ls[3]
+	e.release(c, &ls[3])
+	errs, err := c.AckBatch(e.ctx, []keyq.AckRequest{
+		{Lease: &ls[0], Opts: []keyq.AckOption{keyq.WithAnswer("A")}},
+		{Lease: &ls[1]},
+		{Lease: nil},
+		{Lease: &ls[2], Opts: []keyq.AckOption{keyq.WithErrorAnswer("C")}},
+		{Lease: &stale, Opts: []keyq.AckOption{keyq.WithAnswer("stale")}},
+	})
+	if err != nil || len(errs) != 5 {
+		e.Fatalf("AckBatch = %v, %v", errs, err)
+	}
+	want := []error{nil, keyq.ErrLeaseLost, keyq.ErrInvalid, nil, keyq.ErrLeaseLost}
+	for i, w := range want {
+		if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
+			e.Fatalf("item %d: %v, want %v", i, errs[i], w)
+		}
+	}
+	if a := e.answer(c, "a"); !a.OK || string(a.Value) != `"A"` {
+		e.Fatalf("answer of a: %+v", a)
+	}
+	if a := e.answer(c, "c"); a.OK || string(a.Value) != `"C"` {
+		e.Fatalf("answer of c: %+v", a)
+	}
+	if ok, _ := c.Exists(e.ctx, "d"); ok {
+		e.Fatal("a lost lease in a batch stored its answer")
+	}
+	st := e.stats(c, "q")
+	if st.Counters.Acked != 3 || st.Queues["q"] != (keyq.QueueStats{Waiting: 1}) {
+		e.Fatalf("stats %+v, want 3 acked and d waiting", st)
+	}
+	if errs, err := c.AckBatch(e.ctx, nil); err != nil || len(errs) != 0 {
+		e.Fatalf("empty AckBatch = %v, %v", errs, err)
 	}
 }
 

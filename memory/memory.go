@@ -56,6 +56,7 @@ func New(opts ...Option) *Backend {
 var (
 	_ backend.Backend     = (*Backend)(nil)
 	_ backend.RateLimiter = (*Backend)(nil)
+	_ backend.BatchAcker  = (*Backend)(nil)
 )
 
 // Close makes every later call fail with backend.ErrClosed and wakes waiting
@@ -91,7 +92,7 @@ func (b *Backend) lock(ctx context.Context, name string) (*namespace, error) {
 	if ns == nil {
 		b.mu.Lock()
 		if ns = b.namespaces[name]; ns == nil {
-			ns = newNamespace()
+			ns = newNamespace(name)
 			b.namespaces[name] = ns
 		}
 		b.mu.Unlock()

@@ -78,7 +78,8 @@ type deadTask struct {
 }
 
 type namespace struct {
-	mu sync.Mutex
+	mu   sync.Mutex
+	name string
 
 	seq       uint64
 	queues    map[string]*queue
@@ -101,8 +102,9 @@ type namespace struct {
 	eventAt time.Time
 }
 
-func newNamespace() *namespace {
+func newNamespace(name string) *namespace {
 	return &namespace{
+		name:     name,
 		queues:   make(map[string]*queue),
 		leases:   make(map[string]*task),
 		answers:  make(map[string]*answer),

@@ -182,6 +182,10 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 		return err
 	}
 	defer ns.mu.Unlock()
+	return ns.ack(&p, now)
+}
+
+func (ns *namespace) ack(p *backend.AckParams, now time.Time) error {
 	t, err := ns.lease(p.TaskID, p.Token, now)
 	if err != nil {
 		return err
@@ -255,4 +259,25 @@ func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, er
 			return int(ns.counters.Reclaimed - before), nil
 		}
 	}
+}
+
+// AckBatch acks many leases under one lock; see backend.BatchAcker.
+func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	ns, now, err := b.open(ctx, ps[0].Namespace)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.mu.Unlock()
+	errs := make([]error, len(ps))
+	for i := range ps {
+		if ps[i].Namespace != ns.name {
+			errs[i] = fmt.Errorf("%w: batch mixes namespaces", backend.ErrInvalid)
+			continue
+		}
+		errs[i] = ns.ack(&ps[i], now)
+	}
+	return errs, nil
 }

@@ -5,7 +5,7 @@ import "testing"
 // A waiter woken for a queue that then leaves (its context ended) hands the wake-up
 // to the next waiter of that queue; one that stays to try again keeps it.
 func TestUnparkPassesWakeUpOn(t *testing.T) {
-	ns := newNamespace()
+	ns := newNamespace("ns")
 	first, _ := ns.park([]string{"q"})
 	second, _ := ns.park([]string{"other", "q"})
 	ns.wake("q")
