@@ -168,3 +168,77 @@ func TestWorkerCrash(t *testing.T) {
 		t.Fatal("no worker was killed; the test proved nothing")
 	}
 }
+
+// TestWorkerRedisRestart restarts the Redis server (kept on disk with appendfsync
+// always) while a worker handles tasks: the worker backs off while the store is
+// unreachable, goes on after the restart, and every task ends answered (S10.1).
+func TestWorkerRedisRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a server")
+	}
+	if os.Getenv(crashEnv) != "" {
+		t.Skip("inside a helper process")
+	}
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	url := "redis://" + srv.Addr
+	c, err := keyq.New(newRedisBackend(t, url), namespace(t), keyq.WithQueues(q), keyq.WithOpTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	msgs := make([]keyq.Message, n)
+	for i := range msgs {
+		msgs[i] = keyq.Message{Payload: []byte(strconv.Itoa(i))}
+	}
+	if _, err := c.EnqueueBatch(context.Background(), q, msgs); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	w := mustWorker(t, c, rec.option(), keyq.WorkerConcurrency(4), keyq.WorkerBatch(4), keyq.WorkerLease(time.Second),
+		keyq.WorkerPollWait(100*time.Millisecond))
+	w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+		select { // some work, so that the restart lands in the middle of the run
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return string(task.Payload), nil
+	})
+	start(t, w)
+	finished := 0
+	for finished < n/4 {
+		if rec.next(t).o == keyq.OutcomeFinished {
+			finished++
+		}
+	}
+	srv.Restart(t)
+	began := time.Now()
+	ctx := bounded(t)
+	for {
+		st, err := c.Stats(ctx, q)
+		if err == nil && st.Counters.Acked >= n {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("not every task was answered after the restart: %+v, %v; worker %+v", st, err, w.Stats())
+		case <-time.After(50 * time.Millisecond): // poll the store's counters
+		}
+	}
+	for i := range n {
+		if ok, err := c.Exists(context.Background(), strconv.Itoa(i)); err != nil || !ok {
+			t.Fatalf("task %d has no answer (%v)", i, err)
+		}
+	}
+	st, err := c.Stats(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := st.Queues[q]
+	if qs.Waiting+qs.Leased+qs.Delayed+qs.Dead != 0 || st.Counters.Acked != n {
+		t.Fatalf("queue %+v, counters %+v; want it empty and %d acks", qs, st.Counters, n)
+	}
+	ws := w.Stats()
+	t.Logf("answered all %d tasks %v after the restart; %d deliveries, %d settle calls failed, %d reclaimed",
+		n, time.Since(began).Round(time.Millisecond), st.Counters.Delivered, ws.Errors, st.Counters.Reclaimed)
+}
