@@ -13,7 +13,7 @@ func (b *Backend) Stats(ctx context.Context, p backend.StatsParams) (backend.Sta
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Stats{}, err
 	}
-	args := make([]any, len(p.Queues))
+	args := make([]any, len(p.Queues)) // none means every queue
 	for i, q := range p.Queues {
 		args[i] = q
 	}

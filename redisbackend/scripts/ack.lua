@@ -7,7 +7,7 @@
 --@common
 local now = now_ms()
 housekeep(now)
-local q, b = take_lease(ARGV[1], ARGV[2])
+local q, b = take_lease(ARGV[1], ARGV[2], now)
 if not q then return {'lost'} end
 drop_lease(ARGV[1], q)
 local digest = blob_digest(b)

@@ -85,6 +85,14 @@ local function wake(q)
   end
 end
 
+-- new_event wakes the waiters when the member just added to a delayed or leases
+-- zset is now its earliest: they time their next try by the earliest event, and
+-- this one is sooner than they know. The message is an empty queue name.
+local function new_event(zkey, member)
+  local first = redis.call('ZRANGE', zkey, 0, 0)
+  if first[1] == member then wake('') end
+end
+
 local function index_add(digest, n)
   local k = index_key(digest)
   if redis.call('HINCRBY', k, digest, n) <= 0 then redis.call('HDEL', k, digest) end
@@ -148,8 +156,10 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
     job_set(b, 'status', 'pending', 'attempts', attempt)
   end
   if delay > 0 then
-    redis.call('ZADD', K_DELAYED, now + delay, pad16(tonumber(blob_id(b))) .. pack(q) .. b)
+    local m = pad16(tonumber(blob_id(b))) .. pack(q) .. b
+    redis.call('ZADD', K_DELAYED, now + delay, m)
     bump('d:' .. q, 1)
+    new_event(K_DELAYED, m)
   elseif at_tail then
     redis.call('RPUSH', queue_key(q), b)
     wake(q)
@@ -198,9 +208,12 @@ local function next_event(now)
 end
 
 -- take_lease finds a live lease by token and task ID; it returns queue, blob or nil.
-local function take_lease(token, id)
+local function take_lease(token, id, now)
   local rec = redis.call('HGET', K_LEASE, token)
   if not rec then return nil end
+  -- Housekeeping may not have reached an expired lease yet: it is lost all the same.
+  local deadline = redis.call('ZSCORE', K_LEASES, pad16(tonumber(token)))
+  if not deadline or tonumber(deadline) <= now then return nil end
   local f = unpack_n(rec, 1)
   if blob_id(f[2]) ~= id then return nil end
   return f[1], f[2]

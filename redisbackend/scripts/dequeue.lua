@@ -39,7 +39,10 @@ for i = 3, #ARGV do
   end
   if got >= count then break end
 end
-if got > 0 then bump('delivered', got) end
+if got > 0 then
+  bump('delivered', got)
+  new_event(K_LEASES, pad16(tonumber(out[5])))
+end
 if deduped > 0 then bump('deduped', deduped) end
 out[3] = deduped
 out[4] = next_event(now)

@@ -23,13 +23,16 @@ if unique then
 end
 local out = {now}
 local qk = queue_key(q)
+local first_delayed
 for i = 0, n - 1 do
   local pre, rest, typ = ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
   local id = itoa(redis.call('INCR', K_SEQ))
   local b = pre .. enc48(now) .. string.char(#id) .. id .. rest
   index_add(string.sub(pre, 6, 21), 1)
   if delay > 0 then
-    redis.call('ZADD', K_DELAYED, now + delay, pad16(tonumber(id)) .. pack(q) .. b)
+    local m = pad16(tonumber(id)) .. pack(q) .. b
+    redis.call('ZADD', K_DELAYED, now + delay, m)
+    first_delayed = first_delayed or m
   elseif at_head then
     redis.call('LPUSH', qk, b)
   else
@@ -41,7 +44,12 @@ for i = 0, n - 1 do
   end
   out[#out + 1] = id
 end
-if delay > 0 then bump('d:' .. q, n) else wake(q) end
+if delay > 0 then
+  bump('d:' .. q, n)
+  new_event(K_DELAYED, first_delayed)
+else
+  wake(q)
+end
 bump('enqueued', n)
 redis.call('SADD', K_QUEUES, q)
 return out

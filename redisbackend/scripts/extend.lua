@@ -5,8 +5,10 @@
 --@common
 local now = now_ms()
 housekeep(now)
-local q = take_lease(ARGV[1], ARGV[2])
+local q = take_lease(ARGV[1], ARGV[2], now)
 if not q then return {'lost'} end
 local deadline = now + tonumber(ARGV[3])
-redis.call('ZADD', K_LEASES, deadline, pad16(tonumber(ARGV[1])))
+local m = pad16(tonumber(ARGV[1]))
+redis.call('ZADD', K_LEASES, deadline, m)
+new_event(K_LEASES, m)
 return {now, deadline}
