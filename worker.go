@@ -114,6 +114,7 @@ type WorkerStats struct {
 //   - dead-letters a task whose type has no handler (reason ErrNoHandler);
 //   - on success, acks with the handler's result as the answer (job finished);
 //   - on a Final error, acks with a FailureAnswer as the error answer (job failed);
+//   - on a timeout with WorkerTimeoutFinal, acks with an error answer (job timeout);
 //   - on any other error, a panic or a timeout, releases the task with the error
 //     as its last error, back to the head of its queue or after the backoff;
 //     the backend dead-letters it once its attempts are used up (S4.7);
@@ -519,6 +520,10 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 		w.ack(base, d, v)
 	case forced:
 		w.settle(d, OutcomeReturned, err, w.c.Release(base, t, KeepAttempt(), Because(ErrShutdown)))
+	case d.timedOut.Load() && w.cfg.timeoutFinal:
+		w.timeouts.Add(1)
+		msg := ErrTaskTimeout.Error()
+		w.settle(d, OutcomeFailed, ErrTaskTimeout, w.c.Ack(base, t, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg)))
 	case d.timedOut.Load():
 		w.timeouts.Add(1)
 		w.retry(base, d, ErrTaskTimeout)

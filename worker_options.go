@@ -67,6 +67,7 @@ type workerConfig struct {
 	lease           time.Duration
 	pollWait        time.Duration
 	timeout         time.Duration
+	timeoutFinal    bool
 	backoff         BackoffFunc
 	minInterval     time.Duration
 	rate            float64
@@ -164,6 +165,11 @@ func WorkerPollWait(d time.Duration) WorkerOption {
 // counts as a transient failure with the last error "timeout", retried or
 // dead-lettered like any other. The default, 0, sets no bound.
 func WorkerTimeout(d time.Duration) WorkerOption { return func(c *workerConfig) { c.timeout = d } }
+
+// WorkerTimeoutFinal makes a handler that runs over the timeout a final failure,
+// as in an RQ-style job queue: the task is acked with the job status timeout and
+// the error answer FailureAnswer{"timeout"} instead of being retried.
+func WorkerTimeoutFinal() WorkerOption { return func(c *workerConfig) { c.timeoutFinal = true } }
 
 // WorkerBackoff sets the delay before a task that failed with a transient error is
 // offered again. The default, nil, puts it back at the head of its queue at once, as

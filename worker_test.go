@@ -283,3 +283,35 @@ func TestWorkerTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerTimeoutFinal checks the RQ-style timeout: the job ends with status
+// timeout and an error answer, without a retry.
+func TestWorkerTimeoutFinal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		e := bf.new(t, false, keyq.WithQueues(q))
+		rec := newRecorder()
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(time.Second), keyq.WorkerTimeoutFinal())
+		started := make(chan struct{}, 1)
+		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		id := mustEnqueue(t, e.client, q, "slow")
+		start(t, w)
+		recv(t, started, "handler start")
+		waitTimers(t, e.wclock, 2) // the lease keeper and the timeout
+		e.wclock.Advance(time.Second)
+		if d := rec.expect(t, keyq.OutcomeFailed); !errors.Is(d.err, keyq.ErrTaskTimeout) {
+			t.Fatalf("outcome error %v, want ErrTaskTimeout", d.err)
+		}
+		if j := mustJob(t, e.client, id); j.Status != keyq.StatusTimeout || j.LastError != "timeout" || j.Attempts != 0 {
+			t.Fatalf("job %+v, want timeout after one delivery", j)
+		}
+		a, err := e.client.Answer(context.Background(), "slow")
+		var fa keyq.FailureAnswer
+		if err != nil || a.OK || a.Decode(&fa) != nil || fa.Error != "timeout" {
+			t.Fatalf("answer %s ok=%v (%v), want the timeout error answer", a.Value, a.OK, err)
+		}
+	})
+}

@@ -133,9 +133,11 @@ func run(ctx context.Context, out io.Writer, redisURL string, timeout time.Durat
 		fmt.Fprintf(out, "enqueued %-11s %s\n", jobs[i].typ, job.Status)
 	}
 
-	// Each job ends finished, failed or dead; net.fetch times out twice first.
+	// Each job ends finished, failed, timeout or dead.
 	ended := make(chan struct{}, len(jobs))
-	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(2), keyq.WorkerTimeout(timeout),
+	// As in RQ, a job that runs over its timeout ends with status timeout; without
+	// WorkerTimeoutFinal it would be retried like any transient failure.
+	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(2), keyq.WorkerTimeout(timeout), keyq.WorkerTimeoutFinal(),
 		keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
 			if o != keyq.OutcomeRetried {
 				ended <- struct{}{}

@@ -17,9 +17,9 @@ enqueued os.remove   pending
 job math.add    finished attempts=0 answer=9
 job text.upper  finished attempts=0 answer="KEYQ"
 job math.divide failed   attempts=0 last_error="division by zero" answer={"error":"division by zero"}
-job net.fetch   dead     attempts=2 last_error="timeout"
+job net.fetch   timeout  attempts=0 last_error="timeout" answer={"error":"timeout"}
 job os.remove   dead     attempts=0 last_error="keyq: no handler for the task type \"os.remove\""
-processed 2, failed 1, retried 1, dead 2, timeouts 2
+processed 2, failed 2, retried 0, dead 1, timeouts 1
 `
 
 func TestRun(t *testing.T) {
