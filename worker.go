@@ -337,7 +337,7 @@ func (w *Worker) drain(forceCtx context.Context, force context.CancelCauseFunc) 
 // loop fetches tasks and starts them until ctx ends or the backend fails for good.
 func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 	for fails := 0; ; {
-		if !w.ensureRefresh(ctx) {
+		if w.stopping(ctx) || !w.ensureRefresh(ctx) {
 			return nil
 		}
 		select {
