@@ -632,10 +632,19 @@ func (w *Worker) settled(d *delivery, o Outcome, err error) {
 		w.errs.Add(1)
 	}
 	t := &d.lease.Task
-	if err != nil {
-		w.log.Debug("keyq worker: task done", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "outcome", o, "err", err)
-	} else {
-		w.log.Debug("keyq worker: task done", "task", t.ID, "type", t.Type, "attempt", t.Attempt, "outcome", o)
+	level := slog.LevelDebug // finished, returned
+	switch o {
+	case OutcomeFailed, OutcomeRetried:
+		level = slog.LevelInfo
+	case OutcomeDead, OutcomeLost, OutcomeError:
+		level = slog.LevelWarn
+	}
+	if w.log.Enabled(context.Background(), level) {
+		attrs := []any{"task", t.ID, "queue", t.Queue, "type", t.Type, "attempt", t.Attempt, "outcome", o}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		w.log.Log(context.Background(), level, "keyq worker: task done", attrs...)
 	}
 	if w.cfg.onDone != nil {
 		w.cfg.onDone(t, o, err)

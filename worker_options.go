@@ -217,8 +217,10 @@ func WorkerShutdownTimeout(d time.Duration) WorkerOption {
 	return func(c *workerConfig) { c.shutdownTimeout = d }
 }
 
-// WorkerLogger sets where the worker logs failures and lifecycle events. The default
-// discards everything.
+// WorkerLogger sets where the worker logs: each delivery's outcome (debug for
+// finished and returned, info for failed and retried, warn for dead, lost and
+// failed acks), failures of the refresh hook, fetches and lease extensions (warn),
+// panics (error), and start and stop (info). The default discards everything.
 func WorkerLogger(l *slog.Logger) WorkerOption { return func(c *workerConfig) { c.logger = l } }
 
 // WorkerClock sets the clock of the worker's own timers: rate limits, the refresh
