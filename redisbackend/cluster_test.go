@@ -1,0 +1,82 @@
+package redisbackend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/conformance"
+	"github.com/keyq/keyq/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// startCluster starts three redis-server masters in cluster mode, splits the 16384
+// slots between them and returns a cluster client once the cluster is up.
+func startCluster(t *testing.T) *redis.ClusterClient {
+	t.Helper()
+	ctx := context.Background()
+	var addrs []string
+	var nodes []*redis.Client
+	for range 3 {
+		srv := redistest.Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+		addrs = append(addrs, srv.Addr)
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { c.Close() })
+		nodes = append(nodes, c)
+	}
+	for i, c := range nodes {
+		lo, hi := i*16384/3, (i+1)*16384/3-1
+		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+		}
+		if i > 0 {
+			host, port, _ := strings.Cut(addrs[0], ":")
+			if err := c.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+				t.Fatalf("CLUSTER MEET: %v", err)
+			}
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, c := range nodes {
+		for {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster not up after 20s: %v %v", info, err)
+			}
+			time.Sleep(20 * time.Millisecond) // poll the cluster state
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// TestConformanceCluster runs the shared suite on a three-node Redis Cluster: every
+// script must touch only keys of its namespace's slot, or the cluster refuses it.
+func TestConformanceCluster(t *testing.T) {
+	cc := startCluster(t)
+	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
+		b, err := New(cc, Options{Prefix: fmt.Sprintf("keyqtest%d", nsSeq.Add(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conformance.Target{
+			Backend: b,
+			Waiting: func() int { return int(b.waiting.Load()) },
+			Now: func() time.Time {
+				tm, err := cc.Time(context.Background()).Result()
+				if err != nil {
+					t.Errorf("TIME: %v", err)
+				}
+				return tm.Truncate(time.Millisecond)
+			},
+			Advance: func(d time.Duration) { time.Sleep(d) }, // real time
+			Unit:    200 * time.Millisecond,
+		}
+	}))
+}
