@@ -176,18 +176,23 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		res, _, err := b.dequeueOnce(ctx, k, p)
 		return res, err
 	}
+	reg, err := b.wait.register(ctx, k.channel, p.Queues)
+	if err != nil {
+		return backend.DequeueResult{}, b.closedOr(err)
+	}
+	defer b.wait.unregister(k.channel, reg)
 	total := b.opts.Clock.NewTimer(p.Wait)
 	defer total.Stop()
 	deduped := 0
 	for {
-		wake, err := b.wait.subscribe(ctx, k.channel)
-		if err != nil {
-			return backend.DequeueResult{Deduped: deduped}, err
+		select { // a wake-up from before this try is stale
+		case <-reg.c:
+		default:
 		}
 		res, next, err := b.dequeueOnce(ctx, k, p)
 		res.Deduped += deduped
 		if err != nil || len(res.Leases) > 0 {
-			return res, err
+			return res, b.closedOr(err)
 		}
 		deduped = res.Deduped
 		var nextC <-chan time.Time
@@ -196,27 +201,40 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 			nextT = b.opts.Clock.NewTimer(next)
 			nextC = nextT.C()
 		}
-		stop := func() {
-			b.waiting.Add(-1)
-			if nextT != nil {
-				nextT.Stop()
-			}
-		}
 		b.waiting.Add(1)
+		err = nil
+		done := false
 		select {
-		case <-wake:
+		case <-reg.c:
 		case <-nextC:
 		case <-total.C():
-			stop()
-			return res, nil
+			done = true
 		case <-ctx.Done():
-			stop()
-			return res, ctx.Err()
+			err = ctx.Err()
 		case <-b.closed:
-			stop()
-			return res, backend.ErrClosed
+			err = backend.ErrClosed
 		}
-		stop()
+		b.waiting.Add(-1)
+		if nextT != nil {
+			nextT.Stop()
+		}
+		if done || err != nil {
+			return res, err
+		}
+	}
+}
+
+// closedOr returns ErrClosed once the backend is closed, else err: a call cut short
+// by Close reports the Close, not the broken connection it caused.
+func (b *Backend) closedOr(err error) error {
+	if err == nil {
+		return nil
+	}
+	select {
+	case <-b.closed:
+		return backend.ErrClosed
+	default:
+		return err
 	}
 }
 

@@ -2,6 +2,7 @@ package redisbackend
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/keyq/keyq/backend"
@@ -9,15 +10,17 @@ import (
 )
 
 // waiter wakes waiting Dequeue calls. Scripts that make a task available PUBLISH
-// the queue's name on the namespace's channel; one Pub/Sub connection per Backend
-// subscribes to the channels of the namespaces someone waits on, and each message
-// wakes every waiter of that namespace, which then tries again. A waiter holds no
-// pool connection and ends at once when its ctx is done or the backend closes.
+// the queue's name on the namespace's channel (and an empty name when a delayed
+// task or lease deadline comes sooner than any known). One Pub/Sub connection per
+// Backend subscribes to the channels of the namespaces someone waits on; a message
+// wakes the waiters of that queue, or all of the namespace's waiters for an empty
+// name, and each tries again. A waiter holds no pool connection and ends at once
+// when its ctx is done or the backend closes.
 //
-// A waiter takes the namespace's wake channel before it tries to dequeue, so a
-// message published after the try wakes it. Messages sent while the subscription
-// was down are lost, so every (re)subscription confirmation wakes everyone too.
-// Channels stay subscribed until Close.
+// A waiter registers before it tries to dequeue, so a message published after the
+// try wakes it. Messages sent while the subscription was down are lost, so every
+// (re)subscription confirmation wakes all waiters of the channel. Channels stay
+// subscribed until Close.
 type waiter struct {
 	client redis.UniversalClient
 	closed <-chan struct{}
@@ -31,16 +34,23 @@ type waiter struct {
 
 type channelState struct {
 	ready chan struct{} // closed at the first subscription confirmation
-	wake  chan struct{} // closed and replaced on every message
+	regs  map[*waitReg]struct{}
+}
+
+// waitReg is one waiting Dequeue: c gets a value when one of its queues may have a
+// task.
+type waitReg struct {
+	queues []string
+	c      chan struct{}
 }
 
 func newWaiter(client redis.UniversalClient, closed <-chan struct{}) *waiter {
 	return &waiter{client: client, closed: closed, chans: make(map[string]*channelState)}
 }
 
-// subscribe makes sure channel is subscribed and returns a Go channel that is
-// closed at the next message on it.
-func (w *waiter) subscribe(ctx context.Context, channel string) (<-chan struct{}, error) {
+// register makes sure channel is subscribed and registers a waiter for queues.
+// The caller must unregister it.
+func (w *waiter) register(ctx context.Context, channel string, queues []string) (*waitReg, error) {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -52,45 +62,59 @@ func (w *waiter) subscribe(ctx context.Context, channel string) (<-chan struct{}
 		go w.receive(w.ps.ChannelWithSubscriptions(), w.done)
 	}
 	st := w.chans[channel]
-	fresh := st == nil
-	if fresh {
-		st = &channelState{ready: make(chan struct{}), wake: make(chan struct{})}
+	if st == nil {
+		st = &channelState{ready: make(chan struct{}), regs: make(map[*waitReg]struct{})}
 		w.chans[channel] = st
 	}
-	ps, wake := w.ps, st.wake
+	r := &waitReg{queues: queues, c: make(chan struct{}, 1)}
+	st.regs[r] = struct{}{}
+	ps := w.ps
 	w.mu.Unlock()
 
 	select {
 	case <-st.ready:
-		return wake, nil
+		return r, nil
 	default:
 	}
-	if err := ps.Subscribe(ctx, channel); err != nil {
-		return nil, mapErr(ctx, err)
+	err := ps.Subscribe(ctx, channel)
+	if err == nil {
+		select {
+		case <-st.ready:
+			return r, nil
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-w.closed:
+			err = backend.ErrClosed
+		}
+	} else {
+		err = mapErr(ctx, err)
 	}
-	select {
-	case <-st.ready:
-		return wake, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-w.closed:
-		return nil, backend.ErrClosed
+	w.unregister(channel, r)
+	return nil, err
+}
+
+func (w *waiter) unregister(channel string, r *waitReg) {
+	w.mu.Lock()
+	if st := w.chans[channel]; st != nil {
+		delete(st.regs, r)
 	}
+	w.mu.Unlock()
 }
 
 // receive dispatches Pub/Sub messages until the subscription closes.
 func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 	defer close(done)
 	for msg := range ch {
-		var name string
+		var name, queue string
+		all := false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind != "subscribe" {
 				continue
 			}
-			name = m.Channel
+			name, all = m.Channel, true
 		case *redis.Message:
-			name = m.Channel
+			name, queue, all = m.Channel, m.Payload, m.Payload == ""
 		default:
 			continue
 		}
@@ -101,8 +125,14 @@ func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 			default:
 				close(st.ready)
 			}
-			close(st.wake)
-			st.wake = make(chan struct{})
+			for r := range st.regs {
+				if all || slices.Contains(r.queues, queue) {
+					select {
+					case r.c <- struct{}{}:
+					default:
+					}
+				}
+			}
 		}
 		w.mu.Unlock()
 	}
