@@ -340,31 +340,20 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		if w.stopping(ctx) || !w.ensureRefresh(ctx) {
 			return nil
 		}
+		// Fetch only when a handler slot is free. The fetch loop is the only one
+		// that takes slots, so the slot stays free until start takes it.
 		select {
 		case w.sem <- struct{}{}:
+			<-w.sem
 		case <-ctx.Done():
 			return nil
 		case <-w.stop:
 			return nil
 		}
 		if w.stopping(ctx) {
-			<-w.sem
 			return nil
 		}
-		n := 1
-	reserve:
-		for n < w.cfg.batch {
-			select {
-			case w.sem <- struct{}{}:
-				n++
-			default:
-				break reserve
-			}
-		}
-		leases, err := w.c.Dequeue(ctx, From(w.cfg.queues...), Batch(n), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
-		for range n - len(leases) {
-			<-w.sem
-		}
+		leases, err := w.c.Dequeue(ctx, From(w.cfg.queues...), Batch(w.cfg.batch), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
 		if len(leases) > 0 {
 			w.start(ctx, base, forceCtx, leases)
 		}
@@ -421,7 +410,12 @@ func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
 			w.noHandler(base, d)
 			continue
 		}
-		if w.stopping(ctx) || w.refreshDue() || !w.pace(ctx) || w.stopping(ctx) {
+		if w.stopping(ctx) || w.refreshDue() || !w.slot(ctx) {
+			w.handBack(base, ds[i:])
+			return
+		}
+		if !w.pace(ctx) || w.stopping(ctx) {
+			<-w.sem
 			w.handBack(base, ds[i:])
 			return
 		}
@@ -433,6 +427,19 @@ func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
 		}
 		w.wg.Add(1)
 		go w.process(base, forceCtx, d, h)
+	}
+}
+
+// slot waits for a free handler slot and takes it. It returns false when the worker
+// stops first.
+func (w *Worker) slot(ctx context.Context) bool {
+	select {
+	case w.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-w.stop:
+		return false
 	}
 }
 
@@ -581,7 +588,6 @@ func (w *Worker) noHandler(base context.Context, d *delivery) {
 	w.stopWatch(d)
 	err := fmt.Errorf("%w %q", ErrNoHandler, d.lease.Type)
 	w.settle(d, OutcomeDead, err, w.c.Release(base, &d.lease, DeadLetter(), Because(err)))
-	<-w.sem
 }
 
 // handBack releases unstarted deliveries with their attempts kept, last first, so
@@ -595,7 +601,6 @@ func (w *Worker) handBack(base context.Context, ds []*delivery) {
 		} else {
 			w.settle(d, OutcomeReturned, nil, w.c.Release(base, &d.lease, KeepAttempt()))
 		}
-		<-w.sem
 	}
 }
 

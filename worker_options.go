@@ -146,8 +146,11 @@ func WorkerQueues(names ...string) WorkerOption {
 	return func(c *workerConfig) { c.queues = append([]string(nil), names...) }
 }
 
-// WorkerBatch sets how many tasks one fetch may lease, never more than the free
-// handler slots. The default is 1.
+// WorkerBatch sets how many tasks one fetch may lease. The worker fetches once a
+// handler slot is free and starts the tasks of a fetch in order as slots free up,
+// so it may hold up to n-1 leases more than it runs: their leases are kept alive,
+// and on shutdown they go back to the head of their queues with their attempts
+// kept. The default, 1, fetches only for a free slot.
 func WorkerBatch(n int) WorkerOption { return func(c *workerConfig) { c.batch = n } }
 
 // WorkerLease sets the lease the worker asks for and extends by while a handler
