@@ -283,46 +283,56 @@ func TestWorkerShutdown(t *testing.T) {
 			}
 		})
 
-		t.Run("unstarted batch leases go back in order", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
-			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock),
-				keyq.WorkerConcurrency(3), keyq.WorkerBatch(3), keyq.WorkerMinInterval(time.Hour))
-			started, release := make(chan struct{}, 1), make(chan struct{})
-			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) {
-				started <- struct{}{}
-				<-release
-				return "ok", nil
-			})
-			for i := range 3 {
-				mustEnqueue(t, e.client, q, fmt.Sprint(i))
-			}
-			start(t, w)
-			recv(t, started, "handler start")
-			waitTimers(t, e.wclock, 4) // three lease keepers and the pacing timer
-			stopped := make(chan error, 1)
-			go func() { stopped <- w.Shutdown(context.Background()) }()
-			rec.expect(t, keyq.OutcomeReturned)
-			rec.expect(t, keyq.OutcomeReturned)
-			close(release)
-			if err := recv(t, stopped, "Shutdown"); err != nil {
-				t.Fatalf("Shutdown = %v", err)
-			}
-			rec.expect(t, keyq.OutcomeFinished)
-			waiting, err := e.client.Peek(context.Background(), q, 0, 10)
-			if err != nil || len(waiting) != 2 {
-				t.Fatalf("waiting %+v, %v; want 2", waiting, err)
-			}
-			for i, task := range waiting {
-				if string(task.Payload) != fmt.Sprint(i+1) || task.Attempt != 0 {
-					t.Fatalf("waiting[%d] = %q attempt %d, want %q attempt 0", i, task.Payload, task.Attempt, fmt.Sprint(i+1))
+		for _, tc := range []struct {
+			name   string
+			opts   []keyq.WorkerOption
+			timers int
+		}{
+			// Three leases with their keepers, and the pacing timer.
+			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConcurrency(3), keyq.WorkerMinInterval(time.Hour)}, 4},
+			// Three leases with their keepers; two wait for the one handler slot.
+			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConcurrency(1)}, 3},
+		} {
+			t.Run("unstarted batch leases go back in order/"+tc.name, func(t *testing.T) {
+				e := bf.new(t, false, keyq.WithQueues(q))
+				rec := newRecorder()
+				w := mustWorker(t, e.client, append(tc.opts, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBatch(3))...)
+				started, release := make(chan struct{}, 1), make(chan struct{})
+				w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) {
+					started <- struct{}{}
+					<-release
+					return "ok", nil
+				})
+				for i := range 3 {
+					mustEnqueue(t, e.client, q, fmt.Sprint(i))
 				}
-			}
-			st, err := e.client.Stats(context.Background())
-			if err != nil || st.Counters.Acked != 1 {
-				t.Fatalf("counters %+v, %v; want 1 ack", st.Counters, err)
-			}
-		})
+				start(t, w)
+				recv(t, started, "handler start")
+				waitTimers(t, e.wclock, tc.timers)
+				stopped := make(chan error, 1)
+				go func() { stopped <- w.Shutdown(context.Background()) }()
+				rec.expect(t, keyq.OutcomeReturned)
+				rec.expect(t, keyq.OutcomeReturned)
+				close(release)
+				if err := recv(t, stopped, "Shutdown"); err != nil {
+					t.Fatalf("Shutdown = %v", err)
+				}
+				rec.expect(t, keyq.OutcomeFinished)
+				waiting, err := e.client.Peek(context.Background(), q, 0, 10)
+				if err != nil || len(waiting) != 2 {
+					t.Fatalf("waiting %+v, %v; want 2", waiting, err)
+				}
+				for i, task := range waiting {
+					if string(task.Payload) != fmt.Sprint(i+1) || task.Attempt != 0 {
+						t.Fatalf("waiting[%d] = %q attempt %d, want %q attempt 0", i, task.Payload, task.Attempt, fmt.Sprint(i+1))
+					}
+				}
+				st, err := e.client.Stats(context.Background())
+				if err != nil || st.Counters.Acked != 1 {
+					t.Fatalf("counters %+v, %v; want 1 ack", st.Counters, err)
+				}
+			})
+		}
 
 		t.Run("shutdown before run", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
