@@ -259,36 +259,55 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 	// tasks it leased (S3.5).
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.DetachedTimeout)
 	defer cancel()
-	r, err := b.run(dctx, scriptDequeue, k, args...)
-	if err != nil {
-		if ctx.Err() != nil {
+	next := time.Duration(-1)
+	for { // more than one round only when a round stopped at its dedupe cap
+		r, err := b.run(dctx, scriptDequeue, k, args...)
+		if err == nil {
+			var more bool
+			if more, err = decodeDequeue(r, &res); err == nil {
+				next = -1
+				if n := num(r[3]); n >= 0 {
+					next = time.Duration(n) * time.Millisecond
+				}
+				if !more || len(res.Leases) >= p.Count || ctx.Err() != nil {
+					return res, next, nil
+				}
+				args[0] = p.Count - len(res.Leases)
+				continue
+			}
+		}
+		switch {
+		case len(res.Leases) > 0: // leased by an earlier round: they are the caller's
+			return res, next, nil
+		case ctx.Err() != nil:
 			return res, -1, ctx.Err()
 		}
 		return res, -1, err
 	}
-	if len(r) < 4 || (len(r)-4)%3 != 0 {
-		return res, -1, corrupt("dequeue reply of %d items", len(r))
+}
+
+// decodeDequeue adds the leases of a dequeue script's reply to res and reports
+// whether the script asks to be called again.
+func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
+	if len(r) < 5 || (len(r)-5)%3 != 0 {
+		return false, corrupt("dequeue reply of %d items", len(r))
 	}
 	deadline := msTime(num(r[1]))
-	res.Deduped = int(num(r[2]))
-	next := time.Duration(-1)
-	if n := num(r[3]); n >= 0 {
-		next = time.Duration(n) * time.Millisecond
-	}
-	for i := 4; i < len(r); i += 3 {
+	res.Deduped += int(num(r[2]))
+	for i := 5; i < len(r); i += 3 {
 		token, err1 := str(r[i])
 		queue, err2 := str(r[i+1])
 		blob, err3 := str(r[i+2])
 		if err := firstErr(err1, err2, err3); err != nil {
-			return res, -1, err
+			return false, err
 		}
 		t, err := decodeBlob(queue, []byte(blob))
 		if err != nil {
-			return res, -1, err
+			return false, err
 		}
 		res.Leases = append(res.Leases, backend.Lease{Task: t, Token: token, Deadline: deadline})
 	}
-	return res, next, nil
+	return num(r[4]) == 1, nil
 }
 
 func leaseResult(r []any) error {

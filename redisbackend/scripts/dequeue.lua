@@ -2,19 +2,21 @@
 -- tasks whose key has an answer (and refreshing that answer's TTL).
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
--- Returns {now ms, deadline ms, deduped, ms to the next event or -1,
---          then per lease: token, queue, blob}.
+-- Returns {now ms, deadline ms, deduped, ms to the next event or -1, more,
+--          then per lease: token, queue, blob}. more is 1 when the script stopped
+-- after DEDUPE_CAP dropped tasks, to keep the server responsive: call it again.
 --@common
 local count, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = now_ms()
 housekeep(now)
 local deadline = now + lease
-local out = {now, deadline, 0, 0}
+local out = {now, deadline, 0, 0, 0}
 local got, deduped = 0, 0
+local DEDUPE_CAP = 1000
 for i = 3, #ARGV do
   local q = ARGV[i]
   local qk = queue_key(q)
-  while got < count do
+  while got < count and deduped < DEDUPE_CAP do
     local b = redis.call('LPOP', qk)
     if not b then break end
     local digest = blob_digest(b)
@@ -37,11 +39,12 @@ for i = 3, #ARGV do
       out[#out + 1] = b
     end
   end
-  if got >= count then break end
+  if got >= count or deduped >= DEDUPE_CAP then break end
 end
+if deduped >= DEDUPE_CAP and got < count then out[5] = 1 end
 if got > 0 then
   bump('delivered', got)
-  new_event(K_LEASES, pad16(tonumber(out[5])))
+  new_event(K_LEASES, pad16(tonumber(out[6])))
 end
 if deduped > 0 then bump('deduped', deduped) end
 out[3] = deduped
