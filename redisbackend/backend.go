@@ -382,14 +382,20 @@ func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, er
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return 0, err
 	}
-	r, err := b.run(ctx, scriptReclaim, b.nsKeys(p.Namespace))
-	if err != nil {
-		return 0, err
+	total := 0
+	for { // one script reclaims at most ten housekeeping batches
+		r, err := b.run(ctx, scriptReclaim, b.nsKeys(p.Namespace))
+		if err != nil {
+			return total, err
+		}
+		if len(r) != 3 {
+			return total, corrupt("reclaim reply of %d items", len(r))
+		}
+		total += int(num(r[1]))
+		if num(r[2]) == 0 {
+			return total, nil
+		}
 	}
-	if len(r) != 2 {
-		return 0, corrupt("reclaim reply of %d items", len(r))
-	}
-	return int(num(r[1])), nil
 }
 
 func str(v any) (string, error) {
