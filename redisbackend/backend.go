@@ -108,7 +108,7 @@ func (b *Backend) begin(ctx context.Context, validate func() error) error {
 	if err := validate(); err != nil {
 		return err
 	}
-	return ctx.Err()
+	return ctxErr(ctx)
 }
 
 // run runs a namespace script and returns its reply as a list.
@@ -210,7 +210,7 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		case <-total.C():
 			done = true
 		case <-ctx.Done():
-			err = ctx.Err()
+			err = ctxErr(ctx)
 		case <-b.closed:
 			err = backend.ErrClosed
 		}
@@ -247,8 +247,8 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 		return res, -1, backend.ErrClosed
 	default:
 	}
-	if err := ctx.Err(); err != nil {
-		return res, -1, err
+	if ctx.Err() != nil {
+		return res, -1, ctxErr(ctx)
 	}
 	args := make([]any, 0, 2+len(p.Queues))
 	args = append(args, p.Count, durMS(p.Lease))
@@ -280,7 +280,7 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 		case len(res.Leases) > 0: // leased by an earlier round: they are the caller's
 			return res, next, nil
 		case ctx.Err() != nil:
-			return res, -1, ctx.Err()
+			return res, -1, ctxErr(ctx)
 		}
 		return res, -1, err
 	}

@@ -41,6 +41,16 @@ func mapErr(ctx context.Context, err error) error {
 	return fmt.Errorf("redisbackend: %w", err)
 }
 
+// ctxErr returns the error of a done ctx: context.Canceled as it is, a deadline as
+// backend.ErrTimeout wrapping context.DeadlineExceeded.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
+	}
+	return err
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

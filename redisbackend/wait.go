@@ -82,7 +82,7 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string) 
 		case <-st.ready:
 			return r, nil
 		case <-ctx.Done():
-			err = ctx.Err()
+			err = ctxErr(ctx)
 		case <-w.closed:
 			err = backend.ErrClosed
 		}
