@@ -19,13 +19,7 @@ import (
 // (with a fake clock) and on this backend (on miniredis, its clock moved alike), and
 // checks that every call gives the same result on both.
 func TestDifferential(t *testing.T) {
-	ops := 10_000
-	if testing.Short() || raceEnabled {
-		// The race detector makes miniredis's Lua about ten times slower; the full
-		// length runs without it.
-		ops = 2_000
-		t.Logf("short or race run: %d operations per seed instead of 10,000", ops)
-	}
+	ops := diffOps(t)
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
@@ -40,6 +34,7 @@ func TestDifferential(t *testing.T) {
 // longer so that nothing expires during the run, and times are not compared.
 func TestDifferentialRedis(t *testing.T) {
 	client := realClient(t)
+	ops := diffOps(t)
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
@@ -48,9 +43,20 @@ func TestDifferentialRedis(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			runDifferential(t, seed, 10_000, b, nil)
+			runDifferential(t, seed, ops, b, nil)
 		})
 	}
+}
+
+// diffOps is how many operations a differential run makes: 10,000, or 2,000 in a
+// short run or under the race detector, which makes the run about ten times slower
+// (the full length runs without it).
+func diffOps(t *testing.T) int {
+	if testing.Short() || raceEnabled {
+		t.Log("short or race run: 2,000 operations per seed instead of 10,000")
+		return 2_000
+	}
+	return 10_000
 }
 
 // errKind names the sentinel an error matches, so that errors compare by meaning.
