@@ -35,7 +35,12 @@
 // Answers and the key index are addressed by the first 16 bytes of the SHA-256 of
 // the task key, so keys may be payloads of any size. A queued task costs its
 // payload, about 35 bytes of header, and about 25 bytes in the key index; when the
-// key is not the payload, the key too.
+// key is not the payload, the key too. Measured on Redis 7.0 (BenchmarkMemory):
+// 170 bytes per queued 100-byte task against 105 for a bare list of the payloads,
+// 339 with job tracking on. The key index stays in listpack encoding up to about
+// 4096 × hash-max-listpack-entries (128 by default, so about 500,000) distinct keys
+// queued per namespace; beyond that each costs about 40 bytes more, unless
+// hash-max-listpack-entries is raised.
 //
 // Scripts that touch keys named after queues, task IDs or key digests get the
 // namespace prefix as KEYS[9] and build those names from it; they all share the
