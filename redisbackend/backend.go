@@ -184,13 +184,24 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 	total := b.opts.Clock.NewTimer(p.Wait)
 	defer total.Stop()
 	deduped := 0
+	woken := "" // the queue of the wake-up that led to this try
 	for {
-		select { // a wake-up from before this try is stale
-		case <-reg.c:
+		select { // a wake-up since the last try is served by this one
+		case q := <-reg.c:
+			if woken == "" {
+				woken = q
+			}
 		default:
 		}
 		res, next, err := b.dequeueOnce(ctx, k, p)
 		res.Deduped += deduped
+		if woken != "" && (err != nil || len(res.Leases) == p.Count) {
+			// A failed try may not have looked, and a full batch may have left
+			// tasks in the queue this wake-up was for; a shorter batch emptied
+			// every queue of p.Queues.
+			b.wait.passOn(k.channel, woken)
+		}
+		woken = ""
 		if err != nil || len(res.Leases) > 0 {
 			return res, b.closedOr(err)
 		}
@@ -205,7 +216,7 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		err = nil
 		done := false
 		select {
-		case <-reg.c:
+		case woken = <-reg.c:
 		case <-nextC:
 		case <-total.C():
 			done = true

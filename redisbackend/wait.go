@@ -3,22 +3,27 @@ package redisbackend
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
 )
 
-// waiter wakes waiting Dequeue calls. Scripts that make a task available PUBLISH
-// the queue's name on the namespace's channel (and an empty name when a delayed
-// task or lease deadline comes sooner than any known). One Pub/Sub connection per
-// Backend subscribes to the channels of the namespaces someone waits on; a message
-// wakes the waiters of that queue, or all of the namespace's waiters for an empty
-// name, and each tries again. A waiter holds no pool connection and ends at once
+// waiter wakes waiting Dequeue calls. Scripts that make tasks available PUBLISH
+// "<count>:<queue>" on the namespace's channel, and an empty message when a delayed
+// task or lease deadline comes sooner than any known. One Pub/Sub connection per
+// Backend subscribes to the channels of the namespaces someone waits on. A message
+// for a queue wakes up to count of its waiters, longest waiting first, so that one
+// task does not send every idle consumer to the server; an empty message wakes all
+// of the namespace's waiters. A waiter holds no pool connection and ends at once
 // when its ctx is done or the backend closes.
 //
 // A waiter registers before it tries to dequeue, so a message published after the
-// try wakes it. Messages sent while the subscription was down are lost, so every
+// try wakes it. A waiter woken for a queue that then leases a full batch, or leaves
+// without trying, passes the wake-up on to another waiter of that queue: tasks may
+// be left there. Messages sent while the subscription was down are lost, so every
 // (re)subscription confirmation wakes all waiters of the channel. Channels stay
 // subscribed until Close.
 type waiter struct {
@@ -34,14 +39,14 @@ type waiter struct {
 
 type channelState struct {
 	ready chan struct{} // closed at the first subscription confirmation
-	regs  map[*waitReg]struct{}
+	regs  []*waitReg    // in registration order
 }
 
-// waitReg is one waiting Dequeue: c gets a value when one of its queues may have a
-// task.
+// waitReg is one waiting Dequeue. c receives the queue it was woken for, or "" when
+// it should simply try again.
 type waitReg struct {
 	queues []string
-	c      chan struct{}
+	c      chan string
 }
 
 func newWaiter(client redis.UniversalClient, closed <-chan struct{}) *waiter {
@@ -63,11 +68,11 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string) 
 	}
 	st := w.chans[channel]
 	if st == nil {
-		st = &channelState{ready: make(chan struct{}), regs: make(map[*waitReg]struct{})}
+		st = &channelState{ready: make(chan struct{})}
 		w.chans[channel] = st
 	}
-	r := &waitReg{queues: queues, c: make(chan struct{}, 1)}
-	st.regs[r] = struct{}{}
+	r := &waitReg{queues: queues, c: make(chan string, 1)}
+	st.regs = append(st.regs, r)
 	ps := w.ps
 	w.mu.Unlock()
 
@@ -93,12 +98,52 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string) 
 	return nil, err
 }
 
+// unregister removes a waiter. A wake-up for a queue it received and did not act
+// on goes to another waiter of that queue.
 func (w *waiter) unregister(channel string, r *waitReg) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.chans[channel]
+	if st == nil {
+		return
+	}
+	st.regs = slices.DeleteFunc(st.regs, func(o *waitReg) bool { return o == r })
+	select {
+	case q := <-r.c:
+		if q != "" {
+			st.wakeLocked(q, 1)
+		}
+	default:
+	}
+}
+
+// passOn wakes one other waiter of queue q on channel.
+func (w *waiter) passOn(channel, q string) {
+	w.mu.Lock()
 	if st := w.chans[channel]; st != nil {
-		delete(st.regs, r)
+		st.wakeLocked(q, 1)
 	}
 	w.mu.Unlock()
+}
+
+// wakeLocked wakes up to n waiters of queue q, or all waiters for q == "". The
+// caller holds w.mu.
+func (st *channelState) wakeLocked(q string, n int) {
+	for _, r := range st.regs {
+		if n <= 0 {
+			return
+		}
+		if q != "" && !slices.Contains(r.queues, q) {
+			continue
+		}
+		select {
+		case r.c <- q:
+			if q != "" {
+				n--
+			}
+		default: // already woken
+		}
+	}
 }
 
 // receive dispatches Pub/Sub messages until the subscription closes.
@@ -106,15 +151,20 @@ func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 	defer close(done)
 	for msg := range ch {
 		var name, queue string
-		all := false
+		n := 1
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind != "subscribe" {
 				continue
 			}
-			name, all = m.Channel, true
+			name = m.Channel
 		case *redis.Message:
-			name, queue, all = m.Channel, m.Payload, m.Payload == ""
+			name = m.Channel
+			if count, q, ok := strings.Cut(m.Payload, ":"); ok {
+				if c, err := strconv.Atoi(count); err == nil && c > 0 {
+					n, queue = c, q
+				}
+			}
 		default:
 			continue
 		}
@@ -125,14 +175,7 @@ func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 			default:
 				close(st.ready)
 			}
-			for r := range st.regs {
-				if all || slices.Contains(r.queues, queue) {
-					select {
-					case r.c <- struct{}{}:
-					default:
-					}
-				}
-			}
+			st.wakeLocked(queue, n)
 		}
 		w.mu.Unlock()
 	}

@@ -13,7 +13,8 @@
 --                            it and share its hash tag, so they lie in its slot:
 --                            q:<queue> list of blobs, a:<hex digest> answer hash,
 --                            j:<id> job record hash, k:<3 hex> key index hash.
--- The wake-up channel is prefix .. 'w'; its messages are queue names.
+-- The wake-up channel is prefix .. 'w'; its messages are "<count>:<queue>", or
+-- empty to wake every waiter.
 --
 -- A blob is a task as stored. Bytes (1-based): 1 flags, 2-3 attempt, 4-5 max
 -- attempts, 6-21 key digest, 22-27 enqueued ms, 28 id length, then the id, then the
@@ -77,12 +78,11 @@ end
 local function job_key(id) return P .. 'j:' .. id end
 local function queue_key(q) return P .. 'q:' .. q end
 
-local woken = {}
-local function wake(q)
-  if not woken[q] then
-    woken[q] = true
-    redis.call('PUBLISH', P .. 'w', q)
-  end
+-- wake tells waiting consumers that n tasks became available in queue q: it
+-- publishes "<n>:<q>" on the namespace's channel. An empty message wakes every
+-- waiter of the namespace (new_event).
+local function wake(q, n)
+  redis.call('PUBLISH', P .. 'w', n .. ':' .. q)
 end
 
 -- new_event wakes the waiters when the member just added to a delayed or leases
@@ -90,7 +90,7 @@ end
 -- this one is sooner than they know. The message is an empty queue name.
 local function new_event(zkey, member)
   local first = redis.call('ZRANGE', zkey, 0, 0)
-  if first[1] == member then wake('') end
+  if first[1] == member then redis.call('PUBLISH', P .. 'w', '') end
 end
 
 local function index_add(digest, n)
@@ -162,10 +162,10 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
     new_event(K_DELAYED, m)
   elseif at_tail then
     redis.call('RPUSH', queue_key(q), b)
-    wake(q)
+    wake(q, 1)
   else
     redis.call('LPUSH', queue_key(q), b)
-    wake(q)
+    wake(q, 1)
   end
 end
 
@@ -178,7 +178,7 @@ local function housekeep(now)
     local f = unpack_n(string.sub(m, 17), 1)
     redis.call('LPUSH', queue_key(f[1]), f[2])
     bump('d:' .. f[1], -1)
-    wake(f[1])
+    wake(f[1], 1)
   end
   local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, HK_BATCH)
   for _, m in ipairs(expired) do

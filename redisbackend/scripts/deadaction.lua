@@ -34,7 +34,7 @@ for _, id in ipairs(ids) do
             'enq', blob_enqueued(b), 'ttl', f[5])
         end
       end
-      wake(q)
+      wake(q, 1)
     end
     n = n + 1
   end

@@ -48,7 +48,7 @@ if delay > 0 then
   bump('d:' .. q, n)
   new_event(K_DELAYED, first_delayed)
 else
-  wake(q)
+  wake(q, n)
 end
 bump('enqueued', n)
 redis.call('SADD', K_QUEUES, q)
