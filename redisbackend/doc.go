@@ -50,13 +50,18 @@
 //
 // Blocking inside a script is impossible, so a waiting Dequeue runs the
 // non-blocking dequeue script and, when it finds nothing, waits for a message on
-// the namespace's Pub/Sub channel, which every script that makes a task available
-// publishes to. One Pub/Sub connection per Backend serves all waiters, so a waiter
-// holds no pool connection and ends at once on cancel or Close. The script also
-// returns when the next delayed task is due or lease expires, and the waiter wakes
-// then. A (re)subscription wakes every waiter, since messages may have been missed
-// while the connection was down.
-//
+// the namespace's Pub/Sub channel. Every script that makes tasks available
+// publishes how many and in which queue; each Backend wakes that many of its
+// waiters of the queue (wait.go), and a woken waiter that fills its batch or gives
+// up passes the wake-up on. One Pub/Sub connection per Backend serves all waiters,
+// so a waiter holds no pool connection and ends at once on cancel or Close. The
+// script also returns when the next delayed task is due or lease expires, and the
+// waiter wakes then; scripts that bring that time forward wake every waiter. A
+// (re)subscription wakes every waiter too, since messages may have been lost while
+// the connection was down. While idle nothing polls; go-redis pings the Pub/Sub
+// connection every few seconds to check it. Measured idle wake-up on loopback
+// (BenchmarkWakeup): p50 0.27 ms, p99 0.56 ms.
+
 // # Retries
 //
 // go-redis retries a command after some network errors, and a script may then run
