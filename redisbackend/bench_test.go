@@ -37,7 +37,7 @@ func benchBackends(b *testing.B, f func(b *testing.B, be backend.Backend)) {
 	})
 	b.Run("driver=redis", func(b *testing.B) {
 		client := realClient(b)
-		rb, err := New(client, Options{Prefix: fmt.Sprintf("keyqbench%d", nsSeq.Add(1))})
+		rb, err := New(client, Options{Prefix: testPrefix()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func BenchmarkCycle(b *testing.B) {
 // to get a task from the moment its enqueue starts, and reports p50 and p99.
 func BenchmarkWakeup(b *testing.B) {
 	client := realClient(b)
-	rb, err := New(client, Options{Prefix: fmt.Sprintf("keyqbench%d", nsSeq.Add(1))})
+	rb, err := New(client, Options{Prefix: testPrefix()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func BenchmarkMemory(b *testing.B) {
 func BenchmarkRawList(b *testing.B) {
 	client := realClient(b)
 	ctx := context.Background()
-	key := fmt.Sprintf("keyqbench%d:raw", nsSeq.Add(1))
+	key := testPrefix() + ":raw"
 	for b.Loop() {
 		pipe := client.Pipeline()
 		for range 100 {

@@ -2,7 +2,6 @@ package redisbackend
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +60,7 @@ func startCluster(t *testing.T) *redis.ClusterClient {
 func TestConformanceCluster(t *testing.T) {
 	cc := startCluster(t)
 	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
-		b, err := New(cc, Options{Prefix: fmt.Sprintf("keyqtest%d", nsSeq.Add(1))})
+		b, err := New(cc, Options{Prefix: testPrefix()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func TestDifferentialRedis(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			b, err := New(client, Options{Prefix: fmt.Sprintf("keyqtest%d", nsSeq.Add(1))})
+			b, err := New(client, Options{Prefix: testPrefix()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,12 +29,13 @@ func (c skewedClock) Now() time.Time { return c.Clock.Now().Add(c.off) }
 func TestClockSkew(t *testing.T) {
 	client := realClient(t)
 	ctx := context.Background()
-	producer, err := New(client, Options{Clock: skewedClock{clock.Real(), -time.Hour}})
+	prefix := testPrefix()
+	producer, err := New(client, Options{Prefix: prefix, Clock: skewedClock{clock.Real(), -time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer producer.Close()
-	consumer, err := New(client, Options{Clock: skewedClock{clock.Real(), time.Hour}})
+	consumer, err := New(client, Options{Prefix: prefix, Clock: skewedClock{clock.Real(), time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +240,9 @@ func TestScriptFlush(t *testing.T) {
 	} {
 		t.Run("driver="+name, func(t *testing.T) {
 			c := client(t)
+			prefix := testPrefix()
 			runLoad(t, func() *Backend {
-				b, err := New(c, Options{})
+				b, err := New(c, Options{Prefix: prefix})
 				if err != nil {
 					t.Fatal(err)
 				}

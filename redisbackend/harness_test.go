@@ -63,8 +63,15 @@ func newMini(t testing.TB) *miniTarget {
 	return mt
 }
 
-// nsSeq numbers the key prefixes of tests on a shared real server.
-var nsSeq atomic.Int64
+// runID and nsSeq make key prefixes unique to one test in one run, so tests can
+// share a real server (KEYQ_REDIS_URL) with each other and with earlier runs.
+var (
+	runID = time.Now().UnixNano()
+	nsSeq atomic.Int64
+)
+
+// testPrefix returns a fresh key prefix.
+func testPrefix() string { return fmt.Sprintf("keyqtest-%x-%d", runID, nsSeq.Add(1)) }
 
 // realClient returns a client of a real server: the one in KEYQ_REDIS_URL, or one
 // started for t and killed when t ends. Without redis-server it skips t, or fails it
@@ -84,7 +91,7 @@ func realClient(t testing.TB) *redis.Client {
 // newReal returns a target on a real server with a fresh namespace prefix.
 func newReal(t testing.TB, client *redis.Client) conformance.Target {
 	t.Helper()
-	b, err := New(client, Options{Prefix: fmt.Sprintf("keyqtest%d", nsSeq.Add(1))})
+	b, err := New(client, Options{Prefix: testPrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func TestWaitClose(t *testing.T) {
 // lease expires during its wait, without any other call (S4.5).
 func TestWaitWakesAtLeaseExpiry(t *testing.T) {
 	client := realClient(t)
-	b, err := New(client, Options{})
+	b, err := New(client, Options{Prefix: testPrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestWaitWakesAtLeaseExpiry(t *testing.T) {
 // task enqueued afterwards.
 func TestWaitSurvivesClientKill(t *testing.T) {
 	client := realClient(t)
-	b, err := New(client, Options{})
+	b, err := New(client, Options{Prefix: testPrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
