@@ -300,16 +300,31 @@ func RunCycle(ctx context.Context, t *Target, c Config) (Result, error) {
 					cancel(err)
 					return
 				}
+				if len(ls) == 0 {
+					continue
+				}
+				// Every lease is acked with its answer, in one AckBatch call (one
+				// round trip on Redis) when the batch holds more than one.
+				reqs := make([]keyq.AckRequest, len(ls))
 				for i := range ls {
-					ans := json.RawMessage(Handler(ls[i].Payload))
-					if err := q.Ack(ctx, &ls[i], keyq.WithAnswer(ans)); err != nil {
+					reqs[i] = keyq.AckRequest{Lease: &ls[i], Opts: []keyq.AckOption{keyq.WithAnswer(json.RawMessage(Handler(ls[i].Payload)))}}
+				}
+				var errs []error
+				if len(reqs) == 1 {
+					errs = []error{q.Ack(ctx, reqs[0].Lease, reqs[0].Opts...)}
+				} else if errs, err = q.AckBatch(ctx, reqs); err != nil {
+					cancel(err)
+					return
+				}
+				for _, err := range errs {
+					if err != nil {
 						cancel(err)
 						return
 					}
-					c.progress(1)
-					if acked.Add(1) == total {
-						close(allDone)
-					}
+				}
+				c.progress(len(ls))
+				if acked.Add(int64(len(ls))) == total {
+					close(allDone)
 				}
 			}
 		})
