@@ -20,10 +20,12 @@ type Options struct {
 	// Clock measures Dequeue waits on the host. It is never used for leases, delays
 	// or TTLs, which come from the server's clock. Default clock.Real().
 	Clock clock.Clock
-	// DetachedTimeout bounds a dequeue script once it has been sent: it runs with the
-	// caller's context values but not its cancellation, so that a task it leases
-	// reaches the caller (S3.5). Default 5s.
-	DetachedTimeout time.Duration
+	// DequeueGrace is how long a dequeue script already sent may outlive the
+	// caller's context, cancelled or past its deadline, so that the tasks it leases
+	// reach the caller instead of waiting for their leases to expire (S3.5). A
+	// Dequeue on an unresponsive server may so return up to DequeueGrace after its
+	// deadline. Default 1s.
+	DequeueGrace time.Duration
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -68,8 +70,8 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
-	if opts.DetachedTimeout <= 0 {
-		opts.DetachedTimeout = 5 * time.Second
+	if opts.DequeueGrace <= 0 {
+		opts.DequeueGrace = time.Second
 	}
 	b := &Backend{client: client, opts: opts, closed: make(chan struct{})}
 	b.wait = newWaiter(client, b.closed)
@@ -176,8 +178,16 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		res, _, err := b.dequeueOnce(ctx, k, p)
 		return res, err
 	}
-	reg, err := b.wait.register(ctx, k.channel, p.Queues)
+	// The subscription is confirmed within the wait, or the call makes one try
+	// without waiting: a server that is down then reports itself.
+	rctx, cancel := context.WithTimeout(ctx, p.Wait)
+	reg, err := b.wait.register(rctx, k.channel, p.Queues)
+	cancel()
 	if err != nil {
+		if ctx.Err() == nil && rctx.Err() != nil {
+			res, _, err := b.dequeueOnce(ctx, k, p)
+			return res, b.closedOr(err)
+		}
 		return backend.DequeueResult{}, b.closedOr(err)
 	}
 	defer b.wait.unregister(k.channel, reg)
@@ -267,8 +277,12 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 		args = append(args, q)
 	}
 	// Once sent, the script runs to the end: a cancelled ctx must not lose the
-	// tasks it leased (S3.5).
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.DetachedTimeout)
+	// tasks it leased (S3.5). Without a deadline, the client's read timeout bounds
+	// the call.
+	dctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); ok {
+		dctx, cancel = context.WithDeadline(dctx, d.Add(b.opts.DequeueGrace))
+	}
 	defer cancel()
 	next := time.Duration(-1)
 	for { // more than one round only when a round stopped at its dedupe cap

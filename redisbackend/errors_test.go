@@ -136,3 +136,45 @@ func TestErrorNoRedisNil(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorTimeoutWaiting: a waiting Dequeue on a server that never answers ends
+// with ErrTimeout soon after its context's deadline, not after its wait.
+func TestErrorTimeoutWaiting(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer client.Close()
+	b, err := New(client, Options{DequeueGrace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = b.Dequeue(ctx, dq("ns", time.Minute))
+	if !errors.Is(err, backend.ErrTimeout) {
+		t.Fatalf("waiting Dequeue on a silent server: %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("waiting Dequeue on a silent server took %v", d)
+	}
+}
