@@ -50,7 +50,8 @@ func TestClockSkew(t *testing.T) {
 	}
 	near := func(what string, got, want time.Time) {
 		t.Helper()
-		if d := got.Sub(want); d < -100*time.Millisecond || d > 100*time.Millisecond {
+		// An hour off would be 3600s; the slack covers a slow test machine.
+		if d := got.Sub(want); d < -2*time.Second || d > 2*time.Second {
 			t.Fatalf("%s %v is %v off the server's %v", what, got, d, want)
 		}
 	}
@@ -86,7 +87,7 @@ func TestClockSkew(t *testing.T) {
 	if err != nil || len(res.Leases) != 1 || res.Leases[0].Attempt != 1 {
 		t.Fatalf("Dequeue after expiry: %+v, %v; want b at attempt 1", res, err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the expired lease came back after %v, want about 300ms", d)
 	}
 }
