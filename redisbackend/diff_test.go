@@ -142,6 +142,27 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 				p.Queues = append(p.Queues, queues[j])
 			}
 			step = diffStep{"Dequeue", func(b backend.Backend) (any, error) { return b.Dequeue(ctx, p) }}
+		case r < 52:
+			if len(leases) == 0 {
+				continue
+			}
+			var ps []backend.AckParams
+			for range 1 + rng.IntN(4) {
+				l, _ := pickLease()
+				p := backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token}
+				if rng.IntN(2) == 0 {
+					p.Answer = &backend.Answer{Value: fmt.Appendf(nil, "b%d", i), OK: true, TTL: ms(60)}
+				}
+				ps = append(ps, p)
+			}
+			step = diffStep{"AckBatch", func(b backend.Backend) (any, error) {
+				errs, err := b.(backend.BatchAcker).AckBatch(ctx, ps)
+				kinds := make([]string, len(errs))
+				for j, e := range errs {
+					kinds[j] = errKind(e)
+				}
+				return kinds, err
+			}}
 		case r < 56:
 			l, ok := pickLease()
 			if !ok {
