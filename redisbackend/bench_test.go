@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -71,7 +72,8 @@ func BenchmarkEnqueue(b *testing.B) {
 	})
 }
 
-// cycle enqueues batch tasks, leases them and acks each with an answer.
+// cycle enqueues batch tasks, leases them and acks each with an answer, in one
+// AckBatch call when the backend has it.
 func cycle(ctx context.Context, be backend.Backend, ns string, first, batch int) error {
 	msgs := make([]backend.Message, batch)
 	for i := range msgs {
@@ -86,10 +88,24 @@ func cycle(ctx context.Context, be backend.Backend, ns string, first, batch int)
 		if err != nil {
 			return err
 		}
-		for _, l := range res.Leases {
-			if err := be.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
-				Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}); err != nil {
+		acks := make([]backend.AckParams, len(res.Leases))
+		for i, l := range res.Leases {
+			acks[i] = backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+				Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}
+		}
+		if ba, ok := be.(backend.BatchAcker); ok && len(acks) > 1 {
+			errs, err := ba.AckBatch(ctx, acks)
+			if err == nil {
+				err = errors.Join(errs...)
+			}
+			if err != nil {
 				return err
+			}
+		} else {
+			for _, a := range acks {
+				if err := be.Ack(ctx, a); err != nil {
+					return err
+				}
 			}
 		}
 		got += len(res.Leases) + res.Deduped
