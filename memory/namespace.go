@@ -96,6 +96,8 @@ type namespace struct {
 	counters  backend.Counters
 	limits    map[string]time.Time // rate limiter state: theoretical arrival times
 
+	spare []*task // tasks done with, for reuse: fewer allocations on the hot path
+
 	waiters []*waiter
 	// eventAt is the earliest delayed due time or lease deadline that waiters know
 	// of; an earlier one must wake them so they set their timers again.
@@ -114,6 +116,29 @@ func newNamespace(name string) *namespace {
 		keys:     make(map[string]int),
 		limits:   make(map[string]time.Time),
 	}
+}
+
+// newTask returns a task struct to fill in, reusing a spare one (and its payload
+// buffer) when there is one.
+func (ns *namespace) newTask() *task {
+	if n := len(ns.spare); n > 0 {
+		t := ns.spare[n-1]
+		ns.spare[n-1] = nil
+		ns.spare = ns.spare[:n-1]
+		return t
+	}
+	return new(task)
+}
+
+// free keeps a task that no structure refers to any more for reuse. Deliveries
+// carry copies, so nothing outside the namespace can see it.
+func (ns *namespace) free(t *task) {
+	if len(ns.spare) >= 256 || cap(t.payload) > 64<<10 {
+		return // keep the spare pool small, and big payloads out of it
+	}
+	payload := t.payload[:0]
+	*t = task{payload: payload}
+	ns.spare = append(ns.spare, t)
 }
 
 func (ns *namespace) queue(name string) *queue {

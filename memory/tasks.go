@@ -30,14 +30,15 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 	ids := make([]string, len(p.Tasks))
 	for i, m := range p.Tasks {
 		seq := ns.next()
-		t := &task{
+		t := ns.newTask()
+		*t = task{
 			timed:    timed{index: -1},
 			id:       itoa(seq),
 			seq:      seq,
 			queue:    q,
 			typ:      m.Type,
 			key:      m.Key,
-			payload:  slices.Clone(m.Payload),
+			payload:  append(t.payload[:0], m.Payload...),
 			attempt:  0,
 			max:      m.MaxAttempts,
 			enqueued: now,
@@ -134,6 +135,7 @@ func (ns *namespace) take(p backend.DequeueParams, now time.Time) backend.Dequeu
 				res.Deduped++
 				ns.dropKey(t.key)
 				ns.setJob(t, now, backend.StatusFinished, "")
+				ns.free(t)
 				continue
 			}
 			seq := ns.next()
@@ -203,6 +205,7 @@ func (ns *namespace) ack(p *backend.AckParams, now time.Time) error {
 		status = backend.StatusFinished
 	}
 	ns.setJob(t, now, status, p.Error)
+	ns.free(t)
 	return nil
 }
 
