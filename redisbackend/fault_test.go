@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,7 +102,11 @@ func runLoad(t *testing.T, newBackend func() *Backend, n, consumers int, during 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ns := "load"
-	backoff := func() { time.Sleep(5 * time.Millisecond) } // retry pacing while the store is down
+	var failedCalls atomic.Int64 // calls that failed and were retried, for the log
+	backoff := func() {          // retry pacing while the store is down
+		failedCalls.Add(1)
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	var mu sync.Mutex
 	acked := make(map[string]bool) // task IDs
@@ -229,7 +234,7 @@ func runLoad(t *testing.T, newBackend func() *Backend, n, consumers int, during 
 	if q := st.Queues["q"]; q.Waiting != 0 || q.Leased != 0 || q.Delayed != 0 || q.Dead != 0 {
 		t.Fatalf("queue not empty at the end: %+v", q)
 	}
-	t.Logf("%d tasks, %d acks, counters %+v", n, len(acked), st.Counters)
+	t.Logf("%d tasks, %d acks, %d failed calls retried, counters %+v", n, len(acked), failedCalls.Load(), st.Counters)
 }
 
 // TestScriptFlush: SCRIPT FLUSH while producers and consumers run costs nothing:
