@@ -115,5 +115,5 @@ type DeadTask struct {
 // DequeueResult is what a Dequeue returns.
 type DequeueResult struct {
 	Leases  []Lease
-	Deduped int // tasks dropped by this call because their key had an answer (S3.2)
+	Deduped int // tasks dropped by this call, over all its rounds of waiting, because their key had an answer (S3.2)
 }

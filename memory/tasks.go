@@ -74,10 +74,13 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 	}
 	var waitEnd <-chan time.Time // on the host's clock, from the first time it waits
 	expired := p.Wait == 0
+	deduped := 0 // over every round of this call
 	for {
 		res := ns.take(p, now)
+		deduped += res.Deduped
 		if len(res.Leases) > 0 || expired {
 			ns.mu.Unlock()
+			res.Deduped = deduped
 			return res, nil
 		}
 		if waitEnd == nil {
