@@ -12,6 +12,7 @@ housekeep(now)
 local deadline = now + lease
 local out = {now, deadline, 0, 0, 0}
 local got, deduped = 0, 0
+local taken = {} -- {queue, blob} per lease, in delivery order
 local DEDUPE_CAP = 1000
 for i = 3, #ARGV do
   local q = ARGV[i]
@@ -28,20 +29,28 @@ for i = 3, #ARGV do
       index_add(digest, -1)
       job_end(b, 'finished', now, nil)
     else
-      local token = itoa(redis.call('INCR', K_SEQ))
-      redis.call('ZADD', K_LEASES, deadline, pad16(tonumber(token)))
-      redis.call('HSET', K_LEASE, token, pack(q) .. b)
-      bump('l:' .. q, 1)
-      job_set(b, 'status', 'running', 'start', now)
       got = got + 1
-      out[#out + 1] = token
-      out[#out + 1] = q
-      out[#out + 1] = b
+      taken[got] = {q, b}
     end
   end
   if got >= count or deduped >= DEDUPE_CAP then break end
 end
 if deduped >= DEDUPE_CAP and got < count then out[5] = 1 end
+-- Tokens come from the sequence in delivery order, one INCRBY for the whole batch.
+local base = got > 0 and redis.call('INCRBY', K_SEQ, got) - got or 0
+local per_queue = {}
+for i, t in ipairs(taken) do
+  local q, b = t[1], t[2]
+  local token = itoa(base + i)
+  redis.call('ZADD', K_LEASES, deadline, pad16(base + i))
+  redis.call('HSET', K_LEASE, token, pack(q) .. b)
+  per_queue[q] = (per_queue[q] or 0) + 1
+  job_set(b, 'status', 'running', 'start', now)
+  out[#out + 1] = token
+  out[#out + 1] = q
+  out[#out + 1] = b
+end
+for q, k in pairs(per_queue) do bump('l:' .. q, k) end
 if got > 0 then
   bump('delivered', got)
   new_event(K_LEASES, pad16(tonumber(out[6])))

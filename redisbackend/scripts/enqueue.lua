@@ -24,9 +24,10 @@ end
 local out = {now}
 local qk = queue_key(q)
 local first_delayed
+local base = redis.call('INCRBY', K_SEQ, n) - n -- the batch's IDs: base+1 .. base+n
 for i = 0, n - 1 do
   local pre, rest, typ = ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
-  local id = itoa(redis.call('INCR', K_SEQ))
+  local id = itoa(base + i + 1)
   local b = pre .. enc48(now) .. string.char(#id) .. id .. rest
   index_add(string.sub(pre, 6, 21), 1)
   if delay > 0 then
