@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ type Backend struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	owned     io.Closer // the client, when OpenURL made it
 }
 
 var (
@@ -82,11 +84,15 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 // Dequeue calls return backend.ErrClosed, later calls fail with it, and a second
 // Close returns nil. The client and the stored data are left alone.
 func (b *Backend) Close() error {
+	var err error
 	b.closeOnce.Do(func() {
 		close(b.closed)
 		b.wait.close()
+		if b.owned != nil {
+			err = b.owned.Close()
+		}
 	})
-	return nil
+	return err
 }
 
 func (b *Backend) nsKeys(ns string) *nsKeys {

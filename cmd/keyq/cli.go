@@ -11,7 +11,6 @@ import (
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/redisbackend"
-	"github.com/redis/go-redis/v9"
 )
 
 // Env is what a command works with: its streams and the way to open the store.
@@ -142,29 +141,12 @@ func defaultRedisURL() string {
 // OpenRedis opens the Redis backend on the server at url, after checking that the
 // server answers. Closing the backend closes its client.
 func OpenRedis(ctx context.Context, url string) (backend.Backend, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
+	b, err := redisbackend.OpenURL(ctx, url, redisbackend.Options{})
+	switch {
+	case errors.Is(err, backend.ErrInvalid):
 		return nil, fmt.Errorf("redis URL %q: %w", url, err)
+	case err != nil:
+		return nil, fmt.Errorf("cannot reach %w", err) // "cannot reach redis at host:port: ..."
 	}
-	client := redis.NewClient(opt)
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("cannot reach redis at %s: %w", url, err)
-	}
-	b, err := redisbackend.New(client, redisbackend.Options{})
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
-	return &ownedClient{Backend: b, client: client}, nil
-}
-
-// ownedClient is a Redis backend that closes its client too.
-type ownedClient struct {
-	*redisbackend.Backend
-	client *redis.Client
-}
-
-func (o *ownedClient) Close() error {
-	return errors.Join(o.Backend.Close(), o.client.Close())
+	return b, nil
 }

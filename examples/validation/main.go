@@ -19,8 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/memory"
@@ -51,21 +49,15 @@ func main() {
 
 // open returns the in-memory backend, or the Redis one when url is set.
 func open(url string) (backend.Backend, func(), error) {
-	if url == "" {
-		b := memory.New()
-		return b, func() { _ = b.Close() }, nil
+	var b backend.Backend = memory.New()
+	if url != "" {
+		rb, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		b = rb
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, nil, err
-	}
-	rc := redis.NewClient(opt)
-	b, err := redisbackend.New(rc, redisbackend.Options{})
-	if err != nil {
-		_ = rc.Close()
-		return nil, nil, err
-	}
-	return b, func() { _ = b.Close(); _ = rc.Close() }, nil
+	return b, func() { _ = b.Close() }, nil
 }
 
 func run(ctx context.Context, out io.Writer, cfg config) error {
