@@ -81,8 +81,19 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string) 
 		return r, nil
 	default:
 	}
-	err := ps.Subscribe(ctx, channel)
-	if err == nil {
+	// go-redis's PubSub.Subscribe waits for the PubSub's lock, which its reader
+	// holds while it (re)connects: against a server that accepts but does not answer
+	// that is up to its 10s reconnect timeout, whatever ctx says. So the call runs
+	// on its own and this one waits for it, for ctx, or for Close.
+	subscribed := make(chan error, 1)
+	go func() { subscribed <- ps.Subscribe(ctx, channel) }()
+	var err error
+	select {
+	case err = <-subscribed:
+		if err != nil {
+			err = mapErr(ctx, err)
+			break
+		}
 		select {
 		case <-st.ready:
 			return r, nil
@@ -91,8 +102,10 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string) 
 		case <-w.closed:
 			err = backend.ErrClosed
 		}
-	} else {
-		err = mapErr(ctx, err)
+	case <-ctx.Done():
+		err = ctxErr(ctx)
+	case <-w.closed:
+		err = backend.ErrClosed
 	}
 	w.unregister(channel, r)
 	return nil, err
