@@ -60,22 +60,6 @@ func startCluster(t *testing.T) *redis.ClusterClient {
 func TestConformanceCluster(t *testing.T) {
 	cc := startCluster(t)
 	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
-		b, err := New(cc, Options{Prefix: testPrefix()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return conformance.Target{
-			Backend: b,
-			Waiting: func() int { return int(b.waiting.Load()) },
-			Now: func() time.Time {
-				tm, err := cc.Time(context.Background()).Result()
-				if err != nil {
-					t.Errorf("TIME: %v", err)
-				}
-				return tm.Truncate(time.Millisecond)
-			},
-			Advance: func(d time.Duration) { time.Sleep(d) }, // real time
-			Unit:    200 * time.Millisecond,
-		}
+		return newReal(t, cc)
 	}))
 }

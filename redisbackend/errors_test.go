@@ -48,26 +48,7 @@ func TestErrorRefused(t *testing.T) {
 // TestErrorTimeout: a server that accepts connections and never answers is
 // ErrTimeout, which also matches context.DeadlineExceeded.
 func TestErrorTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c) // read nothing, answer nothing
-		}
-	}()
+	addr := silentServer(t)
 	for _, tc := range []struct {
 		name string
 		opts redis.Options
@@ -78,7 +59,7 @@ func TestErrorTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
-			opts.Addr = l.Addr().String()
+			opts.Addr = addr
 			client := redis.NewClient(&opts)
 			defer client.Close()
 			b, err := New(client, Options{})
@@ -140,27 +121,8 @@ func TestErrorNoRedisNil(t *testing.T) {
 // TestErrorTimeoutWaiting: a waiting Dequeue on a server that never answers ends
 // with ErrTimeout soon after its context's deadline, not after its wait.
 func TestErrorTimeoutWaiting(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	addr := silentServer(t)
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	defer client.Close()
 	b, err := New(client, Options{DequeueGrace: 100 * time.Millisecond})
 	if err != nil {
@@ -177,4 +139,31 @@ func TestErrorTimeoutWaiting(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("waiting Dequeue on a silent server took %v", d)
 	}
+}
+
+// silentServer listens on a loopback port, accepts connections, and never reads or
+// answers; it stops when t ends. It returns its address.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read nothing, answer nothing
+		}
+	}()
+	return l.Addr().String()
 }

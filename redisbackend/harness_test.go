@@ -89,7 +89,7 @@ func realClient(t testing.TB) *redis.Client {
 }
 
 // newReal returns a target on a real server with a fresh namespace prefix.
-func newReal(t testing.TB, client *redis.Client) conformance.Target {
+func newReal(t testing.TB, client redis.UniversalClient) conformance.Target {
 	t.Helper()
 	b, err := New(client, Options{Prefix: testPrefix()})
 	if err != nil {
