@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/keyq/keyq/backend"
 )
@@ -22,7 +23,7 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 	if err := b.begin(ctx, func() error { return nil }); err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, 8*len(ps))
+	args := make([]any, 0, ackArgs*len(ps))
 	sent := make([]int, 0, len(ps))
 	for i := range ps {
 		p := &ps[i]
@@ -37,15 +38,7 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 			errs[i] = backend.ErrLeaseLost
 			continue
 		}
-		status := p.Status
-		if status == "" {
-			status = backend.StatusFinished
-		}
-		if a := p.Answer; a != nil {
-			args = append(args, p.Token, p.TaskID, string(status), p.Error, "1", a.Value, flag(a.OK), durMS(a.TTL))
-		} else {
-			args = append(args, p.Token, p.TaskID, string(status), p.Error, "0", "", "0", "0")
-		}
+		args = appendAckArgs(args, p)
 		sent = append(sent, i)
 	}
 	if len(sent) == 0 {
@@ -64,4 +57,38 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 		}
 	}
 	return errs, nil
+}
+
+// ackArgs is how many script arguments one lease's ack takes (appendAckArgs).
+const ackArgs = 5
+
+// appendAckArgs appends the arguments of one lease's ack, as ack_all in
+// scripts/common.lua reads them: token, task ID, job outcome ("" for finished
+// without error, else status, newline, error), the answer as stored ("" for none:
+// see answer_set) and its TTL in ms. Go builds the stored answer so that the script,
+// which runs on the server's single thread, only copies it.
+func appendAckArgs(args []any, p *backend.AckParams) []any {
+	job := ""
+	if (p.Status != "" && p.Status != backend.StatusFinished) || p.Error != "" {
+		status := p.Status
+		if status == "" {
+			status = backend.StatusFinished
+		}
+		job = string(status) + "\n" + p.Error
+	}
+	if a := p.Answer; a != nil {
+		ttl := durMS(a.TTL)
+		return append(args, p.Token, p.TaskID, job, storedAnswer(a.Value, a.OK, ttl), ttl)
+	}
+	return append(args, p.Token, p.TaskID, job, "", 0)
+}
+
+// storedAnswer is an answer as Redis stores it: "<ok><TTL ms>:<value>", ok "1" or
+// "0" (scripts/common.lua, answer_set).
+func storedAnswer(value []byte, ok bool, ttl int64) []byte {
+	out := make([]byte, 0, len(value)+24)
+	out = append(out, flag(ok)...)
+	out = strconv.AppendInt(out, ttl, 10)
+	out = append(out, ':')
+	return append(out, value...)
 }

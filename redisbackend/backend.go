@@ -356,14 +356,7 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 	if !isDecimal(p.Token) {
 		return backend.ErrLeaseLost
 	}
-	status := p.Status
-	if status == "" {
-		status = backend.StatusFinished
-	}
-	args := []any{p.Token, p.TaskID, string(status), p.Error, "0"}
-	if a := p.Answer; a != nil {
-		args = append(args[:4], "1", a.Value, flag(a.OK), durMS(a.TTL))
-	}
+	args := appendAckArgs(nil, &p)
 	r, err := b.run(ctx, scriptAck, b.nsKeys(p.Namespace), args...)
 	if err != nil {
 		return err

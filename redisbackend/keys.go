@@ -2,7 +2,6 @@ package redisbackend
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 )
 
@@ -32,7 +31,7 @@ func newNSKeys(prefix, ns string) *nsKeys {
 	}
 }
 
-func (k *nsKeys) answer(key string) string { return k.prefix + "a:" + hex.EncodeToString(digest(key)) }
+func (k *nsKeys) answer(key string) string { return k.prefix + "a:" + string(digest(key)) }
 func (k *nsKeys) job(id string) string     { return k.prefix + "j:" + id }
 func (k *nsKeys) limiter(name string) string {
 	return k.prefix + "r:" + name

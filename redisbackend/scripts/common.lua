@@ -2,8 +2,8 @@
 -- script says --@common. Every script gets the same KEYS:
 --   KEYS[1] seq      string  the namespace's sequence (task IDs and lease tokens)
 --   KEYS[2] delayed  zset    due ms -> pad16(id) .. pack(queue) .. blob
---   KEYS[3] leases   zset    deadline ms -> pad16(token)
---   KEYS[4] lease    hash    token -> pack(queue) .. blob
+--   KEYS[3] leases   zset    deadline ms -> lease group pad16(bucket) .. '@' .. deadline
+--   KEYS[4] lease    hash    lease group -> how many live leases it holds
 --   KEYS[5] stats    hash    counters, and per queue l:<q> leased, d:<q> delayed, x:<q> dead
 --   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
@@ -11,8 +11,17 @@
 --   KEYS[9] prefix   string  never read or written: the namespace's key prefix. The
 --                            per-queue, per-key and per-task keys below are built from
 --                            it and share its hash tag, so they lie in its slot:
---                            q:<queue> list of blobs, a:<hex digest> answer hash,
---                            j:<id> job record hash, k:<3 hex> key index hash.
+--                            q:<queue> list of blobs, a:<digest> answer string,
+--                            j:<id> job record hash, k:<12 bits of digest> key
+--                            index hash (field digest .. id per task), l:<bucket>
+--                            lease records hash (token -> enc48(deadline) ..
+--                            pack(queue) .. blob) of tokens bucket*128 to
+--                            bucket*128+127.
+--
+-- Leases are kept in buckets of 128 consecutive tokens, and a lease group is the
+-- leases of one bucket with one deadline. The leases zset orders groups by deadline
+-- then bucket, so by deadline then token, as housekeeping reclaims them; a dequeue
+-- of n tasks costs one record each and a group or two, not a zset entry each.
 -- The wake-up channel is prefix .. 'w'; its messages are "<count>:<queue>", or
 -- empty to wake every waiter.
 --
@@ -70,10 +79,11 @@ end
 local function blob_id(b) return string.sub(b, 29, 28 + string.byte(b, 28)) end
 local function blob_set_attempt(b, a) return string.sub(b, 1, 1) .. enc16(a) .. string.sub(b, 4) end
 
-local HEX16 = string.rep('%02x', 16)
-local function answer_key(digest) return P .. 'a:' .. string.format(HEX16, string.byte(digest, 1, 16)) end
+-- Answer and index keys hold the raw digest bytes: formatting 16 bytes as hex costs
+-- more in Lua than the rest of a task's bookkeeping.
+local function answer_key(digest) return P .. 'a:' .. digest end
 local function index_key(digest)
-  return P .. 'k:' .. string.format('%02x%x', string.byte(digest, 1), math.floor(string.byte(digest, 2) / 16))
+  return P .. 'k:' .. string.sub(digest, 1, 1) .. string.char(math.floor(string.byte(digest, 2) / 16))
 end
 local function job_key(id) return P .. 'j:' .. id end
 local function queue_key(q) return P .. 'q:' .. q end
@@ -93,9 +103,59 @@ local function new_event(zkey, member)
   if first[1] == member then redis.call('PUBLISH', P .. 'w', '') end
 end
 
-local function index_add(digest, n)
-  local k = index_key(digest)
-  if redis.call('HINCRBY', k, digest, n) <= 0 then redis.call('HDEL', k, digest) end
+-- The key index holds one field, digest .. ID, per task that is waiting, delayed or
+-- leased; unique enqueues look a digest up in it (S2.4). A field per task, rather
+-- than a count per digest, makes adding and removing one call each. A namespace
+-- keeps it only from its first unique enqueue on (index_build), so namespaces that
+-- never enqueue uniquely do not pay for it; the stats field ix marks it as kept.
+local ix_kept
+local function indexed()
+  if ix_kept == nil then ix_kept = redis.call('HEXISTS', K_STATS, 'ix') == 1 end
+  return ix_kept
+end
+local function index_add(b)
+  if not indexed() then return end
+  local d = blob_digest(b)
+  redis.call('HSET', index_key(d), d .. blob_id(b), '')
+end
+local function index_del(b)
+  if not indexed() then return end
+  local d = blob_digest(b)
+  redis.call('HDEL', index_key(d), d .. blob_id(b))
+end
+-- index_has tells whether a task with the digest is waiting, delayed or leased. Its
+-- bucket is small (a 4096th of the tasks), so it is read whole.
+local function index_has(d)
+  local k, cursor = index_key(d), '0'
+  repeat
+    local r = redis.call('HSCAN', k, cursor, 'COUNT', 1000)
+    for i = 1, #r[2], 2 do
+      if string.sub(r[2][i], 1, 16) == d then return true end
+    end
+    cursor = r[1]
+  until cursor == '0'
+  return false
+end
+
+-- An answer is one string, "<ok><full TTL ms>:<value>" with ok "1" or "0", and a PX
+-- of that TTL; a refresh (dedupe, refreshing read) is PEXPIRE with the stored TTL.
+local function answer_set(d, value, ok, ttl)
+  redis.call('SET', answer_key(d), ok .. ttl .. ':' .. value, 'PX', ttl)
+end
+-- answer_ttl returns the full TTL, as a string, of the answer at key k, or nil.
+local function answer_ttl(k)
+  local h = redis.call('GETRANGE', k, 0, 24)
+  if h == '' then return nil end
+  return string.sub(h, 2, string.find(h, ':', 2, true) - 1)
+end
+
+-- many calls cmd on key with args[1..n] in chunks of at most 1000 groups of width
+-- arguments, which keeps unpack within Lua's stack.
+local function many(cmd, key, args, width)
+  local step = 1000 * width
+  for i = 1, #args, step do
+    redis.call(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
 end
 
 local function job_set(b, ...)
@@ -131,7 +191,7 @@ local function to_dead(q, b, reason, now)
   redis.call('HSET', K_DEAD, id, pack(q, reason, itoa(now), typ, ttl) .. b)
   redis.call('ZADD', K_DEADZ, order, id)
   bump('x:' .. q, 1)
-  index_add(blob_digest(b), -1)
+  index_del(b)
   job_end(b, 'dead', now, reason)
 end
 
@@ -169,6 +229,85 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
   end
 end
 
+local LB = 128 -- tokens per lease bucket
+local function lease_bucket(token) return math.floor(token / LB) end
+local function lease_key(bk) return P .. 'l:' .. itoa(bk) end
+local function group(bk, d) return pad16(bk) .. '@' .. itoa(d) end
+local function dec48(s, i)
+  local n = 0
+  for j = i, i + 5 do n = n * 256 + string.byte(s, j) end
+  return n
+end
+-- lease_rec splits a lease record into deadline, queue and blob.
+local function lease_rec(rec)
+  local c = string.find(rec, ':', 7, true)
+  local len = tonumber(string.sub(rec, 7, c - 1))
+  return dec48(rec, 1), string.sub(rec, c + 1, c + len), string.sub(rec, c + len + 1)
+end
+-- group_records returns the tokens and records of bucket bk's leases with
+-- deadline d, in token order (a hash has no order of its own).
+local function group_records(bk, d)
+  local all = redis.call('HGETALL', lease_key(bk))
+  local toks, recs = {}, {}
+  for i = 1, #all, 2 do
+    if dec48(all[i + 1], 1) == d then
+      toks[#toks + 1] = tonumber(all[i])
+      recs[all[i]] = all[i + 1]
+    end
+  end
+  table.sort(toks)
+  for i, t in ipairs(toks) do toks[i] = itoa(t) end
+  return toks, recs
+end
+
+-- group_add counts n more leases in bucket bk with deadline d.
+local function group_add(bk, d, n)
+  local g = group(bk, d)
+  if redis.call('HINCRBY', K_LEASE, g, n) == n then redis.call('ZADD', K_LEASES, d, g) end
+  return g
+end
+-- group_sub counts n leases fewer in bucket bk with deadline d, and forgets the
+-- group when none is left.
+local function group_sub(bk, d, n)
+  local g = group(bk, d)
+  if redis.call('HINCRBY', K_LEASE, g, -n) <= 0 then
+    redis.call('HDEL', K_LEASE, g)
+    redis.call('ZREM', K_LEASES, g)
+  end
+end
+
+-- index_build starts keeping the key index: it indexes every waiting, delayed and
+-- leased task of the namespace, once, at its first unique enqueue. That one call
+-- takes time in proportion to the tasks the namespace holds.
+local function index_build()
+  if indexed() then return end
+  redis.call('HSET', K_STATS, 'ix', 1)
+  ix_kept = true
+  for _, q in ipairs(redis.call('SMEMBERS', K_QUEUES)) do
+    local qk = queue_key(q)
+    for i = 0, redis.call('LLEN', qk) - 1, 1000 do
+      for _, b in ipairs(redis.call('LRANGE', qk, i, i + 999)) do index_add(b) end
+    end
+  end
+  for i = 0, redis.call('ZCARD', K_DELAYED) - 1, 1000 do
+    for _, m in ipairs(redis.call('ZRANGE', K_DELAYED, i, i + 999)) do
+      index_add(unpack_n(string.sub(m, 17), 1)[2])
+    end
+  end
+  local seen = {}
+  for _, g in ipairs(redis.call('HKEYS', K_LEASE)) do
+    local bk = tonumber(string.sub(g, 1, 16))
+    if not seen[bk] then
+      seen[bk] = true
+      local all = redis.call('HGETALL', lease_key(bk))
+      for i = 2, #all, 2 do
+        local _, _, b = lease_rec(all[i])
+        index_add(b)
+      end
+    end
+  end
+end
+
 -- housekeep promotes due delayed tasks, then reclaims expired leases, at most
 -- HK_BATCH of each, and returns how many leases it reclaimed.
 local function housekeep(now)
@@ -180,17 +319,32 @@ local function housekeep(now)
     bump('d:' .. f[1], -1)
     wake(f[1], 1)
   end
-  local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, HK_BATCH)
-  for _, m in ipairs(expired) do
-    local token = itoa(tonumber(m))
-    local f = unpack_n(redis.call('HGET', K_LEASE, token), 1)
-    redis.call('ZREM', K_LEASES, m)
-    redis.call('HDEL', K_LEASE, token)
-    bump('l:' .. f[1], -1)
-    bump('reclaimed', 1)
-    put_back(f[1], f[2], false, 0, false, 'lease expired', now)
+  local reclaimed = 0
+  local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'WITHSCORES', 'LIMIT', 0, HK_BATCH)
+  for gi = 1, #groups, 2 do
+    if reclaimed >= HK_BATCH then break end
+    local g, d = groups[gi], tonumber(groups[gi + 1])
+    local bk = tonumber(string.sub(g, 1, 16))
+    local lk = lease_key(bk)
+    local toks, recs = group_records(bk, d)
+    local n, done = 0, true
+    for _, token in ipairs(toks) do
+      if reclaimed >= HK_BATCH then done = false; break end
+      local _, q, b = lease_rec(recs[token])
+      redis.call('HDEL', lk, token)
+      bump('l:' .. q, -1)
+      bump('reclaimed', 1)
+      put_back(q, b, false, 0, false, 'lease expired', now)
+      n, reclaimed = n + 1, reclaimed + 1
+    end
+    if done then
+      redis.call('HDEL', K_LEASE, g)
+      redis.call('ZREM', K_LEASES, g)
+    else
+      group_sub(bk, d, n)
+    end
   end
-  return #expired
+  return reclaimed
 end
 
 -- next_event returns ms until the next delayed task is due or lease expires, or -1.
@@ -207,20 +361,90 @@ local function next_event(now)
   return best
 end
 
--- take_lease finds a live lease by token and task ID; it returns queue, blob or nil.
+-- take_lease finds a live lease by token and task ID; it returns queue, blob,
+-- deadline and record, or nil. Housekeeping may not have reached an expired lease
+-- yet: it is lost all the same.
 local function take_lease(token, id, now)
-  local rec = redis.call('HGET', K_LEASE, token)
+  local t = tonumber(token)
+  if not t then return nil end
+  local rec = redis.call('HGET', lease_key(lease_bucket(t)), token)
   if not rec then return nil end
-  -- Housekeeping may not have reached an expired lease yet: it is lost all the same.
-  local deadline = redis.call('ZSCORE', K_LEASES, pad16(tonumber(token)))
-  if not deadline or tonumber(deadline) <= now then return nil end
-  local f = unpack_n(rec, 1)
-  if blob_id(f[2]) ~= id then return nil end
-  return f[1], f[2]
+  local dl, q, b = lease_rec(rec)
+  if dl <= now or blob_id(b) ~= id then return nil end
+  return q, b, dl, rec
 end
 
-local function drop_lease(token, q)
-  redis.call('HDEL', K_LEASE, token)
-  redis.call('ZREM', K_LEASES, pad16(tonumber(token)))
+local function drop_lease(token, q, dl)
+  local bk = lease_bucket(tonumber(token))
+  redis.call('HDEL', lease_key(bk), token)
+  group_sub(bk, dl, 1)
   bump('l:' .. q, -1)
+end
+
+-- ack_all acks the leases in args, 5 fields each (ackbatch.go, appendAckArgs):
+-- token, task ID, job outcome ("" for finished without error, else status, newline,
+-- error), the answer as answer_set stores it or "" for none, and its TTL in ms. The
+-- leases are independent: each is acked when live, as if alone; a token given twice
+-- is acked once. Returns one number per lease: 1 acked, 0 lost. The records of a
+-- lease bucket are read, and dropped, in one call each.
+local function ack_all(args, now)
+  local n = #args / 5
+  local out, live, acked, leased = {}, {}, 0, {}
+  -- Group the leases by bucket, in order of first appearance.
+  local byb, order = {}, {}
+  for i = 1, n do
+    local bk = lease_bucket(tonumber(args[5 * i - 4]) or -1)
+    local l = byb[bk]
+    if not l then
+      l = {}
+      byb[bk] = l
+      order[#order + 1] = bk
+    end
+    l[#l + 1] = i
+    out[i] = 0
+  end
+  for _, bk in ipairs(order) do
+    local idx, lk = byb[bk], lease_key(bk)
+    local drop, per_dl = {}, {}
+    for c = 1, #idx, 1000 do
+      local e = math.min(c + 999, #idx)
+      local toks = {}
+      for j = c, e do toks[#toks + 1] = args[5 * idx[j] - 4] end
+      local recs = redis.call('HMGET', lk, unpack(toks))
+      for j = c, e do
+        local i, rec = idx[j], recs[j - c + 1]
+        local a = 5 * i - 4
+        local token = args[a]
+        if rec and not live[token] then
+          local dl, q, b = lease_rec(rec)
+          if dl > now and blob_id(b) == args[a + 1] then
+            live[token] = true
+            drop[#drop + 1] = token
+            per_dl[dl] = (per_dl[dl] or 0) + 1
+            leased[q] = (leased[q] or 0) + 1
+            index_del(b)
+            if args[a + 3] ~= '' then
+              redis.call('SET', answer_key(blob_digest(b)), args[a + 3], 'PX', args[a + 4])
+            end
+            if blob_tracked(b) then
+              local job = args[a + 2]
+              if job == '' then
+                job_end(b, 'finished', now, nil)
+              else
+                local nl = string.find(job, '\n', 1, true)
+                job_end(b, string.sub(job, 1, nl - 1), now, string.sub(job, nl + 1))
+              end
+            end
+            acked = acked + 1
+            out[i] = 1
+          end
+        end
+      end
+    end
+    many('HDEL', lk, drop, 1)
+    for dl, k in pairs(per_dl) do group_sub(bk, dl, k) end
+  end
+  for q, k in pairs(leased) do bump('l:' .. q, -k) end
+  if acked > 0 then bump('acked', acked) end
+  return out
 end

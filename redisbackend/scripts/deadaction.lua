@@ -23,7 +23,7 @@ for _, id in ipairs(ids) do
     if ARGV[1] == 'requeue' then
       b = blob_set_attempt(b, 0)
       redis.call('RPUSH', queue_key(q), b)
-      index_add(blob_digest(b), 1)
+      index_add(b)
       if blob_tracked(b) then
         local k = job_key(blob_id(b))
         if redis.call('EXISTS', k) == 1 then

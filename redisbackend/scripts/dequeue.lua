@@ -2,7 +2,8 @@
 -- tasks whose key has an answer (and refreshing that answer's TTL).
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
--- Returns {now ms, deadline ms, deduped, ms to the next event or -1, more,
+-- Returns {now ms, deadline ms, deduped, ms to the next event or -1 (always -1
+--          when leases are returned), more,
 --          then per lease: token, queue, blob}. more is 1 when the script stopped
 -- after DEDUPE_CAP dropped tasks, to keep the server responsive: call it again.
 --@common
@@ -18,32 +19,56 @@ for i = 3, #ARGV do
   local q = ARGV[i]
   local qk = queue_key(q)
   while got < count and deduped < DEDUPE_CAP do
-    local b = redis.call('LPOP', qk)
-    if not b then break end
-    local digest = blob_digest(b)
-    local ak = answer_key(digest)
-    local ttl = redis.call('HGET', ak, 'ttl')
-    if ttl then
-      redis.call('PEXPIRE', ak, ttl)
-      deduped = deduped + 1
-      index_add(digest, -1)
-      job_end(b, 'finished', now, nil)
-    else
-      got = got + 1
-      taken[got] = {q, b}
+    -- Pop what is still wanted, at most DEDUPE_CAP - deduped so that the cap holds
+    -- even if every popped task is dropped, and at most 1000 at a time.
+    local want = math.min(count - got, DEDUPE_CAP - deduped, 1000)
+    local bs = redis.call('LPOP', qk, want)
+    if not bs then break end
+    local keys = {}
+    for j, b in ipairs(bs) do keys[j] = answer_key(blob_digest(b)) end
+    -- Usually no popped task has an answer: one EXISTS for all of them says so.
+    local any = redis.call('EXISTS', unpack(keys)) > 0
+    for j, b in ipairs(bs) do
+      local ttl = any and answer_ttl(keys[j])
+      if ttl then
+        redis.call('PEXPIRE', keys[j], ttl)
+        deduped = deduped + 1
+        index_del(b)
+        job_end(b, 'finished', now, nil)
+      else
+        got = got + 1
+        taken[got] = {q, b}
+      end
     end
+    if #bs < want then break end
   end
   if got >= count or deduped >= DEDUPE_CAP then break end
 end
 if deduped >= DEDUPE_CAP and got < count then out[5] = 1 end
 -- Tokens come from the sequence in delivery order, one INCRBY for the whole batch.
 local base = got > 0 and redis.call('INCRBY', K_SEQ, got) - got or 0
-local per_queue = {}
+-- Each lease is one record in its token's bucket; the batch's records share one
+-- deadline, so a bucket gets one HSET and one lease group.
+local per_queue, recs, first_group = {}, {}, nil
+local enc_dl = enc48(deadline)
+local packed = {}
 for i, t in ipairs(taken) do
   local q, b = t[1], t[2]
   local token = itoa(base + i)
-  redis.call('ZADD', K_LEASES, deadline, pad16(base + i))
-  redis.call('HSET', K_LEASE, token, pack(q) .. b)
+  local pq = packed[q]
+  if not pq then
+    pq = pack(q)
+    packed[q] = pq
+  end
+  recs[#recs + 1] = token
+  recs[#recs + 1] = enc_dl .. pq .. b
+  local bk = lease_bucket(base + i)
+  if i == got or lease_bucket(base + i + 1) ~= bk then
+    many('HSET', lease_key(bk), recs, 2)
+    local g = group_add(bk, deadline, #recs / 2)
+    first_group = first_group or g
+    recs = {}
+  end
   per_queue[q] = (per_queue[q] or 0) + 1
   job_set(b, 'status', 'running', 'start', now)
   out[#out + 1] = token
@@ -53,9 +78,10 @@ end
 for q, k in pairs(per_queue) do bump('l:' .. q, k) end
 if got > 0 then
   bump('delivered', got)
-  new_event(K_LEASES, pad16(tonumber(out[6])))
+  new_event(K_LEASES, first_group)
 end
 if deduped > 0 then bump('deduped', deduped) end
 out[3] = deduped
-out[4] = next_event(now)
+-- Only a caller that got nothing waits, and times its next try by the next event.
+if got == 0 then out[4] = next_event(now) else out[4] = -1 end
 return out

@@ -11,33 +11,30 @@ local now = now_ms()
 housekeep(now)
 local n = (#ARGV - 5) / 3
 if unique then
+  index_build()
   local seen = {}
   for i = 0, n - 1 do
     local digest = string.sub(ARGV[6 + 3 * i], 6, 21)
-    if seen[digest] or redis.call('EXISTS', answer_key(digest)) == 1
-      or redis.call('HEXISTS', index_key(digest), digest) == 1 then
+    if seen[digest] or redis.call('EXISTS', answer_key(digest)) == 1 or index_has(digest) then
       return {'dup'}
     end
     seen[digest] = true
   end
 end
 local out = {now}
-local qk = queue_key(q)
-local first_delayed
 local base = redis.call('INCRBY', K_SEQ, n) - n -- the batch's IDs: base+1 .. base+n
+local enq = enc48(now)
+local items = {} -- blobs for the list, or score, member pairs for the delayed set
 for i = 0, n - 1 do
   local pre, rest, typ = ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
   local id = itoa(base + i + 1)
-  local b = pre .. enc48(now) .. string.char(#id) .. id .. rest
-  index_add(string.sub(pre, 6, 21), 1)
+  local b = pre .. enq .. string.char(#id) .. id .. rest
+  index_add(b)
   if delay > 0 then
-    local m = pad16(tonumber(id)) .. pack(q) .. b
-    redis.call('ZADD', K_DELAYED, now + delay, m)
-    first_delayed = first_delayed or m
-  elseif at_head then
-    redis.call('LPUSH', qk, b)
+    items[#items + 1] = now + delay
+    items[#items + 1] = pad16(base + i + 1) .. pack(q) .. b
   else
-    redis.call('RPUSH', qk, b)
+    items[#items + 1] = b
   end
   if jobttl > 0 then
     redis.call('HSET', job_key(id), 'status', 'pending', 'attempts', 0, 'queue', q, 'type', typ,
@@ -46,9 +43,12 @@ for i = 0, n - 1 do
   out[#out + 1] = id
 end
 if delay > 0 then
+  many('ZADD', K_DELAYED, items, 2)
   bump('d:' .. q, n)
-  new_event(K_DELAYED, first_delayed)
+  new_event(K_DELAYED, items[2])
 else
+  -- One LPUSH of many puts them in the order of as many LPUSHes: the last first.
+  many(at_head and 'LPUSH' or 'RPUSH', queue_key(q), items, 1)
   wake(q, n)
 end
 bump('enqueued', n)

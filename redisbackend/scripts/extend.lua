@@ -5,10 +5,13 @@
 --@common
 local now = now_ms()
 housekeep(now)
-local q = take_lease(ARGV[1], ARGV[2], now)
+local q, _, dl, rec = take_lease(ARGV[1], ARGV[2], now)
 if not q then return {'lost'} end
 local deadline = now + tonumber(ARGV[3])
-local m = pad16(tonumber(ARGV[1]))
-redis.call('ZADD', K_LEASES, deadline, m)
-new_event(K_LEASES, m)
+if deadline ~= dl then
+  local bk = lease_bucket(tonumber(ARGV[1]))
+  redis.call('HSET', lease_key(bk), ARGV[1], enc48(deadline) .. string.sub(rec, 7))
+  group_sub(bk, dl, 1)
+  new_event(K_LEASES, group_add(bk, deadline, 1))
+end
 return {now, deadline}

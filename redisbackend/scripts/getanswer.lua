@@ -7,7 +7,10 @@
 local now = now_ms()
 housekeep(now)
 local k = answer_key(ARGV[1])
-local r = redis.call('HMGET', k, 'v', 'ok', 'ttl')
-if not r[3] then return {now} end
-if ARGV[2] == '1' then redis.call('PEXPIRE', k, r[3]) end
-return {now, r[1], r[2], r[3]}
+local s = redis.call('GET', k)
+if not s then return {now} end
+local c = string.find(s, ':', 2, true)
+if not c then return {now, s, '', ''} end -- not an answer: Go reports it corrupt
+local ttl = string.sub(s, 2, c - 1)
+if ARGV[2] == '1' then redis.call('PEXPIRE', k, ttl) end
+return {now, string.sub(s, c + 1), string.sub(s, 1, 1), ttl}

@@ -1,17 +1,24 @@
--- leases: list live leases, earliest deadline first. Expired leases that
--- housekeeping has not reached yet are not live.
+-- leases: list live leases, earliest deadline first, then by token. Expired leases
+-- that housekeeping has not reached yet are not live.
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count
 -- Returns {now ms, then per lease: token, deadline ms, pack(queue) .. blob}.
 --@common
 local now = now_ms()
 housekeep(now)
-local r = redis.call('ZRANGEBYSCORE', K_LEASES, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
-local out = {now}
-for i = 1, #r, 2 do
-  local token = itoa(tonumber(r[i]))
-  out[#out + 1] = token
-  out[#out + 1] = r[i + 1]
-  out[#out + 1] = redis.call('HGET', K_LEASE, token)
+local limit = tonumber(ARGV[1])
+-- Every group holds at least one lease, so limit groups are enough.
+local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
+local out, n = {now}, 0
+for gi = 1, #groups, 2 do
+  local d = tonumber(groups[gi + 1])
+  local toks, recs = group_records(tonumber(string.sub(groups[gi], 1, 16)), d)
+  for _, token in ipairs(toks) do
+    if n >= limit then return out end
+    out[#out + 1] = token
+    out[#out + 1] = itoa(d)
+    out[#out + 1] = string.sub(recs[token], 7)
+    n = n + 1
+  end
 end
 return out

@@ -7,9 +7,9 @@
 --@common
 local now = now_ms()
 housekeep(now)
-local q, b = take_lease(ARGV[1], ARGV[2], now)
+local q, b, dl = take_lease(ARGV[1], ARGV[2], now)
 if not q then return {'lost'} end
-drop_lease(ARGV[1], q)
+drop_lease(ARGV[1], q, dl)
 bump('released', 1)
 if ARGV[7] == '1' then
   local reason = ARGV[5]

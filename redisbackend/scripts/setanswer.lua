@@ -6,8 +6,5 @@
 --@common
 local now = now_ms()
 housekeep(now)
-local k = answer_key(ARGV[1])
-redis.call('DEL', k)
-redis.call('HSET', k, 'v', ARGV[2], 'ok', ARGV[3], 'ttl', ARGV[4])
-redis.call('PEXPIRE', k, ARGV[4])
+answer_set(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return {now}

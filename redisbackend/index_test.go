@@ -1,0 +1,73 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// TestKeyIndexBuiltOnFirstUnique: a namespace keeps the key index only from its
+// first unique enqueue on, so that enqueue must find every task already waiting
+// (in any queue), delayed or leased (in any lease bucket), and none that is dead
+// or done; from then on the index follows every change.
+func TestKeyIndexBuiltOnFirstUnique(t *testing.T) {
+	b := newMini(t).b
+	ctx := context.Background()
+	const ns = "ix"
+	enqueue := func(q string, delay time.Duration, unique bool, keys ...string) error {
+		msgs := make([]backend.Message, len(keys))
+		for i, k := range keys {
+			msgs[i] = backend.Message{Key: k, Payload: []byte("p-" + k), MaxAttempts: 1}
+		}
+		_, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: q, Tasks: msgs, Delay: delay, Unique: unique})
+		return err
+	}
+	lease := func(q string, n int) []backend.Lease {
+		t.Helper()
+		res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{q}, Count: n, Lease: time.Hour})
+		if err != nil || len(res.Leases) != n {
+			t.Fatalf("Dequeue(%s, %d) = %d leases, %v", q, n, len(res.Leases), err)
+		}
+		return res.Leases
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	must(enqueue("a", 0, false, "w1", "w2"))
+	must(enqueue("b", 0, false, "w3"))
+	must(enqueue("d", time.Hour, false, "d1"))
+	// 300 leases span three lease buckets of 128 tokens.
+	var many []string
+	for i := range 300 {
+		many = append(many, fmt.Sprintf("l%d", i))
+	}
+	must(enqueue("l", 0, false, many...))
+	leased := lease("l", 300)
+	must(enqueue("x", 0, false, "dead", "done"))
+	gone := lease("x", 2)
+	must(b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: gone[0].ID, Token: gone[0].Token}))
+	must(b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: gone[1].ID, Token: gone[1].Token}))
+
+	for _, k := range []string{"w1", "w2", "w3", "d1", "l0", "l127", "l128", "l299"} {
+		if err := enqueue("u", 0, true, k); !errors.Is(err, backend.ErrDuplicate) {
+			t.Errorf("unique enqueue of %s, which is queued: %v, want ErrDuplicate", k, err)
+		}
+	}
+	must(enqueue("u", 0, true, "dead", "done", "fresh"))
+
+	// Kept from now on: an ack frees its key, a plain enqueue takes one.
+	must(b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: leased[200].ID, Token: leased[200].Token}))
+	must(enqueue("u", 0, true, "l200"))
+	must(enqueue("a", 0, false, "w4"))
+	if err := enqueue("u", 0, true, "w4"); !errors.Is(err, backend.ErrDuplicate) {
+		t.Errorf("unique enqueue of w4 after the index was built: %v, want ErrDuplicate", err)
+	}
+}
