@@ -3,7 +3,6 @@ package redisbackend
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/keyq/keyq/backend"
 )
@@ -64,8 +63,8 @@ const ackArgs = 5
 
 // appendAckArgs appends the arguments of one lease's ack, as ack_all in
 // scripts/common.lua reads them: token, task ID, job outcome ("" for finished
-// without error, else status, newline, error), the answer as stored ("" for none:
-// see answer_set) and its TTL in ms. Go builds the stored answer so that the script,
+// without error, else status, newline, error), the answer as stored ("" for none)
+// and its TTL in ms. Go builds the stored answer so that the script,
 // which runs on the server's single thread, only copies it.
 func appendAckArgs(args []any, p *backend.AckParams) []any {
 	job := ""
@@ -81,14 +80,4 @@ func appendAckArgs(args []any, p *backend.AckParams) []any {
 		return append(args, p.Token, p.TaskID, job, storedAnswer(a.Value, a.OK, ttl), ttl)
 	}
 	return append(args, p.Token, p.TaskID, job, "", 0)
-}
-
-// storedAnswer is an answer as Redis stores it: "<ok><TTL ms>:<value>", ok "1" or
-// "0" (scripts/common.lua, answer_set).
-func storedAnswer(value []byte, ok bool, ttl int64) []byte {
-	out := make([]byte, 0, len(value)+24)
-	out = append(out, flag(ok)...)
-	out = strconv.AppendInt(out, ttl, 10)
-	out = append(out, ':')
-	return append(out, value...)
 }

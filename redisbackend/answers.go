@@ -2,23 +2,25 @@ package redisbackend
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/keyq/keyq/backend"
 )
 
-// An answer is one hash per task key, named after the key's digest, with fields v
-// (the value), ok ("1" or "0") and ttl (the full TTL in ms), and a PEXPIRE of that
-// TTL. A TTL refresh, on a dedupe or a refreshing read, is PEXPIRE with the stored
-// ttl. Answer calls run housekeeping first, as every driver does (backend/doc.go).
+// An answer is one string per task key, named after the key's digest:
+// "<ok><full TTL ms>:<value>" (storedAnswer), with a PX of that TTL. A TTL refresh,
+// on a dedupe or a refreshing read, is PEXPIRE with the stored TTL. Answer calls run
+// housekeeping first, as every driver does (backend/doc.go).
 
 // SetAnswer implements backend.Backend.
 func (b *Backend) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return err
 	}
-	_, err := b.run(ctx, scriptSetAnswer, b.nsKeys(p.Namespace), digest(p.Key), p.Answer.Value,
-		flag(p.Answer.OK), durMS(p.Answer.TTL))
+	ttl := durMS(p.Answer.TTL)
+	_, err := b.run(ctx, scriptSetAnswer, b.nsKeys(p.Namespace), digest(p.Key),
+		storedAnswer(p.Answer.Value, p.Answer.OK, ttl), ttl)
 	return err
 }
 
@@ -68,4 +70,14 @@ func (b *Backend) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams
 		return backend.ErrNotFound
 	}
 	return nil
+}
+
+// storedAnswer is an answer as Redis stores it: "<ok><TTL ms>:<value>", ok "1" or
+// "0"; getanswer.lua and the dedupe in dequeue.lua read it back.
+func storedAnswer(value []byte, ok bool, ttl int64) []byte {
+	out := make([]byte, 0, len(value)+24)
+	out = append(out, flag(ok)...)
+	out = strconv.AppendInt(out, ttl, 10)
+	out = append(out, ':')
+	return append(out, value...)
 }

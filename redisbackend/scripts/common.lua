@@ -137,11 +137,9 @@ local function index_has(d)
   return false
 end
 
--- An answer is one string, "<ok><full TTL ms>:<value>" with ok "1" or "0", and a PX
--- of that TTL; a refresh (dedupe, refreshing read) is PEXPIRE with the stored TTL.
-local function answer_set(d, value, ok, ttl)
-  redis.call('SET', answer_key(d), ok .. ttl .. ':' .. value, 'PX', ttl)
-end
+-- An answer is one string, "<ok><full TTL ms>:<value>" with ok "1" or "0", built by
+-- Go (storedAnswer in answers.go), and a PX of that TTL; a refresh (dedupe,
+-- refreshing read) is PEXPIRE with the stored TTL.
 -- answer_ttl returns the full TTL, as a string, of the answer at key k, or nil.
 local function answer_ttl(k)
   local h = redis.call('GETRANGE', k, 0, 24)
@@ -383,7 +381,7 @@ end
 
 -- ack_all acks the leases in args, 5 fields each (ackbatch.go, appendAckArgs):
 -- token, task ID, job outcome ("" for finished without error, else status, newline,
--- error), the answer as answer_set stores it or "" for none, and its TTL in ms. The
+-- error), the answer as stored (storedAnswer) or "" for none, and its TTL in ms. The
 -- leases are independent: each is acked when live, as if alone; a token given twice
 -- is acked once. Returns one number per lease: 1 acked, 0 lost. The records of a
 -- lease bucket are read, and dropped, in one call each.
