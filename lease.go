@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -157,9 +158,27 @@ func (c *Client) AckBatch(ctx context.Context, reqs []AckRequest) ([]error, erro
 	if len(ps) == 0 {
 		return errs, nil
 	}
+	res, err := c.ackBatch(ctx, ps)
+	if err != nil {
+		return errs, err
+	}
+	for j, e := range res {
+		errs[at[j]] = e
+	}
+	return errs, nil
+}
+
+// ackBatch acks ps, made by ackParams, in one call when the backend can. It returns
+// one error per item, as Ack would have returned it, or the failure of the whole
+// call.
+func (c *Client) ackBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
 	res, err := call(c, ctx, "ack batch", 0, func(ctx context.Context) ([]error, error) {
 		if ba, ok := c.b.(backend.BatchAcker); ok {
-			return ba.AckBatch(ctx, ps)
+			res, err := ba.AckBatch(ctx, ps)
+			if err == nil && len(res) != len(ps) {
+				err = fmt.Errorf("the driver answered %d results for %d acks", len(res), len(ps))
+			}
+			return res, err
 		}
 		out := make([]error, len(ps))
 		for i := range ps {
@@ -170,14 +189,14 @@ func (c *Client) AckBatch(ctx context.Context, reqs []AckRequest) ([]error, erro
 		return out, nil
 	})
 	if err != nil {
-		return errs, err
+		return nil, err
 	}
-	for j, e := range res {
+	for i, e := range res {
 		if e != nil {
-			errs[at[j]] = c.wrap("ack", e)
+			res[i] = c.wrap("ack", e)
 		}
 	}
-	return errs, nil
+	return res, nil
 }
 
 // encode makes an answer of v with the TTL for its outcome.
