@@ -94,7 +94,7 @@ type WorkerStats struct {
 	Dead            int64 // dead-lettered: attempts used up, or no handler
 	Lost            int64 // lease lost before the result could be acked
 	Returned        int64 // handed back unstarted or unfinished, attempt kept
-	Errors          int64 // ack or release calls that failed
+	Errors          int64 // deliveries whose ack or release call failed
 	Timeouts        int64 // handlers that ran over the timeout
 	Panics          int64 // handlers that panicked
 	InFlight        int64 // leases held now, running or waiting to start
@@ -121,6 +121,9 @@ type WorkerStats struct {
 //   - while the handler runs, extends its lease every third of the lease; if the
 //     lease is lost anyway, it cancels the handler and acks nothing.
 //
+// The acks of handlers that finish at about the same time go to the backend in one
+// call (see WorkerAckBatches); each delivery is settled as by an Ack of its own.
+//
 // Methods are safe for concurrent use.
 type Worker struct {
 	c      *Client
@@ -128,7 +131,8 @@ type Worker struct {
 	log    *slog.Logger
 	limits []*limiter
 	sem    chan struct{}
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // running handlers
+	acks   *acker         // nil: each ack is a call of its own
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -168,6 +172,7 @@ func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
 		log:      cfg.logger.With("namespace", c.Namespace()),
 		limits:   newLimiters(&cfg),
 		sem:      make(chan struct{}, cfg.concurrency),
+		acks:     newAcker(c, &cfg),
 		handlers: make(map[string]Handler),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -252,6 +257,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
+	if w.acks != nil {
+		// Acks go on through a shutdown, on base; the ackers stop once every
+		// handler, and so every ack, is done.
+		w.acks.start(base)
+	}
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	go func() {
@@ -265,6 +275,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	err := w.loop(fetchCtx, base, forceCtx)
 	stopFetch()
 	w.drain(forceCtx, force)
+	if w.acks != nil {
+		w.acks.stop()
+	}
 	w.log.Info("keyq worker: stopped", "err", err)
 	return err
 }
@@ -530,7 +543,7 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 	case d.timedOut.Load() && w.cfg.timeoutFinal:
 		w.timeouts.Add(1)
 		msg := ErrTaskTimeout.Error()
-		w.settle(d, OutcomeFailed, ErrTaskTimeout, w.c.Ack(base, t, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg)))
+		w.settle(d, OutcomeFailed, ErrTaskTimeout, w.ackLease(base, d, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg)).err())
 	case d.timedOut.Load():
 		w.timeouts.Add(1)
 		w.retry(base, d, ErrTaskTimeout)
@@ -555,18 +568,18 @@ func (w *Worker) call(ctx context.Context, h Handler, t *Task) (v any, err error
 }
 
 func (w *Worker) ack(base context.Context, d *delivery, v any) {
-	err := w.c.Ack(base, &d.lease, WithAnswer(v))
-	if errors.Is(err, ErrInvalid) {
+	r := w.ackLease(base, d, WithAnswer(v))
+	if errors.Is(r.item, ErrInvalid) {
 		// The result does not encode as an answer: that is a final failure.
-		w.fail(base, d, Final(err))
+		w.fail(base, d, Final(r.item))
 		return
 	}
-	w.settle(d, OutcomeFinished, nil, err)
+	w.settle(d, OutcomeFinished, nil, r.err())
 }
 
 func (w *Worker) fail(base context.Context, d *delivery, err error) {
 	msg := err.Error()
-	w.settle(d, OutcomeFailed, err, w.c.Ack(base, &d.lease, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg)))
+	w.settle(d, OutcomeFailed, err, w.ackLease(base, d, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg)).err())
 }
 
 func (w *Worker) retry(base context.Context, d *delivery, err error) {

@@ -2,3 +2,11 @@ package keyq
 
 // StopRequested is closed once Shutdown has been called; for tests only.
 func (w *Worker) StopRequested() <-chan struct{} { return w.stop }
+
+// QueuedAcks counts the acks that wait for a batch; for tests only.
+func (w *Worker) QueuedAcks() int {
+	if w.acks == nil {
+		return 0
+	}
+	return w.acks.queued()
+}

@@ -17,6 +17,7 @@ const (
 	DefaultWorkerShutdown       = 10 * time.Second
 	DefaultWorkerRefreshBackoff = 500 * time.Millisecond
 	DefaultWorkerRefreshMax     = 30 * time.Second
+	DefaultWorkerAckBatches     = 2
 )
 
 // BackoffFunc says how long a task that failed with a transient error waits before
@@ -81,6 +82,7 @@ type workerConfig struct {
 	logger          *slog.Logger
 	clock           clock.Clock
 	onDone          func(t *Task, o Outcome, err error)
+	ackBatches      int
 }
 
 func workerDefaults(c *Client) workerConfig {
@@ -95,6 +97,7 @@ func workerDefaults(c *Client) workerConfig {
 		shutdownTimeout: DefaultWorkerShutdown,
 		logger:          slog.New(slog.DiscardHandler),
 		clock:           clock.Real(),
+		ackBatches:      DefaultWorkerAckBatches,
 	}
 }
 
@@ -122,6 +125,8 @@ func (c *workerConfig) validate() error {
 		return invalid("worker refresh backoff %v to %v is out of order", c.refreshBackoff, c.refreshMax)
 	case c.logger == nil || c.clock == nil:
 		return invalid("nil worker logger or clock")
+	case c.ackBatches < 0:
+		return invalid("worker ack batches %d is negative", c.ackBatches)
 	}
 	for _, q := range c.queues {
 		if q == "" {
@@ -237,3 +242,24 @@ func WorkerClock(c clock.Clock) WorkerOption { return func(w *workerConfig) { w.
 func WorkerOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
 	return func(c *workerConfig) { c.onDone = f }
 }
+
+// WorkerAckBatches sets how many ack calls the worker keeps in flight at once, each
+// acking the results of several handlers (group commit). A handler's result goes
+// out at once when fewer than n calls are in flight, together with the results of
+// any other handlers that wait by then, up to 1000 in a call; otherwise it waits
+// for a call to return, while others gather. Nothing waits on a timer.
+//
+// Each task is settled as with one Ack per task: its handler slot is freed, and
+// WorkerOnDone called, once its own ack is confirmed; a lost lease is
+// OutcomeLost for that task only; a result that does not encode is a final
+// failure; and a call that fails as a whole settles each of its tasks with
+// OutcomeError (their leases expire and the tasks come back).
+//
+// A smaller n makes bigger batches: fewer round trips and less work for the store
+// per task. A larger n keeps more acks moving at once, which helps when the round
+// trip, not the store, limits a worker whose handlers finish at once. 0 turns
+// batching off: each ack is a call of its own, up to one per running handler. The
+// worker batches only with a concurrency above 1 and a backend that implements
+// backend.BatchAcker; n above the concurrency counts as the concurrency. The
+// default is 2.
+func WorkerAckBatches(n int) WorkerOption { return func(c *workerConfig) { c.ackBatches = n } }

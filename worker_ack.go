@@ -1,0 +1,144 @@
+package keyq
+
+import (
+	"context"
+	"sync"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// Group commit of the worker's acks (WorkerAckBatches).
+//
+// A handler goroutine that acks builds its ack, answer encoded, hands it to the
+// acker and waits for the result of its own item, so that the outcome, the
+// counters and the OnDone hook are what one Ack per task would give, and a handler
+// slot is freed only once its ack is confirmed. An acker goroutine takes the first
+// ack that waits, drains whatever else is already queued, without waiting for more,
+// and sends it all in one call: a lone ack goes out at once, and while calls are in
+// flight the next batch gathers.
+
+// maxAckBatch bounds one batch: on Redis one script runs the whole batch on the
+// server's single thread, and other clients wait meanwhile.
+const maxAckBatch = 1000
+
+// ackReq is one lease a handler goroutine wants acked.
+type ackReq struct {
+	p   backend.AckParams
+	res chan ackRes // buffered: the acker never waits for the handler
+}
+
+// ackRes is the result of one ack: item is what Ack would have returned for the
+// lease; call, when not nil, is the failure of the whole batch it went in, after
+// which the lease may or may not have been acked.
+type ackRes struct {
+	item, call error
+}
+
+// err is the error that settles the delivery.
+func (r ackRes) err() error {
+	if r.call != nil {
+		return r.call
+	}
+	return r.item
+}
+
+// acker coalesces the acks of a worker's handlers into batch calls.
+type acker struct {
+	c       *Client
+	max     int // acks in one call
+	callers int // calls in flight, one per acker goroutine
+	reqs    chan *ackReq
+	wg      sync.WaitGroup
+}
+
+// newAcker returns an acker for a worker, or nil when the worker acks one lease
+// per call: when batching is off, when it cannot help (one handler has at most one
+// ack pending), and when the backend has no backend.BatchAcker (it would ack a
+// batch one lease at a time, and one failed call would fail the whole batch).
+func newAcker(c *Client, cfg *workerConfig) *acker {
+	if _, ok := c.Backend().(backend.BatchAcker); !ok || cfg.ackBatches < 1 || cfg.concurrency < 2 {
+		return nil
+	}
+	return &acker{
+		c:       c,
+		max:     min(cfg.concurrency, maxAckBatch),
+		callers: min(cfg.ackBatches, cfg.concurrency),
+		// Each handler has at most one ack pending, so sends never block.
+		reqs: make(chan *ackReq, cfg.concurrency),
+	}
+}
+
+// start runs the acker goroutines; their calls use ctx.
+func (a *acker) start(ctx context.Context) {
+	for range a.callers {
+		a.wg.Add(1)
+		go a.run(ctx)
+	}
+}
+
+// stop waits until every ack has been sent and answered and the acker goroutines
+// have exited. No ack may be submitted after stop is called.
+func (a *acker) stop() {
+	close(a.reqs)
+	a.wg.Wait()
+}
+
+// queued reports how many acks wait for an acker goroutine.
+func (a *acker) queued() int { return len(a.reqs) }
+
+// ack acks p in the next batch and waits for its result.
+func (a *acker) ack(p backend.AckParams) ackRes {
+	r := &ackReq{p: p, res: make(chan ackRes, 1)}
+	a.reqs <- r
+	return <-r.res
+}
+
+// run sends batches until the acker stops.
+func (a *acker) run(ctx context.Context) {
+	defer a.wg.Done()
+	batch := make([]*ackReq, 0, a.max)
+	ps := make([]backend.AckParams, 0, a.max)
+	for r := range a.reqs {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < a.max {
+			select {
+			case r, ok := <-a.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		ps = ps[:0]
+		for _, r := range batch {
+			ps = append(ps, r.p)
+		}
+		errs, err := a.c.ackBatch(ctx, ps)
+		for i, r := range batch {
+			if err != nil {
+				r.res <- ackRes{call: err}
+			} else {
+				r.res <- ackRes{item: errs[i]}
+			}
+		}
+		clear(batch) // hold no lease or answer until the next batch
+		clear(ps)
+	}
+}
+
+// ackLease acks d's lease with opts: through the acker when there is one, else in
+// a call of its own.
+func (w *Worker) ackLease(ctx context.Context, d *delivery, opts ...AckOption) ackRes {
+	if w.acks == nil {
+		return ackRes{item: w.c.Ack(ctx, &d.lease, opts...)}
+	}
+	// Encode the answer here, on the handler's goroutine, not the acker's.
+	p, err := w.c.ackParams(&d.lease, opts)
+	if err != nil {
+		return ackRes{item: w.c.wrap("ack", err)}
+	}
+	return w.acks.ack(p)
+}

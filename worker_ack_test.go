@@ -1,0 +1,537 @@
+package keyq_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
+)
+
+// ackSpy wraps a backend: it counts the ack calls, and can hold batch acks at a
+// gate, fail one, or end a lease itself inside one.
+type ackSpy struct {
+	backend.Backend
+	gate chan struct{} // when not nil, AckBatch calls wait until it is closed
+
+	mu          sync.Mutex
+	acks        int        // Ack calls
+	batches     [][]string // the task IDs of each AckBatch call, in the order they came
+	inFlight    int        // AckBatch calls in progress
+	maxInFlight int
+	held        int      // acks in the calls that wait at the gate
+	fail        error    // when set, the next AckBatch call fails with it and acks nothing
+	failed      []string // the task IDs of that call
+	steal       bool     // when set, the next call of two acks or more ends its last lease first
+	stolen      string   // the task ID of that lease
+}
+
+var _ backend.BatchAcker = (*ackSpy)(nil)
+
+func (s *ackSpy) Ack(ctx context.Context, p backend.AckParams) error {
+	s.mu.Lock()
+	s.acks++
+	s.mu.Unlock()
+	return s.Backend.Ack(ctx, p)
+}
+
+func (s *ackSpy) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
+	ids := make([]string, len(ps))
+	for i := range ps {
+		ids[i] = ps[i].TaskID
+	}
+	s.mu.Lock()
+	s.batches = append(s.batches, ids)
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	if s.gate != nil {
+		s.held += len(ps)
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+		s.held -= len(ps)
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	fail, steal := s.fail, s.steal && len(ps) > 1
+	s.fail = nil
+	if fail != nil {
+		s.failed = ids
+	}
+	if steal {
+		s.steal, s.stolen = false, ids[len(ids)-1]
+	}
+	s.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
+	if steal {
+		// Someone else ends the lease between the worker's handler and its ack.
+		p := ps[len(ps)-1]
+		p.Answer = &backend.Answer{Value: []byte(`"other"`), OK: true, TTL: time.Hour}
+		p.Status, p.Error = "", ""
+		if err := s.Backend.Ack(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return s.Backend.(backend.BatchAcker).AckBatch(ctx, ps)
+}
+
+// calls returns the number of Ack calls and a copy of the batches.
+func (s *ackSpy) calls() (int, [][]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acks, slices.Clone(s.batches)
+}
+
+func (s *ackSpy) heldAcks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// spyEnv is bf's env with its client on an ackSpy; gated spies hold every batch
+// ack until the test closes spy.gate.
+func spyEnv(t *testing.T, bf backendFactory, gated bool) (env, *ackSpy) {
+	t.Helper()
+	e := bf.new(t, false, keyq.WithQueues(q))
+	spy := &ackSpy{Backend: e.client.Backend()}
+	if gated {
+		spy.gate = make(chan struct{})
+	}
+	c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c
+	return e, spy
+}
+
+// waitUntil polls cond until it holds. The states it waits for (acks queued inside
+// the worker) send no event.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within %v", what, waitFor)
+		}
+		<-time.After(time.Millisecond)
+	}
+}
+
+// waitAllHeld waits until n acks are queued in w or held at spy's gate: every
+// handler has finished and asked for its ack.
+func waitAllHeld(t *testing.T, w *keyq.Worker, spy *ackSpy, n int) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("%d acks waiting", n), func() bool { return spy.heldAcks()+w.QueuedAcks() == n })
+}
+
+// enqueueN enqueues tasks with payloads p0, p1, ... and returns their IDs.
+func enqueueN(t *testing.T, c *keyq.Client, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = mustEnqueue(t, c, q, fmt.Sprint("p", i))
+	}
+	return ids
+}
+
+// expectAnswer checks the success answer stored for key.
+func expectAnswer(t *testing.T, c *keyq.Client, key, want string) {
+	t.Helper()
+	a, err := c.Answer(context.Background(), key)
+	if err != nil {
+		t.Fatalf("answer of %s: %v", key, err)
+	}
+	var got string
+	if err := a.Decode(&got); err != nil || !a.OK || got != want {
+		t.Fatalf("answer of %s = %s ok=%v (%v), want %q", key, a.Value, a.OK, err, want)
+	}
+}
+
+// echo answers "a-" and the payload.
+func echo(_ context.Context, task *keyq.Task) (any, error) { return "a-" + string(task.Payload), nil }
+
+// TestWorkerAckBatches checks that handlers that finish together are acked in
+// fewer calls than tasks, with at most the set number of calls in flight, each task
+// once and with its answer; that a lone ack goes out alone without waiting; and
+// that WorkerAckBatches(0) acks each task in a call of its own.
+func TestWorkerAckBatches(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		t.Run("handlers that finish together", func(t *testing.T) {
+			const n = 8
+			e, spy := spyEnv(t, bf, true)
+			rec := newRecorder()
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
+			started, release := make(chan struct{}, n), make(chan struct{})
+			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+				started <- struct{}{}
+				<-release
+				return echo(ctx, task)
+			})
+			ids := enqueueN(t, e.client, n)
+			start(t, w)
+			for range n {
+				recv(t, started, "handler start")
+			}
+			close(release)
+			waitAllHeld(t, w, spy, n)
+			close(spy.gate)
+			for range n {
+				rec.expect(t, keyq.OutcomeFinished)
+			}
+			acks, batches := spy.calls()
+			if acks != 0 || len(batches) >= n {
+				t.Fatalf("%d Ack calls and %d batch calls %v for %d tasks, want only batch calls, fewer than the tasks", acks, len(batches), batches, n)
+			}
+			if got := slices.Sorted(slices.Values(slices.Concat(batches...))); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
+				t.Fatalf("acked tasks %v, want each of %v once", got, ids)
+			}
+			if spy.maxInFlight > keyq.DefaultWorkerAckBatches {
+				t.Fatalf("%d batch calls in flight at once, want at most %d", spy.maxInFlight, keyq.DefaultWorkerAckBatches)
+			}
+			for i := range n {
+				expectAnswer(t, e.client, fmt.Sprint("p", i), fmt.Sprint("a-p", i))
+			}
+			st, err := e.client.Stats(context.Background())
+			if err != nil || st.Counters.Acked != n {
+				t.Fatalf("counters %+v, %v; want %d acks", st.Counters, err, n)
+			}
+			if ws := w.Stats(); ws.Processed != n || ws.InFlight != 0 {
+				t.Fatalf("worker stats %+v, want %d processed, none in flight", ws, n)
+			}
+		})
+
+		t.Run("a lone ack goes out alone", func(t *testing.T) {
+			e, spy := spyEnv(t, bf, false)
+			rec := newRecorder()
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(4))
+			w.HandleFunc("", echo)
+			id := mustEnqueue(t, e.client, q, "one")
+			start(t, w)
+			rec.expect(t, keyq.OutcomeFinished) // the worker's clock never moves
+			if acks, batches := spy.calls(); acks != 0 || len(batches) != 1 || !slices.Equal(batches[0], []string{id}) {
+				t.Fatalf("%d Ack calls, batch calls %v; want one batch of %s", acks, batches, id)
+			}
+			expectAnswer(t, e.client, "one", "a-one")
+		})
+
+		t.Run("off", func(t *testing.T) {
+			const n = 4
+			e, spy := spyEnv(t, bf, false)
+			rec := newRecorder()
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n),
+				keyq.WorkerAckBatches(0))
+			started, release := make(chan struct{}, n), make(chan struct{})
+			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+				started <- struct{}{}
+				<-release
+				return echo(ctx, task)
+			})
+			enqueueN(t, e.client, n)
+			start(t, w)
+			for range n {
+				recv(t, started, "handler start")
+			}
+			close(release)
+			for range n {
+				rec.expect(t, keyq.OutcomeFinished)
+			}
+			if acks, batches := spy.calls(); acks != n || len(batches) != 0 {
+				t.Fatalf("%d Ack calls, batch calls %v; want %d Ack calls", acks, batches, n)
+			}
+		})
+	})
+}
+
+// TestWorkerAckBatchAnswerInvalid checks that a result that does not encode, among
+// results acked together, makes its task a final failure with an error answer,
+// and the others finish.
+func TestWorkerAckBatchAnswerInvalid(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		const n = 4
+		e, spy := spyEnv(t, bf, true)
+		rec := newRecorder()
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
+		started, release := make(chan struct{}, n), make(chan struct{})
+		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+			started <- struct{}{}
+			<-release
+			if string(task.Payload) == "p1" {
+				return json.RawMessage("{not json"), nil
+			}
+			return echo(ctx, task)
+		})
+		ids := enqueueN(t, e.client, n)
+		start(t, w)
+		for range n {
+			recv(t, started, "handler start")
+		}
+		close(release)
+		waitAllHeld(t, w, spy, n) // the bad result's error answer among them
+		close(spy.gate)
+		for range n {
+			d := rec.next(t)
+			switch {
+			case d.task.ID == ids[1]:
+				if d.o != keyq.OutcomeFailed || !errors.Is(d.err, keyq.ErrInvalid) || !keyq.IsFinal(d.err) {
+					t.Fatalf("the bad result's task: %s (%v), want failed with a final ErrInvalid", d.o, d.err)
+				}
+			case d.o != keyq.OutcomeFinished:
+				t.Fatalf("task %s: %s (%v), want finished", d.task.ID, d.o, d.err)
+			}
+		}
+		j := mustJob(t, e.client, ids[1])
+		if j.Status != keyq.StatusFailed || !strings.Contains(j.LastError, "not valid JSON") {
+			t.Fatalf("job of the bad result %+v, want failed, naming the invalid JSON", j)
+		}
+		a, err := e.client.Answer(context.Background(), "p1")
+		var fa keyq.FailureAnswer
+		if err != nil || a.OK || a.Decode(&fa) != nil || fa.Error != j.LastError {
+			t.Fatalf("answer of the bad result %s ok=%v (%v), want the error answer %q", a.Value, a.OK, err, j.LastError)
+		}
+		for _, i := range []int{0, 2, 3} {
+			expectAnswer(t, e.client, fmt.Sprint("p", i), fmt.Sprint("a-p", i))
+		}
+		if acks, batches := spy.calls(); acks != 0 || len(slices.Concat(batches...)) != n {
+			t.Fatalf("%d Ack calls, batch calls %v; want %d acks in batches", acks, batches, n)
+		}
+		if ws := w.Stats(); ws.Processed != n-1 || ws.Failed != 1 {
+			t.Fatalf("worker stats %+v, want %d processed, 1 failed", ws, n-1)
+		}
+	})
+}
+
+// TestWorkerAckBatchFails checks that when a batch ack fails as a whole, each of
+// its tasks settles as OutcomeError, and their leases expire and bring them back,
+// so that in the end every task is acked once with its answer.
+func TestWorkerAckBatchFails(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		const n = 4
+		e, spy := spyEnv(t, bf, false)
+		spy.fail = fmt.Errorf("%w: connection reset", backend.ErrUnavailable)
+		rec := newRecorder()
+		lease, wclock := 30*time.Second, clock.Clock(e.wclock)
+		if e.redis {
+			// The lease runs on the server's clock: a short one, kept alive while the
+			// handlers run by a keeper on the real clock.
+			lease, wclock = time.Second, clock.Real()
+		}
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n),
+			keyq.WorkerLease(lease), keyq.WorkerPollWait(50*time.Millisecond))
+		w.HandleFunc("", echo)
+		enqueueN(t, e.client, n)
+		start(t, w)
+		errored := map[string]bool{}
+		for range n {
+			d := rec.next(t)
+			switch d.o {
+			case keyq.OutcomeError:
+				if !errors.Is(d.err, keyq.ErrUnavailable) {
+					t.Fatalf("task %s: error %v, want ErrUnavailable", d.task.ID, d.err)
+				}
+				errored[d.task.ID] = true
+			case keyq.OutcomeFinished:
+			default:
+				t.Fatalf("task %s: %s (%v), want error or finished", d.task.ID, d.o, d.err)
+			}
+		}
+		spy.mu.Lock()
+		failed := slices.Clone(spy.failed)
+		spy.mu.Unlock()
+		if len(failed) == 0 || len(errored) != len(failed) {
+			t.Fatalf("tasks settled with an error %v, want those of the failed call %v", errored, failed)
+		}
+		for _, id := range failed {
+			if !errored[id] {
+				t.Fatalf("task %s of the failed call %v did not settle with an error", id, failed)
+			}
+		}
+		if e.bclock != nil {
+			e.bclock.Advance(lease + time.Second)
+		}
+		for range failed { // back once their leases expired
+			d := rec.expect(t, keyq.OutcomeFinished)
+			if !errored[d.task.ID] || d.task.Attempt != 1 {
+				t.Fatalf("then finished %s attempt %d, want one of %v on attempt 1", d.task.ID, d.task.Attempt, failed)
+			}
+		}
+		for i := range n {
+			expectAnswer(t, e.client, fmt.Sprint("p", i), fmt.Sprint("a-p", i))
+		}
+		st, err := e.client.Stats(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qs := st.Queues[q]; qs.Waiting+qs.Leased+qs.Delayed+qs.Dead != 0 || st.Counters.Acked != n || st.Counters.Reclaimed != int64(len(failed)) {
+			t.Fatalf("queue %+v, counters %+v; want it empty, %d acks, %d reclaimed", qs, st.Counters, n, len(failed))
+		}
+		if ws := w.Stats(); ws.Errors != int64(len(failed)) || ws.Processed != n {
+			t.Fatalf("worker stats %+v, want %d errors, %d processed", ws, len(failed), n)
+		}
+	})
+}
+
+// TestWorkerAckBatchLeaseLost checks that a lease lost inside a batch makes that
+// task OutcomeLost and leaves the others finished.
+func TestWorkerAckBatchLeaseLost(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		const n = 8
+		e, spy := spyEnv(t, bf, true)
+		spy.steal = true
+		rec := newRecorder()
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
+		started, release := make(chan struct{}, n), make(chan struct{})
+		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+			started <- struct{}{}
+			<-release
+			return echo(ctx, task)
+		})
+		enqueueN(t, e.client, n)
+		start(t, w)
+		for range n {
+			recv(t, started, "handler start")
+		}
+		close(release)
+		// With every ack held, the gate lets at least one batch of two or more go.
+		waitAllHeld(t, w, spy, n)
+		close(spy.gate)
+		var lost []keyq.Task
+		for range n {
+			d := rec.next(t)
+			switch d.o {
+			case keyq.OutcomeLost:
+				if !errors.Is(d.err, keyq.ErrLeaseLost) {
+					t.Fatalf("lost with %v, want ErrLeaseLost", d.err)
+				}
+				lost = append(lost, d.task)
+			case keyq.OutcomeFinished:
+				expectAnswer(t, e.client, string(d.task.Payload), "a-"+string(d.task.Payload))
+			default:
+				t.Fatalf("task %s: %s (%v), want finished or lost", d.task.ID, d.o, d.err)
+			}
+		}
+		spy.mu.Lock()
+		stolen := spy.stolen
+		spy.mu.Unlock()
+		if stolen == "" {
+			t.Fatal("no batch of two acks or more came: no lease ended inside a batch")
+		}
+		if len(lost) != 1 || lost[0].ID != stolen {
+			t.Fatalf("lost %v, want only %s, whose lease ended inside a batch", lost, stolen)
+		}
+		expectAnswer(t, e.client, string(lost[0].Payload), "other")
+		if ws := w.Stats(); ws.Lost != 1 || ws.Processed != n-1 {
+			t.Fatalf("worker stats %+v, want 1 lost, %d processed", ws, n-1)
+		}
+	})
+}
+
+// TestWorkerAckBatchShutdown checks that acks in flight when the worker stops go
+// through, whether Shutdown waits, Shutdown's context ends, or Run's context is
+// cancelled; and that no goroutine of the worker outlives Run.
+func TestWorkerAckBatchShutdown(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		for _, how := range []string{"shutdown", "shutdown out of time", "run context cancelled"} {
+			t.Run(how, func(t *testing.T) {
+				const n = 4
+				e, spy := spyEnv(t, bf, true)
+				rec := newRecorder()
+				w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
+				w.HandleFunc("", echo)
+				enqueueN(t, e.client, n)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				ran := make(chan error, 1)
+				go func() { ran <- w.Run(ctx) }()
+				waitAllHeld(t, w, spy, n)
+
+				stopped := make(chan error, 1)
+				switch how {
+				case "shutdown":
+					go func() { stopped <- w.Shutdown(context.Background()) }()
+					recv(t, w.StopRequested(), "stop request")
+				case "shutdown out of time":
+					sctx, scancel := context.WithCancel(context.Background())
+					scancel()
+					go func() { stopped <- w.Shutdown(sctx) }()
+					recv(t, w.StopRequested(), "stop request")
+				case "run context cancelled":
+					cancel()
+					waitTimers(t, e.wclock, 1) // the grace period, which never passes
+				}
+				select {
+				case err := <-ran:
+					t.Fatalf("Run returned %v with acks in flight", err)
+				default:
+				}
+				close(spy.gate)
+				if err := recv(t, ran, "Run return"); err != nil {
+					t.Fatalf("Run = %v", err)
+				}
+				switch how {
+				case "shutdown":
+					if err := recv(t, stopped, "Shutdown"); err != nil {
+						t.Fatalf("Shutdown = %v", err)
+					}
+				case "shutdown out of time":
+					if err := recv(t, stopped, "Shutdown"); !errors.Is(err, context.Canceled) {
+						t.Fatalf("Shutdown = %v, want context.Canceled", err)
+					}
+				}
+				for range n {
+					rec.expect(t, keyq.OutcomeFinished)
+				}
+				for i := range n {
+					expectAnswer(t, e.client, fmt.Sprint("p", i), fmt.Sprint("a-p", i))
+				}
+				waitUntil(t, "the worker's goroutines to exit", func() bool { return !workerGoroutines() })
+			})
+		}
+	})
+}
+
+// workerGoroutines reports whether a goroutine runs code of the worker.
+func workerGoroutines() bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	s := string(buf)
+	return strings.Contains(s, "keyq.(*Worker)") || strings.Contains(s, "keyq.(*acker)")
+}
+
+// TestWorkerAckBatchesInvalid checks that a negative number of ack batches is
+// refused.
+func TestWorkerAckBatchesInvalid(t *testing.T) {
+	e := newMemoryEnv(t, true)
+	if _, err := keyq.NewWorker(e.client, keyq.WorkerAckBatches(-1)); !errors.Is(err, keyq.ErrInvalid) {
+		t.Fatalf("NewWorker = %v, want ErrInvalid", err)
+	}
+}
