@@ -366,7 +366,7 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		if w.stopping(ctx) {
 			return nil
 		}
-		leases, err := w.c.Dequeue(ctx, From(w.cfg.queues...), Batch(w.cfg.batch), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
+		leases, err := w.c.Dequeue(ctx, From(w.cfg.queues...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
 		if len(leases) > 0 {
 			w.start(ctx, base, forceCtx, leases)
 		}
@@ -387,6 +387,16 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		}
 		fails++
 	}
+}
+
+// fetchSize is how many tasks the next fetch may lease: the batch, or, for a batch
+// of 1 without pacing, one per free handler slot. Slots only free up until start
+// takes them, so each of those leases gets a slot at once.
+func (w *Worker) fetchSize() int {
+	if w.cfg.batch != 1 || len(w.limits) > 0 || w.cfg.shared != nil {
+		return w.cfg.batch
+	}
+	return max(cap(w.sem)-len(w.sem), 1)
 }
 
 // delivery is one lease the worker holds.

@@ -12,7 +12,7 @@ import (
 // Defaults of a Worker, each changed by the WorkerOption of the matching name.
 const (
 	DefaultWorkerConcurrency    = 1
-	DefaultWorkerBatch          = 1
+	DefaultWorkerBatch          = 1 // a task per free handler slot; see WorkerBatch
 	DefaultWorkerPollWait       = time.Second
 	DefaultWorkerShutdown       = 10 * time.Second
 	DefaultWorkerRefreshBackoff = 500 * time.Millisecond
@@ -155,7 +155,13 @@ func WorkerQueues(names ...string) WorkerOption {
 // handler slot is free and starts the tasks of a fetch in order as slots free up,
 // so it may hold up to n-1 leases more than it runs: their leases are kept alive,
 // and on shutdown they go back to the head of their queues with their attempts
-// kept. The default, 1, fetches only for a free slot.
+// kept.
+//
+// With 1, the default, the worker never holds a lease it has no free slot for: a
+// fetch leases up to one task per free slot, so several free slots take one round
+// trip, not one each. A worker that paces its starts (WorkerMinInterval,
+// WorkerRate, WorkerSharedRate) leases one task per fetch instead, so that no
+// lease waits for the pace.
 func WorkerBatch(n int) WorkerOption { return func(c *workerConfig) { c.batch = n } }
 
 // WorkerLease sets the lease the worker asks for and extends by while a handler
