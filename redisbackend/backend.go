@@ -152,23 +152,28 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 	args = append(args, p.Queue, flag(p.AtHead), durMS(p.Delay), flag(p.Unique), jobTTL)
 	for i := range p.Tasks {
 		pre, rest := encodeMessage(&p.Tasks[i], p.TrackJobs)
-		args = append(args, pre, rest, p.Tasks[i].Type)
+		args = append(args, pre, rest)
+		if jobTTL > 0 { // the job record's type; enqueue.lua reads it only then
+			args = append(args, p.Tasks[i].Type)
+		}
 	}
 	r, err := b.run(ctx, scriptEnqueue, b.nsKeys(p.Namespace), args...)
 	if err != nil {
 		return nil, err
 	}
-	if s, ok := r[0].(string); ok && s == "dup" {
+	if len(r) == 1 && r[0] == "dup" {
 		return nil, backend.ErrDuplicate
 	}
-	if len(r) != 1+len(p.Tasks) {
+	if len(r) != 2 {
 		return nil, corrupt("enqueue reply of %d items", len(r))
+	}
+	base, ok := r[1].(int64)
+	if !ok {
+		return nil, corrupt("enqueue reply: first ID %T, want an integer", r[1])
 	}
 	ids := make([]string, len(p.Tasks))
 	for i := range ids {
-		if ids[i], err = str(r[1+i]); err != nil {
-			return nil, err
-		}
+		ids[i] = strconv.FormatInt(base+int64(i)+1, 10)
 	}
 	return ids, nil
 }
@@ -320,23 +325,34 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 // decodeDequeue adds the leases of a dequeue script's reply to res and reports
 // whether the script asks to be called again.
 func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
-	if len(r) < 5 || (len(r)-5)%3 != 0 {
+	if len(r) < 6 {
 		return false, corrupt("dequeue reply of %d items", len(r))
 	}
 	deadline := msTime(num(r[1]))
 	res.Deduped += int(num(r[2]))
-	for i := 5; i < len(r); i += 3 {
-		token, err1 := str(r[i])
-		queue, err2 := str(r[i+1])
-		blob, err3 := str(r[i+2])
-		if err := firstErr(err1, err2, err3); err != nil {
-			return false, err
-		}
-		t, err := decodeBlob(queue, []byte(blob))
+	token := num(r[5]) // the leases' tokens follow it, one by one
+	for i := 6; i < len(r); {
+		queue, err := str(r[i])
 		if err != nil {
 			return false, err
 		}
-		res.Leases = append(res.Leases, backend.Lease{Task: t, Token: token, Deadline: deadline})
+		n, ok := r[min(i+1, len(r)-1)].(int64)
+		if i+1 >= len(r) || !ok || n <= 0 || n > int64(len(r)-i-2) {
+			return false, corrupt("dequeue reply: a run of %v leases at item %d of %d", r[min(i+1, len(r)-1)], i, len(r))
+		}
+		for _, v := range r[i+2 : i+2+int(n)] {
+			blob, err := str(v)
+			if err != nil {
+				return false, err
+			}
+			t, err := decodeBlob(queue, []byte(blob))
+			if err != nil {
+				return false, err
+			}
+			token++
+			res.Leases = append(res.Leases, backend.Lease{Task: t, Token: strconv.FormatInt(token, 10), Deadline: deadline})
+		}
+		i += 2 + int(n)
 	}
 	return num(r[4]) == 1, nil
 }

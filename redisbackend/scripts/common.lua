@@ -15,8 +15,8 @@
 --                            j:<id> job record hash, k:<12 bits of digest> key
 --                            index hash (field digest .. id per task), l:<bucket>
 --                            lease records hash (token -> enc48(deadline) ..
---                            pack(queue) .. blob) of tokens bucket*128 to
---                            bucket*128+127.
+--                            enc32(#queue) .. queue .. blob) of tokens bucket*128
+--                            to bucket*128+127.
 --
 -- Leases are kept in buckets of 128 consecutive tokens, and a lease group is the
 -- leases of one bucket with one deadline. The leases zset orders groups by deadline
@@ -31,6 +31,9 @@
 local K_SEQ, K_DELAYED, K_LEASES, K_LEASE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local HK_BATCH = 1000
+-- The string functions every task goes through, as locals: a global lookup per call
+-- is a table read.
+local sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -232,15 +235,24 @@ local function lease_bucket(token) return math.floor(token / LB) end
 local function lease_key(bk) return P .. 'l:' .. itoa(bk) end
 local function group(bk, d) return pad16(bk) .. '@' .. itoa(d) end
 local function dec48(s, i)
-  local n = 0
-  for j = i, i + 5 do n = n * 256 + string.byte(s, j) end
-  return n
+  local a, b, c, d, e, f = sbyte(s, i, i + 5)
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+end
+local function enc32(n)
+  return string.char(floor(n / 16777216) % 256, floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+end
+-- A lease record is enc48(deadline) .. enc32(#queue) .. queue .. blob: fixed-width
+-- fields, so that reading one takes no number parsing.
+local function rec_queue(q) return enc32(#q) .. q end
+-- rec_blob_at returns o such that byte k of the record's blob is byte o + k of rec.
+local function rec_blob_at(rec)
+  local a, b, c, d = sbyte(rec, 7, 10)
+  return 10 + ((a * 256 + b) * 256 + c) * 256 + d
 end
 -- lease_rec splits a lease record into deadline, queue and blob.
 local function lease_rec(rec)
-  local c = string.find(rec, ':', 7, true)
-  local len = tonumber(string.sub(rec, 7, c - 1))
-  return dec48(rec, 1), string.sub(rec, c + 1, c + len), string.sub(rec, c + len + 1)
+  local o = rec_blob_at(rec)
+  return dec48(rec, 1), ssub(rec, 11, o), ssub(rec, o + 1)
 end
 -- group_records returns the tokens and records of bucket bk's leases with
 -- deadline d, in token order (a hash has no order of its own).
@@ -384,14 +396,16 @@ end
 -- error), the answer as stored (storedAnswer) or "" for none, and its TTL in ms. The
 -- leases are independent: each is acked when live, as if alone; a token given twice
 -- is acked once. Returns one number per lease: 1 acked, 0 lost. The records of a
--- lease bucket are read, and dropped, in one call each.
+-- lease bucket are read, and dropped, in one call each. A record is read in place,
+-- by offsets (rec_blob_at), and its blob is copied out only for a job record.
 local function ack_all(args, now)
   local n = #args / 5
   local out, live, acked, leased = {}, {}, 0, {}
+  local pa = P .. 'a:'
   -- Group the leases by bucket, in order of first appearance.
   local byb, order = {}, {}
   for i = 1, n do
-    local bk = lease_bucket(tonumber(args[5 * i - 4]) or -1)
+    local bk = floor((tonumber(args[5 * i - 4]) or -1) / LB)
     local l = byb[bk]
     if not l then
       l = {}
@@ -414,23 +428,27 @@ local function ack_all(args, now)
         local a = 5 * i - 4
         local token = args[a]
         if rec and not live[token] then
-          local dl, q, b = lease_rec(rec)
-          if dl > now and blob_id(b) == args[a + 1] then
+          local dl, o, id = dec48(rec, 1), rec_blob_at(rec), args[a + 1]
+          -- The blob's ID is its bytes 29 on, their count in byte 28.
+          if dl > now and sbyte(rec, o + 28) == #id and sfind(rec, id, o + 29, true) == o + 29 then
+            local q = ssub(rec, 11, o)
             live[token] = true
             drop[#drop + 1] = token
             per_dl[dl] = (per_dl[dl] or 0) + 1
             leased[q] = (leased[q] or 0) + 1
-            index_del(b)
-            if args[a + 3] ~= '' then
-              redis.call('SET', answer_key(blob_digest(b)), args[a + 3], 'PX', args[a + 4])
+            local ans = args[a + 3]
+            if ans ~= '' or indexed() then
+              local d = ssub(rec, o + 6, o + 21) -- the key digest, blob bytes 6-21
+              if indexed() then redis.call('HDEL', index_key(d), d .. id) end
+              if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', args[a + 4]) end
             end
-            if blob_tracked(b) then
-              local job = args[a + 2]
+            if sbyte(rec, o + 1) % 4 >= 2 then -- tracked (blob_tracked)
+              local b, job = ssub(rec, o + 1), args[a + 2]
               if job == '' then
                 job_end(b, 'finished', now, nil)
               else
-                local nl = string.find(job, '\n', 1, true)
-                job_end(b, string.sub(job, 1, nl - 1), now, string.sub(job, nl + 1))
+                local nl = sfind(job, '\n', 1, true)
+                job_end(b, ssub(job, 1, nl - 1), now, ssub(job, nl + 1))
               end
             end
             acked = acked + 1

@@ -3,17 +3,19 @@
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
 -- Returns {now ms, deadline ms, deduped, ms to the next event or -1 (always -1
---          when leases are returned), more,
---          then per lease: token, queue, blob}. more is 1 when the script stopped
--- after DEDUPE_CAP dropped tasks, to keep the server responsive: call it again.
+--          when leases are returned), more, first token - 1, then per queue that
+--          gave leases: queue, count, that many blobs}. The leases' tokens are
+--          consecutive, in delivery order. more is 1 when the script stopped after
+--          DEDUPE_CAP dropped tasks, to keep the server responsive: call it again.
 --@common
 local count, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = now_ms()
 housekeep(now)
 local deadline = now + lease
-local out = {now, deadline, 0, 0, 0}
+local out = {now, deadline, 0, 0, 0, 0}
 local got, deduped = 0, 0
-local taken = {} -- {queue, blob} per lease, in delivery order
+local tq, tb = {}, {} -- queue and blob per lease, in delivery order
+local pa = P .. 'a:'
 local DEDUPE_CAP = 1000
 for i = 3, #ARGV do
   local q = ARGV[i]
@@ -25,7 +27,7 @@ for i = 3, #ARGV do
     local bs = redis.call('LPOP', qk, want)
     if not bs then break end
     local keys = {}
-    for j, b in ipairs(bs) do keys[j] = answer_key(blob_digest(b)) end
+    for j, b in ipairs(bs) do keys[j] = pa .. ssub(b, 6, 21) end
     -- Usually no popped task has an answer: one EXISTS for all of them says so.
     local any = redis.call('EXISTS', unpack(keys)) > 0
     for j, b in ipairs(bs) do
@@ -37,7 +39,7 @@ for i = 3, #ARGV do
         job_end(b, 'finished', now, nil)
       else
         got = got + 1
-        taken[got] = {q, b}
+        tq[got], tb[got] = q, b
       end
     end
     if #bs < want then break end
@@ -47,32 +49,37 @@ end
 if deduped >= DEDUPE_CAP and got < count then out[5] = 1 end
 -- Tokens come from the sequence in delivery order, one INCRBY for the whole batch.
 local base = got > 0 and redis.call('INCRBY', K_SEQ, got) - got or 0
+out[6] = base
 -- Each lease is one record in its token's bucket; the batch's records share one
 -- deadline, so a bucket gets one HSET and one lease group.
 local per_queue, recs, first_group = {}, {}, nil
 local enc_dl = enc48(deadline)
-local packed = {}
-for i, t in ipairs(taken) do
-  local q, b = t[1], t[2]
-  local token = itoa(base + i)
-  local pq = packed[q]
+local pre, run_q, run_at = {}, nil, 0
+for i = 1, got do
+  local q, b = tq[i], tb[i]
+  local pq = pre[q]
   if not pq then
-    pq = pack(q)
-    packed[q] = pq
+    pq = enc_dl .. rec_queue(q)
+    pre[q] = pq
   end
-  recs[#recs + 1] = token
-  recs[#recs + 1] = enc_dl .. pq .. b
-  local bk = lease_bucket(base + i)
-  if i == got or lease_bucket(base + i + 1) ~= bk then
+  recs[#recs + 1] = itoa(base + i)
+  recs[#recs + 1] = pq .. b
+  local bk = floor((base + i) / LB)
+  if i == got or floor((base + i + 1) / LB) ~= bk then
     many('HSET', lease_key(bk), recs, 2)
     local g = group_add(bk, deadline, #recs / 2)
     first_group = first_group or g
     recs = {}
   end
   per_queue[q] = (per_queue[q] or 0) + 1
-  job_set(b, 'status', 'running', 'start', now)
-  out[#out + 1] = token
-  out[#out + 1] = q
+  if sbyte(b, 1) % 4 >= 2 then job_set(b, 'status', 'running', 'start', now) end
+  if q ~= run_q then
+    run_q = q
+    out[#out + 1] = q
+    out[#out + 1] = 0
+    run_at = #out
+  end
+  out[run_at] = out[run_at] + 1
   out[#out + 1] = b
 end
 for q, k in pairs(per_queue) do bump('l:' .. q, k) end

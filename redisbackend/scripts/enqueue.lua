@@ -3,30 +3,32 @@
 -- ARGV[1] queue name        ARGV[2] "1" to push at the head
 -- ARGV[3] delay ms (0: now) ARGV[4] "1" for a unique enqueue
 -- ARGV[5] job TTL ms, or "0" when jobs are not tracked
--- ARGV[6+3i..8+3i] per task i: blob header bytes 1-21, blob rest, task type
--- Returns {now ms, id...}, or {"dup"} when a unique enqueue finds a key present.
+-- ARGV[6..] per task: blob header bytes 1-21, blob rest, and when jobs are tracked
+--           the task type
+-- Returns {now ms, first ID - 1}: the tasks' IDs follow it, one by one; or {"dup"}
+-- when a unique enqueue finds a key present.
 --@common
 local q, at_head, delay, unique, jobttl = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
 local now = now_ms()
 housekeep(now)
-local n = (#ARGV - 5) / 3
+local w = jobttl > 0 and 3 or 2 -- arguments per task
+local n = (#ARGV - 5) / w
 if unique then
   index_build()
   local seen = {}
   for i = 0, n - 1 do
-    local digest = string.sub(ARGV[6 + 3 * i], 6, 21)
+    local digest = ssub(ARGV[6 + w * i], 6, 21)
     if seen[digest] or redis.call('EXISTS', answer_key(digest)) == 1 or index_has(digest) then
       return {'dup'}
     end
     seen[digest] = true
   end
 end
-local out = {now}
 local base = redis.call('INCRBY', K_SEQ, n) - n -- the batch's IDs: base+1 .. base+n
 local enq = enc48(now)
 local items = {} -- blobs for the list, or score, member pairs for the delayed set
 for i = 0, n - 1 do
-  local pre, rest, typ = ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i]
+  local pre, rest = ARGV[6 + w * i], ARGV[7 + w * i]
   local id = itoa(base + i + 1)
   local b = pre .. enq .. string.char(#id) .. id .. rest
   index_add(b)
@@ -37,10 +39,9 @@ for i = 0, n - 1 do
     items[#items + 1] = b
   end
   if jobttl > 0 then
-    redis.call('HSET', job_key(id), 'status', 'pending', 'attempts', 0, 'queue', q, 'type', typ,
-      'enq', now, 'ttl', jobttl)
+    redis.call('HSET', job_key(id), 'status', 'pending', 'attempts', 0, 'queue', q,
+      'type', ARGV[8 + w * i], 'enq', now, 'ttl', jobttl)
   end
-  out[#out + 1] = id
 end
 if delay > 0 then
   many('ZADD', K_DELAYED, items, 2)
@@ -53,4 +54,4 @@ else
 end
 bump('enqueued', n)
 redis.call('SADD', K_QUEUES, q)
-return out
+return {now, base}

@@ -17,7 +17,8 @@ for gi = 1, #groups, 2 do
     if n >= limit then return out end
     out[#out + 1] = token
     out[#out + 1] = itoa(d)
-    out[#out + 1] = string.sub(recs[token], 7)
+    local _, q, b = lease_rec(recs[token])
+    out[#out + 1] = pack(q) .. b
     n = n + 1
   end
 end
