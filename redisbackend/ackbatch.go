@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/keyq/keyq/backend"
 )
@@ -22,8 +23,8 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 	if err := b.begin(ctx, func() error { return nil }); err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, ackArgs*len(ps))
 	sent := make([]int, 0, len(ps))
+	seen := make(map[string]bool, len(ps))
 	for i := range ps {
 		p := &ps[i]
 		if errs[i] = p.Validate(); errs[i] != nil {
@@ -33,51 +34,106 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 		case p.Namespace != ns:
 			errs[i] = fmt.Errorf("%w: a batch ack mixes namespaces %q and %q", backend.ErrInvalid, ns, p.Namespace)
 			continue
-		case !isDecimal(p.Token):
+		case !ackable(p) || seen[p.Token]:
+			// A token given twice is acked once: the first time.
 			errs[i] = backend.ErrLeaseLost
 			continue
 		}
-		args = appendAckArgs(args, p)
+		seen[p.Token] = true
 		sent = append(sent, i)
 	}
 	if len(sent) == 0 {
 		return errs, nil
 	}
+	args, order := ackArgs(ps, sent)
 	r, err := b.run(ctx, scriptAckBatch, b.nsKeys(ns), args...)
 	if err != nil {
 		return nil, err
 	}
-	if len(r) != len(sent) {
-		return nil, corrupt("batch ack reply of %d items for %d leases", len(r), len(sent))
+	if len(r) != len(order) {
+		return nil, corrupt("batch ack reply of %d items for %d leases", len(r), len(order))
 	}
 	for j, v := range r {
 		if n, ok := v.(int64); !ok || n != 1 {
-			errs[sent[j]] = backend.ErrLeaseLost
+			errs[order[j]] = backend.ErrLeaseLost
 		}
 	}
 	return errs, nil
 }
 
-// ackArgs is how many script arguments one lease's ack takes (appendAckArgs).
-const ackArgs = 5
+// leaseBucket is how many consecutive lease tokens share one record hash,
+// l:<token / leaseBucket> (LB in scripts/common.lua).
+const leaseBucket = 128
 
-// appendAckArgs appends the arguments of one lease's ack, as ack_all in
-// scripts/common.lua reads them: token, task ID, job outcome ("" for finished
-// without error, else status, newline, error), the answer as stored ("" for none)
-// and its TTL in ms. Go builds the stored answer so that the script,
-// which runs on the server's single thread, only copies it.
-func appendAckArgs(args []any, p *backend.AckParams) []any {
-	job := ""
+// ackable reports whether p's token and task ID can name a live lease at all: a
+// token is a decimal number, and a task ID is at most 255 bytes (its length is
+// one byte of the stored task). Others are lost without a call.
+func ackable(p *backend.AckParams) bool {
+	if !isDecimal(p.Token) || len(p.TaskID) > 255 {
+		return false
+	}
+	_, err := strconv.ParseInt(p.Token, 10, 64)
+	return err == nil
+}
+
+// ackKey is what the leases of one group of ack_all's arguments share.
+type ackKey struct {
+	bucket int64
+	ttl    int64 // the answers' TTL in ms, 0 without answers
+	job    string
+}
+
+// ackArgs builds the arguments of ack_all (scripts/common.lua) for the leases
+// ps[i], i in idx, which must be ackable: groups of leases that share a record
+// bucket, an answer TTL and a job outcome, each as its bucket, the TTL, the job
+// outcome ("" for finished without error, else status, newline, error) and a
+// count, then per lease its token, its task ID after one byte of the ID's
+// length, and its answer as stored (storedAnswer) or "". Grouping in Go spares
+// the script, on the server's single thread, parsing a number and repeating
+// the TTL and the outcome per lease. order[j] is the index in ps of the j-th
+// lease in the arguments, which is the order of ack_all's results.
+func ackArgs(ps []backend.AckParams, idx []int) (args []any, order []int) {
+	groups := make(map[ackKey][]int)
+	var keys []ackKey
+	for _, i := range idx {
+		p := &ps[i]
+		token, _ := strconv.ParseInt(p.Token, 10, 64)
+		k := ackKey{bucket: token / leaseBucket, job: jobOutcome(p)}
+		if p.Answer != nil {
+			k.ttl = durMS(p.Answer.TTL)
+		}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	args = make([]any, 0, 4*len(keys)+3*len(idx))
+	order = make([]int, 0, len(idx))
+	for _, k := range keys {
+		g := groups[k]
+		args = append(args, k.bucket, k.ttl, k.job, len(g))
+		for _, i := range g {
+			p := &ps[i]
+			var answer any = ""
+			if a := p.Answer; a != nil {
+				answer = storedAnswer(a.Value, a.OK, k.ttl)
+			}
+			args = append(args, p.Token, string([]byte{byte(len(p.TaskID))})+p.TaskID, answer)
+			order = append(order, i)
+		}
+	}
+	return args, order
+}
+
+// jobOutcome is how ack_all takes an ack's job status and error: "" for finished
+// without error, else the status, a newline and the error.
+func jobOutcome(p *backend.AckParams) string {
 	if (p.Status != "" && p.Status != backend.StatusFinished) || p.Error != "" {
 		status := p.Status
 		if status == "" {
 			status = backend.StatusFinished
 		}
-		job = string(status) + "\n" + p.Error
+		return string(status) + "\n" + p.Error
 	}
-	if a := p.Answer; a != nil {
-		ttl := durMS(a.TTL)
-		return append(args, p.Token, p.TaskID, job, storedAnswer(a.Value, a.OK, ttl), ttl)
-	}
-	return append(args, p.Token, p.TaskID, job, "", 0)
+	return ""
 }

@@ -369,10 +369,10 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return err
 	}
-	if !isDecimal(p.Token) {
+	if !ackable(&p) {
 		return backend.ErrLeaseLost
 	}
-	args := appendAckArgs(nil, &p)
+	args, _ := ackArgs([]backend.AckParams{p}, []int{0})
 	r, err := b.run(ctx, scriptAck, b.nsKeys(p.Namespace), args...)
 	if err != nil {
 		return err

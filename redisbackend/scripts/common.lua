@@ -30,14 +30,21 @@
 -- rest, which only Go reads (encoding.go).
 local K_SEQ, K_DELAYED, K_LEASES, K_LEASE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local HK_BATCH = 1000
+local HK_BATCH, HK_BATCH_S = 1000, '1000'
 -- The string functions every task goes through, as locals: a global lookup per call
 -- is a table read.
 local sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 
+-- A number given to redis.call is formatted with %.17g, which costs more than the
+-- rest of a small call: arguments that are numbers in Lua go as strings where they
+-- are built once anyway, or are literals.
+local now_s -- now_ms() as a string
+
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = t[1] * 1000 + floor(t[2] / 1000)
+  now_s = string.format('%d', now)
+  return now
 end
 
 local function pad16(n) return string.format('%016d', n) end
@@ -102,7 +109,7 @@ end
 -- zset is now its earliest: they time their next try by the earliest event, and
 -- this one is sooner than they know. The message is an empty queue name.
 local function new_event(zkey, member)
-  local first = redis.call('ZRANGE', zkey, 0, 0)
+  local first = redis.call('ZRANGE', zkey, '0', '0')
   if first[1] == member then redis.call('PUBLISH', P .. 'w', '') end
 end
 
@@ -176,7 +183,7 @@ local function job_end(b, status, now, err)
   if ttl and ttl > 0 then redis.call('PEXPIRE', k, ttl) end
 end
 
-local function bump(field, n) redis.call('HINCRBY', K_STATS, field, n) end
+local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
 
 -- to_dead dead-letters a task that is in no other structure any more.
 local function to_dead(q, b, reason, now)
@@ -272,15 +279,16 @@ end
 
 -- group_add counts n more leases in bucket bk with deadline d.
 local function group_add(bk, d, n)
-  local g = group(bk, d)
-  if redis.call('HINCRBY', K_LEASE, g, n) == n then redis.call('ZADD', K_LEASES, d, g) end
+  local ds = itoa(d)
+  local g = pad16(bk) .. '@' .. ds
+  if redis.call('HINCRBY', K_LEASE, g, itoa(n)) == n then redis.call('ZADD', K_LEASES, ds, g) end
   return g
 end
 -- group_sub counts n leases fewer in bucket bk with deadline d, and forgets the
 -- group when none is left.
 local function group_sub(bk, d, n)
   local g = group(bk, d)
-  if redis.call('HINCRBY', K_LEASE, g, -n) <= 0 then
+  if redis.call('HINCRBY', K_LEASE, g, itoa(-n)) <= 0 then
     redis.call('HDEL', K_LEASE, g)
     redis.call('ZREM', K_LEASES, g)
   end
@@ -321,7 +329,7 @@ end
 -- housekeep promotes due delayed tasks, then reclaims expired leases, at most
 -- HK_BATCH of each, and returns how many leases it reclaimed.
 local function housekeep(now)
-  local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, HK_BATCH)
+  local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now_s, 'LIMIT', '0', HK_BATCH_S)
   for _, m in ipairs(due) do
     redis.call('ZREM', K_DELAYED, m)
     local f = unpack_n(string.sub(m, 17), 1)
@@ -330,7 +338,7 @@ local function housekeep(now)
     wake(f[1], 1)
   end
   local reclaimed = 0
-  local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'WITHSCORES', 'LIMIT', 0, HK_BATCH)
+  local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now_s, 'WITHSCORES', 'LIMIT', '0', HK_BATCH_S)
   for gi = 1, #groups, 2 do
     if reclaimed >= HK_BATCH then break end
     local g, d = groups[gi], tonumber(groups[gi + 1])
@@ -361,7 +369,7 @@ end
 local function next_event(now)
   local best = -1
   for _, k in ipairs({K_DELAYED, K_LEASES}) do
-    local r = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+    local r = redis.call('ZRANGE', k, '0', '0', 'WITHSCORES')
     if r[2] then
       local d = tonumber(r[2]) - now
       if d < 0 then d = 0 end
@@ -391,59 +399,47 @@ local function drop_lease(token, q, dl)
   bump('l:' .. q, -1)
 end
 
--- ack_all acks the leases in args, 5 fields each (ackbatch.go, appendAckArgs):
--- token, task ID, job outcome ("" for finished without error, else status, newline,
--- error), the answer as stored (storedAnswer) or "" for none, and its TTL in ms. The
--- leases are independent: each is acked when live, as if alone; a token given twice
--- is acked once. Returns one number per lease: 1 acked, 0 lost. The records of a
--- lease bucket are read, and dropped, in one call each. A record is read in place,
--- by offsets (rec_blob_at), and its blob is copied out only for a job record.
+-- ack_all acks leases given in groups (ackArgs in ackbatch.go): per group its lease
+-- bucket, the answers' TTL in ms, the job outcome ("" for finished without error,
+-- else status, newline, error) and a count n; then per lease of the group its
+-- token, its task ID after one byte of the ID's length, and its answer as stored
+-- (storedAnswer) or "" for none. The leases are independent: each is acked when
+-- live, as if alone; Go sends each token once. Returns one number per lease, in
+-- order: 1 acked, 0 lost. A group's records are read, and dropped, in one call
+-- each, and read in place, by offsets: the blob is copied out only for a job
+-- record.
 local function ack_all(args, now)
-  local n = #args / 5
-  local out, live, acked, leased = {}, {}, 0, {}
-  local pa = P .. 'a:'
-  -- Group the leases by bucket, in order of first appearance.
-  local byb, order = {}, {}
-  for i = 1, n do
-    local bk = floor((tonumber(args[5 * i - 4]) or -1) / LB)
-    local l = byb[bk]
-    if not l then
-      l = {}
-      byb[bk] = l
-      order[#order + 1] = bk
-    end
-    l[#l + 1] = i
-    out[i] = 0
-  end
-  for _, bk in ipairs(order) do
-    local idx, lk = byb[bk], lease_key(bk)
+  local out, acked, leased, pa = {}, 0, {}, P .. 'a:'
+  local pos = 1
+  while pos <= #args do
+    local bk, ttl, job, n = args[pos], args[pos + 1], args[pos + 2], tonumber(args[pos + 3])
+    pos = pos + 4
+    local lk = lease_key(bk)
     local drop, per_dl = {}, {}
-    for c = 1, #idx, 1000 do
-      local e = math.min(c + 999, #idx)
+    for c = 0, n - 1, 1000 do
+      local e = math.min(c + 999, n - 1)
       local toks = {}
-      for j = c, e do toks[#toks + 1] = args[5 * idx[j] - 4] end
+      for j = c, e do toks[#toks + 1] = args[pos + 3 * j] end
       local recs = redis.call('HMGET', lk, unpack(toks))
       for j = c, e do
-        local i, rec = idx[j], recs[j - c + 1]
-        local a = 5 * i - 4
-        local token = args[a]
-        if rec and not live[token] then
-          local dl, o, id = dec48(rec, 1), rec_blob_at(rec), args[a + 1]
-          -- The blob's ID is its bytes 29 on, their count in byte 28.
-          if dl > now and sbyte(rec, o + 28) == #id and sfind(rec, id, o + 29, true) == o + 29 then
-            local q = ssub(rec, 11, o)
-            live[token] = true
-            drop[#drop + 1] = token
+        local a, rec, ok = pos + 3 * j, recs[j - c + 1], 0
+        if rec then
+          local d1, d2, d3, d4, d5, d6, l1, l2, l3, l4 = sbyte(rec, 1, 10)
+          local dl = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
+          local o = 10 + ((l1 * 256 + l2) * 256 + l3) * 256 + l4 -- blob byte k is rec byte o + k
+          -- Blob byte 28 is the ID's length, and the ID follows: one find checks both.
+          if dl > now and sfind(rec, args[a + 1], o + 28, true) == o + 28 then
+            local q, ans = ssub(rec, 11, o), args[a + 2]
+            drop[#drop + 1] = args[a]
             per_dl[dl] = (per_dl[dl] or 0) + 1
             leased[q] = (leased[q] or 0) + 1
-            local ans = args[a + 3]
             if ans ~= '' or indexed() then
               local d = ssub(rec, o + 6, o + 21) -- the key digest, blob bytes 6-21
-              if indexed() then redis.call('HDEL', index_key(d), d .. id) end
-              if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', args[a + 4]) end
+              if indexed() then redis.call('HDEL', index_key(d), d .. ssub(args[a + 1], 2)) end
+              if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', ttl) end
             end
             if sbyte(rec, o + 1) % 4 >= 2 then -- tracked (blob_tracked)
-              local b, job = ssub(rec, o + 1), args[a + 2]
+              local b = ssub(rec, o + 1)
               if job == '' then
                 job_end(b, 'finished', now, nil)
               else
@@ -451,14 +447,15 @@ local function ack_all(args, now)
                 job_end(b, ssub(job, 1, nl - 1), now, ssub(job, nl + 1))
               end
             end
-            acked = acked + 1
-            out[i] = 1
+            acked, ok = acked + 1, 1
           end
         end
+        out[#out + 1] = ok
       end
     end
     many('HDEL', lk, drop, 1)
     for dl, k in pairs(per_dl) do group_sub(bk, dl, k) end
+    pos = pos + 3 * n
   end
   for q, k in pairs(leased) do bump('l:' .. q, -k) end
   if acked > 0 then bump('acked', acked) end

@@ -24,7 +24,7 @@ for i = 3, #ARGV do
     -- Pop what is still wanted, at most DEDUPE_CAP - deduped so that the cap holds
     -- even if every popped task is dropped, and at most 1000 at a time.
     local want = math.min(count - got, DEDUPE_CAP - deduped, 1000)
-    local bs = redis.call('LPOP', qk, want)
+    local bs = redis.call('LPOP', qk, itoa(want))
     if not bs then break end
     local keys = {}
     for j, b in ipairs(bs) do keys[j] = pa .. ssub(b, 6, 21) end
@@ -48,7 +48,7 @@ for i = 3, #ARGV do
 end
 if deduped >= DEDUPE_CAP and got < count then out[5] = 1 end
 -- Tokens come from the sequence in delivery order, one INCRBY for the whole batch.
-local base = got > 0 and redis.call('INCRBY', K_SEQ, got) - got or 0
+local base = got > 0 and redis.call('INCRBY', K_SEQ, itoa(got)) - got or 0
 out[6] = base
 -- Each lease is one record in its token's bucket; the batch's records share one
 -- deadline, so a bucket gets one HSET and one lease group.

@@ -24,7 +24,7 @@ if unique then
     seen[digest] = true
   end
 end
-local base = redis.call('INCRBY', K_SEQ, n) - n -- the batch's IDs: base+1 .. base+n
+local base = redis.call('INCRBY', K_SEQ, itoa(n)) - n -- the batch's IDs: base+1 .. base+n
 local enq = enc48(now)
 local items = {} -- blobs for the list, or score, member pairs for the delayed set
 for i = 0, n - 1 do
