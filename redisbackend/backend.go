@@ -27,6 +27,10 @@ type Options struct {
 	// Dequeue on an unresponsive server may so return up to DequeueGrace after its
 	// deadline. Default 1s.
 	DequeueGrace time.Duration
+	// NoFunctions runs every script by EVALSHA, even on a server that takes Redis 7
+	// functions. By default the Backend loads its scripts there as one function
+	// library (FUNCTION LOAD), which makes each call cheaper for the server.
+	NoFunctions bool
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -37,6 +41,9 @@ type Backend struct {
 	wait   *waiter
 
 	waiting atomic.Int64 // Dequeue calls blocked waiting, for tests
+
+	fnMu   sync.Mutex   // held while finding out whether functions work
+	fnMode atomic.Int32 // fnUnknown, fnOn or fnOff (functions.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -77,6 +84,9 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	}
 	b := &Backend{client: client, opts: opts, closed: make(chan struct{})}
 	b.wait = newWaiter(client, b.closed)
+	if opts.NoFunctions {
+		b.fnMode.Store(fnOff)
+	}
 	return b, nil
 }
 
@@ -120,8 +130,8 @@ func (b *Backend) begin(ctx context.Context, validate func() error) error {
 }
 
 // run runs a namespace script and returns its reply as a list.
-func (b *Backend) run(ctx context.Context, s *redis.Script, k *nsKeys, args ...any) ([]any, error) {
-	v, err := s.Run(ctx, b.client, k.all, args...).Result()
+func (b *Backend) run(ctx context.Context, s *script, k *nsKeys, args ...any) ([]any, error) {
+	v, err := b.exec(ctx, s, k.all, args...)
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}

@@ -2,6 +2,8 @@ package redisbackend
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +64,39 @@ func TestConformanceCluster(t *testing.T) {
 	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
 		return newReal(t, cc)
 	}))
+	// Every master gets the function library, and gets it again after losing it,
+	// as a node new to the cluster would have none.
+	t.Run("function library on every master", func(t *testing.T) {
+		b, err := New(cc, Options{Prefix: testPrefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		ctx := context.Background()
+		has := func() {
+			t.Helper()
+			err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+				if names := libraries(t, c); !slices.Contains(names, libraryName) {
+					t.Errorf("master %s holds libraries %v, not %s", c.Options().Addr, names, libraryName)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 3 { // namespaces in different slots
+			roundTrip(t, b, fmt.Sprintf("ns%d", i))
+		}
+		has()
+		if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return c.FunctionFlush(ctx).Err()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			roundTrip(t, b, fmt.Sprintf("ns%d", i))
+		}
+		has()
+	})
 }

@@ -237,15 +237,27 @@ func runLoad(t *testing.T, newBackend func() *Backend, n, consumers int, during 
 	t.Logf("%d tasks, %d acks, %d failed calls retried, counters %+v", n, len(acked), failedCalls.Load(), st.Counters)
 }
 
-// TestScriptFlush: SCRIPT FLUSH while producers and consumers run costs nothing:
-// scripts are sent again and no task is lost or delivered after its ack.
+// TestScriptFlush: SCRIPT FLUSH, and on a real server FUNCTION FLUSH, while
+// producers and consumers run cost nothing: scripts are sent again, the function
+// library is loaded again, and no task is lost or delivered after its ack.
 func TestScriptFlush(t *testing.T) {
-	for name, client := range map[string]func(t *testing.T) *redis.Client{
-		"miniredis": func(t *testing.T) *redis.Client { return newMini(t).client },
-		"redis":     func(t *testing.T) *redis.Client { return realClient(t) },
+	scripts := func(c *redis.Client) error { return c.ScriptFlush(context.Background()).Err() }
+	both := func(c *redis.Client) error {
+		if err := c.FunctionFlush(context.Background()).Err(); err != nil {
+			return err
+		}
+		return scripts(c)
+	}
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T) *redis.Client
+		flush  func(c *redis.Client) error
+	}{
+		{"miniredis", func(t *testing.T) *redis.Client { return newMini(t).client }, scripts},
+		{"redis", func(t *testing.T) *redis.Client { return realClient(t) }, both},
 	} {
-		t.Run("driver="+name, func(t *testing.T) {
-			c := client(t)
+		t.Run("driver="+tc.name, func(t *testing.T) {
+			c := tc.client(t)
 			prefix := testPrefix()
 			runLoad(t, func() *Backend {
 				b, err := New(c, Options{Prefix: prefix})
@@ -258,12 +270,12 @@ func TestScriptFlush(t *testing.T) {
 				for {
 					select {
 					case <-done:
-						t.Logf("%d script flushes", flushes)
+						t.Logf("%d flushes", flushes)
 						return
 					default:
 					}
-					if err := c.ScriptFlush(context.Background()).Err(); err != nil {
-						t.Errorf("SCRIPT FLUSH: %v", err)
+					if err := tc.flush(c); err != nil {
+						t.Errorf("flush: %v", err)
 						return
 					}
 					flushes++

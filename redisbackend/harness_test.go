@@ -91,7 +91,14 @@ func realClient(t testing.TB) *redis.Client {
 // newReal returns a target on a real server with a fresh namespace prefix.
 func newReal(t testing.TB, client redis.UniversalClient) conformance.Target {
 	t.Helper()
-	b, err := New(client, Options{Prefix: testPrefix()})
+	return newRealWith(t, client, Options{})
+}
+
+// newRealWith is newReal with options; the prefix is always a fresh one.
+func newRealWith(t testing.TB, client redis.UniversalClient, opts Options) conformance.Target {
+	t.Helper()
+	opts.Prefix = testPrefix()
+	b, err := New(client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

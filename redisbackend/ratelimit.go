@@ -20,7 +20,7 @@ func (b *Backend) Allow(ctx context.Context, p backend.AllowParams) (time.Durati
 		interval = 1
 	}
 	k := b.nsKeys(p.Namespace).limiter(p.Name)
-	n, err := scriptAllow.Run(ctx, b.client, []string{k}, interval, p.Burst).Int64()
+	n, err := scriptAllow.eval.Run(ctx, b.client, []string{k}, interval, p.Burst).Int64()
 	if err != nil {
 		return 0, mapErr(ctx, err)
 	}

@@ -28,17 +28,30 @@
 -- A blob is a task as stored. Bytes (1-based): 1 flags, 2-3 attempt, 4-5 max
 -- attempts, 6-21 key digest, 22-27 enqueued ms, 28 id length, then the id, then the
 -- rest, which only Go reads (encoding.go).
-local K_SEQ, K_DELAYED, K_LEASES, K_LEASE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local HK_BATCH, HK_BATCH_S = 1000, '1000'
+--
+-- This file is loaded two ways (scripts.go): spliced into each script for EVALSHA,
+-- or once, as a Redis 7 function library that holds every script as a function.
+-- A library outlives its calls, so whatever belongs to one call is set by begin,
+-- which every script calls first.
+local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
+local ix_kept -- indexed()'s answer, once asked
+local now_s   -- now_ms() as a string
 -- The string functions every task goes through, as locals: a global lookup per call
--- is a table read.
-local sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
+-- is a table read. Loading a library may not read globals, so begin sets them.
+local sbyte, ssub, sfind, floor
+
+local function begin(keys)
+  K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
+  K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
+  ix_kept, now_s = nil, nil
+  sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
+end
+
+local HK_BATCH, HK_BATCH_S = 1000, '1000'
 
 -- A number given to redis.call is formatted with %.17g, which costs more than the
 -- rest of a small call: arguments that are numbers in Lua go as strings where they
 -- are built once anyway, or are literals.
-local now_s -- now_ms() as a string
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -118,7 +131,6 @@ end
 -- than a count per digest, makes adding and removing one call each. A namespace
 -- keeps it only from its first unique enqueue on (index_build), so namespaces that
 -- never enqueue uniquely do not pay for it; the stats field ix marks it as kept.
-local ix_kept
 local function indexed()
   if ix_kept == nil then ix_kept = redis.call('HEXISTS', K_STATS, 'ix') == 1 end
   return ix_kept

@@ -1,0 +1,78 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Whether a Backend runs its scripts as functions of the library (scripts.go).
+const (
+	fnUnknown int32 = iota // not tried yet, or the try did not reach the server
+	fnOn                   // the library is loaded
+	fnOff                  // the server refused it: EVALSHA only
+)
+
+// functions reports whether scripts run as functions. The first call finds out by
+// trying FUNCTION LOAD, never by the server's version: Redis 7 takes it; Redis
+// 6.2, KeyDB and miniredis answer with an error, as does a server whose ACL
+// forbids it, and the Backend uses EVALSHA from then on. A try that does not get
+// an answer (the server is down) decides nothing; that call uses EVALSHA.
+func (b *Backend) functions(ctx context.Context) bool {
+	switch b.fnMode.Load() {
+	case fnOn:
+		return true
+	case fnOff:
+		return false
+	}
+	b.fnMu.Lock()
+	defer b.fnMu.Unlock()
+	if m := b.fnMode.Load(); m != fnUnknown {
+		return m == fnOn
+	}
+	err := b.loadLibrary(ctx)
+	var refused redis.Error
+	switch {
+	case err == nil:
+		b.fnMode.Store(fnOn)
+	case errors.As(err, &refused):
+		b.fnMode.Store(fnOff)
+	}
+	return err == nil
+}
+
+// loadLibrary loads the library, or loads it again, on the server or on every
+// master of a cluster.
+func (b *Backend) loadLibrary(ctx context.Context) error {
+	if cc, ok := b.client.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return c.FunctionLoadReplace(ctx, library).Err()
+		})
+	}
+	return b.client.FunctionLoadReplace(ctx, library).Err()
+}
+
+// missingFunction reports whether FCALL failed because the server has no such
+// function: after FUNCTION FLUSH, a restart without persistence, or on a node new
+// to the cluster. The function did not run.
+func missingFunction(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Function not found")
+}
+
+// exec runs s with keys and args, as a function where the server takes them,
+// else by EVALSHA (and EVAL after NOSCRIPT).
+func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
+	if s.fn != "" && b.functions(ctx) {
+		v, err := b.client.FCall(ctx, s.fn, keys, args...).Result()
+		if !missingFunction(err) {
+			return v, err
+		}
+		if err := b.loadLibrary(ctx); err == nil {
+			return b.client.FCall(ctx, s.fn, keys, args...).Result()
+		}
+		// Loading failed: this call goes by EVALSHA, and the next one tries again.
+	}
+	return s.eval.Run(ctx, b.client, keys, args...).Result()
+}
