@@ -1,7 +1,8 @@
 // Package redisbackend is keyq's Redis and KeyDB backend, on go-redis v9. It works
 // with any redis.UniversalClient: a single node, Sentinel or Cluster, Redis 6.2 or
 // later and KeyDB 6.3. It needs no module and no command newer than Redis 6.2
-// (no LMPOP, BLMPOP, FUNCTION or HEXPIRE).
+// (no LMPOP, BLMPOP, FUNCTION or HEXPIRE) on its required path; where the server
+// takes Redis 7 functions, it uses them to make each call cheaper (see Scripts).
 //
 // # Atomicity and time
 //
@@ -21,7 +22,8 @@
 //	seq        string  one sequence for task IDs and lease tokens (backend/doc.go)
 //	q:<queue>  list    waiting tasks, as compact blobs (encoding.go)
 //	delayed    zset    delayed tasks by due time, then ID
-//	l:<n>      hash    lease records of tokens 128n to 128n+127: deadline, queue, task
+//	l:<n>      hash    lease records of tokens 128n to 128n+127: deadline, queue, task,
+//	                   in fixed-width fields so that a script reads them by offset
 //	leases     zset    lease groups (one bucket's leases with one deadline) by
 //	                   deadline, then bucket; lease: group -> leases it holds
 //	stats      hash    counters and per-queue leased, delayed and dead counts
@@ -80,7 +82,20 @@
 // task nobody receives until its lease expires. No task is lost either way (S10.1).
 // Set MaxRetries: -1 on the client to rule this out. Scripts are sent with EVALSHA
 // and fall back to EVAL after NOSCRIPT, so a SCRIPT FLUSH, restart or failover
-// costs one extra round trip.
+// costs one extra round trip; a function library lost the same way is loaded again
+// and the call repeated, which is safe because a missing function runs nothing.
+//
+// # Scripts
+//
+// A script that includes scripts/common.lua defines some fifty Lua functions before
+// it does its work, which costs a third of the server's time for a small call. So
+// the Backend tries FUNCTION LOAD once: where it works (Redis 7), every such script
+// is a function of one library, keyq_<hash of its code>, defined once per server
+// and called with FCALL; on every master of a cluster. Where the server refuses it
+// (Redis 6.2, KeyDB, miniredis, or an ACL without FUNCTION) the Backend sends
+// scripts by EVALSHA for its lifetime; Options.NoFunctions asks for that anywhere.
+// Both ways run the same Lua, and the real-server conformance suite runs both.
+// Libraries of other keyq builds stay on the server; FUNCTION DELETE removes one.
 //
 // # KeyDB
 //
