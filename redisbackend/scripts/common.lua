@@ -183,16 +183,17 @@ local function job_set(b, ...)
 end
 
 -- job_end gives a tracked task's record a final status; it expires after its TTL.
+-- now is the script's now_ms(), which now_s holds as a string.
 local function job_end(b, status, now, err)
   if not blob_tracked(b) then return end
   local k = job_key(blob_id(b))
   if err and err ~= '' then
-    redis.call('HSET', k, 'status', status, 'end', now, 'err', err, 'attempts', blob_attempt(b))
+    redis.call('HSET', k, 'status', status, 'end', now_s, 'err', err, 'attempts', itoa(blob_attempt(b)))
   else
-    redis.call('HSET', k, 'status', status, 'end', now, 'attempts', blob_attempt(b))
+    redis.call('HSET', k, 'status', status, 'end', now_s, 'attempts', itoa(blob_attempt(b)))
   end
-  local ttl = tonumber(redis.call('HGET', k, 'ttl') or '0')
-  if ttl and ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+  local ttl = redis.call('HGET', k, 'ttl')
+  if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
 end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
@@ -231,9 +232,9 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
     end
   end
   if reason ~= '' then
-    job_set(b, 'status', 'pending', 'attempts', attempt, 'err', reason)
+    job_set(b, 'status', 'pending', 'attempts', itoa(attempt), 'err', reason)
   else
-    job_set(b, 'status', 'pending', 'attempts', attempt)
+    job_set(b, 'status', 'pending', 'attempts', itoa(attempt))
   end
   if delay > 0 then
     local m = pad16(tonumber(blob_id(b))) .. pack(q) .. b

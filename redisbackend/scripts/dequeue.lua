@@ -72,7 +72,7 @@ for i = 1, got do
     recs = {}
   end
   per_queue[q] = (per_queue[q] or 0) + 1
-  if sbyte(b, 1) % 4 >= 2 then job_set(b, 'status', 'running', 'start', now) end
+  if sbyte(b, 1) % 4 >= 2 then job_set(b, 'status', 'running', 'start', now_s) end
   if q ~= run_q then
     run_q = q
     out[#out + 1] = q
