@@ -55,6 +55,8 @@ out[6] = base
 local per_queue, recs, first_group = {}, {}, nil
 local enc_dl = enc48(deadline)
 local pre, run_q, run_at = {}, nil, 0
+local bk = floor((base + 1) / LB) -- the bucket of token base + i
+local next_bk = (bk + 1) * LB     -- the first token of the bucket after it
 for i = 1, got do
   local q, b = tq[i], tb[i]
   local pq = pre[q]
@@ -64,12 +66,12 @@ for i = 1, got do
   end
   recs[#recs + 1] = itoa(base + i)
   recs[#recs + 1] = pq .. b
-  local bk = floor((base + i) / LB)
-  if i == got or floor((base + i + 1) / LB) ~= bk then
+  if i == got or base + i + 1 == next_bk then
     many('HSET', lease_key(bk), recs, 2)
     local g = group_add(bk, deadline, #recs / 2)
     first_group = first_group or g
     recs = {}
+    bk, next_bk = bk + 1, next_bk + LB
   end
   per_queue[q] = (per_queue[q] or 0) + 1
   if sbyte(b, 1) % 4 >= 2 then job_set(b, 'status', 'running', 'start', now_s) end

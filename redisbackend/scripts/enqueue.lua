@@ -27,13 +27,20 @@ end
 local base = redis.call('INCRBY', K_SEQ, itoa(n)) - n -- the batch's IDs: base+1 .. base+n
 local enq = enc48(now)
 local items = {} -- blobs for the list, or score, member pairs for the delayed set
+local ix, due = indexed(), itoa(now + delay)
+local idlen = {} -- string.char(#id), by #id
 for i = 0, n - 1 do
   local pre, rest = ARGV[6 + w * i], ARGV[7 + w * i]
   local id = itoa(base + i + 1)
-  local b = pre .. enq .. string.char(#id) .. id .. rest
-  index_add(b)
+  local l = idlen[#id]
+  if not l then
+    l = string.char(#id)
+    idlen[#id] = l
+  end
+  local b = pre .. enq .. l .. id .. rest
+  if ix then index_add(b) end
   if delay > 0 then
-    items[#items + 1] = now + delay
+    items[#items + 1] = due
     items[#items + 1] = pad16(base + i + 1) .. pack(q) .. b
   else
     items[#items + 1] = b
