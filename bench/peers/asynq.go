@@ -17,7 +17,8 @@ const asynqQueue = "keyqbench"
 
 // runAsynq runs the workloads on asynq: enqueue, cycle (a Server with Concurrency
 // set to the workers, whose handler writes the answer with ResultWriter), wakeup
-// and memory. asynq has no batch enqueue or dequeue, and no dedupe on dequeue.
+// and memory, those of them c.Runs. asynq has no batch enqueue or dequeue, and no
+// dedupe on dequeue.
 func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]bench.Result, error) {
 	rc, err := bench.NewRedisClient(ctx, url)
 	if err != nil {
@@ -53,114 +54,119 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 	}
 	var out []bench.Result
 
-	// enqueue
-	log("asynq enqueue")
-	lats := make([][]time.Duration, c.Producers)
-	start := time.Now()
-	if err := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, p int, share []int) error {
-		return enqueue(ctx, &lats[p], share)
-	}); err != nil {
-		return nil, err
-	}
-	r := result(bench.Enqueue, c.Tasks, time.Since(start))
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	r.P50ms, r.P99ms = bench.Percentiles(all)
-	out = append(out, r)
-	if err := cleanup(); err != nil {
-		return nil, err
-	}
-
-	// cycle
-	log("asynq cycle")
-	var handled atomic.Int64
-	allDone := make(chan struct{})
-	srv := newServer(rc, c.Workers, func(ctx context.Context, t *asynq.Task) error {
-		if _, err := t.ResultWriter().Write(bench.Handler(t.Payload())); err != nil {
-			return err
-		}
-		if handled.Add(1) == int64(c.Tasks) {
-			close(allDone)
-		}
-		return nil
-	})
-	if err := srv.Start(asynq.HandlerFunc(srv.handler)); err != nil {
-		return nil, err
-	}
-	start = time.Now()
-	perr := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, _ int, share []int) error {
-		return enqueue(ctx, nil, share)
-	})
-	if perr == nil {
-		select {
-		case <-allDone:
-		case <-ctx.Done():
-			perr = ctx.Err()
-		case <-time.After(10 * time.Minute):
-			perr = fmt.Errorf("cycle: %d of %d tasks handled in 10 minutes", handled.Load(), c.Tasks)
-		}
-	}
-	d := time.Since(start)
-	srv.Shutdown()
-	if perr != nil {
-		return nil, perr
-	}
-	out = append(out, result(bench.Cycle, c.Tasks, d))
-	if err := cleanup(); err != nil {
-		return nil, err
-	}
-
-	// wakeup
-	log("asynq wakeup")
-	got := make(chan time.Time, 1)
-	srv = newServer(rc, 1, func(ctx context.Context, t *asynq.Task) error {
-		got <- time.Now()
-		return nil
-	})
-	if err := srv.Start(asynq.HandlerFunc(srv.handler)); err != nil {
-		return nil, err
-	}
-	var wl []time.Duration
-	start = time.Now()
-	for i := range c.AsynqSamples {
-		time.Sleep(2 * time.Millisecond) // the same idle gap as keyq's wakeup
-		sent := time.Now()
-		if _, err := client.EnqueueContext(ctx, asynq.NewTask("bench", fmt.Appendf(nil, "w%d", i)), asynq.Queue(asynqQueue)); err != nil {
-			srv.Shutdown()
+	if c.Runs(bench.Enqueue) {
+		log("asynq enqueue")
+		lats := make([][]time.Duration, c.Producers)
+		start := time.Now()
+		if err := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, p int, share []int) error {
+			return enqueue(ctx, &lats[p], share)
+		}); err != nil {
 			return nil, err
 		}
-		select {
-		case at := <-got:
-			wl = append(wl, at.Sub(sent))
-		case <-time.After(10 * time.Second):
-			srv.Shutdown()
-			return nil, errors.New("wakeup: no delivery within 10s")
+		r := result(bench.Enqueue, c.Tasks, time.Since(start))
+		var all []time.Duration
+		for _, l := range lats {
+			all = append(all, l...)
+		}
+		r.P50ms, r.P99ms = bench.Percentiles(all)
+		out = append(out, r)
+		if err := cleanup(); err != nil {
+			return nil, err
 		}
 	}
-	r = result(bench.Wakeup, c.AsynqSamples, time.Since(start))
-	srv.Shutdown()
-	r.P50ms, r.P99ms = bench.Percentiles(wl)
-	r.Producers, r.Workers = 1, 1
-	out = append(out, r)
-	if err := cleanup(); err != nil {
-		return nil, err
+
+	if c.Runs(bench.Cycle) {
+		log("asynq cycle")
+		var handled atomic.Int64
+		allDone := make(chan struct{})
+		srv := newServer(rc, c.Workers, func(ctx context.Context, t *asynq.Task) error {
+			if _, err := t.ResultWriter().Write(bench.Handler(t.Payload())); err != nil {
+				return err
+			}
+			if handled.Add(1) == int64(c.Tasks) {
+				close(allDone)
+			}
+			return nil
+		})
+		if err := srv.Start(asynq.HandlerFunc(srv.handler)); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		perr := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, _ int, share []int) error {
+			return enqueue(ctx, nil, share)
+		})
+		if perr == nil {
+			select {
+			case <-allDone:
+			case <-ctx.Done():
+				perr = ctx.Err()
+			case <-time.After(10 * time.Minute):
+				perr = fmt.Errorf("cycle: %d of %d tasks handled in 10 minutes", handled.Load(), c.Tasks)
+			}
+		}
+		d := time.Since(start)
+		srv.Shutdown()
+		if perr != nil {
+			return nil, perr
+		}
+		out = append(out, result(bench.Cycle, c.Tasks, d))
+		if err := cleanup(); err != nil {
+			return nil, err
+		}
 	}
 
-	// memory
+	if c.Runs(bench.Wakeup) {
+		log("asynq wakeup")
+		got := make(chan time.Time, 1)
+		srv := newServer(rc, 1, func(ctx context.Context, t *asynq.Task) error {
+			got <- time.Now()
+			return nil
+		})
+		if err := srv.Start(asynq.HandlerFunc(srv.handler)); err != nil {
+			return nil, err
+		}
+		var wl []time.Duration
+		start := time.Now()
+		for i := range c.AsynqSamples {
+			time.Sleep(2 * time.Millisecond) // the same idle gap as keyq's wakeup
+			sent := time.Now()
+			if _, err := client.EnqueueContext(ctx, asynq.NewTask("bench", fmt.Appendf(nil, "w%d", i)), asynq.Queue(asynqQueue)); err != nil {
+				srv.Shutdown()
+				return nil, err
+			}
+			select {
+			case at := <-got:
+				wl = append(wl, at.Sub(sent))
+			case <-time.After(10 * time.Second):
+				srv.Shutdown()
+				return nil, errors.New("wakeup: no delivery within 10s")
+			}
+		}
+		r := result(bench.Wakeup, c.AsynqSamples, time.Since(start))
+		srv.Shutdown()
+		r.P50ms, r.P99ms = bench.Percentiles(wl)
+		r.Producers, r.Workers = 1, 1
+		out = append(out, r)
+		if err := cleanup(); err != nil {
+			return nil, err
+		}
+	}
+
+	if !c.Runs(bench.Memory) {
+		return out, nil
+	}
 	log("asynq memory")
 	before, err := bench.UsedMemory(ctx, rc)
 	if err != nil {
 		return nil, err
 	}
-	start = time.Now()
+	start := time.Now()
 	if err := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, _ int, share []int) error {
 		return enqueue(ctx, nil, share)
 	}); err != nil {
 		return nil, err
 	}
-	r = result(bench.Memory, c.Tasks, time.Since(start))
+	r := result(bench.Memory, c.Tasks, time.Since(start))
 	after, err := bench.UsedMemory(ctx, rc)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/keyq/keyq/bench"
@@ -17,7 +18,7 @@ const (
 
 func writeRatioJSON(w io.Writer, r Ratio) error { return json.NewEncoder(w).Encode(r) }
 
-// runKeyq runs package bench's workloads on keyq's Redis backend.
+// runKeyq runs package bench's workloads, those c.Runs, on keyq's Redis backend.
 func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]bench.Result, error) {
 	t, err := bench.OpenRedis(ctx, url)
 	if err != nil {
@@ -41,7 +42,10 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 	}
 	var out []bench.Result
 	for _, r := range runs {
-		log("keyq " + r.w)
+		if !c.Runs(r.w) {
+			continue
+		}
+		log(fmt.Sprintf("keyq %s, batch %d", r.w, r.cfg.Batch))
 		res, err := bench.Run(ctx, r.w, t, r.cfg)
 		if err != nil {
 			t.Close()

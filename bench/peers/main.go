@@ -13,9 +13,15 @@
 // empty queues (TaskCheckInterval), and keeps each result for an hour
 // (Retention), as keyq keeps answers. Each system's keys are deleted after its
 // run.
+//
+// --workloads picks the workloads to run (asynq and raw go-redis have only some of
+// them), and --rounds N runs every system N times, interleaved (round 1: keyq,
+// asynq, raw; round 2: keyq, asynq, raw; ...) so that a noisy machine slows them
+// alike, and reports each result line's median run (see Medians).
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,7 +40,13 @@ type Config struct {
 	Tasks, Payload, Producers, Workers, Batch int
 	Samples, AsynqSamples                     int
 	KeyqJobs                                  bool
+	// Workloads are the workloads to run, names from bench.Workloads; nil runs
+	// them all. A system skips the ones it does not have.
+	Workloads []string
 }
+
+// Runs reports whether the run includes workload w.
+func (c Config) Runs(w string) bool { return c.Workloads == nil || slices.Contains(c.Workloads, w) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -47,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: go run . [flags]   (in bench/peers)\n\nRuns the same workloads on keyq over Redis, asynq and raw go-redis lists against\none redis-server, and prints the results and the ratios between them.\n\nFlags:\n")
+		fmt.Fprint(stderr, "usage: go run . [flags]   (in bench/peers)\n\nRuns the same workloads on keyq over Redis, asynq and raw go-redis lists against\none redis-server, and prints the results and the ratios between them. With\n--rounds N every system runs N times, interleaved, and each line is its median run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	url := fs.String("redis", "redis://127.0.0.1:6379", "the redis-server every system uses, as a redis:// URL")
@@ -61,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.AsynqSamples, "asynq-samples", 20, "rounds of the wakeup workload on asynq, which polls once a second")
 	fs.BoolVar(&c.KeyqJobs, "keyq-jobs", true, "keep keyq's job records (asynq keeps its task state regardless)")
 	systems := fs.String("systems", "keyq,asynq,raw", "comma-separated systems to run: keyq, asynq, raw")
+	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","),
+		"comma-separated workloads to run on every system that has them: "+strings.Join(bench.Workloads, ", ")+
+			" (asynq and go-redis: enqueue, cycle, wakeup, memory)")
+	rounds := fs.Int("rounds", 1, "runs of every system, interleaved (round 1: keyq, asynq, raw; round 2: ...); each line is the median run by tasks/s (wakeup: by p99 ms)")
 	asJSON := fs.Bool("json", false, "print one JSON object per result line, then the ratios")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || c.Tasks < 1 || c.Payload < 0 || c.Producers < 1 || c.Workers < 1 || c.Batch < 1 || c.Samples < 1 || c.AsynqSamples < 1 {
+	if fs.NArg() > 0 || c.Tasks < 1 || c.Payload < 0 || c.Producers < 1 || c.Workers < 1 || c.Batch < 1 || c.Samples < 1 || c.AsynqSamples < 1 || *rounds < 1 {
 		fmt.Fprintln(stderr, "peers: bad arguments: counts must be positive, and no positional arguments")
 		fs.Usage()
 		return 2
@@ -85,14 +101,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		names = append(names, s)
 	}
-	var results []bench.Result
-	for _, s := range names {
-		rs, err := runners[s](ctx, *url, c, func(msg string) { fmt.Fprintf(stderr, "peers: %s\n", msg) })
-		if err != nil {
-			fmt.Fprintf(stderr, "peers: %s: %v\n", s, err)
-			return 1
+	for _, w := range strings.Split(*workloads, ",") {
+		w = strings.TrimSpace(w)
+		if !slices.Contains(bench.Workloads, w) {
+			fmt.Fprintf(stderr, "peers: unknown workload %q: want some of %s\n", w, strings.Join(bench.Workloads, ", "))
+			return 2
 		}
-		results = append(results, rs...)
+		if !slices.Contains(c.Workloads, w) {
+			c.Workloads = append(c.Workloads, w)
+		}
+	}
+	runs := make([][]bench.Result, *rounds)
+	for i := range runs {
+		for _, s := range names {
+			prefix := fmt.Sprintf("round %d/%d: ", i+1, *rounds)
+			rs, err := runners[s](ctx, *url, c, func(msg string) { fmt.Fprintf(stderr, "peers: %s%s\n", prefix, msg) })
+			if err != nil {
+				fmt.Fprintf(stderr, "peers: %s%s: %v\n", prefix, s, err)
+				return 1
+			}
+			runs[i] = append(runs[i], rs...)
+		}
+	}
+	results := Medians(runs)
+	if len(results) == 0 {
+		fmt.Fprintf(stderr, "peers: systems %s run none of the workloads %s\n", *systems, *workloads)
+		return 2
 	}
 	ratios := Ratios(results)
 	if *asJSON {
@@ -114,6 +148,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-48s %10.3f  (target %s)\n", r.Name, r.Value, r.Target)
 	}
 	return 0
+}
+
+// Medians reduces the results of several rounds (rounds[i] holds round i's
+// results) to one line per backend, workload and batch, in the order of the
+// first round: of each line's runs it keeps the one with the median tasks/s, or
+// for bench.Wakeup the median p99_ms, whole (its other numbers are that run's),
+// and adds "median of N rounds" to its note when there were N > 1 runs.
+// For an even count of runs it keeps the lower-middle one: of the two middle runs
+// in ascending order of the measure, the one with the lower value (for tasks/s the
+// slower run, for p99 the one with the lower latency). Ties keep round order.
+// A line that appears twice in one round (keyq with --batch 1 runs batch 1 twice)
+// is two lines, matched by their order within the round.
+func Medians(rounds [][]bench.Result) []bench.Result {
+	type key struct {
+		backend, workload string
+		batch, nth        int
+	}
+	var order []key
+	groups := map[key][]bench.Result{}
+	for _, round := range rounds {
+		seen := map[key]int{}
+		for _, r := range round {
+			k := key{r.Backend, r.Workload, r.Batch, 0}
+			k.nth = seen[k]
+			seen[k]++
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], r)
+		}
+	}
+	out := make([]bench.Result, 0, len(order))
+	for _, k := range order {
+		runs := slices.Clone(groups[k])
+		measure := func(r bench.Result) float64 { return r.TasksPerS }
+		if k.workload == bench.Wakeup {
+			measure = func(r bench.Result) float64 { return r.P99ms }
+		}
+		slices.SortStableFunc(runs, func(a, b bench.Result) int { return cmp.Compare(measure(a), measure(b)) })
+		m := runs[(len(runs)-1)/2]
+		if len(runs) > 1 {
+			if m.Note != "" {
+				m.Note += "; "
+			}
+			m.Note += fmt.Sprintf("median of %d rounds", len(runs))
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Ratio compares two results of one run.

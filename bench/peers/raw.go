@@ -17,7 +17,8 @@ import (
 // runRaw runs the workloads on bare Redis lists with go-redis: RPUSH to enqueue,
 // LPOP (BLPOP when empty) to dequeue, SET with EX to store the answer; one command
 // a round trip (batch 1), and pipelined in batches. No leases, no retries, no
-// dedupe: the floor under any Redis queue.
+// dedupe: the floor under any Redis queue. It has the workloads enqueue, cycle,
+// wakeup and memory, and runs those of them c.Runs.
 func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]bench.Result, error) {
 	rc, err := bench.NewRedisClient(ctx, url)
 	if err != nil {
@@ -58,8 +59,15 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 		}
 		return nil
 	}
+	// batches are the batch sizes workload w runs with: none when it is not asked for.
+	batches := func(w string) []int {
+		if !c.Runs(w) {
+			return nil
+		}
+		return []int{1, c.Batch}
+	}
 	var out []bench.Result
-	for _, batch := range []int{1, c.Batch} {
+	for _, batch := range batches(bench.Enqueue) {
 		log(fmt.Sprintf("go-redis enqueue, batch %d", batch))
 		lats := make([][]time.Duration, c.Producers)
 		start := time.Now()
@@ -80,7 +88,7 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 		}
 	}
 
-	for _, batch := range []int{1, c.Batch} {
+	for _, batch := range batches(bench.Cycle) {
 		log(fmt.Sprintf("go-redis cycle, batch %d", batch))
 		d, err := rawCycle(ctx, rc, c, batch, list, answers, func(ctx context.Context, share []int) error {
 			return push(ctx, batch, share, nil)
@@ -91,13 +99,18 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 		out = append(out, result(bench.Cycle, batch, c.Tasks, d))
 	}
 
-	log("go-redis wakeup")
-	r, err := rawWakeup(ctx, rc, c, list)
-	if err != nil {
-		return nil, err
+	if c.Runs(bench.Wakeup) {
+		log("go-redis wakeup")
+		r, err := rawWakeup(ctx, rc, c, list)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
 	}
-	out = append(out, r)
 
+	if !c.Runs(bench.Memory) {
+		return out, nil
+	}
 	log("go-redis memory")
 	before, err := bench.UsedMemory(ctx, rc)
 	if err != nil {
@@ -109,7 +122,7 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 	}); err != nil {
 		return nil, err
 	}
-	r = result(bench.Memory, c.Batch, c.Tasks, time.Since(start))
+	r := result(bench.Memory, c.Batch, c.Tasks, time.Since(start))
 	after, err := bench.UsedMemory(ctx, rc)
 	if err != nil {
 		return nil, err
