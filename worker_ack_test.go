@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -170,6 +170,28 @@ func expectAnswer(t *testing.T, c *keyq.Client, key, want string) {
 	}
 }
 
+// gated makes a worker on e's client with n handler slots, a batch of n and then
+// opts, whose handler signals its start and waits for release before it runs h.
+// It enqueues n tasks (payloads p0, p1, ...), starts the worker, and returns once
+// all n handlers have started, with the task IDs and release, which lets every
+// handler go on.
+func gated(t *testing.T, e env, rec *recorder, n int, h keyq.HandlerFunc, opts ...keyq.WorkerOption) (w *keyq.Worker, ids []string, release func()) {
+	t.Helper()
+	w = mustWorker(t, e.client, append([]keyq.WorkerOption{rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n)}, opts...)...)
+	started, gate := make(chan struct{}, n), make(chan struct{})
+	w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
+		started <- struct{}{}
+		<-gate
+		return h(ctx, task)
+	})
+	ids = enqueueN(t, e.client, n)
+	start(t, w)
+	for range n {
+		recv(t, started, "handler start")
+	}
+	return w, ids, func() { close(gate) }
+}
+
 // echo answers "a-" and the payload.
 func echo(_ context.Context, task *keyq.Task) (any, error) { return "a-" + string(task.Payload), nil }
 
@@ -183,19 +205,8 @@ func TestWorkerAckBatches(t *testing.T) {
 			const n = 8
 			e, spy := spyEnv(t, bf, true)
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
-			started, release := make(chan struct{}, n), make(chan struct{})
-			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
-				started <- struct{}{}
-				<-release
-				return echo(ctx, task)
-			})
-			ids := enqueueN(t, e.client, n)
-			start(t, w)
-			for range n {
-				recv(t, started, "handler start")
-			}
-			close(release)
+			w, ids, release := gated(t, e, rec, n, echo)
+			release()
 			waitAllHeld(t, w, spy, n)
 			close(spy.gate)
 			for range n {
@@ -241,20 +252,8 @@ func TestWorkerAckBatches(t *testing.T) {
 			const n = 4
 			e, spy := spyEnv(t, bf, false)
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n),
-				keyq.WorkerAckBatches(0))
-			started, release := make(chan struct{}, n), make(chan struct{})
-			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
-				started <- struct{}{}
-				<-release
-				return echo(ctx, task)
-			})
-			enqueueN(t, e.client, n)
-			start(t, w)
-			for range n {
-				recv(t, started, "handler start")
-			}
-			close(release)
+			_, _, release := gated(t, e, rec, n, echo, keyq.WorkerAckBatches(0))
+			release()
 			for range n {
 				rec.expect(t, keyq.OutcomeFinished)
 			}
@@ -273,22 +272,13 @@ func TestWorkerAckBatchAnswerInvalid(t *testing.T) {
 		const n = 4
 		e, spy := spyEnv(t, bf, true)
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
-		started, release := make(chan struct{}, n), make(chan struct{})
-		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
-			started <- struct{}{}
-			<-release
+		w, ids, release := gated(t, e, rec, n, func(ctx context.Context, task *keyq.Task) (any, error) {
 			if string(task.Payload) == "p1" {
 				return json.RawMessage("{not json"), nil
 			}
 			return echo(ctx, task)
 		})
-		ids := enqueueN(t, e.client, n)
-		start(t, w)
-		for range n {
-			recv(t, started, "handler start")
-		}
-		close(release)
+		release()
 		waitAllHeld(t, w, spy, n) // the bad result's error answer among them
 		close(spy.gate)
 		for range n {
@@ -401,19 +391,8 @@ func TestWorkerAckBatchLeaseLost(t *testing.T) {
 		e, spy := spyEnv(t, bf, true)
 		spy.steal = true
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
-		started, release := make(chan struct{}, n), make(chan struct{})
-		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
-			started <- struct{}{}
-			<-release
-			return echo(ctx, task)
-		})
-		enqueueN(t, e.client, n)
-		start(t, w)
-		for range n {
-			recv(t, started, "handler start")
-		}
-		close(release)
+		w, _, release := gated(t, e, rec, n, echo)
+		release()
 		// With every ack held, the gate lets at least one batch of two or more go.
 		waitAllHeld(t, w, spy, n)
 		close(spy.gate)
@@ -514,16 +493,9 @@ func TestWorkerAckBatchShutdown(t *testing.T) {
 
 // workerGoroutines reports whether a goroutine runs code of the worker.
 func workerGoroutines() bool {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	s := string(buf)
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 2) // every goroutine's whole stack, as runtime.Stack(buf, true)
+	s := b.String()
 	return strings.Contains(s, "keyq.(*Worker)") || strings.Contains(s, "keyq.(*acker)")
 }
 

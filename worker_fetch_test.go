@@ -38,6 +38,19 @@ func (s *fetchSpy) calls() []fetch {
 	return slices.Clone(s.fetches)
 }
 
+// fetchSpyEnv is bf's env with its client on a fetchSpy.
+func fetchSpyEnv(t *testing.T, bf backendFactory) (env, *fetchSpy) {
+	t.Helper()
+	e := bf.new(t, false, keyq.WithQueues(q))
+	spy := &fetchSpy{Backend: e.client.Backend()}
+	c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c
+	return e, spy
+}
+
 // TestWorkerFetchFreeSlots checks that with the default batch of 1 a fetch leases a
 // task per free handler slot, in one call; and that it leases one task per call
 // with a single handler or when the worker paces its starts.
@@ -56,12 +69,8 @@ func TestWorkerFetchFreeSlots(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				const n = 4
-				e := bf.new(t, false, keyq.WithQueues(q))
-				spy := &fetchSpy{Backend: e.client.Backend()}
-				c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
-				if err != nil {
-					t.Fatal(err)
-				}
+				e, spy := fetchSpyEnv(t, bf)
+				c := e.client
 				rec := newRecorder()
 				w := mustWorker(t, c, append(tc.opts, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(tc.concurrency))...)
 				started, release := make(chan string, n), make(chan struct{})
@@ -106,12 +115,8 @@ func TestWorkerFetchFreeSlots(t *testing.T) {
 // fetched, alone, once a slot frees up.
 func TestWorkerFetchHoldsNoSpareLease(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
-		spy := &fetchSpy{Backend: e.client.Backend()}
-		c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, spy := fetchSpyEnv(t, bf)
+		c := e.client
 		rec := newRecorder()
 		w := mustWorker(t, c, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(2), keyq.WorkerPollWait(50*time.Millisecond))
 		started := make(chan string, 3)
