@@ -121,8 +121,10 @@ type WorkerStats struct {
 //   - while the handler runs, extends its lease every third of the lease; if the
 //     lease is lost anyway, it cancels the handler and acks nothing.
 //
-// The acks of handlers that finish at about the same time go to the backend in one
-// call (see WorkerAckBatches); each delivery is settled as by an Ack of its own.
+// A handler's slot is free as soon as it returns; its ack goes to the backend in
+// the background, in one call with the acks of handlers that finish at about the
+// same time (see WorkerAckBatches), and each delivery is settled as by an Ack of
+// its own when that call returns.
 //
 // Methods are safe for concurrent use.
 type Worker struct {
@@ -133,6 +135,7 @@ type Worker struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup // running handlers
 	acks   *acker         // nil: each ack is a call of its own
+	ackEnd chan struct{}  // closed when Run, stopping, waits for the last acks
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -173,6 +176,7 @@ func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
 		limits:   newLimiters(&cfg),
 		sem:      make(chan struct{}, cfg.concurrency),
 		acks:     newAcker(c, &cfg),
+		ackEnd:   make(chan struct{}),
 		handlers: make(map[string]Handler),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -275,6 +279,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	err := w.loop(fetchCtx, base, forceCtx)
 	stopFetch()
 	w.drain(forceCtx, force)
+	close(w.ackEnd)
 	if w.acks != nil {
 		w.acks.stop()
 	}
@@ -553,7 +558,8 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 	case d.timedOut.Load() && w.cfg.timeoutFinal:
 		w.timeouts.Add(1)
 		msg := ErrTaskTimeout.Error()
-		w.settle(d, OutcomeFailed, ErrTaskTimeout, w.ackLease(base, d, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg)).err())
+		_ = w.ackLease(base, d, func(r ackRes) { w.settle(d, OutcomeFailed, ErrTaskTimeout, r.err()) },
+			WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg)) // encodes
 	case d.timedOut.Load():
 		w.timeouts.Add(1)
 		w.retry(base, d, ErrTaskTimeout)
@@ -578,18 +584,32 @@ func (w *Worker) call(ctx context.Context, h Handler, t *Task) (v any, err error
 }
 
 func (w *Worker) ack(base context.Context, d *delivery, v any) {
-	r := w.ackLease(base, d, WithAnswer(v))
-	if errors.Is(r.item, ErrInvalid) {
+	err := w.ackLease(base, d, func(r ackRes) {
+		if errors.Is(r.item, ErrInvalid) {
+			// The backend refused the ack as invalid: a final failure, acked in a
+			// call of its own, as this may run on an acker goroutine.
+			err := Final(r.item)
+			w.settle(d, OutcomeFailed, err, w.c.Ack(base, &d.lease, failure(err)...))
+			return
+		}
+		w.settle(d, OutcomeFinished, nil, r.err())
+	}, WithAnswer(v))
+	if err != nil {
 		// The result does not encode as an answer: that is a final failure.
-		w.fail(base, d, Final(r.item))
-		return
+		w.fail(base, d, Final(err))
 	}
-	w.settle(d, OutcomeFinished, nil, r.err())
 }
 
 func (w *Worker) fail(base context.Context, d *delivery, err error) {
+	// A FailureAnswer always encodes.
+	_ = w.ackLease(base, d, func(r ackRes) { w.settle(d, OutcomeFailed, err, r.err()) }, failure(err)...)
+}
+
+// failure is how a final failure err is acked: with a FailureAnswer as the error
+// answer and the job failed.
+func failure(err error) []AckOption {
 	msg := err.Error()
-	w.settle(d, OutcomeFailed, err, w.ackLease(base, d, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg)).err())
+	return []AckOption{WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg)}
 }
 
 func (w *Worker) retry(base context.Context, d *delivery, err error) {

@@ -10,21 +10,24 @@ import (
 // Group commit of the worker's acks (WorkerAckBatches).
 //
 // A handler goroutine that acks builds its ack, answer encoded, hands it to the
-// acker and waits for the result of its own item, so that the outcome, the
-// counters and the OnDone hook are what one Ack per task would give, and a handler
-// slot is freed only once its ack is confirmed. An acker goroutine takes the first
-// ack that waits, drains whatever else is already queued, without waiting for more,
-// and sends it all in one call: a lone ack goes out at once, and while calls are in
-// flight the next batch gathers.
+// acker and returns: its handler slot is free for the next task at once, as in
+// River's completer. The acker settles the delivery (outcome, counters, the
+// OnDone hook) when the call that carried its ack returns, with what one Ack per
+// task would give. An acker goroutine takes the first ack that waits, drains
+// whatever else is already queued, without waiting for more, and sends it all in
+// one call: a lone ack goes out at once, and while calls are in flight the next
+// batch gathers. At most maxAckBatch acks wait; a handler that finds the queue
+// full waits, holding its slot, so a worker never runs far ahead of its acks.
 
-// maxAckBatch bounds one batch: on Redis one script runs the whole batch on the
-// server's single thread, and other clients wait meanwhile.
+// maxAckBatch bounds one batch and the queue of acks waiting: on Redis one script
+// runs a whole batch on the server's single thread, and other clients wait
+// meanwhile.
 const maxAckBatch = 1000
 
-// ackReq is one lease a handler goroutine wants acked.
+// ackReq is one lease a handler goroutine wants acked, and what settles it.
 type ackReq struct {
-	p   backend.AckParams
-	res chan ackRes // buffered: the acker never waits for the handler
+	p    backend.AckParams
+	done func(ackRes) // called by the acker with the result
 }
 
 // ackRes is the result of one ack: item is what Ack would have returned for the
@@ -52,19 +55,18 @@ type acker struct {
 }
 
 // newAcker returns an acker for a worker, or nil when the worker acks one lease
-// per call: when batching is off, when it cannot help (one handler has at most one
-// ack pending), and when the backend has no backend.BatchAcker (it would ack a
-// batch one lease at a time, and one failed call would fail the whole batch).
+// per call, on the handler's goroutine: when batching is off, and when the backend
+// has no backend.BatchAcker (it would ack a batch one lease at a time, and one
+// failed call would fail the whole batch).
 func newAcker(c *Client, cfg *workerConfig) *acker {
-	if _, ok := c.Backend().(backend.BatchAcker); !ok || cfg.ackBatches < 1 || cfg.concurrency < 2 {
+	if _, ok := c.Backend().(backend.BatchAcker); !ok || cfg.ackBatches < 1 {
 		return nil
 	}
 	return &acker{
 		c:       c,
-		max:     min(cfg.concurrency, maxAckBatch),
-		callers: min(cfg.ackBatches, cfg.concurrency),
-		// Each handler has at most one ack pending, so sends never block.
-		reqs: make(chan *ackReq, cfg.concurrency),
+		max:     maxAckBatch,
+		callers: cfg.ackBatches,
+		reqs:    make(chan *ackReq, maxAckBatch),
 	}
 }
 
@@ -76,8 +78,8 @@ func (a *acker) start(ctx context.Context) {
 	}
 }
 
-// stop waits until every ack has been sent and answered and the acker goroutines
-// have exited. No ack may be submitted after stop is called.
+// stop waits until every ack has been sent, answered and settled, and the acker
+// goroutines have exited. No ack may be submitted after stop is called.
 func (a *acker) stop() {
 	close(a.reqs)
 	a.wg.Wait()
@@ -86,11 +88,10 @@ func (a *acker) stop() {
 // queued reports how many acks wait for an acker goroutine.
 func (a *acker) queued() int { return len(a.reqs) }
 
-// ack acks p in the next batch and waits for its result.
-func (a *acker) ack(p backend.AckParams) ackRes {
-	r := &ackReq{p: p, res: make(chan ackRes, 1)}
-	a.reqs <- r
-	return <-r.res
+// ack queues p for the next batch, waiting while the queue is full; done gets
+// its result on an acker goroutine.
+func (a *acker) ack(p backend.AckParams, done func(ackRes)) {
+	a.reqs <- &ackReq{p: p, done: done}
 }
 
 // run sends batches until the acker stops.
@@ -119,9 +120,9 @@ func (a *acker) run(ctx context.Context) {
 		errs, err := a.c.ackBatch(ctx, ps)
 		for i, r := range batch {
 			if err != nil {
-				r.res <- ackRes{call: err}
+				r.done(ackRes{call: err})
 			} else {
-				r.res <- ackRes{item: errs[i]}
+				r.done(ackRes{item: errs[i]})
 			}
 		}
 		clear(batch) // hold no lease or answer until the next batch
@@ -129,16 +130,20 @@ func (a *acker) run(ctx context.Context) {
 	}
 }
 
-// ackLease acks d's lease with opts: through the acker when there is one, else in
-// a call of its own.
-func (w *Worker) ackLease(ctx context.Context, d *delivery, opts ...AckOption) ackRes {
+// ackLease acks d's lease with opts and calls done with the result: through the
+// acker when there is one, else in a call of its own before it returns. With an
+// acker, an answer that does not encode is returned, an ErrInvalid, and done is
+// not called; without one, done gets it as Ack returns it.
+func (w *Worker) ackLease(ctx context.Context, d *delivery, done func(ackRes), opts ...AckOption) error {
 	if w.acks == nil {
-		return ackRes{item: w.c.Ack(ctx, &d.lease, opts...)}
+		done(ackRes{item: w.c.Ack(ctx, &d.lease, opts...)})
+		return nil
 	}
 	// Encode the answer here, on the handler's goroutine, not the acker's.
 	p, err := w.c.ackParams(&d.lease, opts)
 	if err != nil {
-		return ackRes{item: w.c.wrap("ack", err)}
+		return w.c.wrap("ack", err)
 	}
-	return w.acks.ack(p)
+	w.acks.ack(p, done)
+	return nil
 }

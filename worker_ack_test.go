@@ -458,8 +458,9 @@ func TestWorkerAckBatchShutdown(t *testing.T) {
 					recv(t, w.StopRequested(), "stop request")
 				case "run context cancelled":
 					cancel()
-					waitTimers(t, e.wclock, 1) // the grace period, which never passes
 				}
+				// Every handler has returned; Run waits for the acks alone.
+				recv(t, w.AckEnd(), "Run waiting for the last acks")
 				select {
 				case err := <-ran:
 					t.Fatalf("Run returned %v with acks in flight", err)

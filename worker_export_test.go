@@ -10,3 +10,7 @@ func (w *Worker) QueuedAcks() int {
 	}
 	return w.acks.queued()
 }
+
+// AckEnd is closed once Run, stopping, waits for the acks still in flight; for
+// tests only.
+func (w *Worker) AckEnd() <-chan struct{} { return w.ackEnd }

@@ -244,7 +244,8 @@ func WorkerClock(c clock.Clock) WorkerOption { return func(w *workerConfig) { w.
 
 // WorkerOnDone sets a hook called once per delivery the worker has finished with,
 // after the ack or release, with the outcome and the handler's error, if any. It
-// runs on the handler's goroutine and must not block for long.
+// runs on the handler's goroutine or, for batched acks, on the goroutine that sent
+// the batch, and must not block for long.
 func WorkerOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
 	return func(c *workerConfig) { c.onDone = f }
 }
@@ -255,17 +256,18 @@ func WorkerOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
 // any other handlers that wait by then, up to 1000 in a call; otherwise it waits
 // for a call to return, while others gather. Nothing waits on a timer.
 //
-// Each task is settled as with one Ack per task: its handler slot is freed, and
-// WorkerOnDone called, once its own ack is confirmed; a lost lease is
-// OutcomeLost for that task only; a result that does not encode is a final
-// failure; and a call that fails as a whole settles each of its tasks with
-// OutcomeError (their leases expire and the tasks come back).
+// A handler's slot is freed when the handler returns, and its ack waits in a queue
+// of at most 1000 (a handler that finds it full waits with its slot). Each task is
+// settled, and WorkerOnDone called, as with one Ack per task once its own ack is
+// answered: a lost lease is OutcomeLost for that task only; a result that does not
+// encode is a final failure; and a call that fails as a whole settles each of its
+// tasks with OutcomeError (their leases expire and the tasks come back). Stats
+// count a task InFlight until it is settled; Run returns once every ack is.
 //
 // A smaller n makes bigger batches: fewer round trips and less work for the store
 // per task. A larger n keeps more acks moving at once, which helps when the round
 // trip, not the store, limits a worker whose handlers finish at once. 0 turns
-// batching off: each ack is a call of its own, up to one per running handler. The
-// worker batches only with a concurrency above 1 and a backend that implements
-// backend.BatchAcker; n above the concurrency counts as the concurrency. The
-// default is 2.
+// batching off: each ack is a call of its own, on the handler's goroutine, which
+// holds its slot until the ack returns. The worker batches only with a backend
+// that implements backend.BatchAcker. The default is 2.
 func WorkerAckBatches(n int) WorkerOption { return func(c *workerConfig) { c.ackBatches = n } }
