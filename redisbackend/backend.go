@@ -202,7 +202,7 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 	// The subscription is confirmed within the wait, or the call makes one try
 	// without waiting: a server that is down then reports itself.
 	rctx, cancel := context.WithTimeout(ctx, p.Wait)
-	reg, err := b.wait.register(rctx, k.channel, p.Queues)
+	reg, err := b.wait.register(rctx, k.channel, p.Queues, p.Count)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil && rctx.Err() != nil {

@@ -15,9 +15,10 @@ import (
 // "<count>:<queue>" on the namespace's channel, and an empty message when a delayed
 // task or lease deadline comes sooner than any known. One Pub/Sub connection per
 // Backend subscribes to the channels of the namespaces someone waits on. A message
-// for a queue wakes up to count of its waiters, longest waiting first, so that one
-// task does not send every idle consumer to the server; an empty message wakes all
-// of the namespace's waiters. A waiter holds no pool connection and ends at once
+// for a queue wakes its waiters, longest waiting first, until their batch sizes
+// add up to count, so that one task does not send every idle consumer to the
+// server, nor a batch's worth every consumer that asks for a batch; an empty
+// message wakes all of the namespace's waiters. A waiter holds no pool connection and ends at once
 // when its ctx is done or the backend closes.
 //
 // A waiter registers before it tries to dequeue, so a message published after the
@@ -42,10 +43,11 @@ type channelState struct {
 	regs  []*waitReg    // in registration order
 }
 
-// waitReg is one waiting Dequeue. c receives the queue it was woken for, or "" when
-// it should simply try again.
+// waitReg is one waiting Dequeue, for up to count tasks. c receives the queue it
+// was woken for, or "" when it should simply try again.
 type waitReg struct {
 	queues []string
+	count  int
 	c      chan string
 }
 
@@ -53,9 +55,9 @@ func newWaiter(client redis.UniversalClient, closed <-chan struct{}) *waiter {
 	return &waiter{client: client, closed: closed, chans: make(map[string]*channelState)}
 }
 
-// register makes sure channel is subscribed and registers a waiter for queues.
-// The caller must unregister it.
-func (w *waiter) register(ctx context.Context, channel string, queues []string) (*waitReg, error) {
+// register makes sure channel is subscribed and registers a waiter for up to count
+// tasks of queues. The caller must unregister it.
+func (w *waiter) register(ctx context.Context, channel string, queues []string, count int) (*waitReg, error) {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -71,7 +73,7 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string) 
 		st = &channelState{ready: make(chan struct{})}
 		w.chans[channel] = st
 	}
-	r := &waitReg{queues: queues, c: make(chan string, 1)}
+	r := &waitReg{queues: queues, count: max(count, 1), c: make(chan string, 1)}
 	st.regs = append(st.regs, r)
 	ps := w.ps
 	w.mu.Unlock()
@@ -139,8 +141,8 @@ func (w *waiter) passOn(channel, q string) {
 	w.mu.Unlock()
 }
 
-// wakeLocked wakes up to n waiters of queue q, or all waiters for q == "". The
-// caller holds w.mu.
+// wakeLocked wakes waiters of queue q until their batch sizes cover n tasks, or all
+// waiters for q == "". The caller holds w.mu.
 func (st *channelState) wakeLocked(q string, n int) {
 	for _, r := range st.regs {
 		if n <= 0 {
@@ -152,7 +154,7 @@ func (st *channelState) wakeLocked(q string, n int) {
 		select {
 		case r.c <- q:
 			if q != "" {
-				n--
+				n -= r.count
 			}
 		default: // already woken
 		}

@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -184,5 +185,58 @@ func TestWaitSurvivesClientKill(t *testing.T) {
 	r := receiveWithin(t, ch, 10*time.Second, "after CLIENT KILL")
 	if r.err != nil || len(r.res.Leases) != 1 || string(r.res.Leases[0].Payload) != "after-kill" {
 		t.Fatalf("Dequeue = %+v, %v; want the task enqueued after the kill", r.res, r.err)
+	}
+}
+
+// TestWakeCoversBatches: a message that n tasks are ready in a queue wakes that
+// queue's waiters, longest waiting first, until their batch sizes cover n; a
+// waiter already woken counts for nothing, and an empty queue name wakes all.
+func TestWakeCoversBatches(t *testing.T) {
+	newState := func(counts ...int) *channelState {
+		st := &channelState{}
+		for i, c := range counts {
+			q := "q"
+			if i == 1 {
+				q = "other" // a waiter of another queue is never woken for q
+			}
+			st.regs = append(st.regs, &waitReg{queues: []string{q}, count: c, c: make(chan string, 1)})
+		}
+		return st
+	}
+	woken := func(st *channelState) (out []int) {
+		for i, r := range st.regs {
+			select {
+			case <-r.c:
+				out = append(out, i)
+			default:
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		counts []int
+		q      string
+		n      int
+		pre    []int // woken before the message
+		want   []int
+	}{
+		{"one batch covers the tasks", []int{100, 100, 100, 100}, "q", 100, nil, []int{0}},
+		{"a second batch for the rest", []int{100, 100, 100, 100}, "q", 150, nil, []int{0, 2}},
+		{"single tasks, one waiter each", []int{1, 1, 1, 1}, "q", 2, nil, []int{0, 2}},
+		{"more tasks than batches", []int{10, 10, 10}, "q", 1000, nil, []int{0, 2}},
+		{"a woken waiter does not count", []int{100, 100, 100, 100}, "q", 100, []int{0}, []int{0, 2}},
+		{"empty queue name wakes all", []int{100, 100, 100}, "", 1, nil, []int{0, 1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newState(tc.counts...)
+			for _, i := range tc.pre {
+				st.regs[i].c <- "q"
+			}
+			st.wakeLocked(tc.q, tc.n)
+			if got := woken(st); !slices.Equal(got, tc.want) {
+				t.Fatalf("woken %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
