@@ -17,13 +17,8 @@ import (
 // that each workload printed a measured line, and the ratios followed.
 func TestRun(t *testing.T) {
 	url := redistest.URL(t)
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"--redis", url, "--tasks", "300", "--samples", "10",
-		"--asynq-samples", "2", "--batch", "10", "--json"}, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut.String())
-	}
-	results, ratios := parseJSON(t, out.String())
+	results, ratios, _ := runJSON(t, "--redis", url, "--tasks", "300", "--samples", "10",
+		"--asynq-samples", "2", "--batch", "10", "--json")
 	seen := map[string]int{}
 	for _, r := range results {
 		line := fmt.Sprintf("%+v", r)
@@ -55,13 +50,8 @@ func TestRun(t *testing.T) {
 // and the ratios between them.
 func TestRunRounds(t *testing.T) {
 	url := redistest.URL(t)
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"--redis", url, "--tasks", "300", "--batch", "10",
-		"--workloads", "cycle", "--rounds", "3", "--systems", "keyq,raw", "--json"}, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut.String())
-	}
-	results, ratios := parseJSON(t, out.String())
+	results, ratios, stderr := runJSON(t, "--redis", url, "--tasks", "300", "--batch", "10",
+		"--workloads", "cycle", "--rounds", "3", "--systems", "keyq,raw", "--json")
 	lines := map[string]int{}
 	for _, r := range results {
 		if r.Workload != bench.Cycle {
@@ -88,12 +78,12 @@ func TestRunRounds(t *testing.T) {
 		t.Errorf("ratios %q, want %q", names, wantRatios)
 	}
 	for _, msg := range []string{"round 1/3: keyq cycle", "round 3/3: go-redis cycle, batch 10"} {
-		if !strings.Contains(errOut.String(), msg) {
-			t.Errorf("stderr without %q:\n%s", msg, errOut.String())
+		if !strings.Contains(stderr, msg) {
+			t.Errorf("stderr without %q:\n%s", msg, stderr)
 		}
 	}
-	if strings.Contains(errOut.String(), "round 4/3") || strings.Contains(errOut.String(), "wakeup") {
-		t.Errorf("stderr shows a run not asked for:\n%s", errOut.String())
+	if strings.Contains(stderr, "round 4/3") || strings.Contains(stderr, "wakeup") {
+		t.Errorf("stderr shows a run not asked for:\n%s", stderr)
 	}
 	checkClean(t, url)
 }
@@ -102,13 +92,8 @@ func TestRunRounds(t *testing.T) {
 // asked for, and that a selection none of the systems has is a usage error.
 func TestRunWorkloads(t *testing.T) {
 	url := redistest.URL(t)
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"--redis", url, "--tasks", "100", "--batch", "10",
-		"--workloads", "enqueue, memory,enqueue", "--systems", "asynq,raw", "--json"}, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut.String())
-	}
-	results, ratios := parseJSON(t, out.String())
+	results, ratios, _ := runJSON(t, "--redis", url, "--tasks", "100", "--batch", "10",
+		"--workloads", "enqueue, memory,enqueue", "--systems", "asynq,raw", "--json")
 	var lines []string
 	for _, r := range results {
 		lines = append(lines, fmt.Sprintf("%s %s %d", r.Backend, r.Workload, r.Batch))
@@ -122,12 +107,23 @@ func TestRunWorkloads(t *testing.T) {
 	}
 	checkClean(t, url)
 
-	out.Reset()
-	errOut.Reset()
-	code = run(context.Background(), []string{"--redis", url, "--workloads", "dedupe", "--systems", "asynq,raw"}, &out, &errOut)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--redis", url, "--workloads", "dedupe", "--systems", "asynq,raw"}, &out, &errOut)
 	if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "none of the workloads") {
 		t.Errorf("dedupe on asynq and raw: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
+}
+
+// runJSON runs the command with args, which ask for --json, fails t unless it
+// exits 0, and returns the results and ratios it printed, and its stderr.
+func runJSON(t *testing.T, args ...string) ([]bench.Result, []Ratio, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	results, ratios := parseJSON(t, out.String())
+	return results, ratios, errOut.String()
 }
 
 // parseJSON splits the --json output into result lines and ratios.
