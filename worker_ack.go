@@ -48,7 +48,6 @@ func (r ackRes) err() error {
 // acker coalesces the acks of a worker's handlers into batch calls.
 type acker struct {
 	c       *Client
-	max     int // acks in one call
 	callers int // calls in flight, one per acker goroutine
 	reqs    chan *ackReq
 	wg      sync.WaitGroup
@@ -64,7 +63,6 @@ func newAcker(c *Client, cfg *workerConfig) *acker {
 	}
 	return &acker{
 		c:       c,
-		max:     maxAckBatch,
 		callers: cfg.ackBatches,
 		reqs:    make(chan *ackReq, maxAckBatch),
 	}
@@ -97,12 +95,12 @@ func (a *acker) ack(p backend.AckParams, done func(ackRes)) {
 // run sends batches until the acker stops.
 func (a *acker) run(ctx context.Context) {
 	defer a.wg.Done()
-	batch := make([]*ackReq, 0, a.max)
-	ps := make([]backend.AckParams, 0, a.max)
+	batch := make([]*ackReq, 0, maxAckBatch)
+	ps := make([]backend.AckParams, 0, maxAckBatch)
 	for r := range a.reqs {
 		batch = append(batch[:0], r)
 	drain:
-		for len(batch) < a.max {
+		for len(batch) < maxAckBatch {
 			select {
 			case r, ok := <-a.reqs:
 				if !ok {

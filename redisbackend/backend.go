@@ -346,9 +346,12 @@ func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		n, ok := r[min(i+1, len(r)-1)].(int64)
-		if i+1 >= len(r) || !ok || n <= 0 || n > int64(len(r)-i-2) {
-			return false, corrupt("dequeue reply: a run of %v leases at item %d of %d", r[min(i+1, len(r)-1)], i, len(r))
+		if i+1 >= len(r) {
+			return false, corrupt("dequeue reply: queue %q without a count at its end", queue)
+		}
+		n, ok := r[i+1].(int64)
+		if !ok || n <= 0 || n > int64(len(r)-i-2) {
+			return false, corrupt("dequeue reply: a run of %v leases at item %d of %d", r[i+1], i, len(r))
 		}
 		for _, v := range r[i+2 : i+2+int(n)] {
 			blob, err := str(v)

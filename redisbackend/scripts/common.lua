@@ -422,7 +422,7 @@ end
 -- each, and read in place, by offsets: the blob is copied out only for a job
 -- record.
 local function ack_all(args, now)
-  local out, acked, leased, pa = {}, 0, {}, P .. 'a:'
+  local out, acked, leased, pa, ix = {}, 0, {}, P .. 'a:', indexed()
   local pos = 1
   while pos <= #args do
     local bk, ttl, job, n = args[pos], args[pos + 1], args[pos + 2], tonumber(args[pos + 3])
@@ -446,9 +446,9 @@ local function ack_all(args, now)
             drop[#drop + 1] = args[a]
             per_dl[dl] = (per_dl[dl] or 0) + 1
             leased[q] = (leased[q] or 0) + 1
-            if ans ~= '' or indexed() then
+            if ans ~= '' or ix then
               local d = ssub(rec, o + 6, o + 21) -- the key digest, blob bytes 6-21
-              if indexed() then redis.call('HDEL', index_key(d), d .. ssub(args[a + 1], 2)) end
+              if ix then redis.call('HDEL', index_key(d), d .. ssub(args[a + 1], 2)) end
               if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', ttl) end
             end
             if sbyte(rec, o + 1) % 4 >= 2 then -- tracked (blob_tracked)

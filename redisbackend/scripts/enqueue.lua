@@ -27,7 +27,8 @@ end
 local base = redis.call('INCRBY', K_SEQ, itoa(n)) - n -- the batch's IDs: base+1 .. base+n
 local enq = enc48(now)
 local items = {} -- blobs for the list, or score, member pairs for the delayed set
-local ix, due = indexed(), itoa(now + delay)
+local ix = indexed()
+local due = delay > 0 and itoa(now + delay)
 local idlen = {} -- string.char(#id), by #id
 for i = 0, n - 1 do
   local pre, rest = ARGV[6 + w * i], ARGV[7 + w * i]
