@@ -63,6 +63,35 @@ end
 local function pad16(n) return string.format('%016d', n) end
 local function itoa(n) return string.format('%d', n) end
 
+-- D2[i + 1] is i in two digits, '00' to '99', made on first use. In a function
+-- library it outlives the call, which is safe: it never changes.
+local D2 = {}
+-- decimals returns the decimal strings of the n numbers first, first + 1, ...: a
+-- batch's IDs or tokens. Formatting a number is the dearest step of a small call,
+-- so it formats only the hundreds, once per hundred, and appends two digits.
+local function decimals(first, n)
+  local out, k, x = {}, 0, first
+  while k < n do
+    local hi, lo = floor(x / 100), x % 100
+    local last = math.min(99, lo + n - k - 1)
+    if hi == 0 then
+      for j = lo, last do out[k + j - lo + 1] = itoa(j) end
+    else
+      local hs = itoa(hi)
+      for j = lo, last do
+        local d = D2[j + 1]
+        if not d then
+          d = string.char(48 + floor(j / 10), 48 + j % 10)
+          D2[j + 1] = d
+        end
+        out[k + j - lo + 1] = hs .. d
+      end
+    end
+    k, x = k + last - lo + 1, x + last - lo + 1
+  end
+  return out
+end
+
 local function pack(...)
   local out = {}
   for i, s in ipairs({...}) do out[i] = #s .. ':' .. s end
@@ -449,7 +478,9 @@ local function ack_all(args, now)
             if ans ~= '' or ix then
               local d = ssub(rec, o + 6, o + 21) -- the key digest, blob bytes 6-21
               if ix then redis.call('HDEL', index_key(d), d .. ssub(args[a + 1], 2)) end
-              if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', ttl) end
+              -- GET makes the reply the old value, mostly nil: cheaper for a script to
+              -- take than the status reply OK, which becomes a table.
+              if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', ttl, 'GET') end
             end
             if sbyte(rec, o + 1) % 4 >= 2 then -- tracked (blob_tracked)
               local b = ssub(rec, o + 1)

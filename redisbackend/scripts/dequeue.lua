@@ -55,6 +55,7 @@ out[6] = base
 local per_queue, recs, first_group = {}, {}, nil
 local enc_dl = enc48(deadline)
 local pre, run_q, run_at = {}, nil, 0
+local toks = decimals(base + 1, got)
 local bk = floor((base + 1) / LB) -- the bucket of token base + i
 local next_bk = (bk + 1) * LB     -- the first token of the bucket after it
 for i = 1, got do
@@ -64,7 +65,7 @@ for i = 1, got do
     pq = enc_dl .. rec_queue(q)
     pre[q] = pq
   end
-  recs[#recs + 1] = itoa(base + i)
+  recs[#recs + 1] = toks[i]
   recs[#recs + 1] = pq .. b
   if i == got or base + i + 1 == next_bk then
     many('HSET', lease_key(bk), recs, 2)

@@ -30,9 +30,10 @@ local items = {} -- blobs for the list, or score, member pairs for the delayed s
 local ix = indexed()
 local due = delay > 0 and itoa(now + delay)
 local idlen = {} -- string.char(#id), by #id
+local ids = decimals(base + 1, n)
 for i = 0, n - 1 do
   local pre, rest = ARGV[6 + w * i], ARGV[7 + w * i]
-  local id = itoa(base + i + 1)
+  local id = ids[i + 1]
   local l = idlen[#id]
   if not l then
     l = string.char(#id)
