@@ -452,12 +452,12 @@ end
 -- record.
 local function ack_all(args, now)
   local out, acked, leased, pa, ix = {}, 0, {}, P .. 'a:', indexed()
-  local pos = 1
+  local pos, no = 1, 0 -- no: #out, kept by hand, as # is a search
   while pos <= #args do
     local bk, ttl, job, n = args[pos], args[pos + 1], args[pos + 2], tonumber(args[pos + 3])
     pos = pos + 4
     local lk = lease_key(bk)
-    local drop, per_dl = {}, {}
+    local drop, nd, per_dl = {}, 0, {}
     for c = 0, n - 1, 1000 do
       local e = math.min(c + 999, n - 1)
       local toks = {}
@@ -472,7 +472,8 @@ local function ack_all(args, now)
           -- Blob byte 28 is the ID's length, and the ID follows: one find checks both.
           if dl > now and sfind(rec, args[a + 1], o + 28, true) == o + 28 then
             local q, ans = ssub(rec, 11, o), args[a + 2]
-            drop[#drop + 1] = args[a]
+            nd = nd + 1
+            drop[nd] = args[a]
             per_dl[dl] = (per_dl[dl] or 0) + 1
             leased[q] = (leased[q] or 0) + 1
             if ans ~= '' or ix then
@@ -494,7 +495,8 @@ local function ack_all(args, now)
             acked, ok = acked + 1, 1
           end
         end
-        out[#out + 1] = ok
+        no = no + 1
+        out[no] = ok
       end
     end
     many('HDEL', lk, drop, 1)

@@ -55,6 +55,7 @@ out[6] = base
 local per_queue, recs, first_group = {}, {}, nil
 local enc_dl = enc48(deadline)
 local pre, run_q, run_at = {}, nil, 0
+local nr, no = 0, #out -- #recs and #out, kept by hand, as # is a search
 local toks = decimals(base + 1, got)
 local bk = floor((base + 1) / LB) -- the bucket of token base + i
 local next_bk = (bk + 1) * LB     -- the first token of the bucket after it
@@ -65,25 +66,26 @@ for i = 1, got do
     pq = enc_dl .. rec_queue(q)
     pre[q] = pq
   end
-  recs[#recs + 1] = toks[i]
-  recs[#recs + 1] = pq .. b
+  recs[nr + 1], recs[nr + 2] = toks[i], pq .. b
+  nr = nr + 2
   if i == got or base + i + 1 == next_bk then
     many('HSET', lease_key(bk), recs, 2)
-    local g = group_add(bk, deadline, #recs / 2)
+    local g = group_add(bk, deadline, nr / 2)
     first_group = first_group or g
-    recs = {}
+    recs, nr = {}, 0
     bk, next_bk = bk + 1, next_bk + LB
   end
   per_queue[q] = (per_queue[q] or 0) + 1
   if sbyte(b, 1) % 4 >= 2 then job_set(b, 'status', 'running', 'start', now_s) end
   if q ~= run_q then
     run_q = q
-    out[#out + 1] = q
-    out[#out + 1] = 0
-    run_at = #out
+    out[no + 1], out[no + 2] = q, 0
+    no = no + 2
+    run_at = no
   end
   out[run_at] = out[run_at] + 1
-  out[#out + 1] = b
+  no = no + 1
+  out[no] = b
 end
 for q, k in pairs(per_queue) do bump('l:' .. q, k) end
 if got > 0 then

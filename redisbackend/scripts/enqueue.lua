@@ -45,7 +45,7 @@ for i = 0, n - 1 do
     items[#items + 1] = due
     items[#items + 1] = pad16(base + i + 1) .. pack(q) .. b
   else
-    items[#items + 1] = b
+    items[i + 1] = b
   end
   if jobttl > 0 then
     redis.call('HSET', job_key(id), 'status', 'pending', 'attempts', '0', 'queue', q,
