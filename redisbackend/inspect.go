@@ -194,6 +194,7 @@ func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadA
 
 // Job implements backend.Backend. A job record is a hash j:<id> with fields status,
 // attempts, queue, type, enq, start, end (ms on the server's clock), err and ttl.
+// Enqueue writes neither status nor attempts: without them a job is pending, at 0.
 func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Job{}, err
@@ -222,8 +223,11 @@ func decodeJob(id string, m map[string]string) (backend.Job, error) {
 		return backend.Job{}, backend.ErrNotFound
 	}
 	j := backend.Job{
-		ID: id, Queue: m["queue"], Type: m["type"], Status: backend.JobStatus(m["status"]),
+		ID: id, Queue: m["queue"], Type: m["type"], Status: backend.StatusPending,
 		LastError: m["err"],
+	}
+	if s, ok := m["status"]; ok {
+		j.Status = backend.JobStatus(s)
 	}
 	switch j.Status {
 	case backend.StatusPending, backend.StatusRunning, backend.StatusFinished, backend.StatusFailed,
@@ -231,11 +235,13 @@ func decodeJob(id string, m map[string]string) (backend.Job, error) {
 	default:
 		return backend.Job{}, corrupt("job status %q", j.Status)
 	}
-	a, err := strconv.Atoi(m["attempts"])
-	if err != nil {
-		return backend.Job{}, corrupt("job attempts %q", m["attempts"])
+	if v, ok := m["attempts"]; ok {
+		a, err := strconv.Atoi(v)
+		if err != nil {
+			return backend.Job{}, corrupt("job attempts %q", v)
+		}
+		j.Attempts = a
 	}
-	j.Attempts = a
 	for _, f := range []struct {
 		name string
 		t    *time.Time

@@ -225,6 +225,20 @@ local function job_end(b, status, now, err)
   if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
 end
 
+-- job_acked is job_end for an acked lease of task id: its attempt count is the
+-- record's already (every step that changes a blob's attempt writes it), and the
+-- blob need not be copied out of its lease record to name the record.
+local function job_acked(id, status, err)
+  local k = job_key(id)
+  if err ~= '' then
+    redis.call('HSET', k, 'status', status, 'end', now_s, 'err', err)
+  else
+    redis.call('HSET', k, 'status', status, 'end', now_s)
+  end
+  local ttl = redis.call('HGET', k, 'ttl')
+  if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
+end
+
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
 
 -- to_dead dead-letters a task that is in no other structure any more.
@@ -484,12 +498,12 @@ local function ack_all(args, now)
               if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', ttl, 'GET') end
             end
             if sbyte(rec, o + 1) % 4 >= 2 then -- tracked (blob_tracked)
-              local b = ssub(rec, o + 1)
+              local id = ssub(args[a + 1], 2)
               if job == '' then
-                job_end(b, 'finished', now, nil)
+                job_acked(id, 'finished', '')
               else
                 local nl = sfind(job, '\n', 1, true)
-                job_end(b, ssub(job, 1, nl - 1), now, ssub(job, nl + 1))
+                job_acked(id, ssub(job, 1, nl - 1), ssub(job, nl + 1))
               end
             end
             acked, ok = acked + 1, 1

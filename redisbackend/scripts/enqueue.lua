@@ -48,8 +48,8 @@ for i = 0, n - 1 do
     items[i + 1] = b
   end
   if jobttl > 0 then
-    redis.call('HSET', job_key(id), 'status', 'pending', 'attempts', '0', 'queue', q,
-      'type', ARGV[8 + w * i], 'enq', now_s, 'ttl', ARGV[5])
+    -- No status and no attempts yet: a record without them is pending, at 0.
+    redis.call('HSET', job_key(id), 'queue', q, 'type', ARGV[8 + w * i], 'enq', now_s, 'ttl', ARGV[5])
   end
 end
 if delay > 0 then
