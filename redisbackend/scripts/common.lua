@@ -211,6 +211,12 @@ local function job_set(b, ...)
   if blob_tracked(b) then redis.call('HSET', job_key(blob_id(b)), ...) end
 end
 
+-- job_expire makes the job record at key k, now final, expire after its job TTL.
+local function job_expire(k)
+  local ttl = redis.call('HGET', k, 'ttl')
+  if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
+end
+
 -- job_end gives a tracked task's record a final status; it expires after its TTL.
 -- now is the script's now_ms(), which now_s holds as a string.
 local function job_end(b, status, now, err)
@@ -221,8 +227,7 @@ local function job_end(b, status, now, err)
   else
     redis.call('HSET', k, 'status', status, 'end', now_s, 'attempts', itoa(blob_attempt(b)))
   end
-  local ttl = redis.call('HGET', k, 'ttl')
-  if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
+  job_expire(k)
 end
 
 -- job_acked is job_end for an acked lease of task id: its attempt count is the
@@ -235,8 +240,7 @@ local function job_acked(id, status, err)
   else
     redis.call('HSET', k, 'status', status, 'end', now_s)
   end
-  local ttl = redis.call('HGET', k, 'ttl')
-  if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
+  job_expire(k)
 end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
