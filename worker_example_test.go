@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ func ExampleWorker() {
 		done <- fmt.Sprintf("%s from %s: %s", t.Payload, t.Queue, o)
 	}))
 	w.HandleFunc("", func(ctx context.Context, t *keyq.Task) (any, error) {
+		fmt.Println("handling", string(t.Payload))
 		return strings.ToUpper(string(t.Payload)), nil
 	})
 
@@ -32,15 +34,23 @@ func ExampleWorker() {
 	_, _ = q.Enqueue(ctx, "queue", []byte("call-2"))
 
 	go func() { _ = w.Run(ctx) }()
+	// Handlers run in queue priority order; acks settle in the background, so
+	// outcomes may come in another order.
+	var outcomes []string
 	for range 3 {
-		fmt.Println(<-done)
+		outcomes = append(outcomes, <-done)
 	}
 	_ = w.Shutdown(ctx)
+	slices.Sort(outcomes)
+	fmt.Println(strings.Join(outcomes, "\n"))
 
 	a, _ := q.Answer(ctx, "registry-1")
 	fmt.Println(string(a.Value), a.OK)
 	fmt.Printf("%+v\n", w.Stats())
 	// Output:
+	// handling call-1
+	// handling call-2
+	// handling registry-1
 	// call-1 from queue: finished
 	// call-2 from queue: finished
 	// registry-1 from reestr: finished
@@ -57,10 +67,9 @@ func ExampleFinal() {
 	defer b.Close()
 	q, _ := keyq.New(b, "lookup")
 
-	done := make(chan keyq.Outcome, 3)
+	done := make(chan string, 3)
 	w, _ := keyq.NewWorker(q, keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
-		fmt.Printf("%s attempt %d: %s (%v)\n", t.Payload, t.Attempt, o, err)
-		done <- o
+		done <- fmt.Sprintf("%s attempt %d: %s (%v)", t.Payload, t.Attempt, o, err)
 	}))
 	w.HandleFunc("", func(ctx context.Context, t *keyq.Task) (any, error) {
 		switch {
@@ -75,17 +84,21 @@ func ExampleFinal() {
 	_, _ = q.Enqueue(ctx, keyq.DefaultQueue, []byte("+15550100"))
 
 	go func() { _ = w.Run(ctx) }()
+	// Acks settle in the background: outcomes come in no set order.
+	var outcomes []string
 	for range 3 {
-		<-done
+		outcomes = append(outcomes, <-done)
 	}
 	_ = w.Shutdown(ctx)
+	slices.Sort(outcomes)
+	fmt.Println(strings.Join(outcomes, "\n"))
 
 	a, _ := q.Answer(ctx, "unknown-number")
 	fmt.Println(string(a.Value), a.OK)
 	// Output:
-	// unknown-number attempt 0: failed (no such subscriber)
 	// +15550100 attempt 0: retried (upstream busy)
 	// +15550100 attempt 1: finished (<nil>)
+	// unknown-number attempt 0: failed (no such subscriber)
 	// {"error":"no such subscriber"} false
 }
 
