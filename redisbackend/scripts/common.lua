@@ -211,36 +211,28 @@ local function job_set(b, ...)
   if blob_tracked(b) then redis.call('HSET', job_key(blob_id(b)), ...) end
 end
 
--- job_expire makes the job record at key k, now final, expire after its job TTL.
-local function job_expire(k)
+-- job_final gives the job record of task id a final status, with err as its last
+-- error unless err is '' and the field, value pairs that follow, and makes it
+-- expire after its job TTL.
+local function job_final(id, status, err, ...)
+  local k = job_key(id)
+  if err ~= '' then
+    redis.call('HSET', k, 'status', status, 'end', now_s, 'err', err, ...)
+  else
+    redis.call('HSET', k, 'status', status, 'end', now_s, ...)
+  end
   local ttl = redis.call('HGET', k, 'ttl')
   if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
 end
 
--- job_end gives a tracked task's record a final status; it expires after its TTL.
--- now is the script's now_ms(), which now_s holds as a string.
+-- job_end gives a tracked task's record a final status and the blob's attempt
+-- count. now is the script's now_ms(), which now_s holds as a string. An ack calls
+-- job_final itself: the attempt count is the record's already (every step that
+-- changes a blob's attempt writes it), and the blob need not be copied out of its
+-- lease record to name the record.
 local function job_end(b, status, now, err)
   if not blob_tracked(b) then return end
-  local k = job_key(blob_id(b))
-  if err and err ~= '' then
-    redis.call('HSET', k, 'status', status, 'end', now_s, 'err', err, 'attempts', itoa(blob_attempt(b)))
-  else
-    redis.call('HSET', k, 'status', status, 'end', now_s, 'attempts', itoa(blob_attempt(b)))
-  end
-  job_expire(k)
-end
-
--- job_acked is job_end for an acked lease of task id: its attempt count is the
--- record's already (every step that changes a blob's attempt writes it), and the
--- blob need not be copied out of its lease record to name the record.
-local function job_acked(id, status, err)
-  local k = job_key(id)
-  if err ~= '' then
-    redis.call('HSET', k, 'status', status, 'end', now_s, 'err', err)
-  else
-    redis.call('HSET', k, 'status', status, 'end', now_s)
-  end
-  job_expire(k)
+  job_final(blob_id(b), status, err or '', 'attempts', itoa(blob_attempt(b)))
 end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
@@ -504,10 +496,10 @@ local function ack_all(args, now)
             if sbyte(rec, o + 1) % 4 >= 2 then -- tracked (blob_tracked)
               local id = ssub(args[a + 1], 2)
               if job == '' then
-                job_acked(id, 'finished', '')
+                job_final(id, 'finished', '')
               else
                 local nl = sfind(job, '\n', 1, true)
-                job_acked(id, ssub(job, 1, nl - 1), ssub(job, nl + 1))
+                job_final(id, ssub(job, 1, nl - 1), ssub(job, nl + 1))
               end
             end
             acked, ok = acked + 1, 1
