@@ -101,12 +101,7 @@ func TestDropNamespace(t *testing.T) {
 	}{
 		{"miniredis", func(t *testing.T) redis.UniversalClient { return newMini(t).client }},
 		{"real", func(t *testing.T) redis.UniversalClient { return realClient(t) }},
-		{"cluster", func(t *testing.T) redis.UniversalClient {
-			if testing.Short() {
-				t.Skip("short: no cluster")
-			}
-			return startCluster(t)
-		}},
+		{"cluster", func(t *testing.T) redis.UniversalClient { return startCluster(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client := tc.client(t)
