@@ -2,9 +2,8 @@
 // tasks to a main queue and a registry queue of one namespace, take the next one
 // across both in priority order, store answers with separate TTLs for success and
 // error, put a failed task back at the head, and check answers with a TTL refresh.
-// A task whose answer exists is not delivered again. Each step prints the name of
-// the operation it stands for (add_task, check_queue, return_to_queue, set_answer,
-// check_exists, check_exists_with_update_ttl).
+// A task whose answer exists is not delivered again. Each step prints one line
+// saying what it did.
 //
 //	go run ./examples/answerstore                         # in-memory backend
 //	go run ./examples/answerstore -redis redis://localhost:6379/0
