@@ -63,13 +63,13 @@ func (c *Client) getAnswer(ctx context.Context, key string, refresh bool) (Answe
 	return Answer{Value: a.Value, OK: a.OK, TTL: a.TTL}, err
 }
 
-// Exists reports whether key has an answer, the seeds' check_exists.
+// Exists reports whether key has an answer. It leaves the answer's TTL alone.
 func (c *Client) Exists(ctx context.Context, key string) (bool, error) {
 	return exists(c.Answer(ctx, key))
 }
 
-// ExistsRefresh reports whether key has an answer and, if so, resets its TTL: the
-// seeds' check_exists_with_update_ttl.
+// ExistsRefresh reports whether key has an answer and, if so, resets its TTL to the
+// full TTL it was stored with (S5.2), so an answer that is still asked for stays.
 func (c *Client) ExistsRefresh(ctx context.Context, key string) (bool, error) {
 	return exists(c.AnswerRefresh(ctx, key))
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/keyq/keyq/memory"
 )
 
-// The seeds' flow: add a task, take the next one across the namespace's queues in
+// The basic flow: add a task, take the next one across the namespace's queues in
 // order, store its answer, and check for the answer with a TTL refresh.
 func Example() {
 	ctx := context.Background()
@@ -45,8 +45,8 @@ func Example() {
 	// answer: called ok: true
 }
 
-// A failed task goes back to the head of its queue, the seeds' return_to_queue, and
-// comes out first with its attempt count up by one.
+// A failed task goes back to the head of its queue and comes out first, with its
+// attempt count up by one.
 func ExampleClient_Release() {
 	ctx := context.Background()
 	b := memory.New()

@@ -46,8 +46,8 @@ func (c *Client) Dequeue(ctx context.Context, opts ...DequeueOption) ([]Lease, e
 	return res.Leases, err
 }
 
-// Next leases one task, the seeds' check_queue: it returns nil and no error when
-// nothing is available in time.
+// Next leases one task from the first of the client's queues that has one (S3.1):
+// it returns nil and no error when nothing is available in time.
 func (c *Client) Next(ctx context.Context, opts ...DequeueOption) (*Lease, error) {
 	ls, err := c.Dequeue(ctx, append(opts[:len(opts):len(opts)], Batch(1))...)
 	if len(ls) == 0 {
@@ -244,8 +244,8 @@ func KeepAttempt() ReleaseOption { return func(p *backend.ReleaseParams) { p.Kee
 // DeadLetter sends the task to the dead-letter list now, whatever its attempt count.
 func DeadLetter() ReleaseOption { return func(p *backend.ReleaseParams) { p.DeadLetter = true } }
 
-// Release ends the lease and puts the task back at the head of its queue, the seeds'
-// return_to_queue, with its attempt count up by one (S4.3). A task that has used up
+// Release ends the lease and puts the task back at the head of its queue, to be
+// delivered next, with its attempt count up by one (S4.3). A task that has used up
 // its attempts goes to the dead-letter list instead (S4.7).
 func (c *Client) Release(ctx context.Context, l *Lease, opts ...ReleaseOption) error {
 	id, token, err := c.leaseRef(l)

@@ -5,8 +5,8 @@
 // queue. Answers are stored per task key with separate TTLs for success and error,
 // and a task whose answer already exists is skipped on dequeue while the answer's TTL
 // is refreshed. Leases time out and come back by themselves, so a crashed consumer
-// loses nothing. The rules are numbered in SEMANTICS.md (S1.1 ...), and package
-// conformance proves every backend keeps them.
+// loses nothing. The rules are numbered (S1.1 ...) in docs/semantics.md, the
+// module's contract, and package conformance proves every backend keeps them.
 //
 // A Client binds a backend (package memory, or package redisbackend) to a
 // namespace:

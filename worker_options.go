@@ -186,12 +186,12 @@ func WorkerTimeout(d time.Duration) WorkerOption { return func(c *workerConfig) 
 func WorkerTimeoutFinal() WorkerOption { return func(c *workerConfig) { c.timeoutFinal = true } }
 
 // WorkerBackoff sets the delay before a task that failed with a transient error is
-// offered again. The default, nil, puts it back at the head of its queue at once, as
-// the seeds' return_to_queue does.
+// offered again. The default, nil, puts it back at the head of its queue at once.
 func WorkerBackoff(f BackoffFunc) WorkerOption { return func(c *workerConfig) { c.backoff = f } }
 
 // WorkerMinInterval makes the worker wait at least d between the starts of two
-// tasks, the seeds' INTERVAL. The default, 0, sets no minimum.
+// tasks, so that a rate-limited API is never called faster. The default, 0, sets no
+// minimum.
 func WorkerMinInterval(d time.Duration) WorkerOption {
 	return func(c *workerConfig) { c.minInterval = d }
 }

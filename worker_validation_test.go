@@ -14,13 +14,13 @@ import (
 	"github.com/keyq/keyq/clock"
 )
 
-// TestWorkerValidationRun is the seeds' validation run (S10.2) through the worker:
+// TestWorkerValidationRun is the validation run of S10.2 through the worker:
 // 10,000 tasks, 8 handlers at once, every second delivery fails and is released;
 // every task is answered exactly once with the right answer and none is lost.
 //
 // "Every second delivery" is counted per task: each task's first delivery fails and
-// its second succeeds. A count over all deliveries, as the seed's single consumer
-// keeps, starves some tasks once batches and concurrency line up with its parity:
+// its second succeeds. A count over all deliveries, as a single consumer
+// could keep, starves some tasks once batches and concurrency line up with its parity:
 // they fail on every delivery until their attempts run out.
 func TestWorkerValidationRun(t *testing.T) {
 	n := 10000

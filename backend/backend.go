@@ -2,7 +2,8 @@
 //
 // Applications use package keyq; this package is for driver authors. A driver
 // implements Backend; package conformance holds the test suite that proves a driver
-// keeps the contract (../SEMANTICS.md, rule numbers S1.1 to S10.2 below).
+// keeps the contract (docs/semantics.md in the module, whose rule numbers, S1.1 and
+// on, the comments below cite).
 //
 // The keyq package validates every parameter struct with its Validate method, applies
 // defaults and the operation timeout before it calls a driver, so a driver may assume

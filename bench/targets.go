@@ -71,7 +71,8 @@ func OpenRedis(ctx context.Context, url string) (*Target, error) {
 	t.cleanup = append(t.cleanup, func(ctx context.Context, namespaces []string) error {
 		var errs []error
 		for _, ns := range namespaces {
-			errs = append(errs, DeleteMatching(ctx, client, "keyq:{"+ns+"}*"))
+			_, err := b.DropNamespace(ctx, ns)
+			errs = append(errs, err)
 		}
 		return errors.Join(append(errs, client.Close())...)
 	})
@@ -162,7 +163,10 @@ func KeysMemory(ctx context.Context, client redis.UniversalClient, pattern strin
 	return total, nil
 }
 
-// DeleteMatching unlinks every key matching the SCAN pattern.
+// DeleteMatching unlinks every key matching the SCAN pattern: for the keys of
+// other queues that bench/peers measures. A keyq namespace is deleted with
+// redisbackend's DropNamespace, which also finds its keys on every master of a
+// cluster and escapes the namespace in the pattern.
 func DeleteMatching(ctx context.Context, client redis.UniversalClient, pattern string) error {
 	iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
 	var batch []string

@@ -1,5 +1,6 @@
-// Package conformance is the test suite every keyq backend must pass: SEMANTICS.md
-// turned into tests, one or more per rule, each named after the rule it checks.
+// Package conformance is the test suite every keyq backend must pass: the rules of
+// docs/semantics.md turned into tests, one or more per rule, each named after the
+// rule it checks ("S4.2 ...").
 //
 // A driver runs the whole suite with a few lines in a _test.go file:
 //

@@ -105,7 +105,7 @@ func testValidationRun(e *env) { validationRun(e, 1000, 1) }
 // land on an even delivery every time and fail until it is dead-lettered.
 func testValidationRunBatched(e *env) { validationRun(e, 1000, 10, keyq.ToTail()) }
 
-// validationRun is the seeds' validation: n tasks, every second delivery fails and
+// validationRun is the validation run of S10.2: n tasks, every second delivery fails and
 // is released (to the head unless opts say otherwise), and every task ends acked
 // exactly once with its answer.
 func validationRun(e *env, n, batch int, opts ...keyq.ReleaseOption) {

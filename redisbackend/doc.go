@@ -53,7 +53,7 @@
 // SET, and a key index write and delete once the index is kept) and the rest in one
 // call per batch; leases share records per bucket of 128 tokens and one zset entry
 // per bucket and deadline, so reclaiming still goes by deadline, then token.
-
+//
 // Scripts that touch keys named after queues, task IDs or key digests get the
 // namespace prefix as KEYS[9] and build those names from it; they all share the
 // namespace's hash tag and so its slot. See scripts/common.lua.
@@ -73,7 +73,7 @@
 // the connection was down. While idle nothing polls; go-redis pings the Pub/Sub
 // connection every few seconds to check it. Measured idle wake-up on loopback
 // (BenchmarkWakeup): p50 0.30 ms, p99 0.69 ms.
-
+//
 // # Retries
 //
 // go-redis retries a command after some network errors, and a script may then run

@@ -1,20 +1,29 @@
-// Command answerstore walks through the seeds' answer-store client (seed 000): add
-// tasks to the {service}_queue and {service}_reestr lists, take the next one across
-// both in priority order, store answers with separate TTLs for success and error,
-// put a failed task back at the head, and check answers with a TTL refresh. A task
-// whose answer exists is not delivered again.
+// Command answerstore walks through an answer store in front of a queue: add
+// tasks to a main queue and a registry queue of one namespace, take the next one
+// across both in priority order, store answers with separate TTLs for success and
+// error, put a failed task back at the head, and check answers with a TTL refresh.
+// A task whose answer exists is not delivered again. Each step prints one line
+// saying what it did.
 //
 //	go run ./examples/answerstore                         # in-memory backend
 //	go run ./examples/answerstore -redis redis://localhost:6379/0
+//
+// On Redis it works in a fresh namespace, example-answerstore-<random>, and deletes
+// the namespace's keys when it ends, unless -keep is given (then it prints the
+// namespace's name, for keyq stats and friends). A namespace named with -namespace
+// is never deleted.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/keyq/keyq"
@@ -23,38 +32,65 @@ import (
 	"github.com/keyq/keyq/redisbackend"
 )
 
+type config struct {
+	redisURL  string
+	namespace string // empty for a fresh one
+	keep      bool   // on Redis, keep the namespace's keys at the end
+}
+
 func main() {
-	redisURL := flag.String("redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
-	ns := flag.String("namespace", "", "namespace (the seeds' service); empty for a fresh one")
+	var cfg config
+	flag.StringVar(&cfg.redisURL, "redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
+	flag.StringVar(&cfg.namespace, "namespace", "", "namespace to work in, never deleted; empty for a fresh one, deleted at the end unless -keep")
+	flag.BoolVar(&cfg.keep, "keep", false, "on Redis, keep the namespace's keys instead of deleting them at the end")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *redisURL, *ns); err != nil {
+	if cfg.namespace != "" {
+		cfg.keep = true
+	}
+	if err := run(context.Background(), os.Stdout, cfg); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// open returns the in-memory backend, or the Redis one when url is set.
-func open(url string) (backend.Backend, func(), error) {
-	var b backend.Backend = memory.New()
-	if url != "" {
-		rb, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		b = rb
-	}
-	return b, func() { _ = b.Close() }, nil
+// freshNamespace returns the name of a namespace of this program's own.
+var freshNamespace = func() string {
+	return "example-answerstore-" + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-func run(ctx context.Context, out io.Writer, redisURL, ns string) error {
-	b, closeBackend, err := open(redisURL)
+// open returns the in-memory backend, or the Redis one when url is set, and the
+// function that closes it. On Redis that function first deletes every key of
+// namespace ns, unless keep is set, so that a run leaves nothing behind.
+func open(url, ns string, keep bool) (backend.Backend, func() error, error) {
+	if url == "" {
+		b := memory.New()
+		return b, b.Close, nil
+	}
+	b, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error {
+		if keep {
+			log.Printf("kept namespace %q on Redis", ns)
+			return b.Close()
+		}
+		_, err := b.DropNamespace(context.Background(), ns)
+		return errors.Join(err, b.Close())
+	}, nil
+}
+
+func run(ctx context.Context, out io.Writer, cfg config) (err error) {
+	ns := cfg.namespace
+	if ns == "" {
+		ns = freshNamespace()
+	}
+	b, closeBackend, err := open(cfg.redisURL, ns, cfg.keep)
 	if err != nil {
 		return err
 	}
-	defer closeBackend()
-	if ns == "" {
-		ns = fmt.Sprintf("callapp-%d", time.Now().UnixNano())
-	}
-	// The seeds' callapp_queue and callapp_reestr, with task_ttl_ok and task_ttl_error.
+	defer func() { err = errors.Join(err, closeBackend()) }()
+	// Two queues, the main one served first, with answers kept for a day after a
+	// success and for an hour after an error.
 	q, err := keyq.New(b, ns, keyq.WithQueues("queue", "reestr"), keyq.WithAnswerTTL(24*time.Hour, time.Hour))
 	if err != nil {
 		return err

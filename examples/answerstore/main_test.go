@@ -41,7 +41,7 @@ func TestRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), &out, tc.url(t), ""); err != nil {
+			if err := run(context.Background(), &out, config{redisURL: tc.url(t)}); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != want {

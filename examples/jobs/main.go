@@ -1,10 +1,14 @@
-// Command jobs is the seeds' RQ-style job queue (seed 002) on keyq: jobs name their
-// function by type, the worker finds the handler by that name, runs it under a
-// timeout, and every job keeps a record whose status moves from pending to running
-// to finished, failed, timeout or dead, readable by job ID.
+// Command jobs is an RQ-style job queue on keyq: jobs name their function by type,
+// the worker finds the handler by that name, runs it under a timeout, and every job
+// keeps a record whose status moves from pending to running to finished, failed,
+// timeout or dead, readable by job ID.
 //
 //	go run ./examples/jobs                                # in-memory backend
 //	go run ./examples/jobs -redis redis://localhost:6379/0
+//
+// On Redis it works in a fresh namespace, example-jobs-<random>, and deletes the
+// namespace's keys when it ends, unless -keep is given (then it prints the
+// namespace's name, for keyq stats and friends).
 package main
 
 import (
@@ -15,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,26 +31,48 @@ import (
 	"github.com/keyq/keyq/redisbackend"
 )
 
+type config struct {
+	redisURL string
+	timeout  time.Duration // how long one job may run
+	keep     bool          // on Redis, keep the namespace's keys at the end
+}
+
 func main() {
-	redisURL := flag.String("redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
-	timeout := flag.Duration("timeout", 100*time.Millisecond, "how long one job may run")
+	var cfg config
+	flag.StringVar(&cfg.redisURL, "redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
+	flag.DurationVar(&cfg.timeout, "timeout", 100*time.Millisecond, "how long one job may run")
+	flag.BoolVar(&cfg.keep, "keep", false, "on Redis, keep the namespace's keys instead of deleting them at the end")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *redisURL, *timeout); err != nil {
+	if err := run(context.Background(), os.Stdout, cfg); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// open returns the in-memory backend, or the Redis one when url is set.
-func open(url string) (backend.Backend, func(), error) {
-	var b backend.Backend = memory.New()
-	if url != "" {
-		rb, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		b = rb
+// freshNamespace returns the name of a namespace of this program's own.
+var freshNamespace = func() string {
+	return "example-jobs-" + strconv.FormatUint(rand.Uint64(), 36)
+}
+
+// open returns the in-memory backend, or the Redis one when url is set, and the
+// function that closes it. On Redis that function first deletes every key of
+// namespace ns, unless keep is set, so that a run leaves nothing behind.
+func open(url, ns string, keep bool) (backend.Backend, func() error, error) {
+	if url == "" {
+		b := memory.New()
+		return b, b.Close, nil
 	}
-	return b, func() { _ = b.Close() }, nil
+	b, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error {
+		if keep {
+			log.Printf("kept namespace %q on Redis", ns)
+			return b.Close()
+		}
+		_, err := b.DropNamespace(context.Background(), ns)
+		return errors.Join(err, b.Close())
+	}, nil
 }
 
 func decode[T any](raw json.RawMessage) (T, error) {
@@ -90,13 +118,14 @@ func register(w *keyq.Worker) {
 	})
 }
 
-func run(ctx context.Context, out io.Writer, redisURL string, timeout time.Duration) error {
-	b, closeBackend, err := open(redisURL)
+func run(ctx context.Context, out io.Writer, cfg config) (err error) {
+	ns := freshNamespace()
+	b, closeBackend, err := open(cfg.redisURL, ns, cfg.keep)
 	if err != nil {
 		return err
 	}
-	defer closeBackend()
-	q, err := keyq.New(b, fmt.Sprintf("myrq-%d", time.Now().UnixNano()), keyq.WithJobTTL(time.Hour))
+	defer func() { err = errors.Join(err, closeBackend()) }()
+	q, err := keyq.New(b, ns, keyq.WithJobTTL(time.Hour))
 	if err != nil {
 		return err
 	}
@@ -129,7 +158,7 @@ func run(ctx context.Context, out io.Writer, redisURL string, timeout time.Durat
 	ended := make(chan struct{}, len(jobs))
 	// As in RQ, a job that runs over its timeout ends with status timeout; without
 	// WorkerTimeoutFinal it would be retried like any transient failure.
-	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(2), keyq.WorkerTimeout(timeout), keyq.WorkerTimeoutFinal(),
+	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(2), keyq.WorkerTimeout(cfg.timeout), keyq.WorkerTimeoutFinal(),
 		keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
 			if o != keyq.OutcomeRetried {
 				ended <- struct{}{}

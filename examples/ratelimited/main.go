@@ -1,14 +1,18 @@
-// Command ratelimited is the seeds' dedicated worker in front of a rate-limited API
-// (seed 004): one process takes the tasks other processes queue, waits a fixed
-// interval between tasks so the API's limit is never hit, refreshes its credentials
-// when they are older than a set period (and retries while that fails), reports the
-// backlog before each task, and stops when it receives "exit".
+// Command ratelimited is a dedicated worker in front of a rate-limited API: one
+// process takes the tasks other processes queue, waits a fixed interval between
+// tasks so the API's limit is never hit, refreshes its credentials when they are
+// older than a set period (and retries while that fails), reports the backlog
+// before each task, and stops when it receives "exit".
 //
 //	go run ./examples/ratelimited                         # in-memory backend
 //	go run ./examples/ratelimited -redis redis://localhost:6379/0 -shared
 //
 // With -shared the interval is kept by all workers of the namespace together,
 // through the backend, instead of by this process alone.
+//
+// On Redis it works in a fresh namespace, example-ratelimited-<random>, and deletes
+// the namespace's keys when it ends, unless -keep is given (then it prints the
+// namespace's name, for keyq stats and friends).
 package main
 
 import (
@@ -18,7 +22,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -30,9 +36,10 @@ import (
 
 type config struct {
 	redisURL string
-	interval time.Duration // the seeds' INTERVAL
-	refresh  time.Duration // the seeds' REFRESH_TIME
+	interval time.Duration // least time between two calls of the API
+	refresh  time.Duration // how old the credentials may get
 	shared   bool
+	keep     bool // on Redis, keep the namespace's keys at the end
 }
 
 func main() {
@@ -41,26 +48,42 @@ func main() {
 	flag.DurationVar(&cfg.interval, "interval", 50*time.Millisecond, "least time between two calls of the API")
 	flag.DurationVar(&cfg.refresh, "refresh", 150*time.Millisecond, "refresh the credentials when they are older than this")
 	flag.BoolVar(&cfg.shared, "shared", false, "share the interval with every worker of the namespace through the backend")
+	flag.BoolVar(&cfg.keep, "keep", false, "on Redis, keep the namespace's keys instead of deleting them at the end")
 	flag.Parse()
 	if err := run(context.Background(), os.Stdout, cfg); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// open returns the in-memory backend, or the Redis one when url is set.
-func open(url string) (backend.Backend, func(), error) {
-	var b backend.Backend = memory.New()
-	if url != "" {
-		rb, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		b = rb
-	}
-	return b, func() { _ = b.Close() }, nil
+// freshNamespace returns the name of a namespace of this program's own.
+var freshNamespace = func() string {
+	return "example-ratelimited-" + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-// commander queues work for the API, as the seeds' redis_spreadsheet_commander.
+// open returns the in-memory backend, or the Redis one when url is set, and the
+// function that closes it. On Redis that function first deletes every key of
+// namespace ns, unless keep is set, so that a run leaves nothing behind.
+func open(url, ns string, keep bool) (backend.Backend, func() error, error) {
+	if url == "" {
+		b := memory.New()
+		return b, b.Close, nil
+	}
+	b, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error {
+		if keep {
+			log.Printf("kept namespace %q on Redis", ns)
+			return b.Close()
+		}
+		_, err := b.DropNamespace(context.Background(), ns)
+		return errors.Join(err, b.Close())
+	}, nil
+}
+
+// commander queues work for the API, as the other processes of the system would:
+// three reads, five writes and the request to stop.
 func commander(ctx context.Context, q *keyq.Client) error {
 	var msgs []keyq.Message
 	for range 3 {
@@ -89,14 +112,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func run(ctx context.Context, w io.Writer, cfg config) error {
+func run(ctx context.Context, w io.Writer, cfg config) (err error) {
 	out := &lockedWriter{w: w}
-	b, closeBackend, err := open(cfg.redisURL)
+	ns := freshNamespace()
+	b, closeBackend, err := open(cfg.redisURL, ns, cfg.keep)
 	if err != nil {
 		return err
 	}
-	defer closeBackend()
-	q, err := keyq.New(b, fmt.Sprintf("gspread-%d", time.Now().UnixNano()), keyq.WithQueues("gs_queues"))
+	defer func() { err = errors.Join(err, closeBackend()) }()
+	q, err := keyq.New(b, ns, keyq.WithQueues("gs_queues"))
 	if err != nil {
 		return err
 	}

@@ -1,18 +1,24 @@
-// Command validation is the seeds' validation run (seed 003) through a keyq worker:
-// it queues the numbers 0 to n-1, handles them with several handlers at once while
-// every second delivery of each task fails and goes back to the queue, and checks
-// that every number comes out exactly once.
+// Command validation is a validation run through a keyq worker: it queues the
+// numbers 0 to n-1, handles them with several handlers at once while every second
+// delivery of each task fails and goes back to the queue, and checks that every
+// number comes out exactly once, each with its answer.
 //
 //	go run ./examples/validation -n 10000 -c 8           # in-memory backend
 //	go run ./examples/validation -redis redis://localhost:6379/0
+//
+// On Redis it works in a fresh namespace, example-validation-<random>, and deletes
+// the namespace's keys when it ends, unless -keep is given (then it prints the
+// namespace's name, for keyq stats and friends).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync"
@@ -30,6 +36,7 @@ type config struct {
 	n           int
 	concurrency int
 	batch       int
+	keep        bool // on Redis, keep the namespace's keys at the end
 }
 
 func main() {
@@ -37,7 +44,8 @@ func main() {
 	flag.StringVar(&cfg.redisURL, "redis", "", "Redis URL such as redis://localhost:6379/0; empty for the in-memory backend")
 	flag.IntVar(&cfg.n, "n", 10000, "how many tasks")
 	flag.IntVar(&cfg.concurrency, "c", 8, "handlers at once")
-	flag.IntVar(&cfg.batch, "batch", 10, "tasks leased per fetch, as the seed's pop_data_num")
+	flag.IntVar(&cfg.batch, "batch", 10, "tasks leased per fetch")
+	flag.BoolVar(&cfg.keep, "keep", false, "on Redis, keep the namespace's keys instead of deleting them at the end")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -47,26 +55,41 @@ func main() {
 	}
 }
 
-// open returns the in-memory backend, or the Redis one when url is set.
-func open(url string) (backend.Backend, func(), error) {
-	var b backend.Backend = memory.New()
-	if url != "" {
-		rb, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		b = rb
-	}
-	return b, func() { _ = b.Close() }, nil
+// freshNamespace returns the name of a namespace of this program's own.
+var freshNamespace = func() string {
+	return "example-validation-" + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-func run(ctx context.Context, out io.Writer, cfg config) error {
-	b, closeBackend, err := open(cfg.redisURL)
+// open returns the in-memory backend, or the Redis one when url is set, and the
+// function that closes it. On Redis that function first deletes every key of
+// namespace ns, unless keep is set, so that a run leaves nothing behind.
+func open(url, ns string, keep bool) (backend.Backend, func() error, error) {
+	if url == "" {
+		b := memory.New()
+		return b, b.Close, nil
+	}
+	b, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error {
+		if keep {
+			log.Printf("kept namespace %q on Redis", ns)
+			return b.Close()
+		}
+		_, err := b.DropNamespace(context.Background(), ns)
+		return errors.Join(err, b.Close())
+	}, nil
+}
+
+func run(ctx context.Context, out io.Writer, cfg config) (err error) {
+	ns := freshNamespace()
+	b, closeBackend, err := open(cfg.redisURL, ns, cfg.keep)
 	if err != nil {
 		return err
 	}
-	defer closeBackend()
-	q, err := keyq.New(b, fmt.Sprintf("test-%d", time.Now().UnixNano()), keyq.WithQueues("data_queue"))
+	defer func() { err = errors.Join(err, closeBackend()) }()
+	q, err := keyq.New(b, ns, keyq.WithQueues("data_queue"))
 	if err != nil {
 		return err
 	}
@@ -80,8 +103,8 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	}
 
 	// consumer: every second delivery fails and is put back. It is counted per task
-	// (the first delivery of each fails): a count over all deliveries, as the seed's
-	// single consumer keeps, can line up with batches and concurrency and fail the
+	// (the first delivery of each fails): a count over all deliveries, as a single
+	// consumer could keep, can line up with batches and concurrency and fail the
 	// same task again and again until its attempts run out.
 	var deliveries atomic.Int64
 	var mu sync.Mutex
