@@ -126,7 +126,9 @@ namespace (every queue it has seen, or those named by --queue), and prints the
 namespace's counters: enqueued, delivered, acked, released, reclaimed, deduped, dead.
 
 A namespace that holds nothing (never used, or misspelt) is an error (exit
-status 1); "keyq namespaces" lists those the store holds.`)
+status 1); "keyq namespaces" lists those the store holds. When the counters are
+all zero, telling such a namespace from one that holds only answers walks the
+store's keys as "keyq namespaces" does.`)
 	s := storeFlags(fs.FlagSet)
 	var queues queuesFlag
 	fs.Var(&queues, "queue", "a queue to count (repeatable; default every known queue)")
