@@ -112,11 +112,13 @@ func (c Config) progress(n int) {
 
 // Result is one line of output: a workload on a backend.
 type Result struct {
-	Backend      string  `json:"backend"`
-	Workload     string  `json:"workload"`
-	Tasks        int     `json:"tasks"`
-	Seconds      float64 `json:"seconds"`
-	TasksPerS    float64 `json:"tasks_per_s"`
+	Backend   string  `json:"backend"`
+	Workload  string  `json:"workload"`
+	Tasks     int     `json:"tasks"`
+	Seconds   float64 `json:"seconds"`
+	TasksPerS float64 `json:"tasks_per_s"`
+	// P50ms, P99ms and BytesPerTask are zero when the workload does not measure
+	// them; JSON writes them as null then.
 	P50ms        float64 `json:"p50_ms"`
 	P99ms        float64 `json:"p99_ms"`
 	BytesPerTask float64 `json:"bytes_per_task"`
@@ -571,11 +573,11 @@ func RunDedupe(ctx context.Context, t *Target, c Config) (Result, error) {
 	return r, nil
 }
 
-// RunMemory measures how much the store grows per queued task: c.Tasks tasks are
-// enqueued (in batches of at least 100) and left waiting. In-process stores are
-// measured by the Go heap after a GC, a Redis server by INFO used_memory; there
-// KeyBytesPerTask also gives the sum of MEMORY USAGE over the namespace's keys,
-// which other clients of the server cannot disturb.
+// RunMemory measures how much the store grows per queued task: c.Producers
+// goroutines enqueue c.Tasks tasks in batches of c.Batch and leave them waiting.
+// In-process stores are measured by the Go heap after a GC, a Redis server by INFO
+// used_memory; there KeyBytesPerTask also gives the sum of MEMORY USAGE over the
+// namespace's keys, which other clients of the server cannot disturb.
 func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 	c = c.WithDefaults()
 	q, err := t.client(Memory, c)
@@ -596,10 +598,10 @@ func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	setup := c
-	setup.Batch = max(c.Batch, 100)
 	start := time.Now()
-	if err := produce(ctx, q, setup, msgs, nil); err != nil {
+	if err := split(ctx, msgs, c.Producers, func(ctx context.Context, share []keyq.Message) error {
+		return produce(ctx, q, c, share, nil)
+	}); err != nil {
 		return Result{}, err
 	}
 	d := time.Since(start)
@@ -608,7 +610,7 @@ func RunMemory(ctx context.Context, t *Target, c Config) (Result, error) {
 		return Result{}, err
 	}
 	runtime.KeepAlive(msgs)
-	r := newResult(t, Memory, setup, c.Tasks, d)
+	r := newResult(t, Memory, c, c.Tasks, d)
 	r.BytesPerTask = float64(after-before) / float64(c.Tasks)
 	r.Note = note
 	if t.KeysMemory != nil {

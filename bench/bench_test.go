@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,6 +131,33 @@ func TestReport(t *testing.T) {
 	for _, k := range []string{"backend", "workload", "tasks", "seconds", "tasks_per_s", "p50_ms", "p99_ms", "bytes_per_task"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, js.String())
+		}
+	}
+	// A figure the workload did not measure is null, not 0.
+	if got["p50_ms"] != 0.25 || got["bytes_per_task"] != nil {
+		t.Errorf("JSON p50_ms %v bytes_per_task %v, want 0.25 and null: %s", got["p50_ms"], got["bytes_per_task"], js.String())
+	}
+	var back Result
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back != rs[0] {
+		t.Errorf("JSON read back as %+v (%v), want %+v", back, err, rs[0])
+	}
+}
+
+// TestMemoryBatch checks that the memory workload enqueues in the batch it
+// reports, the one asked for: its row must not claim a batch it did not use.
+func TestMemoryBatch(t *testing.T) {
+	tg := OpenMemory()
+	defer tg.Close()
+	for _, batch := range []int{1, 7} {
+		var calls atomic.Int64
+		cfg := Config{Tasks: 70, Producers: 1, Batch: batch, Progress: func(int) { calls.Add(1) }}
+		r, err := Run(context.Background(), Memory, tg, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Batch != batch || calls.Load() != int64(70/batch) {
+			t.Errorf("batch %d: the row says batch %d; the tasks went in %d enqueue calls, want %d",
+				batch, r.Batch, calls.Load(), 70/batch)
 		}
 	}
 }

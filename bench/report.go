@@ -54,7 +54,27 @@ func num(v float64, prec int) string {
 	return strconv.FormatFloat(v, 'f', prec, 64)
 }
 
-// WriteJSON prints one JSON object per result, one a line.
+// MarshalJSON writes r with null for a figure it did not measure: p50_ms, p99_ms
+// and bytes_per_task when zero, as the table prints "-" for them.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result // without this method
+	return json.Marshal(struct {
+		plain
+		P50ms        *float64 `json:"p50_ms"`
+		P99ms        *float64 `json:"p99_ms"`
+		BytesPerTask *float64 `json:"bytes_per_task"`
+	}{plain(r), measured(r.P50ms), measured(r.P99ms), measured(r.BytesPerTask)})
+}
+
+// measured returns &v, or nil for 0 (not measured).
+func measured(v float64) *float64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+// WriteJSON prints one JSON object per result, one a line; see Result.MarshalJSON.
 func WriteJSON(w io.Writer, results []Result) error {
 	enc := json.NewEncoder(w)
 	for _, r := range results {

@@ -50,11 +50,12 @@ a real server; the workloads use namespaces of their own and delete them after.`
 	url := fs.String("redis", "", "the Redis server of the redis backend, as a redis:// URL")
 	jobs := fs.Bool("jobs", true, "keep job records (keyq.WithJobTracking); false saves a write per state change")
 	asJSON := fs.Bool("json", false, "print one JSON object per result line")
-	if err := parse(fs, args); err != nil {
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return badUsage(fs, "keyq bench: unexpected arguments %q", fs.Args())
+	if len(args) > 0 {
+		return fs.badUsage("unexpected arguments %q", args)
 	}
 	names := splitList(*backends)
 	if len(names) == 0 {
@@ -65,17 +66,17 @@ a real server; the workloads use namespaces of their own and delete them after.`
 	}
 	for _, n := range names {
 		if _, ok := defaultTasks[n]; !ok {
-			return badUsage(fs, "keyq bench: unknown backend %q: want memory, miniredis or redis", n)
+			return fs.badUsage("unknown backend %q: want memory, miniredis or redis", n)
 		}
 	}
 	wls := splitList(*workloads)
 	for _, w := range wls {
 		if !slices.Contains(bench.Workloads, w) {
-			return badUsage(fs, "keyq bench: unknown workload %q: want some of %s", w, strings.Join(bench.Workloads, ","))
+			return fs.badUsage("unknown workload %q: want some of %s", w, strings.Join(bench.Workloads, ","))
 		}
 	}
 	if *tasks < 0 || *payload < 0 || *producers < 1 || *workers < 1 || *batch < 1 || *samples < 1 {
-		return badUsage(fs, "keyq bench: --tasks and --payload must not be negative, the other counts must be positive")
+		return fs.badUsage("--tasks and --payload must not be negative, the other counts must be positive")
 	}
 	if slices.Contains(names, bench.RedisBackend) && *url == "" {
 		*url = defaultRedisURL()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/redisbackend"
@@ -46,14 +45,14 @@ func init() {
 		{"dead", "list, requeue or purge dead-lettered tasks", cmdDead},
 		{"enqueue", "enqueue tasks given as arguments or as lines on stdin", cmdEnqueue},
 		{"answer", "get or delete the stored answer of a task key", cmdAnswer},
+		{"namespaces", "list the namespaces the store holds", cmdNamespaces},
 	}
 }
 
-// errUsage marks a command line that is wrong; the usage has been printed.
-var errUsage = errors.New("usage")
-
-// run runs the command line args and returns the exit code: 0 on success, 1 when
-// the command failed, 2 on bad usage.
+// run runs the command line args and returns the exit code: 0 on success and for
+// help, 1 when the command failed, 2 on bad usage (an unknown command, a bad flag,
+// a missing or malformed argument), which is found before the store is opened.
+// Help goes to stdout; usage errors and failures go to stderr.
 func run(ctx context.Context, args []string, env *Env) int {
 	if len(args) == 0 {
 		usage(env.Stderr)
@@ -63,7 +62,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		if len(args) == 0 {
-			usage(env.Stderr)
+			usage(env.Stdout)
 			return 0
 		}
 		name, args = args[0], []string{"--help"}
@@ -88,46 +87,17 @@ func run(ctx context.Context, args []string, env *Env) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "keyq benchmarks keyq's backends and inspects a keyq store on Redis.\n\nUsage:\n\n\tkeyq <command> [flags]\n\nThe commands are:\n\n")
+	fmt.Fprint(w, "keyq benchmarks keyq's backends and inspects a keyq store on Redis.\n\nUsage:\n\n\tkeyq <command> [flags] [arguments]\n\nThe commands are:\n\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "\t%-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "\t%-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nUse \"keyq help <command>\" or \"keyq <command> --help\" for more about a command.\n")
-}
+	fmt.Fprint(w, `
+Flags may come before or after the arguments; "--" ends the flags.
+Use "keyq help <command>" or "keyq <command> --help" for more about a command.
 
-// newFlags returns a flag set that prints its usage, headed by the usage line
-// and the description, on env.Stderr.
-func newFlags(env *Env, usageLine, doc string) *flag.FlagSet {
-	fs := flag.NewFlagSet(strings.Fields(usageLine)[1], flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: %s\n\n%s\n", usageLine, strings.TrimSpace(doc))
-		var n int
-		fs.VisitAll(func(*flag.Flag) { n++ })
-		if n > 0 {
-			fmt.Fprint(env.Stderr, "\nFlags:\n")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
-}
-
-// parse parses args into fs, turning a bad command line into errUsage.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage // the flag package printed the error and the usage
-	}
-	return nil
-}
-
-// badUsage prints msg and the usage of fs, and returns errUsage.
-func badUsage(fs *flag.FlagSet, format string, args ...any) error {
-	fmt.Fprintf(fs.Output(), format+"\n", args...)
-	fs.Usage()
-	return errUsage
+Exit status: 0 on success, 1 when the command failed (the store cannot be
+reached, a key, job or namespace is not found), 2 on bad usage.
+`)
 }
 
 // defaultRedisURL is the store the inspection commands open without --redis.

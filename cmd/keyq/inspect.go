@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keyq/keyq"
 )
@@ -34,6 +32,14 @@ func storeFlags(fs *flag.FlagSet) *store {
 	return s
 }
 
+// check reports a usage error for store flags no store would accept.
+func (s *store) check(fs *flagSet) error {
+	if s.ns == "" {
+		return fs.badUsage("--namespace must not be empty")
+	}
+	return nil
+}
+
 // open opens the store and returns a client on the namespace, and a function that
 // closes the store.
 func (s *store) open(ctx context.Context, env *Env) (*keyq.Client, func(), error) {
@@ -49,29 +55,92 @@ func (s *store) open(ctx context.Context, env *Env) (*keyq.Client, func(), error
 	return c, func() { b.Close() }, nil
 }
 
-func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+// notFound is the error of a command that found no answer, job or namespace. It
+// names what was missing, and matches keyq.ErrNotFound.
+type notFound struct{ what, ns string }
 
-func writeJSON(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+func (e *notFound) Error() string {
+	return fmt.Sprintf("%s not found in namespace %s", e.what, strconv.Quote(e.ns))
+}
+
+func (e *notFound) Unwrap() error { return keyq.ErrNotFound }
+
+// missing turns a keyq.ErrNotFound into a notFound naming what, and returns any
+// other error as it is.
+func (s *store) missing(err error, what string) error {
+	if errors.Is(err, keyq.ErrNotFound) {
+		return &notFound{what, s.ns}
+	}
+	return err
+}
+
+// checkTaskIDs reports a usage error for an argument that cannot be a task ID:
+// every driver numbers the tasks of a namespace 1, 2, 3... (package backend,
+// "Sequence").
+func checkTaskIDs(fs *flagSet, ids []string) error {
+	for _, id := range ids {
+		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+			return fs.badUsage("task ID %q is not a number", id)
+		}
+	}
+	return nil
+}
+
+// checkWindow reports a usage error for an --offset or --count out of range.
+func checkWindow(fs *flagSet, offset, count int) error {
+	if offset < 0 {
+		return fs.badUsage("--offset %d is negative", offset)
+	}
+	if count < 1 {
+		return fs.badUsage("--count %d is below 1", count)
+	}
+	return nil
+}
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
 // queuesFlag collects repeated --queue flags.
 type queuesFlag []string
 
-func (q *queuesFlag) String() string     { return strings.Join(*q, ",") }
-func (q *queuesFlag) Set(v string) error { *q = append(*q, v); return nil }
+func (q *queuesFlag) String() string { return strings.Join(*q, ",") }
+func (q *queuesFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("empty queue name")
+	}
+	*q = append(*q, v)
+	return nil
+}
+
+// checkQueue reports a usage error for an empty --queue.
+func checkQueue(fs *flagSet, queue string) error {
+	if queue == "" {
+		return fs.badUsage("--queue must not be empty")
+	}
+	return nil
+}
 
 func cmdStats(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq stats [flags]", `
 Stats counts the waiting, leased, delayed and dead tasks of each queue of the
 namespace (every queue it has seen, or those named by --queue), and prints the
-namespace's counters: enqueued, delivered, acked, released, reclaimed, deduped, dead.`)
-	s := storeFlags(fs)
+namespace's counters: enqueued, delivered, acked, released, reclaimed, deduped, dead.
+
+A namespace that holds nothing (never used, or misspelt) is an error (exit
+status 1); "keyq namespaces" lists those the store holds. When the counters are
+all zero, telling such a namespace from one that holds only answers walks the
+store's keys as "keyq namespaces" does.`)
+	s := storeFlags(fs.FlagSet)
 	var queues queuesFlag
 	fs.Var(&queues, "queue", "a queue to count (repeatable; default every known queue)")
-	if err := parse(fs, args); err != nil {
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return badUsage(fs, "keyq stats: unexpected arguments %q", fs.Args())
+	if len(args) > 0 {
+		return fs.badUsage("unexpected arguments %q", args)
+	}
+	if err := s.check(fs); err != nil {
+		return err
 	}
 	c, done, err := s.open(ctx, env)
 	if err != nil {
@@ -80,6 +149,9 @@ namespace's counters: enqueued, delivered, acked, released, reclaimed, deduped, 
 	defer done()
 	st, err := c.Stats(ctx, queues...)
 	if err != nil {
+		return err
+	}
+	if err := s.used(ctx, c, st); err != nil {
 		return err
 	}
 	names := slices.Sorted(func(yield func(string) bool) {
@@ -122,34 +194,6 @@ namespace's counters: enqueued, delivered, acked, released, reclaimed, deduped, 
 	return tw.Flush()
 }
 
-// taskJSON is a task as printed by --json. The payload is a string when it is
-// UTF-8, and payload_base64 otherwise.
-type taskJSON struct {
-	ID            string            `json:"id"`
-	Queue         string            `json:"queue"`
-	Type          string            `json:"type,omitempty"`
-	Key           string            `json:"key"`
-	Payload       *string           `json:"payload,omitempty"`
-	PayloadBase64 string            `json:"payload_base64,omitempty"`
-	Headers       map[string]string `json:"headers,omitempty"`
-	Attempt       int               `json:"attempt"`
-	EnqueuedAt    time.Time         `json:"enqueued_at"`
-	Reason        string            `json:"reason,omitempty"`
-	DiedAt        *time.Time        `json:"died_at,omitempty"`
-}
-
-func toJSON(t keyq.Task) taskJSON {
-	j := taskJSON{ID: t.ID, Queue: t.Queue, Type: t.Type, Key: t.Key, Headers: t.Headers,
-		Attempt: t.Attempt, EnqueuedAt: t.EnqueuedAt}
-	if utf8.Valid(t.Payload) {
-		p := string(t.Payload)
-		j.Payload = &p
-	} else {
-		j.PayloadBase64 = base64.StdEncoding.EncodeToString(t.Payload)
-	}
-	return j
-}
-
 // show quotes b for a table, cut to n bytes.
 func show(b []byte, n int) string {
 	if len(b) > n {
@@ -158,18 +202,36 @@ func show(b []byte, n int) string {
 	return strconv.Quote(string(b))
 }
 
+// at formats t in UTC with layout for a table, "-" when it is not set.
+func at(t time.Time, layout string) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(layout)
+}
+
 func cmdPeek(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq peek [flags]", `
 Peek shows the waiting tasks of a queue from its head, without taking them.`)
-	s := storeFlags(fs)
+	s := storeFlags(fs.FlagSet)
 	queue := fs.String("queue", keyq.DefaultQueue, "the queue")
 	offset := fs.Int("offset", 0, "skip this many tasks from the head")
 	count := fs.Int("count", 20, "show up to this many tasks")
-	if err := parse(fs, args); err != nil {
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return badUsage(fs, "keyq peek: unexpected arguments %q", fs.Args())
+	if len(args) > 0 {
+		return fs.badUsage("unexpected arguments %q", args)
+	}
+	if err := s.check(fs); err != nil {
+		return err
+	}
+	if err := checkQueue(fs, *queue); err != nil {
+		return err
+	}
+	if err := checkWindow(fs, *offset, *count); err != nil {
+		return err
 	}
 	c, done, err := s.open(ctx, env)
 	if err != nil {
@@ -192,7 +254,7 @@ Peek shows the waiting tasks of a queue from its head, without taking them.`)
 	fmt.Fprintln(tw, "ID\tTYPE\tATTEMPT\tENQUEUED\tKEY\tPAYLOAD")
 	for _, t := range ts {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.ID, t.Type, t.Attempt,
-			t.EnqueuedAt.UTC().Format(time.RFC3339), show([]byte(t.Key), 40), show(t.Payload, 60))
+			at(t.EnqueuedAt, time.RFC3339), show([]byte(t.Key), 40), show(t.Payload, 60))
 	}
 	return tw.Flush()
 }
@@ -207,32 +269,44 @@ Dead works on the namespace's dead-lettered tasks:
 
 Requeue and purge print how many tasks they moved or deleted; unknown IDs are
 skipped.`)
-	s := storeFlags(fs)
+	s := storeFlags(fs.FlagSet)
 	offset := fs.Int("offset", 0, "list: skip this many dead tasks")
 	count := fs.Int("count", 20, "list: show up to this many dead tasks")
 	all := fs.Bool("all", false, "requeue, purge: every dead task")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		return badUsage(fs, "keyq dead: missing action: list, requeue or purge")
-	}
-	action := args[0]
-	if err := parse(fs, args[1:]); err != nil {
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	ids := fs.Args()
+	if len(args) == 0 {
+		return fs.badUsage("missing action: list, requeue or purge")
+	}
+	action, ids := args[0], args[1:]
 	switch action {
 	case "list":
 		if len(ids) > 0 {
-			return badUsage(fs, "keyq dead list: unexpected arguments %q", ids)
+			return fs.badUsage("list: unexpected arguments %q", ids)
+		}
+		if *all {
+			return fs.badUsage("list: --all is for requeue and purge")
+		}
+		if err := checkWindow(fs, *offset, *count); err != nil {
+			return err
 		}
 	case "requeue", "purge":
 		if *all == (len(ids) > 0) {
-			return badUsage(fs, "keyq dead %s: give either --all or task IDs", action)
+			return fs.badUsage("%s: give either --all or task IDs", action)
+		}
+		if fs.isSet("offset") || fs.isSet("count") {
+			return fs.badUsage("%s: --offset and --count are for list", action)
+		}
+		if err := checkTaskIDs(fs, ids); err != nil {
+			return err
 		}
 	default:
-		return badUsage(fs, "keyq dead: unknown action %q: want list, requeue or purge", action)
+		return fs.badUsage("unknown action %q: want list, requeue or purge", action)
+	}
+	if err := s.check(fs); err != nil {
+		return err
 	}
 	c, done, err := s.open(ctx, env)
 	if err != nil {
@@ -246,8 +320,7 @@ skipped.`)
 		}
 		if s.json {
 			for _, d := range ds {
-				j := toJSON(d.Task)
-				j.Reason, j.DiedAt = d.Reason, &d.DiedAt
+				j := deadJSON{toJSON(d.Task), d.Reason, jsonTime(d.DiedAt)}
 				if err := writeJSON(env.Stdout, j); err != nil {
 					return err
 				}
@@ -258,7 +331,7 @@ skipped.`)
 		fmt.Fprintln(tw, "ID\tQUEUE\tATTEMPT\tDIED\tREASON\tPAYLOAD")
 		for _, d := range ds {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, strconv.Quote(d.Queue), d.Attempt,
-				d.DiedAt.UTC().Format(time.RFC3339), show([]byte(d.Reason), 60), show(d.Payload, 60))
+				at(d.DiedAt, time.RFC3339), show([]byte(d.Reason), 60), show(d.Payload, 60))
 		}
 		return tw.Flush()
 	}
@@ -287,19 +360,29 @@ skipped.`)
 func cmdEnqueue(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq enqueue [flags] [payload...]", `
 Enqueue appends one task per payload argument to the tail of a queue, or, with no
-arguments, one task per non-empty line read from stdin, all or none. It prints the new task IDs, one a
-line. A task's key is its payload unless --key is given.`)
-	s := storeFlags(fs)
+arguments, one task per non-empty line read from stdin, all or none. It prints the
+new task IDs, one a line. A task's key is its payload unless --key is given.
+A payload that starts with "-" goes after "--": keyq enqueue -- -1.`)
+	s := storeFlags(fs.FlagSet)
 	queue := fs.String("queue", keyq.DefaultQueue, "the queue")
 	key := fs.String("key", "", "the tasks' key (default: each task's payload)")
 	typ := fs.String("type", "", "the tasks' type, the handler name")
 	head := fs.Bool("head", false, "put the tasks at the head of the queue, as LPUSH would")
 	delay := fs.Duration("delay", 0, "make the tasks available only after this long")
 	unique := fs.Bool("unique", false, "refuse a task whose key is answered, waiting or leased")
-	if err := parse(fs, args); err != nil {
+	payloads, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	payloads := fs.Args()
+	if *delay < 0 {
+		return fs.badUsage("--delay %v is negative", *delay)
+	}
+	if err := s.check(fs); err != nil {
+		return err
+	}
+	if err := checkQueue(fs, *queue); err != nil {
+		return err
+	}
 	if len(payloads) == 0 {
 		sc := bufio.NewScanner(env.Stdin)
 		sc.Buffer(make([]byte, 64<<10), keyq.DefaultMaxPayload)
@@ -308,12 +391,20 @@ line. A task's key is its payload unless --key is given.`)
 				payloads = append(payloads, sc.Text())
 			}
 		}
-		if err := sc.Err(); err != nil {
+		switch err := sc.Err(); {
+		case errors.Is(err, bufio.ErrTooLong):
+			return fs.badUsage("a line on stdin is longer than the payload limit of %d bytes", keyq.DefaultMaxPayload)
+		case err != nil:
 			return fmt.Errorf("reading stdin: %w", err)
 		}
+		if len(payloads) == 0 {
+			return fs.badUsage("no tasks: give payloads as arguments or lines on stdin")
+		}
 	}
-	if len(payloads) == 0 {
-		return errors.New("no tasks: give payloads as arguments or lines on stdin")
+	for i, p := range payloads {
+		if len(p) > keyq.DefaultMaxPayload {
+			return fs.badUsage("payload %d is %d bytes, over the limit of %d", i+1, len(p), keyq.DefaultMaxPayload)
+		}
 	}
 	opts := []keyq.EnqueueOption{keyq.Key(*key), keyq.Type(*typ), keyq.Delay(*delay)}
 	if *head {
@@ -356,42 +447,47 @@ Answer works on the stored answer of a task key:
 	keyq answer delete key   delete it
 
 A key without an answer is an error (exit status 1).`)
-	s := storeFlags(fs)
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		return badUsage(fs, "keyq answer: missing action: get or delete")
-	}
-	action := args[0]
-	if err := parse(fs, args[1:]); err != nil {
+	s := storeFlags(fs.FlagSet)
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
+	if len(args) == 0 {
+		return fs.badUsage("missing action: get or delete")
+	}
+	action := args[0]
 	if action != "get" && action != "delete" {
-		return badUsage(fs, "keyq answer: unknown action %q: want get or delete", action)
+		return fs.badUsage("unknown action %q: want get or delete", action)
 	}
-	if fs.NArg() != 1 {
-		return badUsage(fs, "keyq answer %s: want exactly one key", action)
+	if len(args) != 2 {
+		return fs.badUsage("%s: want exactly one key", action)
 	}
-	key := fs.Arg(0)
+	key := args[1]
+	if err := s.check(fs); err != nil {
+		return err
+	}
 	c, done, err := s.open(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer done()
+	what := "answer " + strconv.Quote(key)
 	if action == "delete" {
 		if err := c.DeleteAnswer(ctx, key); err != nil {
-			return err
+			return s.missing(err, what)
 		}
 		if s.json {
-			return writeJSON(env.Stdout, map[string]string{"deleted": key})
+			return writeJSON(env.Stdout, struct {
+				keyJSON
+				Deleted bool `json:"deleted"`
+			}{toKeyJSON(key), true})
 		}
 		_, err = fmt.Fprintf(env.Stdout, "deleted the answer of %s\n", strconv.Quote(key))
 		return err
 	}
 	a, err := c.Answer(ctx, key)
 	if err != nil {
-		return err
+		return s.missing(err, what)
 	}
 	outcome := "ok"
 	if !a.OK {
@@ -402,7 +498,12 @@ A key without an answer is an error (exit status 1).`)
 		if !json.Valid(a.Value) {
 			v = string(a.Value)
 		}
-		return writeJSON(env.Stdout, map[string]any{"key": key, "ok": a.OK, "ttl_s": a.TTL.Seconds(), "value": v})
+		return writeJSON(env.Stdout, struct {
+			keyJSON
+			OK    bool    `json:"ok"`
+			TTL   float64 `json:"ttl_s"`
+			Value any     `json:"value"`
+		}{toKeyJSON(key), a.OK, a.TTL.Seconds(), v})
 	}
 	tw := table(env.Stdout)
 	fmt.Fprintln(tw, "KEY\tOUTCOME\tTTL\tVALUE")
@@ -414,13 +515,20 @@ func cmdLeases(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq leases [flags]", `
 Leases shows the tasks leased now, earliest deadline first, without changing
 them.`)
-	s := storeFlags(fs)
+	s := storeFlags(fs.FlagSet)
 	count := fs.Int("count", 20, "show up to this many leases")
-	if err := parse(fs, args); err != nil {
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return badUsage(fs, "keyq leases: unexpected arguments %q", fs.Args())
+	if len(args) > 0 {
+		return fs.badUsage("unexpected arguments %q", args)
+	}
+	if err := s.check(fs); err != nil {
+		return err
+	}
+	if err := checkWindow(fs, 0, *count); err != nil {
+		return err
 	}
 	c, done, err := s.open(ctx, env)
 	if err != nil {
@@ -433,11 +541,7 @@ them.`)
 	}
 	if s.json {
 		for _, l := range ls {
-			j := struct {
-				taskJSON
-				Deadline time.Time `json:"deadline"`
-			}{toJSON(l.Task), l.Deadline}
-			if err := writeJSON(env.Stdout, j); err != nil {
+			if err := writeJSON(env.Stdout, leaseJSON{toJSON(l.Task), jsonTime(l.Deadline)}); err != nil {
 				return err
 			}
 		}
@@ -447,7 +551,7 @@ them.`)
 	fmt.Fprintln(tw, "ID\tQUEUE\tTYPE\tATTEMPT\tDEADLINE\tPAYLOAD")
 	for _, l := range ls {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", l.ID, strconv.Quote(l.Queue), l.Type, l.Attempt,
-			l.Deadline.UTC().Format(time.RFC3339Nano), show(l.Payload, 60))
+			at(l.Deadline, time.RFC3339Nano), show(l.Payload, 60))
 	}
 	return tw.Flush()
 }
@@ -457,38 +561,36 @@ func cmdJob(ctx context.Context, args []string, env *Env) error {
 Job shows the job record of a task: status, attempts, times and last error. A
 task without a record (expired, or enqueued with job tracking off) is an error
 (exit status 1).`)
-	s := storeFlags(fs)
-	if err := parse(fs, args); err != nil {
+	s := storeFlags(fs.FlagSet)
+	args, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return badUsage(fs, "keyq job: want exactly one task ID")
+	if len(args) != 1 {
+		return fs.badUsage("want exactly one task ID")
+	}
+	id := args[0]
+	if err := checkTaskIDs(fs, args); err != nil {
+		return err
+	}
+	if err := s.check(fs); err != nil {
+		return err
 	}
 	c, done, err := s.open(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer done()
-	j, err := c.Job(ctx, fs.Arg(0))
+	j, err := c.Job(ctx, id)
 	if err != nil {
-		return err
-	}
-	at := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339Nano)
+		return s.missing(err, "job "+id)
 	}
 	if s.json {
-		return writeJSON(env.Stdout, map[string]any{
-			"id": j.ID, "queue": j.Queue, "type": j.Type, "status": j.Status, "attempts": j.Attempts,
-			"enqueued_at": at(j.EnqueuedAt), "started_at": at(j.StartedAt), "ended_at": at(j.EndedAt),
-			"last_error": j.LastError,
-		})
+		return writeJSON(env.Stdout, toJobJSON(j))
 	}
 	tw := table(env.Stdout)
 	fmt.Fprintln(tw, "ID\tQUEUE\tTYPE\tSTATUS\tATTEMPTS\tENQUEUED\tSTARTED\tENDED\tLAST ERROR")
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, strconv.Quote(j.Queue), j.Type, j.Status,
-		j.Attempts, at(j.EnqueuedAt), at(j.StartedAt), at(j.EndedAt), strconv.Quote(j.LastError))
+		j.Attempts, at(j.EnqueuedAt, time.RFC3339Nano), at(j.StartedAt, time.RFC3339Nano), at(j.EndedAt, time.RFC3339Nano), strconv.Quote(j.LastError))
 	return tw.Flush()
 }

@@ -2,10 +2,33 @@
 //
 // Usage:
 //
-//	keyq <command> [flags]
+//	keyq <command> [flags] [arguments]
 //
-// The commands are bench, stats, peek, dead, enqueue and answer; "keyq help
-// <command>" or "keyq <command> --help" describes each.
+// The commands are:
+//
+//	bench       run the benchmark workloads on each backend
+//	stats       count tasks per queue and show the namespace's counters
+//	peek        show waiting tasks of a queue without taking them
+//	leases      show the tasks leased now, earliest deadline first
+//	job         show the job record of a task
+//	dead        list, requeue or purge dead-lettered tasks
+//	enqueue     enqueue tasks given as arguments or as lines on stdin
+//	answer      get or delete the stored answer of a task key
+//	namespaces  list the namespaces the store holds
+//
+// "keyq help <command>" or "keyq <command> --help" describes each, on stdout.
+//
+// Flags may come before, between or after the arguments, as in
+// "keyq enqueue x1 x2 --queue jobs"; "--" ends the flags, so that
+// "keyq enqueue -- --json" queues the payload "--json". With --json the commands
+// print one JSON object a line; bytes that are not UTF-8 (keys, payloads,
+// namespaces) appear in base64 under a name ending in _base64, and a time not set
+// is null.
+//
+// The exit status is 0 on success, 1 when the command failed (the store cannot be
+// reached; an answer, job record or namespace is not there), and 2 on bad usage:
+// an unknown command or flag, or a missing or malformed argument, found before
+// the store is opened.
 package main
 
 import (
