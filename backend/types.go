@@ -41,6 +41,13 @@ type Answer struct {
 	Value []byte
 	OK    bool          // true for a success, false for an error answer
 	TTL   time.Duration // the full TTL it was stored with; > 0
+	// Left is the time the answer had left to live when it was read, measured on
+	// the backend's clock: 0 <= Left <= TTL. After a read with Refresh it is TTL.
+	// GetAnswer fills it in; SetAnswer and Ack ignore it. It is a duration rather
+	// than an expiry time because the backend's clock need not agree with the
+	// caller's (S7.3): the caller's own clock plus Left is off by at most the
+	// call's duration.
+	Left time.Duration
 }
 
 // JobStatus is the state of a job record (S6.1).

@@ -402,11 +402,11 @@ A key without an answer is an error (exit status 1).`)
 		if !json.Valid(a.Value) {
 			v = string(a.Value)
 		}
-		return writeJSON(env.Stdout, map[string]any{"key": key, "ok": a.OK, "ttl_s": a.TTL.Seconds(), "value": v})
+		return writeJSON(env.Stdout, map[string]any{"key": key, "ok": a.OK, "ttl_s": a.TTL.Seconds(), "left_s": a.Left.Seconds(), "value": v})
 	}
 	tw := table(env.Stdout)
-	fmt.Fprintln(tw, "KEY\tOUTCOME\tTTL\tVALUE")
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strconv.Quote(key), outcome, a.TTL, a.Value)
+	fmt.Fprintln(tw, "KEY\tOUTCOME\tTTL\tLEFT\tVALUE")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", strconv.Quote(key), outcome, a.TTL, a.Left.Round(time.Millisecond), a.Value)
 	return tw.Flush()
 }
 
