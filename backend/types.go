@@ -75,11 +75,19 @@ func (s JobStatus) Final() bool {
 
 // Job is a task's job record (S6.1). Times are zero until they happen.
 type Job struct {
-	ID         string
-	Queue      string
-	Type       string
-	Status     JobStatus
-	Attempts   int // the task's attempt count
+	ID     string
+	Queue  string
+	Type   string
+	Status JobStatus
+	// Attempts counts the task's deliveries that started: 0 until the first one,
+	// and the delivered Task.Attempt + 1 from the moment a delivery starts. So a
+	// task that finished on its first delivery reads 1, one that failed once and
+	// then finished reads 2, one dead-lettered after the failure of its third
+	// delivery (MaxAttempts 3) reads 3, and one dropped by dedupe (S3.2) before
+	// any delivery reads 0. A release with KeepAttempt takes its delivery back
+	// out of the count, and RequeueDead starts the count again at 0: while a task
+	// waits, Attempts is the Task.Attempt its next delivery will carry.
+	Attempts   int
 	EnqueuedAt time.Time
 	StartedAt  time.Time // the last delivery
 	EndedAt    time.Time // when it reached a final status
