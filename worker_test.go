@@ -106,7 +106,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		t.Run("transient failure is retried at the head", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(keyq.ImmediateBackoff))
 			second := make(chan keyq.Job, 2)
 			order := make(chan string, 4) // payload/attempt, in the order the handler runs
 			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -158,7 +158,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		t.Run("attempts used up go to the dead letters", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(nil))
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) { return nil, errors.New("boom") })
 			id := mustEnqueue(t, e.client, q, "x", keyq.MaxAttempts(2))
 			start(t, w)
@@ -200,7 +200,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		t.Run("panic is a transient failure", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(keyq.ImmediateBackoff))
 			w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 				if task.Attempt == 0 {
 					panic("oops")
@@ -262,7 +262,8 @@ func TestWorkerTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		e := bf.new(t, false, keyq.WithQueues(q))
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(5*time.Second))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(5*time.Second),
+			keyq.WorkerBackoff(keyq.ImmediateBackoff))
 		started := make(chan keyq.Job, 2)
 		causes := make(chan bool, 2)
 		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
