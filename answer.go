@@ -14,6 +14,11 @@ type Answer struct {
 	Value []byte        // JSON, as stored by WithAnswer or SetAnswer
 	OK    bool          // false for an error answer
 	TTL   time.Duration // the full TTL it was stored with
+	// Left is the time the answer had left to live when it was read, on the
+	// store's clock: between 0 and TTL, and TTL after a refreshing read. Add it
+	// to your own clock's reading to know when it expires; the store's clock may
+	// not agree with yours.
+	Left time.Duration
 }
 
 // Decode unmarshals the answer's JSON value into v.
@@ -43,14 +48,14 @@ func (c *Client) setAnswer(ctx context.Context, key string, v any, ok bool) erro
 	return err
 }
 
-// Answer returns the answer stored for key, or ErrNotFound. It leaves the TTL as it
-// is (S5.2).
+// Answer returns the answer stored for key, with the time it has left, or
+// ErrNotFound. It leaves the TTL as it is (S5.2).
 func (c *Client) Answer(ctx context.Context, key string) (Answer, error) {
 	return c.getAnswer(ctx, key, false)
 }
 
 // AnswerRefresh returns the answer stored for key, or ErrNotFound, and resets its TTL
-// to the full TTL it was stored with (S5.2).
+// to the full TTL it was stored with (S5.2); its Left is then that full TTL.
 func (c *Client) AnswerRefresh(ctx context.Context, key string) (Answer, error) {
 	return c.getAnswer(ctx, key, true)
 }
@@ -60,7 +65,7 @@ func (c *Client) getAnswer(ctx context.Context, key string, refresh bool) (Answe
 	a, err := run(c, ctx, "get answer", &p, 0, func(ctx context.Context) (backend.Answer, error) {
 		return c.b.GetAnswer(ctx, p)
 	})
-	return Answer{Value: a.Value, OK: a.OK, TTL: a.TTL}, err
+	return Answer{Value: a.Value, OK: a.OK, TTL: a.TTL, Left: a.Left}, err
 }
 
 // Exists reports whether key has an answer. It leaves the answer's TTL alone.

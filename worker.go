@@ -116,7 +116,9 @@ type WorkerStats struct {
 //   - on a Final error, acks with a FailureAnswer as the error answer (job failed);
 //   - on a timeout with WorkerTimeoutFinal, acks with an error answer (job timeout);
 //   - on any other error, a panic or a timeout, releases the task with the error
-//     as its last error, back to the head of its queue or after the backoff;
+//     as its last error, to return at the head of its queue once the backoff
+//     has passed (DefaultWorkerBackoff: 0.5-1s after the first failure, doubling
+//     up to 10 minutes; WorkerBackoff changes it), while the tasks behind it run;
 //     the backend dead-letters it once its attempts are used up (S4.7);
 //   - while the handler runs, extends its lease every third of the lease; if the
 //     lease is lost anyway, it cancels the handler and acks nothing.

@@ -372,7 +372,8 @@ func TestWorkerStats(t *testing.T) {
 		rec := newRecorder()
 		var logs syncBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerLogger(logger))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerLogger(logger),
+			keyq.WorkerBackoff(keyq.ImmediateBackoff))
 		hold, release := make(chan struct{}, 1), make(chan struct{})
 		w.HandleFunc("ok", func(context.Context, *keyq.Task) (any, error) { return 1, nil })
 		w.HandleFunc("final", func(context.Context, *keyq.Task) (any, error) { return nil, keyq.Final(errors.New("no")) })

@@ -60,7 +60,8 @@ func ExampleWorker() {
 
 // A handler marks a business failure with Final: the task is answered with an
 // error answer, kept for the error TTL, instead of being retried. Any other error is
-// retried, by default at the head of the queue.
+// retried: by default after a backoff of 0.5 to 1s that doubles with each attempt
+// (DefaultWorkerBackoff), here at once.
 func ExampleFinal() {
 	ctx := context.Background()
 	b := memory.New()
@@ -68,9 +69,10 @@ func ExampleFinal() {
 	q, _ := keyq.New(b, "lookup")
 
 	done := make(chan string, 3)
-	w, _ := keyq.NewWorker(q, keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
-		done <- fmt.Sprintf("%s attempt %d: %s (%v)", t.Payload, t.Attempt, o, err)
-	}))
+	w, _ := keyq.NewWorker(q, keyq.WorkerBackoff(keyq.ImmediateBackoff),
+		keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
+			done <- fmt.Sprintf("%s attempt %d: %s (%v)", t.Payload, t.Attempt, o, err)
+		}))
 	w.HandleFunc("", func(ctx context.Context, t *keyq.Task) (any, error) {
 		switch {
 		case string(t.Payload) == "unknown-number":

@@ -20,27 +20,6 @@ const (
 	DefaultWorkerAckBatches     = 2
 )
 
-// BackoffFunc says how long a task that failed with a transient error waits before
-// it is offered again. attempt is the task's attempt count for the delivery that
-// failed (0 on the first). A result of 0 or less puts it back at the head of its
-// queue at once.
-type BackoffFunc func(attempt int, err error) time.Duration
-
-// ExponentialBackoff returns a BackoffFunc that waits base, then twice as long for
-// every further attempt, but never more than max.
-func ExponentialBackoff(base, max time.Duration) BackoffFunc {
-	return func(attempt int, _ error) time.Duration {
-		if base <= 0 {
-			return 0
-		}
-		f := float64(base) * math.Pow(2, float64(attempt))
-		if f > float64(max) || math.IsInf(f, 0) {
-			return max
-		}
-		return time.Duration(f)
-	}
-}
-
 // Outcome is what became of one delivery a Worker handled.
 type Outcome string
 
@@ -92,6 +71,7 @@ func workerDefaults(c *Client) workerConfig {
 		batch:           DefaultWorkerBatch,
 		lease:           c.LeaseDuration(),
 		pollWait:        DefaultWorkerPollWait,
+		backoff:         DefaultWorkerBackoff,
 		refreshBackoff:  DefaultWorkerRefreshBackoff,
 		refreshMax:      DefaultWorkerRefreshMax,
 		shutdownTimeout: DefaultWorkerShutdown,
@@ -185,8 +165,15 @@ func WorkerTimeout(d time.Duration) WorkerOption { return func(c *workerConfig) 
 // the error answer FailureAnswer{"timeout"} instead of being retried.
 func WorkerTimeoutFinal() WorkerOption { return func(c *workerConfig) { c.timeoutFinal = true } }
 
-// WorkerBackoff sets the delay before a task that failed with a transient error is
-// offered again. The default, nil, puts it back at the head of its queue at once.
+// WorkerBackoff sets how long a task that failed with a transient error waits
+// before it is offered again: the worker releases it with that delay, and it
+// returns at the head of its queue once the delay is due (S7.2), while the tasks
+// behind it run. The default is DefaultWorkerBackoff: exponential from 1s to 10
+// minutes, with jitter.
+//
+// WorkerBackoff(nil), or ImmediateBackoff, puts a failed task back at the head of
+// its queue at once: the next fetch takes it again, so a task that keeps failing
+// runs up to its maximum attempts in a row ahead of every other task of its queue.
 func WorkerBackoff(f BackoffFunc) WorkerOption { return func(c *workerConfig) { c.backoff = f } }
 
 // WorkerMinInterval makes the worker wait at least d between the starts of two

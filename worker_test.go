@@ -46,8 +46,8 @@ func TestWorkerOutcomes(t *testing.T) {
 				t.Fatalf("job while the handler runs: %+v, want running with a start time", j)
 			}
 			j := mustJob(t, e.client, id)
-			if j.Status != keyq.StatusFinished || j.EndedAt.IsZero() || j.Attempts != 0 {
-				t.Fatalf("job after success: %+v, want finished, 0 attempts, an end time", j)
+			if j.Status != keyq.StatusFinished || j.EndedAt.IsZero() || j.Attempts != 1 {
+				t.Fatalf("job after success: %+v, want finished, 1 attempt, an end time", j)
 			}
 			a, err := e.client.Answer(context.Background(), "hello")
 			if err != nil {
@@ -106,7 +106,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		t.Run("transient failure is retried at the head", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(keyq.ImmediateBackoff))
 			second := make(chan keyq.Job, 2)
 			order := make(chan string, 4) // payload/attempt, in the order the handler runs
 			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -132,8 +132,8 @@ func TestWorkerOutcomes(t *testing.T) {
 			if want := []string{"a/0", "a/1", "b/0", "b/1"}; !slices.Equal(got, want) {
 				t.Fatalf("handler calls %q, want %q", got, want)
 			}
-			if j := recv(t, second, "second delivery"); j.Status != keyq.StatusRunning || j.Attempts != 1 || j.LastError != "flaky" {
-				t.Fatalf("job on the second delivery: %+v, want running, 1 attempt, last error flaky", j)
+			if j := recv(t, second, "second delivery"); j.Status != keyq.StatusRunning || j.Attempts != 2 || j.LastError != "flaky" {
+				t.Fatalf("job on the second delivery: %+v, want running, 2 attempts, last error flaky", j)
 			}
 			// Acks settle in the background, up to WorkerAckBatches calls at once, and
 			// a released task can be leased again before its release is recorded: the
@@ -147,8 +147,8 @@ func TestWorkerOutcomes(t *testing.T) {
 			if want := []string{"finished a/1", "finished b/1", "retried b/0"}; !slices.Equal(outcomes, want) {
 				t.Fatalf("outcomes %q, want %q in any order", outcomes, want)
 			}
-			if j := mustJob(t, e.client, id); j.Status != keyq.StatusFinished || j.Attempts != 1 {
-				t.Fatalf("job at the end: %+v, want finished after 1 attempt", j)
+			if j := mustJob(t, e.client, id); j.Status != keyq.StatusFinished || j.Attempts != 2 {
+				t.Fatalf("job at the end: %+v, want finished after 2 attempts", j)
 			}
 			if st := w.Stats(); st.Retried != 2 || st.Processed != 2 {
 				t.Fatalf("stats %+v, want 2 retried, 2 processed", st)
@@ -158,7 +158,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		t.Run("attempts used up go to the dead letters", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(nil))
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) { return nil, errors.New("boom") })
 			id := mustEnqueue(t, e.client, q, "x", keyq.MaxAttempts(2))
 			start(t, w)
@@ -192,15 +192,15 @@ func TestWorkerOutcomes(t *testing.T) {
 			if err != nil || len(dead) != 1 || dead[0].ID != id || !strings.Contains(dead[0].Reason, `"unknown"`) {
 				t.Fatalf("dead letters %+v, %v; want %s naming the type", dead, err, id)
 			}
-			if j := mustJob(t, e.client, id); j.Status != keyq.StatusDead {
-				t.Fatalf("job %+v, want dead", j)
+			if j := mustJob(t, e.client, id); j.Status != keyq.StatusDead || j.Attempts != 1 {
+				t.Fatalf("job %+v, want dead after 1 attempt", j)
 			}
 		})
 
 		t.Run("panic is a transient failure", func(t *testing.T) {
 			e := bf.new(t, false, keyq.WithQueues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(keyq.ImmediateBackoff))
 			w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 				if task.Attempt == 0 {
 					panic("oops")
@@ -262,7 +262,8 @@ func TestWorkerTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		e := bf.new(t, false, keyq.WithQueues(q))
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(5*time.Second))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(5*time.Second),
+			keyq.WorkerBackoff(keyq.ImmediateBackoff))
 		started := make(chan keyq.Job, 2)
 		causes := make(chan bool, 2)
 		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -276,8 +277,8 @@ func TestWorkerTimeout(t *testing.T) {
 		start(t, w)
 		for attempt := range 2 {
 			j := recv(t, started, "handler start")
-			if attempt == 1 && (j.LastError != "timeout" || j.Attempts != 1 || j.Status != keyq.StatusRunning) {
-				t.Fatalf("job on the second delivery: %+v, want running, 1 attempt, last error timeout", j)
+			if attempt == 1 && (j.LastError != "timeout" || j.Attempts != 2 || j.Status != keyq.StatusRunning) {
+				t.Fatalf("job on the second delivery: %+v, want running, 2 attempts, last error timeout", j)
 			}
 			waitTimers(t, e.wclock, 2) // the lease keeper and the timeout
 			e.wclock.Advance(5 * time.Second)
@@ -322,7 +323,7 @@ func TestWorkerTimeoutFinal(t *testing.T) {
 		if d := rec.expect(t, keyq.OutcomeFailed); !errors.Is(d.err, keyq.ErrTaskTimeout) {
 			t.Fatalf("outcome error %v, want ErrTaskTimeout", d.err)
 		}
-		if j := mustJob(t, e.client, id); j.Status != keyq.StatusTimeout || j.LastError != "timeout" || j.Attempts != 0 {
+		if j := mustJob(t, e.client, id); j.Status != keyq.StatusTimeout || j.LastError != "timeout" || j.Attempts != 1 {
 			t.Fatalf("job %+v, want timeout after one delivery", j)
 		}
 		a, err := e.client.Answer(context.Background(), "slow")

@@ -44,7 +44,9 @@ func TestWorkerValidationRun(t *testing.T) {
 		succeeded := make([]int, n)
 		finished := make(chan struct{})
 		var acked atomic.Int64
+		// A failed task goes back to the head at once: the run checks requeueing.
 		w := mustWorker(t, e.client, keyq.WorkerConcurrency(8), keyq.WorkerBatch(8), keyq.WorkerClock(clock.Real()),
+			keyq.WorkerBackoff(keyq.ImmediateBackoff),
 			keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, err error) {
 				if o == keyq.OutcomeFinished && acked.Add(1) == int64(n) {
 					close(finished)

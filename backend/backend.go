@@ -64,8 +64,9 @@ type Backend interface {
 
 	// SetAnswer stores an answer under a key, replacing any value and TTL (S5.1).
 	SetAnswer(ctx context.Context, p SetAnswerParams) error
-	// GetAnswer returns the answer stored under a key, or ErrNotFound. With
-	// p.Refresh its TTL is reset to the full TTL it was stored with (S5.2).
+	// GetAnswer returns the answer stored under a key, with the time it has left
+	// (Answer.Left), or ErrNotFound. With p.Refresh its TTL is reset to the full TTL
+	// it was stored with, and Left is that TTL (S5.2).
 	GetAnswer(ctx context.Context, p GetAnswerParams) (Answer, error)
 	// DeleteAnswer removes an answer, or returns ErrNotFound (S5.4).
 	DeleteAnswer(ctx context.Context, p DeleteAnswerParams) error

@@ -41,6 +41,13 @@ type Answer struct {
 	Value []byte
 	OK    bool          // true for a success, false for an error answer
 	TTL   time.Duration // the full TTL it was stored with; > 0
+	// Left is the time the answer had left to live when it was read, measured on
+	// the backend's clock: 0 <= Left <= TTL. After a read with Refresh it is TTL.
+	// GetAnswer fills it in; SetAnswer and Ack ignore it. It is a duration rather
+	// than an expiry time because the backend's clock need not agree with the
+	// caller's (S7.3): the caller's own clock plus Left is off by at most the
+	// call's duration.
+	Left time.Duration
 }
 
 // JobStatus is the state of a job record (S6.1).
@@ -68,11 +75,19 @@ func (s JobStatus) Final() bool {
 
 // Job is a task's job record (S6.1). Times are zero until they happen.
 type Job struct {
-	ID         string
-	Queue      string
-	Type       string
-	Status     JobStatus
-	Attempts   int // the task's attempt count
+	ID     string
+	Queue  string
+	Type   string
+	Status JobStatus
+	// Attempts counts the task's deliveries that started: 0 until the first one,
+	// and the delivered Task.Attempt + 1 from the moment a delivery starts. So a
+	// task that finished on its first delivery reads 1, one that failed once and
+	// then finished reads 2, one dead-lettered after the failure of its third
+	// delivery (MaxAttempts 3) reads 3, and one dropped by dedupe (S3.2) before
+	// any delivery reads 0. A release with KeepAttempt takes its delivery back
+	// out of the count, and RequeueDead starts the count again at 0: while a task
+	// waits, Attempts is the Task.Attempt its next delivery will carry.
+	Attempts   int
 	EnqueuedAt time.Time
 	StartedAt  time.Time // the last delivery
 	EndedAt    time.Time // when it reached a final status

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"time"
 
 	"github.com/keyq/keyq"
 )
@@ -12,6 +13,8 @@ func init() {
 		test{name: "S5.1 storing again replaces value and TTL", fn: testAnswerReplace},
 		test{name: "S5.2 a missing answer is ErrNotFound", fn: testAnswerMissing},
 		test{name: "S5.2 a plain read leaves the TTL, a refreshing read resets it", fn: testAnswerRefresh},
+		test{name: "S5.2 answer reports time left", fn: testAnswerLeft},
+		test{name: "S5.2 answer reports time left: a full TTL after a refreshing read", fn: testAnswerLeftRefresh},
 		test{name: "S5.3 an expired answer is gone and its key delivered again", fn: testAnswerExpiry},
 		test{name: "S5.4 answers can be deleted", fn: testAnswerDelete},
 	)
@@ -143,4 +146,85 @@ func testAnswerDelete(e *env) {
 	e.wantErr("second delete", c.DeleteAnswer(e.ctx, "k"), keyq.ErrNotFound)
 	e.enqueue(c, "q", "k")
 	e.nextPayload(c, "k")
+}
+
+// between reads the backend's clock around f and returns its readings just before
+// and just after.
+func (e *env) between(f func()) (before, after time.Time) {
+	before = e.tg.Now()
+	f()
+	return before, e.tg.Now()
+}
+
+// wantLeft checks an answer's time left against the backend's clock: it was stored
+// (or refreshed) between stored[0] and stored[1] and read between read[0] and
+// read[1], so it has between TTL - (read[1] - stored[0]) and TTL - (read[0] -
+// stored[1]) left. On a fake clock both readings of a pair are equal, and the
+// answer must have exactly TTL - elapsed left; on real time the margin is what the
+// calls took, as measured.
+func (e *env) wantLeft(what string, a keyq.Answer, ttl time.Duration, stored, read [2]time.Time) {
+	e.Helper()
+	lo, hi := ttl-read[1].Sub(stored[0]), ttl-read[0].Sub(stored[1])
+	if a.TTL != ttl || a.Left < lo || a.Left > hi || a.Left < 0 || a.Left > ttl {
+		e.Fatalf("%s: TTL %v, %v left; want TTL %v and between %v and %v left (stored in [%v, %v], read in [%v, %v] on the backend's clock)",
+			what, a.TTL, a.Left, ttl, lo, hi, stored[0], stored[1], read[0], read[1])
+	}
+}
+
+// testAnswerLeft stores an answer, lets time pass, and checks that plain reads
+// report the time left, TTL - elapsed, beside the full TTL, and leave it running.
+func testAnswerLeft(e *env) {
+	ttl := e.u(100)
+	c := e.client(keyq.WithAnswerTTL(ttl, ttl))
+	var stored, read [2]time.Time
+	stored[0], stored[1] = e.between(func() {
+		if err := c.SetAnswer(e.ctx, "k", 1); err != nil {
+			e.Fatal(err)
+		}
+	})
+	var a keyq.Answer
+	read[0], read[1] = e.between(func() { a = e.answer(c, "k") })
+	e.wantLeft("read at once", a, ttl, stored, read)
+	e.advance(3)
+	read[0], read[1] = e.between(func() { a = e.answer(c, "k") })
+	e.wantLeft("read after 3 units", a, ttl, stored, read)
+	if a.Left > ttl-e.u(3) {
+		e.Fatalf("read after 3 units: %v left of a TTL of %v", a.Left, ttl)
+	}
+	e.advance(2)
+	read[0], read[1] = e.between(func() { a = e.answer(c, "k") })
+	e.wantLeft("a second plain read, 2 units later", a, ttl, stored, read)
+}
+
+// testAnswerLeftRefresh checks that a refreshing read reports the full TTL left,
+// and that later plain reads count down from the refresh.
+func testAnswerLeftRefresh(e *env) {
+	ttl := e.u(100)
+	c := e.client(keyq.WithAnswerTTL(ttl, ttl))
+	if err := c.SetAnswer(e.ctx, "k", 1); err != nil {
+		e.Fatal(err)
+	}
+	e.advance(4)
+	var a keyq.Answer
+	var refreshed, read [2]time.Time
+	refreshed[0], refreshed[1] = e.between(func() {
+		var err error
+		if a, err = c.AnswerRefresh(e.ctx, "k"); err != nil {
+			e.Fatal(err)
+		}
+	})
+	if a.TTL != ttl || a.Left != ttl {
+		e.Fatalf("refreshing read: TTL %v, %v left; want %v and %v", a.TTL, a.Left, ttl, ttl)
+	}
+	e.advance(2)
+	read[0], read[1] = e.between(func() { a = e.answer(c, "k") })
+	e.wantLeft("a plain read 2 units after a refresh", a, ttl, refreshed, read)
+	refreshed[0], refreshed[1] = e.between(func() {
+		if ok, err := c.ExistsRefresh(e.ctx, "k"); !ok || err != nil {
+			e.Fatalf("ExistsRefresh = %v, %v", ok, err)
+		}
+	})
+	e.advance(1)
+	read[0], read[1] = e.between(func() { a = e.answer(c, "k") })
+	e.wantLeft("a plain read 1 unit after ExistsRefresh", a, ttl, refreshed, read)
 }

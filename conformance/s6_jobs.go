@@ -9,6 +9,7 @@ import (
 func init() {
 	register(
 		test{name: "S6.1 a job record tells status, attempts, times and last error", fn: testJobRecord},
+		test{name: "S6.1 attempts count the deliveries that started", fn: testJobAttempts},
 		test{name: "S6.2 status moves forward, back to pending on release or reclaim", fn: testJobStatuses},
 		test{name: "S6.3 a final record expires after the job TTL", fn: testJobExpiry},
 		test{name: "S6.4 with tracking off there are no records", fn: testJobTrackingOff},
@@ -43,7 +44,7 @@ func testJobRecord(e *env) {
 	}
 	e.advance(1)
 	l := e.next(c)
-	j = e.wantStatus(c, id, keyq.StatusRunning, 0)
+	j = e.wantStatus(c, id, keyq.StatusRunning, 1)
 	if !j.StartedAt.After(j.EnqueuedAt) {
 		e.Fatalf("StartedAt %v not after EnqueuedAt %v", j.StartedAt, j.EnqueuedAt)
 	}
@@ -53,21 +54,90 @@ func testJobRecord(e *env) {
 	}
 	e.advance(1)
 	e.ack(c, e.next(c))
-	j = e.wantStatus(c, id, keyq.StatusFinished, 1)
+	j = e.wantStatus(c, id, keyq.StatusFinished, 2)
 	if !j.EndedAt.After(j.EnqueuedAt) || j.EndedAt.Before(j.StartedAt) {
 		e.Fatalf("finished record times %+v", j)
 	}
+}
+
+// testJobAttempts checks that a record's attempts means one thing in every final
+// status (backend.Job): the deliveries that started, so that a task finished on its
+// first delivery does not read like one that never ran.
+func testJobAttempts(e *env) {
+	c := e.client(keyq.WithMaxAttempts(3))
+	flaky := errors.New("flaky")
+
+	first := e.enqueue(c, "q", "first")
+	l := e.next(c)
+	e.wantStatus(c, first, keyq.StatusRunning, 1)
+	e.ack(c, l)
+	e.wantStatus(c, first, keyq.StatusFinished, 1)
+
+	second := e.enqueue(c, "q", "second")
+	e.release(c, e.next(c), keyq.Because(flaky))
+	e.wantStatus(c, second, keyq.StatusPending, 1)
+	l = e.next(c)
+	if l.Attempt != 1 {
+		e.Fatalf("second delivery: Task.Attempt %d, want 1", l.Attempt)
+	}
+	e.wantStatus(c, second, keyq.StatusRunning, 2)
+	e.ack(c, l)
+	e.wantStatus(c, second, keyq.StatusFinished, 2)
+
+	// A delivery handed back with its attempt kept is taken out of the count.
+	kept := e.enqueue(c, "q", "kept")
+	e.release(c, e.next(c), keyq.KeepAttempt())
+	e.wantStatus(c, kept, keyq.StatusPending, 0)
+	e.ack(c, e.next(c))
+	e.wantStatus(c, kept, keyq.StatusFinished, 1)
+
+	dead := e.enqueue(c, "q", "dead")
+	for i := range 3 {
+		e.release(c, e.nextPayload(c, "dead"), keyq.Because(flaky))
+		if i < 2 {
+			e.wantStatus(c, dead, keyq.StatusPending, i+1)
+		}
+	}
+	e.wantStatus(c, dead, keyq.StatusDead, 3)
+
+	buried := e.enqueue(c, "q", "buried")
+	e.release(c, e.next(c), keyq.DeadLetter(), keyq.Because(flaky))
+	e.wantStatus(c, buried, keyq.StatusDead, 1)
+
+	if n, err := c.RequeueDead(e.ctx, dead, buried); err != nil || n != 2 {
+		e.Fatalf("RequeueDead = %d, %v", n, err)
+	}
+	e.wantStatus(c, dead, keyq.StatusPending, 0)
+	e.wantStatus(c, buried, keyq.StatusPending, 0)
+	for range 2 {
+		e.ack(c, e.next(c))
+	}
+	e.wantStatus(c, dead, keyq.StatusFinished, 1)
+	e.wantStatus(c, buried, keyq.StatusFinished, 1)
+
+	// Dropped by dedupe before any delivery: it never ran. Dropped after a failed
+	// delivery: the one that started.
+	once := e.enqueue(c, "q", "cached")
+	never := e.enqueue(c, "q", "cached")
+	e.release(c, e.nextPayload(c, "cached"), keyq.ToTail(), keyq.Because(flaky)) // once's delivery: behind never now
+	e.wantStatus(c, once, keyq.StatusPending, 1)
+	if err := c.SetAnswer(e.ctx, "cached", 1); err != nil {
+		e.Fatal(err)
+	}
+	e.none(c)
+	e.wantStatus(c, never, keyq.StatusFinished, 0)
+	e.wantStatus(c, once, keyq.StatusFinished, 1)
 }
 
 func testJobStatuses(e *env) {
 	c := e.client(keyq.WithMaxAttempts(2))
 	failed := e.enqueue(c, "q", "failed")
 	e.ack(c, e.next(c), keyq.WithErrorAnswer("bad input"))
-	e.wantStatus(c, failed, keyq.StatusFailed, 0)
+	e.wantStatus(c, failed, keyq.StatusFailed, 1)
 
 	timeout := e.enqueue(c, "q", "timeout")
 	e.ack(c, e.next(c), keyq.WithStatus(keyq.StatusTimeout, "ran over"))
-	if j := e.wantStatus(c, timeout, keyq.StatusTimeout, 0); j.LastError != "ran over" {
+	if j := e.wantStatus(c, timeout, keyq.StatusTimeout, 1); j.LastError != "ran over" {
 		e.Fatalf("last error %q", j.LastError)
 	}
 
@@ -78,7 +148,7 @@ func testJobStatuses(e *env) {
 		e.Fatalf("reclaimed record: last error %q", j.LastError)
 	}
 	e.next(c, keyq.LeaseFor(e.u(1)))
-	e.wantStatus(c, reclaimed, keyq.StatusRunning, 1)
+	e.wantStatus(c, reclaimed, keyq.StatusRunning, 2)
 	e.advance(2)
 	e.wantStatus(c, reclaimed, keyq.StatusDead, 2)
 	if n, err := c.RequeueDead(e.ctx, reclaimed); err != nil || n != 1 {
@@ -100,7 +170,7 @@ func testJobExpiry(e *env) {
 	e.ack(c, e.next(c))
 	pending := e.enqueue(c, "q", "pending")
 	e.advance(2)
-	e.wantStatus(c, done, keyq.StatusFinished, 0)
+	e.wantStatus(c, done, keyq.StatusFinished, 1)
 	e.advance(2)
 	_, err := c.Job(e.ctx, done)
 	e.wantErr("Job after the job TTL", err, keyq.ErrNotFound)

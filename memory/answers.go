@@ -39,7 +39,7 @@ func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (bac
 	if p.Refresh {
 		ns.refresh(a, now)
 	}
-	return backend.Answer{Value: slices.Clone(a.value), OK: a.ok, TTL: a.ttl}, nil
+	return backend.Answer{Value: slices.Clone(a.value), OK: a.ok, TTL: a.ttl, Left: a.at.Sub(now)}, nil
 }
 
 // DeleteAnswer removes an answer; see backend.Backend.

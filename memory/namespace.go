@@ -287,7 +287,15 @@ func (ns *namespace) setJob(t *task, now time.Time, status backend.JobStatus, la
 		ns.jobs[t.id] = j
 	}
 	j.rec.Status = status
-	j.rec.Attempts = t.attempt
+	// Attempts counts the deliveries that started (backend.Job): a delivery
+	// counts as it starts, and a final status keeps the count of the delivery or
+	// put-back that led to it.
+	switch status {
+	case backend.StatusRunning:
+		j.rec.Attempts = t.attempt + 1
+	case backend.StatusPending:
+		j.rec.Attempts = t.attempt
+	}
 	if lastErr != "" {
 		j.rec.LastError = lastErr
 	}

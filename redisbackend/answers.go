@@ -10,7 +10,8 @@ import (
 
 // An answer is one string per task key, named after the key's digest:
 // "<ok><full TTL ms>:<value>" (storedAnswer), with a PX of that TTL. A TTL refresh,
-// on a dedupe or a refreshing read, is PEXPIRE with the stored TTL. Answer calls run
+// on a dedupe or a refreshing read, is PEXPIRE with the stored TTL. A read gives
+// the time left by PTTL, in the same script. Answer calls run
 // housekeeping first, as every driver does (backend/doc.go).
 
 // SetAnswer implements backend.Backend.
@@ -36,12 +37,14 @@ func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (bac
 	return decodeAnswer(r[1:])
 }
 
-// decodeAnswer reads the reply {value, ok, ttl}; an empty reply is ErrNotFound.
+// decodeAnswer reads the reply {value, ok, ttl, ms left}; an empty reply is
+// ErrNotFound. The time left is a number (PTTL's) or a string (the full TTL, after
+// a refresh).
 func decodeAnswer(v []any) (backend.Answer, error) {
 	if len(v) == 0 {
 		return backend.Answer{}, backend.ErrNotFound
 	}
-	if len(v) != 3 {
+	if len(v) != 4 {
 		return backend.Answer{}, corrupt("answer reply of %d items", len(v))
 	}
 	value, err1 := str(v[0])
@@ -54,7 +57,21 @@ func decodeAnswer(v []any) (backend.Answer, error) {
 	if ms <= 0 || (ok != "0" && ok != "1") {
 		return backend.Answer{}, corrupt("answer with ok %q and ttl %q", ok, ttl)
 	}
-	return backend.Answer{Value: []byte(value), OK: ok == "1", TTL: time.Duration(ms) * time.Millisecond}, nil
+	var left int64 = -1
+	switch l := v[3].(type) {
+	case int64:
+		left = l
+	case string:
+		if n, err := strconv.ParseInt(l, 10, 64); err == nil {
+			left = n
+		}
+	}
+	// PTTL is -1 for a key without an expiry: not an answer keyq stored.
+	if left < 0 || left > ms {
+		return backend.Answer{}, corrupt("answer with ttl %d ms and %v ms left", ms, v[3])
+	}
+	return backend.Answer{Value: []byte(value), OK: ok == "1",
+		TTL: time.Duration(ms) * time.Millisecond, Left: time.Duration(left) * time.Millisecond}, nil
 }
 
 // DeleteAnswer implements backend.Backend.

@@ -88,7 +88,7 @@ func FuzzDecodeRecords(f *testing.F) {
 			t.Fatalf("lease token %q, want %q", l.Token, token)
 		}
 		_, _ = decodeDead(dead)
-		if a, err := decodeAnswer([]any{value, ok, ttl}); err == nil && !bytes.Equal(a.Value, []byte(value)) {
+		if a, err := decodeAnswer([]any{value, ok, ttl, deadline}); err == nil && !bytes.Equal(a.Value, []byte(value)) {
 			t.Fatalf("answer value %q, want %q", a.Value, value)
 		}
 		_, _ = decodeJob("1", map[string]string{"status": ok, "attempts": ttl, "enq": deadline, "err": value})

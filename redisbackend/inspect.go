@@ -195,6 +195,8 @@ func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadA
 // Job implements backend.Backend. A job record is a hash j:<id> with fields status,
 // attempts, queue, type, enq, start, end (ms on the server's clock), err and ttl.
 // Enqueue writes neither status nor attempts: without them a job is pending, at 0.
+// A delivery writes attempts as it starts, and a release or reclaim as it puts the
+// task back (see backend.Job for what the count means).
 func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Job{}, err

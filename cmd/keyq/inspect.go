@@ -443,7 +443,7 @@ func cmdAnswer(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq answer get|delete [flags] key", `
 Answer works on the stored answer of a task key:
 
-	keyq answer get key      print the answer: outcome, TTL and JSON value
+	keyq answer get key      print the answer: outcome, TTL, time left and JSON value
 	keyq answer delete key   delete it
 
 A key without an answer is an error (exit status 1).`)
@@ -502,12 +502,13 @@ A key without an answer is an error (exit status 1).`)
 			keyJSON
 			OK    bool    `json:"ok"`
 			TTL   float64 `json:"ttl_s"`
+			Left  float64 `json:"left_s"`
 			Value any     `json:"value"`
-		}{toKeyJSON(key), a.OK, a.TTL.Seconds(), v})
+		}{toKeyJSON(key), a.OK, a.TTL.Seconds(), a.Left.Seconds(), v})
 	}
 	tw := table(env.Stdout)
-	fmt.Fprintln(tw, "KEY\tOUTCOME\tTTL\tVALUE")
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strconv.Quote(key), outcome, a.TTL, a.Value)
+	fmt.Fprintln(tw, "KEY\tOUTCOME\tTTL\tLEFT\tVALUE")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", strconv.Quote(key), outcome, a.TTL, a.Left.Round(time.Millisecond), a.Value)
 	return tw.Flush()
 }
 

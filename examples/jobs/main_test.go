@@ -14,11 +14,11 @@ enqueued text.upper  pending
 enqueued math.divide pending
 enqueued net.fetch   pending
 enqueued os.remove   pending
-job math.add    finished attempts=0 answer=9
-job text.upper  finished attempts=0 answer="KEYQ"
-job math.divide failed   attempts=0 last_error="division by zero" answer={"error":"division by zero"}
-job net.fetch   timeout  attempts=0 last_error="timeout" answer={"error":"timeout"}
-job os.remove   dead     attempts=0 last_error="keyq: no handler for the task type \"os.remove\""
+job math.add    finished attempts=1 answer=9
+job text.upper  finished attempts=1 answer="KEYQ"
+job math.divide failed   attempts=1 last_error="division by zero" answer={"error":"division by zero"}
+job net.fetch   timeout  attempts=1 last_error="timeout" answer={"error":"timeout"}
+job os.remove   dead     attempts=1 last_error="keyq: no handler for the task type \"os.remove\""
 processed 2, failed 2, retried 0, dead 1, timeouts 1
 `
 

@@ -111,7 +111,10 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	results := make([]int, cfg.n) // how often each number was written to the "log"
 	allDone := make(chan struct{})
 	var answered atomic.Int64
+	// A failed task goes back to the head of the queue at once, not after the
+	// default backoff: the run checks requeueing, not waiting.
 	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(cfg.concurrency), keyq.WorkerBatch(cfg.batch),
+		keyq.WorkerBackoff(keyq.ImmediateBackoff),
 		keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, _ error) {
 			if o == keyq.OutcomeFinished && answered.Add(1) == int64(cfg.n) {
 				close(allDone)

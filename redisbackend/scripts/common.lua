@@ -225,14 +225,18 @@ local function job_final(id, status, err, ...)
   if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
 end
 
--- job_end gives a tracked task's record a final status and the blob's attempt
--- count. now is the script's now_ms(), which now_s holds as a string. An ack calls
--- job_final itself: the attempt count is the record's already (every step that
--- changes a blob's attempt writes it), and the blob need not be copied out of its
--- lease record to name the record.
+-- job_end gives a tracked task's record a final status. now is the script's
+-- now_ms(), which now_s holds as a string. It leaves the attempt count as it is:
+-- the delivery's start wrote it (dequeue.lua), and so did every step that put the
+-- task back since (put_back, deadaction.lua). An ack calls job_final itself, so
+-- that the blob need not be copied out of its lease record to name the record.
+--
+-- A record's attempts counts the deliveries that started, as backend.Job says: 0
+-- until the first, the delivered attempt + 1 from a delivery's start, and the
+-- blob's attempt again when a release with keep takes its delivery back.
 local function job_end(b, status, now, err)
   if not blob_tracked(b) then return end
-  job_final(blob_id(b), status, err or '', 'attempts', itoa(blob_attempt(b)))
+  job_final(blob_id(b), status, err or '')
 end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end

@@ -76,7 +76,12 @@ for i = 1, got do
     bk, next_bk = bk + 1, next_bk + LB
   end
   per_queue[q] = (per_queue[q] or 0) + 1
-  if sbyte(b, 1) % 4 >= 2 then job_set(b, 'status', 'running', 'start', now_s) end
+  if sbyte(b, 1) % 4 >= 2 then
+    -- The record counts this delivery as it starts: attempts is its attempt + 1,
+    -- mostly 1, which then needs no formatting (common.lua, job_end).
+    local a = u16(b, 2)
+    job_set(b, 'status', 'running', 'start', now_s, 'attempts', a == 0 and '1' or itoa(a + 1))
+  end
   if q ~= run_q then
     run_q = q
     out[no + 1], out[no + 2] = q, 0
