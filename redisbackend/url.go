@@ -29,8 +29,10 @@ import (
 // a password of its own takes it from the sentinel_username and sentinel_password
 // options. The options are those of go-redis's ParseURL, ParseClusterURL and
 // ParseFailoverURL (dial_timeout, read_timeout, pool_size, max_retries, ...), plus
-// skip_verify=true, which turns off the verification of the servers' certificates
-// in every TLS form. A cluster has no database number; a Sentinel URL needs master.
+// the TLS options of every TLS form: tls_ca_file=FILE, the PEM file of the CAs
+// that verify the servers' certificates instead of the host's root CAs;
+// tls_cert_file=FILE and tls_key_file=FILE, a client certificate and its key; and
+// skip_verify=true, which turns off the verification of the servers' certificates. A cluster has no database number; a Sentinel URL needs master.
 // Options that cannot work for keyq are refused: route_by_latency, route_randomly
 // and replica_only for Sentinel, and context_timeout_enabled=false.
 //
@@ -38,9 +40,11 @@ import (
 // context's deadline even when the server stops answering (S7.1).
 //
 // A TLS form verifies the servers' certificates against the host's root CAs, or
-// against opts.TLSConfig when it is set (for example with RootCAs holding a private
-// CA, or with client certificates); a nil ServerName there defaults to the host
-// name of each address. opts.TLSConfig with a form without TLS is ErrInvalid.
+// against those of opts.TLSConfig when it is set (for example with RootCAs holding
+// a private CA, or with client certificates), or of tls_ca_file, which overrides
+// it. An empty ServerName defaults to the URL's host for a single server, and to
+// the host of each address otherwise. TLS 1.2 is the least version. opts.TLSConfig
+// or a TLS option with a form without TLS is ErrInvalid.
 //
 // A bad URL is ErrInvalid; a deployment that does not answer is ErrUnavailable
 // (or ErrTimeout when ctx runs out). No error of OpenURL holds the URL's password

@@ -247,11 +247,35 @@ func TestOpenURLTLS(t *testing.T) {
 	works("the right CA", url, &tls.Config{RootCAs: certs.Pool})
 	works("the right CA, by host name", "rediss://:"+marker+"@localhost:"+port(srv.TLSAddr), &tls.Config{RootCAs: certs.Pool})
 	works("skip_verify", url+"?skip_verify=true", nil)
+	works("tls_ca_file", url+"?tls_ca_file="+certs.CAFile, nil)
+	works("tls_ca_file over TLSConfig", url+"?tls_ca_file="+certs.CAFile, &tls.Config{RootCAs: x509.NewCertPool()})
+
+	// A server that asks for a client certificate signed by its CA.
+	mtls := redistest.StartTLS(t, certs, "--tls-auth-clients", "yes")
+	murl := "rediss://" + mtls.TLSAddr
 	clientCert, err := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	works("a client certificate", url, &tls.Config{RootCAs: certs.Pool, Certificates: []tls.Certificate{clientCert}})
+	works("a client certificate", murl, &tls.Config{RootCAs: certs.Pool, Certificates: []tls.Certificate{clientCert}})
+	works("tls_cert_file and tls_key_file", murl+"?tls_ca_file="+certs.CAFile+
+		"&tls_cert_file="+certs.ClientCert+"&tls_key_file="+certs.ClientKey, nil)
+	if b, err := open(murl+"?tls_ca_file="+certs.CAFile, nil); err == nil {
+		b.Close()
+		t.Error("a server that asks for a client certificate let in a client without one")
+	}
+	for _, bad := range []string{
+		url + "?tls_ca_file=" + certs.CAFile + ".missing",
+		url + "?tls_ca_file=" + certs.ClientKey, // no certificate in it
+		url + "?tls_cert_file=" + certs.ClientCert,
+		"redis://:" + marker + "@" + srv.Addr + "?tls_ca_file=" + certs.CAFile,
+	} {
+		_, err := open(bad, nil)
+		if !errors.Is(err, keyq.ErrInvalid) || strings.Contains(fmtAll(err), marker) {
+			t.Errorf("OpenURL(%s): %v, want ErrInvalid without the password", redisbackend.RedactURL(bad), err)
+		}
+		t.Logf("%v", err)
+	}
 
 	other := redistest.NewCerts(t)
 	for _, c := range []struct {

@@ -2,10 +2,12 @@ package redisbackend
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -62,9 +64,6 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 	if at := strings.LastIndex(rest, "@"); at >= 0 && strings.ContainsAny(rest[:at], "/?#") {
 		return nil, urlError(s, "an '@' after the host, or a '/', '?' or '#' in the user info: percent-escape them")
 	}
-	if tlsConf != nil && !sc.tls {
-		return nil, urlError(s, "Options.TLSConfig is set but the URL does not use TLS: use rediss")
-	}
 	// Host lists do not parse as URL hosts: parse them on their own.
 	var hosts string
 	if sc.kind != kindSingle {
@@ -89,8 +88,16 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 	if err != nil {
 		return nil, urlError(s, err.Error())
 	}
-	if insecure && !sc.tls {
-		return nil, urlError(s, "skip_verify without TLS: use rediss")
+	files := q.Has("tls_ca_file") || q.Has("tls_cert_file") || q.Has("tls_key_file")
+	switch {
+	case !sc.tls && tlsConf != nil:
+		return nil, urlError(s, "Options.TLSConfig is set but the URL does not use TLS: use rediss")
+	case !sc.tls && (insecure || files):
+		return nil, urlError(s, "TLS options without TLS: use rediss")
+	case files:
+		if tlsConf, err = tlsFiles(q, tlsConf); err != nil {
+			return nil, urlError(s, err.Error())
+		}
 	}
 	if q.Has("context_timeout_enabled") {
 		if on, err := boolParam(q, "context_timeout_enabled"); err != nil || !on {
@@ -244,4 +251,39 @@ func parseReason(err error) string {
 		return strings.TrimPrefix(ue.Err.Error(), "net/url: ")
 	}
 	return "does not parse"
+}
+
+// tlsFiles removes the options tls_ca_file, tls_cert_file and tls_key_file from q
+// and returns base (or an empty configuration) with what they name: the CAs that
+// verify the servers instead of the host's roots, and a client certificate.
+func tlsFiles(q url.Values, base *tls.Config) (*tls.Config, error) {
+	c := &tls.Config{}
+	if base != nil {
+		c = base.Clone()
+	}
+	ca, cert, key := q.Get("tls_ca_file"), q.Get("tls_cert_file"), q.Get("tls_key_file")
+	q.Del("tls_ca_file")
+	q.Del("tls_cert_file")
+	q.Del("tls_key_file")
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("tls_ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls_ca_file %s: no PEM certificate in it", ca)
+		}
+	}
+	if (cert == "") != (key == "") {
+		return nil, errors.New("tls_cert_file and tls_key_file go together")
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("tls_cert_file, tls_key_file: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
 }
