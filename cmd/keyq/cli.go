@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/redisbackend"
+	"github.com/redis/go-redis/v9"
 )
 
 // Env is what a command works with: its streams and the way to open the store.
@@ -130,23 +132,56 @@ func badUsage(fs *flag.FlagSet, format string, args ...any) error {
 	return errUsage
 }
 
-// defaultRedisURL is the store the inspection commands open without --redis.
+// redisURLEnv names the environment variable that holds the default store's URL.
+const redisURLEnv = "KEYQ_REDIS_URL"
+
+// redisURLHelp describes the --redis flag. It names the variable and never
+// prints its value, which may hold a password.
+const redisURLHelp = "the Redis deployment, as a URL: redis://[:password@]host:port[/db], rediss://... (TLS; " +
+	"add ?tls_ca_file=FILE for a private CA), redis+cluster://host1:port1,host2:port2, " +
+	"redis+sentinel://[:password@]host1:port1,...?master=name (default $" + redisURLEnv + ", or redis://127.0.0.1:6379)"
+
+// defaultRedisURL is the store the commands open without --redis.
 func defaultRedisURL() string {
-	if u := os.Getenv("KEYQ_REDIS_URL"); u != "" {
+	if u := os.Getenv(redisURLEnv); u != "" {
 		return u
 	}
 	return "redis://127.0.0.1:6379"
 }
 
-// OpenRedis opens the Redis backend on the server at url, after checking that the
-// server answers. Closing the backend closes its client.
+// openTimeout bounds the opening of a store when the command's context does not:
+// a server that never answers (a TLS hello sent to a plain port waits forever)
+// ends the command with an error instead of hanging it.
+const openTimeout = 10 * time.Second
+
+// OpenRedis opens the Redis backend at url, the default store when url is empty,
+// after checking that the deployment answers; url takes every form of
+// redisbackend.OpenURL. Closing the backend closes its client. No error of
+// OpenRedis holds a secret of url: the URL appears as redisbackend.RedactURL
+// prints it.
 func OpenRedis(ctx context.Context, url string) (backend.Backend, error) {
+	if url == "" {
+		url = defaultRedisURL()
+	}
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	b, err := redisbackend.OpenURL(ctx, url, redisbackend.Options{})
 	switch {
 	case errors.Is(err, backend.ErrInvalid):
-		return nil, fmt.Errorf("redis URL %q: %w", url, err)
-	case err != nil:
+		return nil, err // "invalid argument: redis URL redis://:xxxxx@host:port: ..."
+	case errors.Is(err, backend.ErrUnavailable), errors.Is(err, backend.ErrTimeout):
 		return nil, fmt.Errorf("cannot reach %w", err) // "cannot reach redis at host:port: ..."
+	case err != nil:
+		return nil, fmt.Errorf("cannot open %w", err) // "cannot open redis at host:port: WRONGPASS ..."
 	}
 	return b, nil
 }
+
+// quietRedis drops go-redis's log lines. go-redis logs connection trouble on
+// stderr on its own ("redis: connection pool: failed to dial ..."), several lines
+// a failure; a command reports each failure once, as its error.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietRedis{}) }
