@@ -135,3 +135,35 @@ func checkHelp(t *testing.T, args []string) {
 		t.Errorf("keyq %s describes --redis without naming $%s:\n%s", strings.Join(args, " "), redisURLEnv, text)
 	}
 }
+
+// TestOpenForms: the commands reach a server over TLS with the CA of the URL's
+// tls_ca_file, refuse one whose certificate they cannot verify, and reach a master
+// through Sentinel.
+func TestOpenForms(t *testing.T) {
+	certs := redistest.NewCerts(t)
+	srv := redistest.StartTLS(t, certs, "--requirepass", marker)
+	sentinel := redistest.StartSentinel(t, "mymaster", srv.Addr, marker)
+	for _, c := range []struct {
+		name, url string
+		code      int
+		err       string
+	}{
+		{"TLS with the CA", "rediss://:" + marker + "@" + srv.TLSAddr + "?tls_ca_file=" + certs.CAFile, 0, ""},
+		{"TLS, asked not to verify", "rediss://:" + marker + "@" + srv.TLSAddr + "?skip_verify=true", 0, ""},
+		{"TLS with the host's roots", "rediss://:" + marker + "@" + srv.TLSAddr, 1, "certificate signed by unknown authority"},
+		{"TLS with a CA file that is missing", "rediss://:" + marker + "@" + srv.TLSAddr + "?tls_ca_file=" + certs.CAFile + ".x", 1, "no such file"},
+		{"Sentinel", "redis+sentinel://:" + marker + "@" + sentinel.Addr + "?master=mymaster", 0, ""},
+	} {
+		var out, errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		code := run(ctx, []string{"stats", "--redis", c.url, "--namespace", "forms"},
+			&Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Open: OpenRedis})
+		cancel()
+		if code != c.code || !strings.Contains(errOut.String(), c.err) {
+			t.Errorf("%s: keyq stats: exit %d, stderr %q; want exit %d and %q", c.name, code, errOut.String(), c.code, c.err)
+		}
+		if strings.Contains(out.String()+errOut.String(), marker) {
+			t.Errorf("%s: keyq stats printed the password:\n%s%s", c.name, out.String(), errOut.String())
+		}
+	}
+}
