@@ -130,6 +130,8 @@ func openTarget(ctx context.Context, name, url string) (*bench.Target, error) {
 	case bench.MiniredisBackend:
 		return bench.OpenMiniredis()
 	default:
+		ctx, cancel := context.WithTimeout(ctx, openTimeout) // as OpenRedis does
+		defer cancel()
 		return bench.OpenRedis(ctx, url)
 	}
 }
