@@ -137,9 +137,12 @@ const redisURLEnv = "KEYQ_REDIS_URL"
 
 // redisURLHelp describes the --redis flag. It names the variable and never
 // prints its value, which may hold a password.
-const redisURLHelp = "the Redis deployment, as a URL: redis://[:password@]host:port[/db], rediss://... (TLS; " +
-	"add ?tls_ca_file=FILE for a private CA), redis+cluster://host1:port1,host2:port2, " +
-	"redis+sentinel://[:password@]host1:port1,...?master=name (default $" + redisURLEnv + ", or redis://127.0.0.1:6379)"
+const redisURLHelp = "the Redis deployment, as a URL (default $" + redisURLEnv + ", or redis://127.0.0.1:6379):\n" +
+	"redis://[[user]:password@]host:port[/db]          one server\n" +
+	"rediss://...[?tls_ca_file=FILE]                   one server over TLS, with a private CA\n" +
+	"redis+cluster://host1:port1,host2:port2,...       a cluster (rediss+cluster: over TLS)\n" +
+	"redis+sentinel://host1:port1,...[/db]?master=name a master watched by Sentinel\n" +
+	"See the doc of redisbackend.OpenURL for every option."
 
 // defaultRedisURL is the store the commands open without --redis.
 func defaultRedisURL() string {
