@@ -1,6 +1,8 @@
 package redisbackend_test
 
 import (
+	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -37,6 +39,42 @@ func TestRedactURL(t *testing.T) {
 		}
 		if strings.Contains(got, "S3cr") || strings.Contains(got, "etPW") {
 			t.Errorf("RedactURL(%q) = %q holds a part of the password", c.in, got)
+		}
+	}
+}
+
+// TestRedactRandomPasswords: passwords made of the characters that break URLs
+// never show in RedactURL's output, nor in OpenURL's errors.
+func TestRedactRandomPasswords(t *testing.T) {
+	const chars = "abcdefXYZ0189@/?#:%&=+ .[]"
+	rng := rand.New(rand.NewPCG(1, 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a URL that parses fails at once, without a network call
+	for range 3000 {
+		pw := make([]byte, 8+rng.IntN(8))
+		for i := range pw {
+			pw[i] = chars[rng.IntN(len(chars))]
+		}
+		pw[0] = 'Q' // no two passwords look like the rest of the URL
+		for _, url := range []string{
+			"redis://:" + string(pw) + "@127.0.0.1:1/0",
+			"redis://u:" + string(pw) + "@127.0.0.1:1/0?db=x",
+			// A lone user info is hidden whole; with a ':' its first part is a
+			// user name, which is shown.
+			"rediss://" + strings.ReplaceAll(string(pw), ":", "") + "@127.0.0.1:1",
+			"redis+sentinel://:" + string(pw) + "@127.0.0.1:1,h?master=m&sentinel_password=" + string(pw),
+			"redis+cluster://:" + string(pw) + "@127.0.0.1:1,h:x",
+		} {
+			if r := redisbackend.RedactURL(url); strings.Contains(r, string(pw)) || strings.Contains(r, strings.ReplaceAll(string(pw), ":", "")) {
+				t.Fatalf("RedactURL(%q) = %q", url, r)
+			}
+			_, err := redisbackend.OpenURL(ctx, url, redisbackend.Options{})
+			if err == nil {
+				t.Fatalf("OpenURL(%q) with a cancelled context succeeded", url)
+			}
+			if text := fmtAll(err); strings.Contains(text, string(pw)) || strings.Contains(text, strings.ReplaceAll(string(pw), ":", "")) {
+				t.Fatalf("OpenURL(%q): %v", url, err)
+			}
 		}
 	}
 }
