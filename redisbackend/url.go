@@ -24,8 +24,8 @@ import (
 //	rediss+sentinel://...            Sentinel and the servers over TLS
 //
 // The port defaults to 6379, and to 26379 for a sentinel. In every form the user
-// info is the account on the servers that hold the data; special characters in it
-// ('@', ':', '/', '?', '#', '%') must be percent-escaped. A Sentinel that asks for
+// info is the account on the servers that hold the data; a '/', '?', '#' or '%' in
+// it must be percent-escaped (%2F, %3F, %23, %25). A Sentinel that asks for
 // a password of its own takes it from the sentinel_username and sentinel_password
 // options. The options are those of go-redis's ParseURL, ParseClusterURL and
 // ParseFailoverURL (dial_timeout, read_timeout, pool_size, max_retries, ...), plus
