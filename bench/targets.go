@@ -79,19 +79,23 @@ func OpenRedis(ctx context.Context, url string) (*Target, error) {
 	return t, nil
 }
 
-// NewRedisClient connects to the server at url and checks it answers PING.
+// NewRedisClient connects to the server at url and checks it answers PING. Its
+// client ends each call by its context's deadline (ContextTimeoutEnabled). Its
+// errors hold no secret of url.
 func NewRedisClient(ctx context.Context, url string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("bench: redis URL %q: %w", url, err)
+		// go-redis's error may quote the URL, password and all.
+		return nil, fmt.Errorf("bench: redis URL %s does not parse", redisbackend.RedactURL(url))
 	}
 	if opt.PoolSize == 0 {
 		opt.PoolSize = 128
 	}
+	opt.ContextTimeoutEnabled = true
 	client := redis.NewClient(opt)
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("bench: redis at %s: %w", url, err)
+		return nil, fmt.Errorf("bench: redis at %s: %w", opt.Addr, err)
 	}
 	return client, nil
 }

@@ -2,6 +2,7 @@ package redisbackend
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,6 +32,11 @@ type Options struct {
 	// functions. By default the Backend loads its scripts there as one function
 	// library (FUNCTION LOAD), which makes each call cheaper for the server.
 	NoFunctions bool
+	// TLSConfig configures the TLS connections of OpenURL to a rediss URL: the CA
+	// that signed the servers' certificates (RootCAs), client certificates, and so
+	// on. Default: verify the servers against the host's root CAs. New refuses it:
+	// a client made by the caller carries its own TLS configuration.
+	TLSConfig *tls.Config
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -58,6 +64,13 @@ var (
 // New returns a Backend that stores its data through client, which may be a single
 // node, Sentinel or Cluster client. Close does not close client.
 //
+// Make the client with ContextTimeoutEnabled set in its options. Without it,
+// go-redis bounds a call by its ReadTimeout and WriteTimeout (5 s by default)
+// instead of the call's context, so against a server that stops answering a call
+// may outlast its context's deadline and keyq's operation timeout (S7.1) by up to
+// that long. New accepts such a client, since go-redis's timeouts still bound the
+// call, but ContextTimeoutEnabled reports it. OpenURL always sets it.
+//
 // go-redis retries a command after some network errors. A retried script may have
 // run once already: a retried Enqueue may then queue its tasks twice, a retried Ack
 // or Release may report backend.ErrLeaseLost for a lease it ended, and a retried
@@ -67,6 +80,9 @@ var (
 func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", backend.ErrInvalid)
+	}
+	if opts.TLSConfig != nil {
+		return nil, fmt.Errorf("%w: Options.TLSConfig is for OpenURL; set TLS in the client's options", backend.ErrInvalid)
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "keyq"

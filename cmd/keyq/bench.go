@@ -47,7 +47,7 @@ a real server; the workloads use namespaces of their own and delete them after.`
 	samples := fs.Int("samples", 200, "rounds of the wakeup workload")
 	backends := fs.String("backends", "", "comma-separated backends: memory, miniredis, redis (default memory,miniredis, plus redis with --redis)")
 	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","), "comma-separated workloads")
-	url := fs.String("redis", "", "the Redis server of the redis backend, as a redis:// URL")
+	url := fs.String("redis", "", "the Redis server of the redis backend, as a redis:// URL (default $"+redisURLEnv+", or redis://127.0.0.1:6379)")
 	jobs := fs.Bool("jobs", true, "keep job records (keyq.WithJobTracking); false saves a write per state change")
 	asJSON := fs.Bool("json", false, "print one JSON object per result line")
 	args, err := fs.parse(args)
@@ -131,6 +131,8 @@ func openTarget(ctx context.Context, name, url string) (*bench.Target, error) {
 	case bench.MiniredisBackend:
 		return bench.OpenMiniredis()
 	default:
+		ctx, cancel := context.WithTimeout(ctx, openTimeout) // as OpenRedis does
+		defer cancel()
 		return bench.OpenRedis(ctx, url)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/redisbackend"
+	"github.com/redis/go-redis/v9"
 )
 
 // Env is what a command works with: its streams and the way to open the store.
@@ -100,23 +102,59 @@ reached, a key, job or namespace is not found), 2 on bad usage.
 `)
 }
 
-// defaultRedisURL is the store the inspection commands open without --redis.
+// redisURLEnv names the environment variable that holds the default store's URL.
+const redisURLEnv = "KEYQ_REDIS_URL"
+
+// redisURLHelp describes the --redis flag. It names the variable and never
+// prints its value, which may hold a password.
+const redisURLHelp = "the Redis deployment, as a URL (default $" + redisURLEnv + ", or redis://127.0.0.1:6379):\n" +
+	"redis://[[user]:password@]host:port[/db]          one server\n" +
+	"rediss://...[?tls_ca_file=FILE]                   one server over TLS, with a private CA\n" +
+	"redis+cluster://host1:port1,host2:port2,...       a cluster (rediss+cluster: over TLS)\n" +
+	"redis+sentinel://host1:port1,...[/db]?master=name a master watched by Sentinel\n" +
+	"See the doc of redisbackend.OpenURL for every option."
+
+// defaultRedisURL is the store the commands open without --redis.
 func defaultRedisURL() string {
-	if u := os.Getenv("KEYQ_REDIS_URL"); u != "" {
+	if u := os.Getenv(redisURLEnv); u != "" {
 		return u
 	}
 	return "redis://127.0.0.1:6379"
 }
 
-// OpenRedis opens the Redis backend on the server at url, after checking that the
-// server answers. Closing the backend closes its client.
+// openTimeout bounds the opening of a store when the command's context does not:
+// a server that never answers (a TLS hello sent to a plain port waits forever)
+// ends the command with an error instead of hanging it.
+const openTimeout = 10 * time.Second
+
+// OpenRedis opens the Redis backend at url, the default store when url is empty,
+// after checking that the deployment answers; url takes every form of
+// redisbackend.OpenURL. Closing the backend closes its client. No error of
+// OpenRedis holds a secret of url: the URL appears as redisbackend.RedactURL
+// prints it.
 func OpenRedis(ctx context.Context, url string) (backend.Backend, error) {
+	if url == "" {
+		url = defaultRedisURL()
+	}
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
 	b, err := redisbackend.OpenURL(ctx, url, redisbackend.Options{})
 	switch {
 	case errors.Is(err, backend.ErrInvalid):
-		return nil, fmt.Errorf("redis URL %q: %w", url, err)
-	case err != nil:
+		return nil, err // "invalid argument: redis URL redis://:xxxxx@host:port: ..."
+	case errors.Is(err, backend.ErrUnavailable), errors.Is(err, backend.ErrTimeout):
 		return nil, fmt.Errorf("cannot reach %w", err) // "cannot reach redis at host:port: ..."
+	case err != nil:
+		return nil, fmt.Errorf("cannot open %w", err) // "cannot open redis at host:port: WRONGPASS ..."
 	}
 	return b, nil
 }
+
+// quietRedis drops go-redis's log lines. go-redis logs connection trouble on
+// stderr on its own ("redis: connection pool: failed to dial ..."), several lines
+// a failure; a command reports each failure once, as its error.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietRedis{}) }

@@ -26,7 +26,7 @@ type store struct {
 
 func storeFlags(fs *flag.FlagSet) *store {
 	s := &store{}
-	fs.StringVar(&s.url, "redis", defaultRedisURL(), "the Redis server, as a redis:// URL; $KEYQ_REDIS_URL sets the default")
+	fs.StringVar(&s.url, "redis", "", redisURLHelp)
 	fs.StringVar(&s.ns, "namespace", "default", "the keyq namespace")
 	fs.BoolVar(&s.json, "json", false, "print JSON, one object a line, for scripts")
 	return s

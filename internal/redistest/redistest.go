@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -25,11 +26,12 @@ const EnvURL = "KEYQ_REDIS_URL"
 
 // Server is a redis-server process started for a test.
 type Server struct {
-	Addr string // host:port on loopback
-	bin  string
-	args []string
-	cmd  *exec.Cmd
-	done chan struct{}
+	Addr    string // host:port on loopback
+	TLSAddr string // host:port of the TLS port, for a server from StartTLS
+	bin     string
+	args    []string
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // binary returns the path of redis-server, or skips or fails t.
@@ -98,8 +100,8 @@ func (s *Server) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		if err := Ping(ctx, s.Addr); err == nil {
-			return nil
+		if line, err := ping(ctx, s.Addr); err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
+			return nil // a server with requirepass answers NOAUTH: it is up
 		}
 		select {
 		case <-s.done:
@@ -144,19 +146,7 @@ func (s *Server) Restart(t testing.TB) {
 
 // Ping sends PING to addr and waits for PONG.
 func Ping(ctx context.Context, addr string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	line, err := ping(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -166,6 +156,23 @@ func Ping(ctx context.Context, addr string) error {
 	return nil
 }
 
+// ping sends PING to addr and returns the line of the reply.
+func ping(ctx context.Context, addr string) (string, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return "", err
+	}
+	return bufio.NewReader(conn).ReadString('\n')
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -173,4 +180,22 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Pause stops the server process with SIGSTOP: it keeps its connections and
+// accepts new ones (the kernel does), but answers nothing, as a hung server would,
+// until Resume. A paused server is still killed when the test ends.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("redistest: pause %s: %v", s.Addr, err)
+	}
+}
+
+// Resume lets a paused server run again.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("redistest: resume %s: %v", s.Addr, err)
+	}
 }

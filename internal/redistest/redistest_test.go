@@ -2,6 +2,8 @@ package redistest
 
 import (
 	"context"
+	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,5 +22,37 @@ func TestStartKillRestart(t *testing.T) {
 	s.Restart(t)
 	if err := Ping(ctx, s.Addr); err != nil {
 		t.Fatalf("restarted server: %v", err)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	s := Start(t, "--requirepass", "pw")
+	s.Pause(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := ping(ctx, s.Addr); err == nil {
+		t.Fatal("a paused server answered")
+	}
+	s.Resume(t)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if line, err := ping(ctx, s.Addr); err != nil || !strings.HasPrefix(line, "-NOAUTH") {
+		t.Fatalf("resumed server with a password: %q, %v; want NOAUTH", line, err)
+	}
+}
+
+func TestStartTLSAndSentinel(t *testing.T) {
+	certs := NewCerts(t)
+	s := StartTLS(t, certs)
+	conn, err := tls.Dial("tcp", s.TLSAddr, &tls.Config{RootCAs: certs.Pool})
+	if err != nil {
+		t.Fatalf("TLS port with the CA: %v", err)
+	}
+	conn.Close()
+	sen := StartSentinel(t, "m", s.Addr, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := Ping(ctx, sen.Addr); err != nil {
+		t.Fatalf("sentinel: %v", err)
 	}
 }

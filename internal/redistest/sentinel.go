@@ -1,0 +1,55 @@
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// StartSentinel runs a redis-sentinel on a free loopback port that watches the
+// master at masterAddr under the name master, with a quorum of one, and logs in
+// to it with password unless that is empty. It is killed when t ends. Without redis-sentinel on PATH it skips t (fails under CI).
+func StartSentinel(t testing.TB, master, masterAddr, password string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-sentinel")
+	if err != nil {
+		msg := "redis-sentinel is not on PATH: install it (Debian: apt-get install -y redis-sentinel)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + "; CI must run the real-server tests")
+		}
+		t.Skip(msg + "; skipping the Sentinel tests")
+	}
+	host, port, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		t.Fatalf("redistest: master address %q: %v", masterAddr, err)
+	}
+	dir := t.TempDir()
+	var lastErr error
+	for range 5 {
+		p, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: no free port: %v", err)
+		}
+		// Sentinel rewrites its configuration file, so each try gets its own.
+		conf := filepath.Join(dir, "sentinel-"+strconv.Itoa(p)+".conf")
+		text := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nlogfile sentinel-%d.log\n"+
+			"sentinel monitor %s %s %s 1\n", p, dir, p, master, host, port)
+		if password != "" {
+			text += fmt.Sprintf("sentinel auth-pass %s %s\n", master, password)
+		}
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), bin: bin, args: []string{conf}}
+		if lastErr = s.start(); lastErr == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+	}
+	t.Fatalf("redistest: redis-sentinel did not start: %v", lastErr)
+	return nil
+}
