@@ -44,7 +44,7 @@ func storeCmd(name string, rest ...string) func(url string) []string {
 	}
 }
 
-// TestNoSecretPrinted runs every command against every way opening a store can
+// TestNoSecretPrinted (S8.5) runs every command against every way opening a store can
 // fail, with a URL whose password is marker, and checks that marker shows neither
 // on the command's stdout and stderr nor on the process's own stderr (file
 // descriptor 2, where go-redis logs by default), and that go-redis wrote no log
