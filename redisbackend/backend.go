@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,10 @@ type Options struct {
 	// functions. By default the Backend loads its scripts there as one function
 	// library (FUNCTION LOAD), which makes each call cheaper for the server.
 	NoFunctions bool
+	// Logger receives what the Backend has to report outside a call's result: a
+	// server that refuses it the wake-up channel (wait.go), once. Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -82,7 +87,10 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 		opts.DequeueGrace = time.Second
 	}
 	b := &Backend{client: client, opts: opts, closed: make(chan struct{}), resends: clientResends(client)}
-	b.wait = newWaiter(client, b.closed)
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b.wait = newWaiter(client, b.closed, opts.Logger)
 	if opts.NoFunctions {
 		b.fnMode.Store(fnOff)
 	}
@@ -246,6 +254,9 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		deduped = res.Deduped
 		var nextC <-chan time.Time
 		var nextT clock.Timer
+		if reg.poll && (next < 0 || next > pollEvery) { // no wake-up will come
+			next = pollEvery
+		}
 		if next >= 0 {
 			nextT = b.opts.Clock.NewTimer(next)
 			nextC = nextT.C()
