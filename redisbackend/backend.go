@@ -48,6 +48,9 @@ type Backend struct {
 	waiting atomic.Int64 // Dequeue calls blocked waiting, for tests
 
 	resends bool // the client may send a command twice (request.go)
+	// testRequest, when set by a test, names the request key of every call, so
+	// that two calls are one call sent twice.
+	testRequest func(k *nsKeys) string
 
 	fnMu   sync.Mutex   // held while finding out whether functions work
 	fnMode atomic.Int32 // fnUnknown, fnOn or fnOff (functions.go)

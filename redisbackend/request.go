@@ -60,12 +60,16 @@ func (b *Backend) runReq(ctx context.Context, s *script, k *nsKeys, args []any) 
 	if d, ok := ctx.Deadline(); ok {
 		ttl = min(max(time.Until(d)+reqSlack, reqMin), reqMax)
 	}
-	var id [16]byte
-	binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
 	keys := make([]string, len(k.all)+1)
 	copy(keys, k.all)
-	keys[len(k.all)] = k.prefix + "i:" + string(id[:])
+	if b.testRequest != nil {
+		keys[len(k.all)] = b.testRequest(k)
+	} else {
+		var id [16]byte
+		binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
+		binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
+		keys[len(k.all)] = k.prefix + "i:" + string(id[:])
+	}
 	v, err := b.exec(ctx, s, keys, append(args, strconv.FormatInt(ttl.Milliseconds(), 10))...)
 	if err != nil {
 		return nil, mapErr(ctx, err)
