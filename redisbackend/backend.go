@@ -468,7 +468,7 @@ func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, er
 	}
 	total := 0
 	for { // one script reclaims at most ten housekeeping batches
-		r, err := b.run(ctx, scriptReclaim, b.nsKeys(p.Namespace))
+		r, err := b.runReq(ctx, scriptReclaim, b.nsKeys(p.Namespace), nil)
 		if err != nil {
 			return total, err
 		}

@@ -97,7 +97,8 @@
 //
 // go-redis sends a command again after some network errors, and the first send may
 // have run. So every call that changes state (Enqueue, Dequeue, Ack, AckBatch,
-// Release, Extend, RequeueDead, PurgeDead) names a fresh request key, i:<16 random
+// Release, Extend, RequeueDead, PurgeDead, DeleteAnswer, Reclaim) names a fresh
+// request key, i:<16 random
 // bytes>: its script first looks for it and, when found, returns the outcome stored
 // there without changing anything; else it does its work and stores its outcome
 // there, with a PX of the time left until the call's deadline plus 2s (2s to 1

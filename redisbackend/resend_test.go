@@ -86,6 +86,13 @@ func TestResendReturnsFirstOutcome(t *testing.T) {
 			twice("RequeueDead", func() (any, error) {
 				return b.RequeueDead(ctx, backend.DeadActionParams{Namespace: ns, IDs: []string{ls[2].ID}})
 			})
+			if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: ns, Key: "x",
+				Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}); err != nil {
+				t.Fatal(err)
+			}
+			twice("DeleteAnswer", func() (any, error) {
+				return nil, b.DeleteAnswer(ctx, backend.DeleteAnswerParams{Namespace: ns, Key: "x"})
+			})
 			b.testRequest = nil
 			st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
 			if err != nil {
