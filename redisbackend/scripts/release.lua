@@ -10,6 +10,8 @@
 local now = now_ms()
 if req_check(ARGV[9]) then return {now} end
 if not epoch_is(ARGV[8]) then return {'lost'} end
+local delay = tonumber(ARGV[4]) -- checked before any write: a script is not rolled back
+if not delay then return redis.error_reply('ERR keyq: bad delay') end
 housekeep(now)
 local q, b, dl = take_lease(ARGV[1], ARGV[2], now)
 if not q then return {'lost'} end
@@ -20,7 +22,7 @@ if ARGV[7] == '1' then
   if reason == '' then reason = 'dead-lettered' end
   to_dead(q, b, reason, now)
 else
-  put_back(q, b, ARGV[6] == '1', tonumber(ARGV[4]), ARGV[3] == '1', ARGV[5], now)
+  put_back(q, b, ARGV[6] == '1', delay, ARGV[3] == '1', ARGV[5], now)
 end
 req_done('1')
 return {now}
