@@ -5,7 +5,12 @@ package backend
 //
 //   - Sequence. Each namespace has one counter, starting at 1. Enqueue takes one
 //     number per task, in order, and the task ID is its decimal form. Every lease
-//     handed out takes the next number as its Token, also in decimal.
+//     handed out takes the next number as its Token, also in decimal. A driver whose
+//     store can lose its data while clients hold IDs and tokens (Redis restarted
+//     without persistence) puts a fixed-width name of the counter's life, which
+//     changes whenever the counter starts again, and a '-' before each number, so
+//     that an ID or token from before a loss never names a task or lease from after
+//     it; the numbers stay the same.
 //
 //   - Liveness. A lease is live while the backend's clock reads before its Deadline.
 //     Ack, Release, Extend and Leases treat a lease at or past its deadline as ended,

@@ -11,6 +11,12 @@
 // Time comes from a clock.Clock, the host's by default; tests pass a clock.Fake with
 // WithClock and move it by hand. Dequeue waits are measured on the host's clock,
 // as they would be for a remote backend.
+//
+// Task IDs and lease tokens are the bare numbers of backend/doc.go, unique for the
+// life of a Backend: a namespace, once made, is never dropped, so its sequence
+// never starts again. The data goes with the Backend, and so do the leases: IDs
+// and tokens of one Backend mean nothing to another, which would take them for its
+// own tasks of the same numbers.
 package memory
 
 import (

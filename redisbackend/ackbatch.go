@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/keyq/keyq/backend"
@@ -45,35 +46,61 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 	if len(sent) == 0 {
 		return errs, nil
 	}
-	args, order := ackArgs(ps, sent)
-	r, err := b.run(ctx, scriptAckBatch, b.nsKeys(ns), args...)
-	if err != nil {
-		return nil, err
-	}
-	if len(r) != len(order) {
-		return nil, corrupt("batch ack reply of %d items for %d leases", len(r), len(order))
-	}
-	for j, v := range r {
-		if n, ok := v.(int64); !ok || n != 1 {
-			errs[order[j]] = backend.ErrLeaseLost
+	// One script call per epoch: leases of two epochs meet in a batch only around
+	// a loss of the store's data, and then those of the old one are lost.
+	for len(sent) > 0 {
+		this, rest := byEpoch(ps, sent)
+		args, order := ackArgs(ps, this)
+		r, err := b.runReq(ctx, scriptAckBatch, b.nsKeys(ns), append(args, ps[this[0]].Token[:epochLen]))
+		if err != nil {
+			return nil, err
 		}
+		if len(r) == 1 && r[0] == "lost" { // not the current epoch
+			for _, i := range this {
+				errs[i] = backend.ErrLeaseLost
+			}
+		} else if len(r) != len(order) {
+			return nil, corrupt("batch ack reply of %d items for %d leases", len(r), len(order))
+		}
+		for j, v := range r {
+			if n, ok := v.(int64); !ok || n != 1 {
+				errs[order[j]] = backend.ErrLeaseLost
+			}
+		}
+		sent = rest
 	}
 	return errs, nil
+}
+
+// byEpoch splits the leases ps[i], i in idx, into those of the first one's epoch
+// and the others.
+func byEpoch(ps []backend.AckParams, idx []int) (this, rest []int) {
+	epoch := ps[idx[0]].Token[:epochLen]
+	for j, i := range idx {
+		if ps[i].Token[:epochLen] != epoch {
+			if this == nil {
+				this = slices.Clip(idx[:j])
+			}
+			rest = append(rest, i)
+		} else if this != nil {
+			this = append(this, i)
+		}
+	}
+	if this == nil {
+		return idx, nil
+	}
+	return this, rest
 }
 
 // leaseBucket is how many consecutive lease tokens share one record hash,
 // l:<token / leaseBucket> (LB in scripts/common.lua).
 const leaseBucket = 128
 
-// ackable reports whether p's token and task ID can name a live lease at all: a
-// token is a decimal number, and a task ID is at most 255 bytes (its length is
-// one byte of the stored task). Others are lost without a call.
+// ackable reports whether p's token and task ID can name a live lease at all
+// (leaseName). Others are lost without a call.
 func ackable(p *backend.AckParams) bool {
-	if !isDecimal(p.Token) || len(p.TaskID) > 255 {
-		return false
-	}
-	_, err := strconv.ParseInt(p.Token, 10, 64)
-	return err == nil
+	_, _, _, ok := leaseName(p.Token, p.TaskID)
+	return ok
 }
 
 // ackKey is what the leases of one group of ack_all's arguments share.
@@ -97,7 +124,7 @@ func ackArgs(ps []backend.AckParams, idx []int) (args []any, order []int) {
 	var keys []ackKey
 	for _, i := range idx {
 		p := &ps[i]
-		token, _ := strconv.ParseInt(p.Token, 10, 64)
+		token, _ := strconv.ParseInt(p.Token[epochLen+1:], 10, 64)
 		k := ackKey{bucket: token / leaseBucket, job: jobOutcome(p)}
 		if p.Answer != nil {
 			k.ttl = durMS(p.Answer.TTL)
@@ -107,7 +134,7 @@ func ackArgs(ps []backend.AckParams, idx []int) (args []any, order []int) {
 		}
 		groups[k] = append(groups[k], i)
 	}
-	args = make([]any, 0, 4*len(keys)+3*len(idx))
+	args = make([]any, 0, 4*len(keys)+3*len(idx)+2) // room for the epoch and request
 	order = make([]int, 0, len(idx))
 	for _, k := range keys {
 		g := groups[k]
@@ -118,7 +145,8 @@ func ackArgs(ps []backend.AckParams, idx []int) (args []any, order []int) {
 			if a := p.Answer; a != nil {
 				answer = storedAnswer(a.Value, a.OK, k.ttl)
 			}
-			args = append(args, p.Token, string([]byte{byte(len(p.TaskID))})+p.TaskID, answer)
+			tok, id := p.Token[epochLen+1:], p.TaskID[epochLen+1:]
+			args = append(args, tok, string([]byte{byte(len(id))})+id, answer)
 			order = append(order, i)
 		}
 	}

@@ -79,7 +79,7 @@ func (b *Backend) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return err
 	}
-	r, err := b.run(ctx, scriptDelAnswer, b.nsKeys(p.Namespace), digest(p.Key))
+	r, err := b.runReq(ctx, scriptDelAnswer, b.nsKeys(p.Namespace), []any{digest(p.Key)})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,10 @@ type Options struct {
 	// on. Default: verify the servers against the host's root CAs. New refuses it:
 	// a client made by the caller carries its own TLS configuration.
 	TLSConfig *tls.Config
+	// Logger receives what the Backend has to report outside a call's result: a
+	// server that refuses it the wake-up channel (wait.go), once. Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -47,6 +52,11 @@ type Backend struct {
 	wait   *waiter
 
 	waiting atomic.Int64 // Dequeue calls blocked waiting, for tests
+
+	resends bool // the client may send a command twice (request.go)
+	// testRequest, when set by a test, names the request key of every call, so
+	// that two calls are one call sent twice.
+	testRequest func(k *nsKeys) string
 
 	fnMu   sync.Mutex   // held while finding out whether functions work
 	fnMode atomic.Int32 // fnUnknown, fnOn or fnOff (functions.go)
@@ -71,12 +81,9 @@ var (
 // that long. New accepts such a client, since go-redis's timeouts still bound the
 // call, but ContextTimeoutEnabled reports it. OpenURL always sets it.
 //
-// go-redis retries a command after some network errors. A retried script may have
-// run once already: a retried Enqueue may then queue its tasks twice, a retried Ack
-// or Release may report backend.ErrLeaseLost for a lease it ended, and a retried
-// Dequeue may lease a task that nobody receives until its lease expires and it is
-// reclaimed. None of these loses a task (S10.1). Set MaxRetries to -1 on the client
-// to rule them out.
+// go-redis sends a command again after some network errors, and the first send
+// may have run. Every call that changes state is safe to resend: its script runs
+// once per call, and a resend returns the first run's outcome (request.go).
 func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: nil client", backend.ErrInvalid)
@@ -98,8 +105,11 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	if opts.DequeueGrace <= 0 {
 		opts.DequeueGrace = time.Second
 	}
-	b := &Backend{client: client, opts: opts, closed: make(chan struct{})}
-	b.wait = newWaiter(client, b.closed)
+	b := &Backend{client: client, opts: opts, closed: make(chan struct{}), resends: clientResends(client)}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b.wait = newWaiter(client, b.closed, opts.Logger)
 	if opts.NoFunctions {
 		b.fnMode.Store(fnOff)
 	}
@@ -151,6 +161,11 @@ func (b *Backend) run(ctx context.Context, s *script, k *nsKeys, args ...any) ([
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}
+	return listReply(v)
+}
+
+// listReply returns a script's reply as a list, which must not be empty.
+func listReply(v any) ([]any, error) {
 	list, ok := v.([]any)
 	if !ok || len(list) == 0 {
 		return nil, corrupt("script reply %T", v)
@@ -174,7 +189,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 	if p.TrackJobs {
 		jobTTL = durMS(p.JobTTL)
 	}
-	args := make([]any, 0, 5+3*len(p.Tasks))
+	args := make([]any, 0, 7+3*len(p.Tasks))
 	args = append(args, p.Queue, flag(p.AtHead), durMS(p.Delay), flag(p.Unique), jobTTL)
 	for i := range p.Tasks {
 		pre, rest := encodeMessage(&p.Tasks[i], p.TrackJobs)
@@ -183,23 +198,26 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 			args = append(args, p.Tasks[i].Type)
 		}
 	}
-	r, err := b.run(ctx, scriptEnqueue, b.nsKeys(p.Namespace), args...)
+	args = append(args, newEpoch())
+	r, err := b.runReq(ctx, scriptEnqueue, b.nsKeys(p.Namespace), args)
 	if err != nil {
 		return nil, err
 	}
 	if len(r) == 1 && r[0] == "dup" {
 		return nil, backend.ErrDuplicate
 	}
-	if len(r) != 2 {
+	if len(r) != 3 {
 		return nil, corrupt("enqueue reply of %d items", len(r))
 	}
 	base, ok := r[1].(int64)
-	if !ok {
-		return nil, corrupt("enqueue reply: first ID %T, want an integer", r[1])
+	epoch, _ := r[2].(string)
+	if !ok || len(epoch) != epochLen {
+		return nil, corrupt("enqueue reply: first ID %v, epoch %v", r[1], r[2])
 	}
 	ids := make([]string, len(p.Tasks))
+	m := newIDMaker(epoch)
 	for i := range ids {
-		ids[i] = strconv.FormatInt(base+int64(i)+1, 10)
+		ids[i] = m.id(base + int64(i) + 1)
 	}
 	return ids, nil
 }
@@ -255,6 +273,9 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 		deduped = res.Deduped
 		var nextC <-chan time.Time
 		var nextT clock.Timer
+		if reg.poll && (next < 0 || next > pollEvery) { // no wake-up will come
+			next = pollEvery
+		}
 		if next >= 0 {
 			nextT = b.opts.Clock.NewTimer(next)
 			nextC = nextT.C()
@@ -308,11 +329,12 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 	if ctx.Err() != nil {
 		return res, -1, ctxErr(ctx)
 	}
-	args := make([]any, 0, 2+len(p.Queues))
+	args := make([]any, 0, 4+len(p.Queues))
 	args = append(args, p.Count, durMS(p.Lease))
 	for _, q := range p.Queues {
 		args = append(args, q)
 	}
+	args = append(args, newEpoch())
 	// Once sent, the script runs to the end: a cancelled ctx must not lose the
 	// tasks it leased (S3.5). Without a deadline, the client's read timeout bounds
 	// the call.
@@ -323,7 +345,7 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 	defer cancel()
 	next := time.Duration(-1)
 	for { // more than one round only when a round stopped at its dedupe cap
-		r, err := b.run(dctx, scriptDequeue, k, args...)
+		r, err := b.runReq(dctx, scriptDequeue, k, args)
 		if err == nil {
 			var more bool
 			if more, err = decodeDequeue(r, &res); err == nil {
@@ -351,9 +373,15 @@ func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueP
 // decodeDequeue adds the leases of a dequeue script's reply to res and reports
 // whether the script asks to be called again.
 func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
-	if len(r) < 6 {
+	if len(r) < 7 {
 		return false, corrupt("dequeue reply of %d items", len(r))
 	}
+	epoch, _ := r[len(r)-1].(string)
+	r = r[:len(r)-1]
+	if len(r) > 6 && len(epoch) != epochLen {
+		return false, corrupt("dequeue reply: epoch %v", epoch)
+	}
+	m := newIDMaker(epoch)
 	deadline := msTime(num(r[1]))
 	res.Deduped += int(num(r[2]))
 	token := num(r[5]) // the leases' tokens follow it, one by one
@@ -379,7 +407,8 @@ func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
 				return false, err
 			}
 			token++
-			res.Leases = append(res.Leases, backend.Lease{Task: t, Token: strconv.FormatInt(token, 10), Deadline: deadline})
+			t.ID = m.decimal(t.ID)
+			res.Leases = append(res.Leases, backend.Lease{Task: t, Token: m.id(token), Deadline: deadline})
 		}
 		i += 2 + int(n)
 	}
@@ -402,7 +431,7 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 		return backend.ErrLeaseLost
 	}
 	args, _ := ackArgs([]backend.AckParams{p}, []int{0})
-	r, err := b.run(ctx, scriptAck, b.nsKeys(p.Namespace), args...)
+	r, err := b.runReq(ctx, scriptAck, b.nsKeys(p.Namespace), append(args, p.Token[:epochLen]))
 	if err != nil {
 		return err
 	}
@@ -414,11 +443,12 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return err
 	}
-	if !isDecimal(p.Token) {
+	epoch, token, id, ok := leaseName(p.Token, p.TaskID)
+	if !ok {
 		return backend.ErrLeaseLost
 	}
-	r, err := b.run(ctx, scriptRelease, b.nsKeys(p.Namespace), p.Token, p.TaskID, flag(p.ToTail),
-		durMS(p.Delay), p.Error, flag(p.KeepAttempt), flag(p.DeadLetter))
+	r, err := b.runReq(ctx, scriptRelease, b.nsKeys(p.Namespace), []any{token, id, flag(p.ToTail),
+		durMS(p.Delay), p.Error, flag(p.KeepAttempt), flag(p.DeadLetter), epoch})
 	if err != nil {
 		return err
 	}
@@ -430,10 +460,11 @@ func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return time.Time{}, err
 	}
-	if !isDecimal(p.Token) {
+	epoch, token, id, ok := leaseName(p.Token, p.TaskID)
+	if !ok {
 		return time.Time{}, backend.ErrLeaseLost
 	}
-	r, err := b.run(ctx, scriptExtend, b.nsKeys(p.Namespace), p.Token, p.TaskID, durMS(p.Lease))
+	r, err := b.runReq(ctx, scriptExtend, b.nsKeys(p.Namespace), []any{token, id, durMS(p.Lease), epoch})
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -453,7 +484,7 @@ func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, er
 	}
 	total := 0
 	for { // one script reclaims at most ten housekeeping batches
-		r, err := b.run(ctx, scriptReclaim, b.nsKeys(p.Namespace))
+		r, err := b.runReq(ctx, scriptReclaim, b.nsKeys(p.Namespace), nil)
 		if err != nil {
 			return total, err
 		}

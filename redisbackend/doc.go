@@ -20,6 +20,7 @@
 // cluster slot, and two namespaces never share a key. Per namespace:
 //
 //	seq        string  one sequence for task IDs and lease tokens (backend/doc.go)
+//	epoch      string  the name of the sequence's life, in every ID and token
 //	q:<queue>  list    waiting tasks, as compact blobs (encoding.go)
 //	delayed    zset    delayed tasks by due time, then ID
 //	l:<n>      hash    lease records of tokens 128n to 128n+127: deadline, queue, task,
@@ -34,8 +35,22 @@
 //	                   by the digest's first 12 bits so each hash stays small
 //	j:<id>     hash    a job record (only for tasks enqueued with tracking)
 //	r:<name>   string  a rate limiter's state
+//	i:<16 bytes> string  a state change's outcome, kept for a resend (Retries)
 //	w          channel wake-ups for waiting consumers (Pub/Sub)
 //
+// # IDs and tokens
+//
+// A task ID or lease token is "<epoch>-<n>", as "k3v9a0c2-17": n comes from the
+// sequence, and the epoch, 8 random characters, names the sequence's life. When the
+// sequence starts again at 1, because the namespace is new or because the store
+// lost its data (a server restarted without persistence, keys evicted), the call
+// that takes numbers stores a new epoch. So an ID or token handed out before a
+// loss never names a task or lease handed out after it, though the numbers repeat:
+// an Ack, Release or Extend with an old lease is backend.ErrLeaseLost, a Job with an
+// old ID is backend.ErrNotFound, and a dead-letter action skips old IDs. The check
+// costs one GET per call, whatever the number of tasks. A store that goes back in
+// time without starting its sequence again (a replica promoted with writes missing)
+// is not covered: its epoch is the same.//
 // Answers and the key index are addressed by the first 16 bytes of the SHA-256 of
 // the task key, in raw bytes, so keys may be payloads of any size. A queued task
 // costs its payload, about 35 bytes of header, and the key when it is not the
@@ -71,16 +86,28 @@
 // waiter wakes then; scripts that bring that time forward wake every waiter. A
 // (re)subscription wakes every waiter too, since messages may have been lost while
 // the connection was down. While idle nothing polls; go-redis pings the Pub/Sub
-// connection every few seconds to check it. Measured idle wake-up on loopback
+// connection every few seconds to check it. Publishing is best effort: a server
+// whose ACL refuses the user the channel (Redis 7's default for new users,
+// acl-pubsub-default resetchannels) fails no call; the Backend finds the refusal
+// when its subscription is not confirmed within 200ms, logs it once
+// (Options.Logger), and its waiters then try again every 50ms. Measured idle wake-up on loopback
 // (BenchmarkWakeup): p50 0.30 ms, p99 0.69 ms.
 //
 // # Retries
 //
-// go-redis retries a command after some network errors, and a script may then run
-// twice: a retried Enqueue queues its tasks twice, a retried Ack or Release may
-// report backend.ErrLeaseLost for a lease it did end, a retried Dequeue may lease a
-// task nobody receives until its lease expires. No task is lost either way (S10.1).
-// Set MaxRetries: -1 on the client to rule this out. Scripts are sent with EVALSHA
+// go-redis sends a command again after some network errors, and the first send may
+// have run. So every call that changes state (Enqueue, Dequeue, Ack, AckBatch,
+// Release, Extend, RequeueDead, PurgeDead, DeleteAnswer, Reclaim) names a fresh
+// request key, i:<16 random
+// bytes>: its script first looks for it and, when found, returns the outcome stored
+// there without changing anything; else it does its work and stores its outcome
+// there, with a PX of the time left until the call's deadline plus 2s (2s to 1
+// minute; 1 minute without a deadline). A resent Enqueue returns the IDs of the
+// first run, a resent Ack, Release or Extend its outcome, a resent Dequeue the
+// leases the first run took that are still live. Each call pays one GET and one SET
+// on the server, and the server keeps one small key per call for that time. A
+// client that never resends (MaxRetries: -1, and MaxRedirects: -1 for a cluster)
+// sends no request key and pays nothing. Scripts are sent with EVALSHA
 // and fall back to EVAL after NOSCRIPT, so a SCRIPT FLUSH, restart or failover
 // costs one extra round trip; a function library lost the same way is loaded again
 // and the call repeated, which is safe because a missing function runs nothing.

@@ -57,6 +57,10 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 	if err != nil {
 		return nil, err
 	}
+	m, r, err := epochReply(r)
+	if err != nil {
+		return nil, err
+	}
 	var tasks []backend.Task
 	for _, v := range r[1:] {
 		s, err := str(v)
@@ -67,9 +71,22 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 		if err != nil {
 			return nil, err
 		}
+		t.ID = m.decimal(t.ID)
 		tasks = append(tasks, t)
 	}
 	return tasks, nil
+}
+
+// epochReply splits the epoch off the end of an inspection script's reply.
+func epochReply(r []any) (idMaker, []any, error) {
+	if len(r) < 2 {
+		return idMaker{}, nil, corrupt("reply of %d items without its epoch", len(r))
+	}
+	epoch, ok := r[len(r)-1].(string)
+	if !ok || (epoch != "" && len(epoch) != epochLen) {
+		return idMaker{}, nil, corrupt("reply epoch %v", r[len(r)-1])
+	}
+	return newIDMaker(epoch), r[:len(r)-1], nil
 }
 
 // Leases implements backend.Backend.
@@ -78,6 +95,10 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 		return nil, err
 	}
 	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), p.Count)
+	if err != nil {
+		return nil, err
+	}
+	m, r, err := epochReply(r)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +117,7 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 		if err != nil {
 			return nil, err
 		}
+		l.ID, l.Token = m.decimal(l.ID), m.decimal(l.Token)
 		leases = append(leases, l)
 	}
 	return leases, nil
@@ -128,6 +150,10 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	if err != nil {
 		return nil, err
 	}
+	m, r, err := epochReply(r)
+	if err != nil {
+		return nil, err
+	}
 	var dead []backend.DeadTask
 	for _, v := range r[1:] {
 		s, err := str(v)
@@ -138,6 +164,7 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 		if err != nil {
 			return nil, err
 		}
+		d.ID = m.decimal(d.ID)
 		dead = append(dead, d)
 	}
 	return dead, nil
@@ -175,14 +202,16 @@ func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadA
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return 0, err
 	}
-	args := make([]any, 0, 2+len(p.IDs))
+	args := make([]any, 0, 3+len(p.IDs))
 	args = append(args, action, flag(p.All))
 	if !p.All {
 		for _, id := range p.IDs {
-			args = append(args, id)
+			if _, _, ok := splitID(id); ok { // others name no task
+				args = append(args, id)
+			}
 		}
 	}
-	r, err := b.run(ctx, scriptDeadAction, b.nsKeys(p.Namespace), args...)
+	r, err := b.runReq(ctx, scriptDeadAction, b.nsKeys(p.Namespace), args)
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +230,11 @@ func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, er
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Job{}, err
 	}
-	r, err := b.run(ctx, scriptJob, b.nsKeys(p.Namespace), p.ID)
+	epoch, id, ok := splitID(p.ID)
+	if !ok {
+		return backend.Job{}, backend.ErrNotFound
+	}
+	r, err := b.run(ctx, scriptJob, b.nsKeys(p.Namespace), id, epoch)
 	if err != nil {
 		return backend.Job{}, err
 	}

@@ -15,7 +15,7 @@ const digestLen = 16
 // scripts/common.lua.
 type nsKeys struct {
 	prefix  string
-	all     []string // seq, delayed, leases, lease, stats, dead, deadz, queues, prefix
+	all     []string // seq, delayed, leases, lease, stats, dead, deadz, queues, prefix, epoch
 	channel string   // the wake-up Pub/Sub channel
 }
 
@@ -25,7 +25,7 @@ func newNSKeys(prefix, ns string) *nsKeys {
 		prefix: p,
 		all: []string{
 			p + "seq", p + "delayed", p + "leases", p + "lease", p + "stats",
-			p + "dead", p + "deadz", p + "queues", p,
+			p + "dead", p + "deadz", p + "queues", p, p + "epoch",
 		},
 		channel: p + "w",
 	}

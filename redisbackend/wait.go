@@ -2,10 +2,12 @@ package redisbackend
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
@@ -27,9 +29,17 @@ import (
 // be left there. Messages sent while the subscription was down are lost, so every
 // (re)subscription confirmation wakes all waiters of the channel. Channels stay
 // subscribed until Close.
+//
+// A server whose ACL refuses the channel (Redis 7 users have no channel by
+// default: acl-pubsub-default resetchannels) never confirms the subscription. When
+// a subscription is not confirmed within probeAfter, the waiter publishes on the
+// channel to find out; a NOPERM refusal is logged once per Backend, and waiters on
+// that channel try again every pollEvery until a confirmation comes after all.
 type waiter struct {
 	client redis.UniversalClient
 	closed <-chan struct{}
+	logger *slog.Logger
+	warned sync.Once
 
 	mu      sync.Mutex
 	ps      *redis.PubSub
@@ -39,20 +49,28 @@ type waiter struct {
 }
 
 type channelState struct {
-	ready chan struct{} // closed at the first subscription confirmation
-	regs  []*waitReg    // in registration order
+	ready  chan struct{} // closed at the first subscription confirmation
+	regs   []*waitReg    // in registration order
+	denied bool          // the server refused the channel and has not confirmed it since
 }
 
+const (
+	probeAfter = 200 * time.Millisecond // a subscription not confirmed by then is probed
+	pollEvery  = 50 * time.Millisecond  // how often waiters try when the channel is refused
+)
+
 // waitReg is one waiting Dequeue, for up to count tasks. c receives the queue it
-// was woken for, or "" when it should simply try again.
+// was woken for, or "" when it should simply try again. poll is set when no
+// wake-up will come: the server refused the channel.
 type waitReg struct {
 	queues []string
 	count  int
 	c      chan string
+	poll   bool
 }
 
-func newWaiter(client redis.UniversalClient, closed <-chan struct{}) *waiter {
-	return &waiter{client: client, closed: closed, chans: make(map[string]*channelState)}
+func newWaiter(client redis.UniversalClient, closed <-chan struct{}, logger *slog.Logger) *waiter {
+	return &waiter{client: client, closed: closed, logger: logger, chans: make(map[string]*channelState)}
 }
 
 // register makes sure channel is subscribed and registers a waiter for up to count
@@ -73,10 +91,13 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 		st = &channelState{ready: make(chan struct{})}
 		w.chans[channel] = st
 	}
-	r := &waitReg{queues: queues, count: max(count, 1), c: make(chan string, 1)}
+	r := &waitReg{queues: queues, count: max(count, 1), c: make(chan string, 1), poll: st.denied}
 	st.regs = append(st.regs, r)
 	ps := w.ps
 	w.mu.Unlock()
+	if r.poll {
+		return r, nil
+	}
 
 	select {
 	case <-st.ready:
@@ -96,13 +117,25 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 			err = mapErr(ctx, err)
 			break
 		}
-		select {
-		case <-st.ready:
-			return r, nil
-		case <-ctx.Done():
-			err = ctxErr(ctx)
-		case <-w.closed:
-			err = backend.ErrClosed
+		probe := time.NewTimer(probeAfter)
+		defer probe.Stop()
+	confirm:
+		for {
+			select {
+			case <-st.ready:
+				return r, nil
+			case <-probe.C:
+				if w.refused(ctx, channel, st) {
+					r.poll = true
+					return r, nil
+				}
+			case <-ctx.Done():
+				err = ctxErr(ctx)
+				break confirm
+			case <-w.closed:
+				err = backend.ErrClosed
+				break confirm
+			}
 		}
 	case <-ctx.Done():
 		err = ctxErr(ctx)
@@ -111,6 +144,30 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 	}
 	w.unregister(channel, r)
 	return nil, err
+}
+
+// refused publishes on channel to learn whether the server refuses it to this
+// user, and if so marks it denied and logs that once.
+func (w *waiter) refused(ctx context.Context, channel string, st *channelState) bool {
+	err := w.client.Publish(ctx, channel, "").Err()
+	if err == nil || !redis.HasErrorPrefix(err, "NOPERM") {
+		return false
+	}
+	w.mu.Lock()
+	select {
+	case <-st.ready: // confirmed meanwhile after all
+		w.mu.Unlock()
+		return false
+	default:
+	}
+	st.denied = true
+	w.mu.Unlock()
+	w.warned.Do(func() {
+		w.logger.Warn("redisbackend: the server refuses this user the wake-up channel; waiting Dequeue calls try again every "+
+			pollEvery.String()+" instead of waking when tasks arrive. Allow the user the channels of keyq's key prefix (ACL &pattern).",
+			"channel", channel, "error", err.Error())
+	})
+	return true
 }
 
 // unregister removes a waiter. A wake-up for a queue it received and did not act
@@ -185,6 +242,7 @@ func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 		}
 		w.mu.Lock()
 		if st := w.chans[name]; st != nil {
+			st.denied = false
 			select {
 			case <-st.ready:
 			default:

@@ -17,6 +17,9 @@
 --                            lease records hash (token -> enc48(deadline) ..
 --                            enc32(#queue) .. queue .. blob) of tokens bucket*128
 --                            to bucket*128+127.
+--   KEYS[10] epoch   string  the name of the sequence's life (see Epochs below)
+--   KEYS[11] request string  optional: the outcome of this call, for a resend
+--                            (see Requests below)
 --
 -- Leases are kept in buckets of 128 consecutive tokens, and a lease group is the
 -- leases of one bucket with one deadline. The leases zset orders groups by deadline
@@ -34,6 +37,7 @@
 -- A library outlives its calls, so whatever belongs to one call is set by begin,
 -- which every script calls first.
 local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
+local K_EPOCH, K_REQ, req_ttl
 local ix_kept -- indexed()'s answer, once asked
 local now_s   -- now_ms() as a string
 -- The string functions every task goes through, as locals: a global lookup per call
@@ -44,6 +48,7 @@ local function begin(keys)
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
   ix_kept, now_s = nil, nil
+  K_EPOCH, K_REQ, req_ttl = keys[10], keys[11], nil
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
 
@@ -143,8 +148,10 @@ local function queue_key(q) return P .. 'q:' .. q end
 -- wake tells waiting consumers that n tasks became available in queue q: it
 -- publishes "<n>:<q>" on the namespace's channel. An empty message wakes every
 -- waiter of the namespace (new_event).
+-- A wake-up is best effort: with PUBLISH refused (an ACL without the channel) the
+-- call goes on, and waiters poll instead (wait.go).
 local function wake(q, n)
-  redis.call('PUBLISH', P .. 'w', n .. ':' .. q)
+  redis.pcall('PUBLISH', P .. 'w', n .. ':' .. q)
 end
 
 -- new_event wakes the waiters when the member just added to a delayed or leases
@@ -152,7 +159,7 @@ end
 -- this one is sooner than they know. The message is an empty queue name.
 local function new_event(zkey, member)
   local first = redis.call('ZRANGE', zkey, '0', '0')
-  if first[1] == member then redis.call('PUBLISH', P .. 'w', '') end
+  if first[1] == member then redis.pcall('PUBLISH', P .. 'w', '') end
 end
 
 -- The key index holds one field, digest .. ID, per task that is waiting, delayed or
@@ -520,4 +527,62 @@ local function ack_all(args, now)
   for q, k in pairs(leased) do bump('l:' .. q, -k) end
   if acked > 0 then bump('acked', acked) end
   return out
+end
+
+-- Epochs. A task ID or lease token is "<epoch>-<n>" (epoch.go): n from the
+-- sequence, and the epoch a random name of the sequence's life, made by Go and
+-- stored at KEYS[10]. Whenever the sequence starts again at 1 (a new namespace,
+-- or a store that lost its data) or the epoch is missing, the call that takes
+-- numbers stores a new one, so numbers handed out again never carry the epoch
+-- they were handed out with before. Stored tasks and leases hold n alone: Go adds
+-- the epoch on the way out, splits it off on the way in and passes it once per
+-- call, and a call whose epoch is not the current one names nothing.
+
+-- epoch returns the current epoch, or '' when there is none.
+local function epoch() return redis.call('GET', K_EPOCH) or '' end
+
+-- epoch_is tells whether e is the current epoch.
+local function epoch_is(e) return e ~= '' and redis.call('GET', K_EPOCH) == e end
+
+-- take_seq takes n numbers from the sequence and returns the first minus one and
+-- their epoch; cand is the epoch to store when a new one is needed.
+local function take_seq(n, cand)
+  local last = redis.call('INCRBY', K_SEQ, itoa(n))
+  local e = last ~= n and redis.call('GET', K_EPOCH)
+  if not e then
+    redis.call('SET', K_EPOCH, cand)
+    e = cand
+  end
+  return last - n, e
+end
+
+-- Requests. go-redis sends a command again after some network errors, and the
+-- first send may have run. So a call that changes state may name a request key,
+-- KEYS[11], unique to the call, and pass how long to keep it (ms) as its last
+-- argument. req_check, called before any write, returns the outcome a run of the
+-- same request stored, or nil; req_done stores this run's outcome. Without a
+-- request key both do nothing.
+local function req_check(ttl)
+  if not K_REQ or ttl == '' then return nil end
+  req_ttl = ttl
+  return redis.call('GET', K_REQ) or nil
+end
+local function req_done(outcome)
+  if req_ttl then redis.call('SET', K_REQ, outcome, 'PX', req_ttl) end
+end
+
+-- ack_check checks the group headers of ack_all's arguments before anything is
+-- written, and returns what is wrong or nil: a script that fails after a write
+-- leaves that write, since Redis does not roll a script back. An answer TTL must
+-- be whole ms that a PX takes.
+local function ack_check(args)
+  local pos = 1
+  while pos <= #args do
+    local ttl, n = args[pos + 1], tonumber(args[pos + 3])
+    if not n or not sfind(ttl, '^%d+$') or #ttl > 15 then
+      return 'ERR keyq: bad ack group at argument ' .. itoa(pos)
+    end
+    pos = pos + 4 + 3 * n
+  end
+  return nil
 end

@@ -1,15 +1,25 @@
 -- deadaction: requeue or purge dead tasks.
 -- KEYS: the common keys (common.lua).
--- ARGV[1] "requeue" or "purge"  ARGV[2] "1" for every dead task  ARGV[3..] task IDs
--- Returns {now ms, tasks moved or deleted}.
+-- ARGV[1] "requeue" or "purge"  ARGV[2] "1" for every dead task
+-- ARGV[3..#ARGV-1] task IDs, with their epochs  ARGV[#ARGV] request TTL ms or ""
+-- Returns {now ms, tasks moved or deleted}. A resent request returns what its
+-- first run did.
 --@common
+local reqttl = table.remove(ARGV)
 local now = now_ms()
+local seen = req_check(reqttl)
+if seen then return {now, tonumber(seen)} end
 housekeep(now)
 local ids = {}
 if ARGV[2] == '1' then
   ids = redis.call('ZRANGE', K_DEADZ, 0, -1)
 else
-  for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+  -- An ID of another epoch names no task of this one.
+  local cur = epoch() .. '-'
+  for i = 3, #ARGV do
+    local id = ARGV[i]
+    if cur ~= '-' and ssub(id, 1, #cur) == cur then ids[#ids + 1] = ssub(id, #cur + 1) end
+  end
 end
 local n = 0
 for _, id in ipairs(ids) do
@@ -39,4 +49,5 @@ for _, id in ipairs(ids) do
     n = n + 1
   end
 end
+if n > 0 then req_done(itoa(n)) end
 return {now, n}

@@ -2,14 +2,42 @@
 -- tasks whose key has an answer (and refreshing that answer's TTL).
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
+-- ARGV[#ARGV - 1] an epoch for a new sequence  ARGV[#ARGV] request TTL ms or ""
 -- Returns {now ms, deadline ms, deduped, ms to the next event or -1 (always -1
 --          when leases are returned), more, first token - 1, then per queue that
---          gave leases: queue, count, that many blobs}. The leases' tokens are
---          consecutive, in delivery order. more is 1 when the script stopped after
---          DEDUPE_CAP dropped tasks, to keep the server responsive: call it again.
+--          gave leases: queue, count, that many blobs, then the epoch}. The
+--          leases' tokens are consecutive, in delivery order. more is 1 when the
+--          script stopped after DEDUPE_CAP dropped tasks, to keep the server
+--          responsive: call it again. A resent request returns the leases its
+--          first run took that are still live.
 --@common
+local reqttl, cand = table.remove(ARGV), table.remove(ARGV)
 local count, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = now_ms()
+local seen = req_check(reqttl)
+if seen then
+  local f = {} -- first token - 1, leases, deduped, more, deadline, epoch
+  for w in string.gmatch(seen, '%S+') do f[#f + 1] = w end
+  local base, dl = tonumber(f[1]), tonumber(f[5])
+  local out = {now, dl, tonumber(f[3]), -1, tonumber(f[4]), base}
+  if f[2] == '0' then out[4] = next_event(now) end
+  local run_q, run_at = nil, 0
+  for t = base + 1, base + tonumber(f[2]) do
+    local rec = redis.call('HGET', lease_key(lease_bucket(t)), itoa(t))
+    if not rec or dl <= now then break end -- expired: the caller cannot have them
+    local _, q, b = lease_rec(rec)
+    if q ~= run_q then
+      run_q = q
+      out[#out + 1] = q
+      out[#out + 1] = 0
+      run_at = #out
+    end
+    out[run_at] = out[run_at] + 1
+    out[#out + 1] = b
+  end
+  out[#out + 1] = f[6] or ''
+  return out
+end
 housekeep(now)
 local deadline = now + lease
 local out = {now, deadline, 0, 0, 0, 0}
@@ -48,7 +76,8 @@ for i = 3, #ARGV do
 end
 if deduped >= DEDUPE_CAP and got < count then out[5] = 1 end
 -- Tokens come from the sequence in delivery order, one INCRBY for the whole batch.
-local base = got > 0 and redis.call('INCRBY', K_SEQ, itoa(got)) - got or 0
+local base, ep = 0, ''
+if got > 0 then base, ep = take_seq(got, cand) end
 out[6] = base
 -- Each lease is one record in its token's bucket; the batch's records share one
 -- deadline, so a bucket gets one HSET and one lease group.
@@ -101,4 +130,9 @@ if deduped > 0 then bump('deduped', deduped) end
 out[3] = deduped
 -- Only a caller that got nothing waits, and times its next try by the next event.
 if got == 0 then out[4] = next_event(now) else out[4] = -1 end
+if got > 0 or deduped > 0 then
+  req_done(itoa(base) .. ' ' .. itoa(got) .. ' ' .. itoa(deduped) .. ' ' .. itoa(out[5]) .. ' ' ..
+    itoa(deadline) .. ' ' .. ep)
+end
+out[no + 1] = ep
 return out

@@ -5,11 +5,20 @@
 -- ARGV[5] job TTL ms, or "0" when jobs are not tracked
 -- ARGV[6..] per task: blob header bytes 1-21, blob rest, and when jobs are tracked
 --           the task type
--- Returns {now ms, first ID - 1}: the tasks' IDs follow it, one by one; or {"dup"}
--- when a unique enqueue finds a key present.
+-- ARGV[#ARGV - 1] an epoch for a new sequence  ARGV[#ARGV] request TTL ms or ""
+-- Returns {now ms, first ID - 1, epoch}: the tasks' IDs follow it, one by one; or
+-- {"dup"} when a unique enqueue finds a key present. A resent request returns what
+-- its first run did.
 --@common
+local reqttl, cand = table.remove(ARGV), table.remove(ARGV)
 local q, at_head, delay, unique, jobttl = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
 local now = now_ms()
+local seen = req_check(reqttl)
+if seen then
+  if seen == 'dup' then return {'dup'} end
+  local c = sfind(seen, ' ', 1, true)
+  return {now, tonumber(ssub(seen, 1, c - 1)), ssub(seen, c + 1)}
+end
 housekeep(now)
 local w = jobttl > 0 and 3 or 2 -- arguments per task
 local n = (#ARGV - 5) / w
@@ -19,12 +28,13 @@ if unique then
   for i = 0, n - 1 do
     local digest = ssub(ARGV[6 + w * i], 6, 21)
     if seen[digest] or redis.call('EXISTS', answer_key(digest)) == 1 or index_has(digest) then
+      req_done('dup')
       return {'dup'}
     end
     seen[digest] = true
   end
 end
-local base = redis.call('INCRBY', K_SEQ, itoa(n)) - n -- the batch's IDs: base+1 .. base+n
+local base, ep = take_seq(n, cand) -- the batch's IDs: base+1 .. base+n
 local enq = enc48(now)
 local items = {} -- blobs for the list, or score, member pairs for the delayed set
 local ix = indexed()
@@ -63,4 +73,5 @@ else
 end
 bump('enqueued', n)
 redis.call('SADD', K_QUEUES, q)
-return {now, base}
+req_done(itoa(base) .. ' ' .. ep)
+return {now, base, ep}

@@ -2,7 +2,8 @@
 -- that housekeeping has not reached yet are not live.
 -- KEYS: the common keys (common.lua).
 -- ARGV[1] count
--- Returns {now ms, then per lease: token, deadline ms, pack(queue) .. blob}.
+-- Returns {now ms, then per lease: token, deadline ms, pack(queue) .. blob, then the
+-- epoch or ""}.
 --@common
 local now = now_ms()
 housekeep(now)
@@ -14,7 +15,10 @@ for gi = 1, #groups, 2 do
   local d = tonumber(groups[gi + 1])
   local toks, recs = group_records(tonumber(string.sub(groups[gi], 1, 16)), d)
   for _, token in ipairs(toks) do
-    if n >= limit then return out end
+    if n >= limit then
+      out[#out + 1] = epoch()
+      return out
+    end
     out[#out + 1] = token
     out[#out + 1] = itoa(d)
     local _, q, b = lease_rec(recs[token])
@@ -22,4 +26,5 @@ for gi = 1, #groups, 2 do
     n = n + 1
   end
 end
+out[#out + 1] = epoch()
 return out

@@ -1,0 +1,152 @@
+package redisbackend
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// bareIDs shows this backend with the memory backend's IDs and tokens, the bare
+// numbers of the sequence, so that the differential tests compare the two: it
+// splits the epoch off every ID and token this backend returns, checking that it
+// is always the same one, and puts it back on every ID and token it is given.
+type bareIDs struct {
+	backend.Backend
+	epoch string // noEpoch until a reply shows the real one
+}
+
+var _ backend.BatchAcker = (*bareIDs)(nil)
+
+func newBareIDs(b backend.Backend) *bareIDs { return &bareIDs{Backend: b, epoch: noEpoch} }
+
+// strip returns the number of an ID or token of this backend.
+func (w *bareIDs) strip(s string) (string, error) {
+	epoch, n, ok := splitID(s)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("ID or token %q has no epoch", s)
+	case w.epoch == noEpoch:
+		w.epoch = epoch
+	case epoch != w.epoch:
+		return "", fmt.Errorf("ID or token %q: the epoch was %s", s, w.epoch)
+	}
+	return n, nil
+}
+
+// dress returns the ID or token of a number.
+func (w *bareIDs) dress(n string) string { return w.epoch + "-" + n }
+
+func (w *bareIDs) stripTask(t *backend.Task) error {
+	id, err := w.strip(t.ID)
+	t.ID = id
+	return err
+}
+
+func (w *bareIDs) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
+	ids, err := w.Backend.Enqueue(ctx, p)
+	for i := range ids {
+		if ids[i], err = w.strip(ids[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ids, err
+}
+
+func (w *bareIDs) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
+	res, err := w.Backend.Dequeue(ctx, p)
+	for i := range res.Leases {
+		l := &res.Leases[i]
+		if err := w.stripTask(&l.Task); err != nil {
+			return res, err
+		}
+		if l.Token, err = w.strip(l.Token); err != nil {
+			return res, err
+		}
+	}
+	return res, err
+}
+
+func (w *bareIDs) Ack(ctx context.Context, p backend.AckParams) error {
+	p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
+	return w.Backend.Ack(ctx, p)
+}
+
+func (w *bareIDs) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
+	dressed := make([]backend.AckParams, len(ps))
+	for i, p := range ps {
+		p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
+		dressed[i] = p
+	}
+	return w.Backend.(backend.BatchAcker).AckBatch(ctx, dressed)
+}
+
+func (w *bareIDs) Release(ctx context.Context, p backend.ReleaseParams) error {
+	p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
+	return w.Backend.Release(ctx, p)
+}
+
+func (w *bareIDs) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
+	p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
+	return w.Backend.Extend(ctx, p)
+}
+
+func (w *bareIDs) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
+	ts, err := w.Backend.Peek(ctx, p)
+	for i := range ts {
+		if err := w.stripTask(&ts[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ts, err
+}
+
+func (w *bareIDs) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
+	ls, err := w.Backend.Leases(ctx, p)
+	for i := range ls {
+		if err := w.stripTask(&ls[i].Task); err != nil {
+			return nil, err
+		}
+		if ls[i].Token, err = w.strip(ls[i].Token); err != nil {
+			return nil, err
+		}
+	}
+	return ls, err
+}
+
+func (w *bareIDs) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
+	ds, err := w.Backend.Dead(ctx, p)
+	for i := range ds {
+		if err := w.stripTask(&ds[i].Task); err != nil {
+			return nil, err
+		}
+	}
+	return ds, err
+}
+
+func (w *bareIDs) dressIDs(p backend.DeadActionParams) backend.DeadActionParams {
+	ids := make([]string, len(p.IDs))
+	for i, id := range p.IDs {
+		ids[i] = w.dress(id)
+	}
+	p.IDs = ids
+	return p
+}
+
+func (w *bareIDs) RequeueDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
+	return w.Backend.RequeueDead(ctx, w.dressIDs(p))
+}
+
+func (w *bareIDs) PurgeDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
+	return w.Backend.PurgeDead(ctx, w.dressIDs(p))
+}
+
+func (w *bareIDs) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
+	p.ID = w.dress(p.ID)
+	j, err := w.Backend.Job(ctx, p)
+	if err == nil {
+		j.ID, err = w.strip(j.ID)
+	}
+	return j, err
+}

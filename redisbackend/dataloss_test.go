@@ -1,0 +1,145 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestLeaseAcrossDataLoss: a server killed and restarted without persistence
+// while leases are out starts its sequence at 1 again, so the same numbers go to
+// new tasks and leases. No ID or token from before the loss may act on them: an
+// ack, batch ack, release or extend of an old lease is lost, a job or dead-letter
+// call with an old ID finds nothing, and the new tasks keep their leases and get
+// no answer but their own (issue 12, item 1).
+func TestLeaseAcrossDataLoss(t *testing.T) {
+	srv := redistest.Start(t) // no persistence: a restart loses everything
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	b, err := New(client, Options{Prefix: testPrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const ns, n = "loss", 6
+
+	// The same calls before and after the loss, so the numbers line up.
+	life := func(name string) []backend.Lease {
+		t.Helper()
+		var msgs []backend.Message
+		for i := range n {
+			key := fmt.Sprintf("%s-%d", name, i)
+			msgs = append(msgs, backend.Message{Type: "t", Key: key, Payload: []byte(key), MaxAttempts: 3})
+		}
+		var err error
+		for range 100 { // the server may still be coming back
+			if _, err = b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: msgs,
+				TrackJobs: true, JobTTL: time.Hour}); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // retry pacing while the server restarts
+		}
+		if err != nil {
+			t.Fatalf("%s: Enqueue: %v", name, err)
+		}
+		res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: n, Lease: time.Minute})
+		if err != nil || len(res.Leases) != n {
+			t.Fatalf("%s: Dequeue: %d leases, %v", name, len(res.Leases), err)
+		}
+		return res.Leases
+	}
+	old := life("old")
+	srv.Restart(t)
+	fresh := life("new")
+	for i := range old {
+		if old[i].ID == fresh[i].ID || old[i].Token == fresh[i].Token {
+			t.Errorf("after the loss task %d has ID %s and token %s, as before it", i, fresh[i].ID, fresh[i].Token)
+		}
+	}
+
+	// Every call with an old lease or ID acts on nothing.
+	ack := func(l backend.Lease) backend.AckParams {
+		return backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+			Answer: &backend.Answer{Value: []byte("answer of " + string(l.Payload)), OK: true, TTL: time.Hour}}
+	}
+	if err := b.Ack(ctx, ack(old[0])); !errors.Is(err, backend.ErrLeaseLost) {
+		t.Errorf("Ack of a lease from before the loss: %v, want ErrLeaseLost", err)
+	}
+	if err := b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: old[1].ID, Token: old[1].Token, DeadLetter: true}); !errors.Is(err, backend.ErrLeaseLost) {
+		t.Errorf("Release of a lease from before the loss: %v, want ErrLeaseLost", err)
+	}
+	if _, err := b.Extend(ctx, backend.ExtendParams{Namespace: ns, TaskID: old[2].ID, Token: old[2].Token, Lease: time.Second}); !errors.Is(err, backend.ErrLeaseLost) {
+		t.Errorf("Extend of a lease from before the loss: %v, want ErrLeaseLost", err)
+	}
+	var batch []backend.AckParams
+	for _, l := range old[3:] {
+		batch = append(batch, ack(l))
+	}
+	errs, err := b.AckBatch(ctx, batch)
+	if err != nil {
+		t.Fatalf("AckBatch: %v", err)
+	}
+	for i, err := range errs {
+		if !errors.Is(err, backend.ErrLeaseLost) {
+			t.Errorf("AckBatch item %d of leases from before the loss: %v, want ErrLeaseLost", i, err)
+		}
+	}
+	if j, err := b.Job(ctx, backend.JobParams{Namespace: ns, ID: old[0].ID}); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("Job of an ID from before the loss: %+v, %v; want ErrNotFound", j, err)
+	}
+
+	// The new tasks are as they were: leased, live, without answers.
+	leases, err := b.Leases(ctx, backend.LeasesParams{Namespace: ns, Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for _, l := range leases {
+		tokens = append(tokens, l.Token)
+	}
+	for _, l := range fresh {
+		if !slices.Contains(tokens, l.Token) {
+			t.Errorf("lease %s of task %s (%s) is gone: live leases %v", l.Token, l.ID, l.Payload, tokens)
+		}
+		if a, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: l.Key}); !errors.Is(err, backend.ErrNotFound) {
+			t.Errorf("task %s (%s) has answer %q, %v; want none", l.ID, l.Key, a.Value, err)
+		}
+		if j, err := b.Job(ctx, backend.JobParams{Namespace: ns, ID: l.ID}); err != nil || j.Status != backend.StatusRunning {
+			t.Errorf("job %s: %+v, %v; want running", l.ID, j, err)
+		}
+	}
+	// A dead-lettered new task is not reached with the old ID of its number.
+	if err := b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: fresh[0].ID, Token: fresh[0].Token, DeadLetter: true}); err != nil {
+		t.Fatalf("Release of a new lease: %v", err)
+	}
+	for _, f := range []func(context.Context, backend.DeadActionParams) (int, error){b.RequeueDead, b.PurgeDead} {
+		if n, err := f(ctx, backend.DeadActionParams{Namespace: ns, IDs: []string{old[0].ID}}); n != 0 || err != nil {
+			t.Errorf("dead action with an ID from before the loss: %d, %v; want 0", n, err)
+		}
+	}
+	for _, l := range fresh[1:] {
+		if err := b.Ack(ctx, ack(l)); err != nil {
+			t.Errorf("Ack of new lease %s: %v", l.Token, err)
+		}
+		a, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: l.Key})
+		if want := "answer of " + string(l.Payload); err != nil || string(a.Value) != want {
+			t.Errorf("task %s: answer %q, %v; want %q", l.ID, a.Value, err, want)
+		}
+	}
+	st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := st.Queues["q"]; q.Leased != 0 || q.Dead != 1 || st.Counters.Acked != n-1 {
+		t.Errorf("stats after the new tasks ended: %+v, %+v; want 1 dead, %d acked", q, st.Counters, n-1)
+	}
+}

@@ -1,0 +1,110 @@
+package redisbackend
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/keyq/keyq/backend"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestResendReturnsFirstOutcome: each call that changes state, sent twice under
+// one request key as go-redis resends it, changes the store once and returns the
+// first run's outcome the second time (issue 12, item 3).
+func TestResendReturnsFirstOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T) *redis.Client
+		opts   Options
+	}{
+		{"miniredis", func(t *testing.T) *redis.Client { return newMini(t).client }, Options{}},
+		{"redis", func(t *testing.T) *redis.Client { return realClient(t) }, Options{}},
+		{"redis-evalsha", func(t *testing.T) *redis.Client { return realClient(t) }, Options{NoFunctions: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Prefix = testPrefix()
+			b, err := New(tc.client(t), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if !b.resends {
+				t.Fatal("a client with go-redis's default options counts as one that does not resend")
+			}
+			ctx := context.Background()
+			const ns = "resend"
+			n := 0
+			b.testRequest = func(k *nsKeys) string { return k.prefix + "i:test" + string(rune('a'+n/2)) }
+			twice := func(what string, f func() (any, error)) any {
+				t.Helper()
+				v1, err1 := f()
+				n++
+				v2, err2 := f()
+				n++
+				if err1 != nil || err2 != nil {
+					t.Fatalf("%s: %v, then %v", what, err1, err2)
+				}
+				if diff := cmp.Diff(v1, v2); diff != "" {
+					t.Fatalf("%s sent again returned another outcome (-first +again):\n%s", what, diff)
+				}
+				return v1
+			}
+			msgs := []backend.Message{{Key: "a", Payload: []byte("a"), MaxAttempts: 3}, {Key: "b", Payload: []byte("b"), MaxAttempts: 3},
+				{Key: "c", Payload: []byte("c"), MaxAttempts: 3}, {Key: "d", Payload: []byte("d"), MaxAttempts: 3}}
+			twice("Enqueue", func() (any, error) {
+				return b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: msgs})
+			})
+			res := twice("Dequeue", func() (any, error) {
+				return b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 4, Lease: time.Minute})
+			}).(backend.DequeueResult)
+			if len(res.Leases) != 4 {
+				t.Fatalf("Dequeue: %d leases, want 4", len(res.Leases))
+			}
+			ls := res.Leases
+			ack := func(l backend.Lease) backend.AckParams {
+				return backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+					Answer: &backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}
+			}
+			twice("Ack", func() (any, error) { return nil, b.Ack(ctx, ack(ls[0])) })
+			twice("AckBatch", func() (any, error) {
+				errs, err := b.AckBatch(ctx, []backend.AckParams{ack(ls[1]), ack(ls[0])})
+				kinds := make([]string, len(errs))
+				for i, e := range errs {
+					kinds[i] = errKind(e)
+				}
+				return kinds, err
+			})
+			twice("Extend", func() (any, error) {
+				return b.Extend(ctx, backend.ExtendParams{Namespace: ns, TaskID: ls[2].ID, Token: ls[2].Token, Lease: time.Hour})
+			})
+			twice("Release", func() (any, error) {
+				return nil, b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: ls[2].ID, Token: ls[2].Token, DeadLetter: true})
+			})
+			twice("RequeueDead", func() (any, error) {
+				return b.RequeueDead(ctx, backend.DeadActionParams{Namespace: ns, IDs: []string{ls[2].ID}})
+			})
+			if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: ns, Key: "x",
+				Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}); err != nil {
+				t.Fatal(err)
+			}
+			twice("DeleteAnswer", func() (any, error) {
+				return nil, b.DeleteAnswer(ctx, backend.DeleteAnswerParams{Namespace: ns, Key: "x"})
+			})
+			b.testRequest = nil
+			st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := backend.Counters{Enqueued: 4, Delivered: 4, Acked: 2, Released: 1, Dead: 1}
+			if st.Counters != want {
+				t.Errorf("counters %+v, want %+v: a call sent twice ran twice", st.Counters, want)
+			}
+			if q := st.Queues["q"]; q.Waiting != 1 || q.Leased != 1 || q.Dead != 0 {
+				t.Errorf("queue %+v, want 1 waiting (requeued once), 1 leased", q)
+			}
+		})
+	}
+}
