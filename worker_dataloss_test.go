@@ -12,7 +12,7 @@ import (
 	"github.com/keyq/keyq/internal/redistest"
 )
 
-// TestWorkerAcrossDataLoss: a worker holds leases while its Redis server is
+// TestWorkerAcrossDataLoss (S4.8): a worker holds leases while its Redis server is
 // killed and restarted without persistence; new tasks then take the same numbers
 // the old ones had. When the old handlers finish, their acks must not land on the
 // new tasks: every new task ends with its own answer (issue 12, item 1).

@@ -208,7 +208,7 @@ type resendCounts struct {
 	tasks, lost, duplicates, falseLost, reruns, failedEnqueues, dropped, dead int
 }
 
-// TestResendsThroughDroppingProxy: producers and a worker talk to Redis through
+// TestResendsThroughDroppingProxy (S8.6): producers and a worker talk to Redis through
 // a proxy that drops the reply of about one script call in ten, on a backend
 // opened with OpenURL, whose go-redis client resends a command after a network
 // error. Every enqueue that reports success queues its tasks once, every ack that

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestLeaseAcrossDataLoss: a server killed and restarted without persistence
+// TestLeaseAcrossDataLoss (S4.8): a server killed and restarted without persistence
 // while leases are out starts its sequence at 1 again, so the same numbers go to
 // new tasks and leases. No ID or token from before the loss may act on them: an
 // ack, batch ack, release or extend of an old lease is lost, a job or dead-letter

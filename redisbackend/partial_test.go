@@ -34,7 +34,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestNoChannelPermission: a user whose ACL allows every command and key but no
+// TestNoChannelPermission (S3.7): a user whose ACL allows every command and key but no
 // Pub/Sub channel (as Redis 7 users get by default) can enqueue, dequeue, ack and
 // wait: a refused wake-up fails no call and leaves no half-done change, the
 // counters agree with the tasks, the refusal is logged once, and a waiting

@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestResendReturnsFirstOutcome: each call that changes state, sent twice under
+// TestResendReturnsFirstOutcome (S8.6): each call that changes state, sent twice under
 // one request key as go-redis resends it, changes the store once and returns the
 // first run's outcome the second time (issue 12, item 3).
 func TestResendReturnsFirstOutcome(t *testing.T) {
