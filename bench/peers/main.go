@@ -1,7 +1,11 @@
-// Command peers runs keyq's benchmark workloads on keyq over Redis, on asynq and on
-// raw go-redis lists (RPUSH and LPOP, one command at a time and pipelined: the
+// Command peers runs keyq's benchmark workloads on keyq over Redis, on asynq, on
+// BullMQ (a Node program in bullmq/, when node and its node_modules are there) and
+// on raw go-redis lists (RPUSH and LPOP, one command at a time and pipelined: the
 // floor under any Redis queue), against the same redis-server in the same run, and
-// prints one table (or JSON) with all of them and the ratios between them.
+// prints one table (or JSON) with all of them and the ratios between them, and
+// beside it each workload's cost per task: Redis commands, redis-server CPU and
+// client CPU (--cost, on by default), and under callgrind the server's
+// instructions (--callgrind; cost/callgrind.sh runs it).
 //
 // It is a module of its own, so that asynq never reaches keyq's users:
 //
