@@ -131,6 +131,8 @@ type Result struct {
 	Payload         int     `json:"payload"`
 	Jobs            bool    `json:"jobs"`
 	Note            string  `json:"note,omitempty"`
+	// Cost is the workload's cost per task, where it was measured (bench/peers).
+	Cost *Cost `json:"cost,omitempty"`
 }
 
 func newResult(t *Target, workload string, c Config, n int, d time.Duration) Result {

@@ -25,6 +25,7 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 		return nil, err
 	}
 	defer rc.Close()
+	c.meter.count(rc)
 	cleanup := func() error {
 		err := bench.DeleteMatching(ctx, rc, "asynq:{"+asynqQueue+"}*")
 		return errors.Join(err, rc.SRem(ctx, "asynq:queues", asynqQueue).Err())
@@ -57,6 +58,10 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 	if c.Runs(bench.Enqueue) {
 		log("asynq enqueue")
 		lats := make([][]time.Duration, c.Producers)
+		s, err := c.meter.start(ctx)
+		if err != nil {
+			return nil, err
+		}
 		start := time.Now()
 		if err := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, p int, share []int) error {
 			return enqueue(ctx, &lats[p], share)
@@ -64,6 +69,9 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 			return nil, err
 		}
 		r := result(bench.Enqueue, c.Tasks, time.Since(start))
+		if r.Cost, err = c.meter.stop(ctx, s, c.Tasks); err != nil {
+			return nil, err
+		}
 		var all []time.Duration
 		for _, l := range lats {
 			all = append(all, l...)
@@ -91,6 +99,11 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 		if err := srv.Start(asynq.HandlerFunc(srv.handler)); err != nil {
 			return nil, err
 		}
+		s, err := c.meter.start(ctx)
+		if err != nil {
+			srv.Shutdown()
+			return nil, err
+		}
 		start := time.Now()
 		perr := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, _ int, share []int) error {
 			return enqueue(ctx, nil, share)
@@ -105,11 +118,17 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 			}
 		}
 		d := time.Since(start)
+		var cost *bench.Cost
+		if perr == nil {
+			cost, perr = c.meter.stop(ctx, s, c.Tasks)
+		}
 		srv.Shutdown()
 		if perr != nil {
 			return nil, perr
 		}
-		out = append(out, result(bench.Cycle, c.Tasks, d))
+		r := result(bench.Cycle, c.Tasks, d)
+		r.Cost = cost
+		out = append(out, r)
 		if err := cleanup(); err != nil {
 			return nil, err
 		}
@@ -126,6 +145,11 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 			return nil, err
 		}
 		var wl []time.Duration
+		s, err := c.meter.start(ctx)
+		if err != nil {
+			srv.Shutdown()
+			return nil, err
+		}
 		start := time.Now()
 		for i := range c.AsynqSamples {
 			time.Sleep(2 * time.Millisecond) // the same idle gap as keyq's wakeup
@@ -143,7 +167,11 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 			}
 		}
 		r := result(bench.Wakeup, c.AsynqSamples, time.Since(start))
+		r.Cost, err = c.meter.stop(ctx, s, c.AsynqSamples)
 		srv.Shutdown()
+		if err != nil {
+			return nil, err
+		}
 		r.P50ms, r.P99ms = bench.Percentiles(wl)
 		r.Producers, r.Workers = 1, 1
 		out = append(out, r)

@@ -25,6 +25,7 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 		return nil, err
 	}
 	t.Name = KeyqName
+	c.meter.count(t.Redis)
 	base := bench.Config{Tasks: c.Tasks, Payload: c.Payload, Producers: c.Producers, Workers: c.Workers, Batch: 1, Samples: c.Samples, NoJobs: !c.KeyqJobs}
 	if c.Payload == 0 {
 		base.Payload = -1
@@ -46,7 +47,7 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 			continue
 		}
 		log(fmt.Sprintf("keyq %s, batch %d", r.w, r.cfg.Batch))
-		res, err := bench.Run(ctx, r.w, t, r.cfg)
+		res, err := c.meter.measure(ctx, r.w, func() (bench.Result, error) { return bench.Run(ctx, r.w, t, r.cfg) })
 		if err != nil {
 			t.Close()
 			return nil, err

@@ -1,7 +1,11 @@
-// Command peers runs keyq's benchmark workloads on keyq over Redis, on asynq and on
-// raw go-redis lists (RPUSH and LPOP, one command at a time and pipelined: the
+// Command peers runs keyq's benchmark workloads on keyq over Redis, on asynq, on
+// BullMQ (a Node program in bullmq/, when node and its node_modules are there) and
+// on raw go-redis lists (RPUSH and LPOP, one command at a time and pipelined: the
 // floor under any Redis queue), against the same redis-server in the same run, and
-// prints one table (or JSON) with all of them and the ratios between them.
+// prints one table (or JSON) with all of them and the ratios between them, and
+// beside it each workload's cost per task: Redis commands, redis-server CPU and
+// client CPU (--cost, on by default), and under callgrind the server's
+// instructions (--callgrind; cost/callgrind.sh runs it).
 //
 // It is a module of its own, so that asynq never reaches keyq's users:
 //
@@ -40,9 +44,13 @@ type Config struct {
 	Tasks, Payload, Producers, Workers, Batch int
 	Samples, AsynqSamples                     int
 	KeyqJobs                                  bool
+	// BullMQDir is the directory of bench.mjs and its node_modules.
+	BullMQDir string
 	// Workloads are the workloads to run, names from bench.Workloads; nil runs
 	// them all. A system skips the ones it does not have.
 	Workloads []string
+
+	meter *meter // nil: no cost measured
 }
 
 // Runs reports whether the run includes workload w.
@@ -72,7 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Samples, "samples", 200, "rounds of the wakeup workload")
 	fs.IntVar(&c.AsynqSamples, "asynq-samples", 20, "rounds of the wakeup workload on asynq, which polls once a second")
 	fs.BoolVar(&c.KeyqJobs, "keyq-jobs", true, "keep keyq's job records (asynq keeps its task state regardless)")
-	systems := fs.String("systems", "keyq,asynq,raw", "comma-separated systems to run: keyq, asynq, raw")
+	fs.StringVar(&c.BullMQDir, "bullmq-dir", "bullmq", "the directory of bench.mjs and its node_modules (npm ci --prefix bench/peers/bullmq)")
+	cost := fs.Bool("cost", true, "measure each workload's cost per task: commands, redis-server CPU, client CPU (INFO commandstats and cpu diffs; not memory and dedupe)")
+	cgSpec := fs.String("callgrind", "", "PID:OUTFILE of a redis-server under valgrind --tool=callgrind --callgrind-out-file=OUTFILE: adds its instructions per task to the cost (cost/callgrind.sh)")
+	systems := fs.String("systems", "keyq,asynq,raw,bullmq", "comma-separated systems to run: keyq, asynq, raw, bullmq (bullmq needs node and npm ci --prefix bench/peers/bullmq)")
 	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","),
 		"comma-separated workloads to run on every system that has them: "+strings.Join(bench.Workloads, ", ")+
 			" (asynq and go-redis: enqueue, cycle, wakeup, memory)")
@@ -90,13 +101,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	runners := map[string]func(context.Context, string, Config, func(string)) ([]bench.Result, error){
-		"keyq": runKeyq, "asynq": runAsynq, "raw": runRaw,
+		"keyq": runKeyq, "asynq": runAsynq, "raw": runRaw, "bullmq": runBullMQ,
 	}
 	var names []string
 	for _, s := range strings.Split(*systems, ",") {
 		s = strings.TrimSpace(s)
 		if runners[s] == nil {
-			fmt.Fprintf(stderr, "peers: unknown system %q: want keyq, asynq or raw\n", s)
+			fmt.Fprintf(stderr, "peers: unknown system %q: want keyq, asynq, raw or bullmq\n", s)
 			return 2
 		}
 		names = append(names, s)
@@ -110,6 +121,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if !slices.Contains(c.Workloads, w) {
 			c.Workloads = append(c.Workloads, w)
 		}
+	}
+	cg, err := parseCallgrind(*cgSpec)
+	if err != nil || (cg != nil && !*cost) {
+		fmt.Fprintf(stderr, "peers: %v\n", cmp.Or(err, errors.New("--callgrind needs --cost")))
+		return 2
+	}
+	if *cost {
+		if c.meter, err = newMeter(ctx, *url, cg); err != nil {
+			fmt.Fprintf(stderr, "peers: cost: %v\n", err)
+			return 1
+		}
+		defer c.meter.close()
 	}
 	runs := make([][]bench.Result, *rounds)
 	for i := range runs {
@@ -144,8 +167,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout)
+	if err := writeCost(stdout, results); err != nil {
+		return 1
+	}
 	for _, r := range ratios {
-		fmt.Fprintf(stdout, "%-48s %10.3f  (target %s)\n", r.Name, r.Value, r.Target)
+		fmt.Fprintf(stdout, "%-72s %10.3f  (target %s)\n", r.Name, r.Value, r.Target)
 	}
 	return 0
 }
@@ -259,6 +285,34 @@ func Ratios(rs []bench.Result) []Ratio {
 	}
 	if k, r := find(KeyqName, bench.Cycle, 1), find(RawName, bench.Cycle, 1); k != nil && r != nil && r.TasksPerS > 0 {
 		out = append(out, Ratio{"keyq cycle / raw single-command cycle", k.TasksPerS / r.TasksPerS, "none"})
+	}
+	if k, b := find(KeyqName, bench.Worker, 1), find(BullMQName, bench.Cycle, 1); k != nil && b != nil && b.TasksPerS > 0 {
+		out = append(out, Ratio{"keyq.Worker cycle / bullmq cycle (tasks/s)", k.TasksPerS / b.TasksPerS, ">= 2"})
+	}
+	return append(out, costRatios(find, kb, rb)...)
+}
+
+// costRatios are the comparisons of cost per task (issue 14) between the results
+// that have a cost: find looks a result up as in Ratios; kb and rb are keyq's
+// and raw go-redis's batched cycles, or nil.
+func costRatios(find func(backend, workload string, batch int) *bench.Result, kb, rb *bench.Result) []Ratio {
+	var out []Ratio
+	k, a := find(KeyqName, bench.Cycle, 1), find(AsynqName, bench.Cycle, 1)
+	if k == nil || k.Cost == nil {
+		return nil
+	}
+	out = append(out, Ratio{"keyq cycle commands per task", k.Cost.Commands, "<= 20"})
+	if a != nil && a.Cost != nil && a.Cost.ServerCPUus > 0 {
+		out = append(out, Ratio{"keyq cycle / asynq cycle (server CPU per task)", k.Cost.ServerCPUus / a.Cost.ServerCPUus, "<= 1"})
+		if a.Cost.Instructions > 0 {
+			out = append(out, Ratio{"keyq cycle / asynq cycle (server instructions per task)", k.Cost.Instructions / a.Cost.Instructions, "<= 1"})
+		}
+	}
+	if kb != nil && rb != nil && kb.Cost != nil && rb.Cost != nil && rb.Cost.ServerCPUus > 0 {
+		out = append(out, Ratio{"keyq batched cycle / raw pipelined cycle (server CPU per task)", kb.Cost.ServerCPUus / rb.Cost.ServerCPUus, "<= 2.5"})
+		if rb.Cost.Instructions > 0 {
+			out = append(out, Ratio{"keyq batched cycle / raw pipelined cycle (server instructions per task)", kb.Cost.Instructions / rb.Cost.Instructions, "<= 2.5"})
+		}
 	}
 	return out
 }

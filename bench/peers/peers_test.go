@@ -18,7 +18,7 @@ import (
 func TestRun(t *testing.T) {
 	url := redistest.URL(t)
 	results, ratios, _ := runJSON(t, "--redis", url, "--tasks", "300", "--samples", "10",
-		"--asynq-samples", "2", "--batch", "10", "--json")
+		"--asynq-samples", "2", "--batch", "10", "--systems", "keyq,asynq,raw", "--json")
 	seen := map[string]int{}
 	for _, r := range results {
 		line := fmt.Sprintf("%+v", r)
@@ -34,15 +34,54 @@ func TestRun(t *testing.T) {
 		if strings.Contains(r.Note, "median") {
 			t.Errorf("a median of one round: %s", line)
 		}
+		checkCost(t, r)
 		seen[r.Backend]++
 	}
 	if seen[KeyqName] != 9 || seen[AsynqName] != 4 || seen[RawName] != 6 {
 		t.Errorf("result lines per system: %v, want keyq 9, asynq 4, go-redis 6", seen)
 	}
-	if len(ratios) != 8 {
-		t.Errorf("%d ratios: %+v", len(ratios), ratios)
+	if len(ratios) != 11 {
+		t.Errorf("%d ratios, want 8 of throughput and 3 of cost: %+v", len(ratios), ratios)
+	}
+	// Raw go-redis enqueue sends one RPUSH a task, whatever the batch: the
+	// commands counted on the server and sent by the client say so.
+	for _, r := range results {
+		if r.Backend == RawName && r.Workload == bench.Enqueue && r.Cost != nil {
+			if got := r.Cost.PerCommand["rpush"].Calls; got != 1 {
+				t.Errorf("go-redis enqueue batch %d: %v RPUSH per task, want 1", r.Batch, got)
+			}
+			if r.Cost.Sent < 1 || r.Cost.Sent > 1.1 {
+				t.Errorf("go-redis enqueue batch %d: %v commands sent per task, want 1 (and a connection's handshake)", r.Batch, r.Cost.Sent)
+			}
+		}
 	}
 	checkClean(t, url)
+}
+
+// checkCost checks that r has a cost if its workload gets one, with commands,
+// server and client CPU in it, and scripts where the system runs them.
+func checkCost(t *testing.T, r bench.Result) {
+	t.Helper()
+	if !costed(r.Workload) {
+		if r.Cost != nil {
+			t.Errorf("a cost for %s %s, which gets none: %+v", r.Backend, r.Workload, *r.Cost)
+		}
+		return
+	}
+	if r.Cost == nil {
+		t.Errorf("no cost: %+v", r)
+		return
+	}
+	c := *r.Cost
+	if c.Commands <= 0 || c.ServerCPUus <= 0 || c.ClientCPUus <= 0 || len(c.PerCommand) == 0 {
+		t.Errorf("%s %s batch %d: cost not measured: %+v", r.Backend, r.Workload, r.Batch, c)
+	}
+	if wantScripts := r.Backend != RawName; (c.Scripts > 0) != wantScripts || c.Scripts > c.Commands {
+		t.Errorf("%s %s batch %d: %v script calls of %v commands per task", r.Backend, r.Workload, r.Batch, c.Scripts, c.Commands)
+	}
+	if r.Backend != BullMQName && c.Sent <= 0 {
+		t.Errorf("%s %s batch %d: no commands counted as sent: %+v", r.Backend, r.Workload, r.Batch, c)
+	}
 }
 
 // TestRunRounds runs one workload on two systems three times and checks that the
@@ -73,7 +112,8 @@ func TestRunRounds(t *testing.T) {
 	for _, r := range ratios {
 		names = append(names, r.Name)
 	}
-	wantRatios := []string{"keyq batched cycle / raw pipelined cycle", "keyq cycle / raw single-command cycle"}
+	wantRatios := []string{"keyq batched cycle / raw pipelined cycle", "keyq cycle / raw single-command cycle",
+		"keyq cycle commands per task", "keyq batched cycle / raw pipelined cycle (server CPU per task)"}
 	if !slices.Equal(names, wantRatios) {
 		t.Errorf("ratios %q, want %q", names, wantRatios)
 	}

@@ -25,6 +25,7 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 		return nil, err
 	}
 	defer rc.Close()
+	c.meter.count(rc)
 	prefix := "keyqpeers:raw:" + strconv.Itoa(rand.IntN(1e9)) + ":"
 	list, answers := prefix+"list", prefix+"a:"
 	defer bench.DeleteMatching(context.WithoutCancel(ctx), rc, prefix+"*")
@@ -70,6 +71,10 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 	for _, batch := range batches(bench.Enqueue) {
 		log(fmt.Sprintf("go-redis enqueue, batch %d", batch))
 		lats := make([][]time.Duration, c.Producers)
+		s, err := c.meter.start(ctx)
+		if err != nil {
+			return nil, err
+		}
 		start := time.Now()
 		if err := producers(ctx, c.Tasks, c.Producers, func(ctx context.Context, p int, share []int) error {
 			return push(ctx, batch, share, &lats[p])
@@ -77,6 +82,9 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 			return nil, err
 		}
 		r := result(bench.Enqueue, batch, c.Tasks, time.Since(start))
+		if r.Cost, err = c.meter.stop(ctx, s, c.Tasks); err != nil {
+			return nil, err
+		}
 		var all []time.Duration
 		for _, l := range lats {
 			all = append(all, l...)
@@ -90,18 +98,21 @@ func runRaw(ctx context.Context, url string, c Config, log func(string)) ([]benc
 
 	for _, batch := range batches(bench.Cycle) {
 		log(fmt.Sprintf("go-redis cycle, batch %d", batch))
-		d, err := rawCycle(ctx, rc, c, batch, list, answers, func(ctx context.Context, share []int) error {
-			return push(ctx, batch, share, nil)
+		r, err := c.meter.measure(ctx, bench.Cycle, func() (bench.Result, error) {
+			d, err := rawCycle(ctx, rc, c, batch, list, answers, func(ctx context.Context, share []int) error {
+				return push(ctx, batch, share, nil)
+			})
+			return result(bench.Cycle, batch, c.Tasks, d), err
 		})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, result(bench.Cycle, batch, c.Tasks, d))
+		out = append(out, r)
 	}
 
 	if c.Runs(bench.Wakeup) {
 		log("go-redis wakeup")
-		r, err := rawWakeup(ctx, rc, c, list)
+		r, err := c.meter.measure(ctx, bench.Wakeup, func() (bench.Result, error) { return rawWakeup(ctx, rc, c, list) })
 		if err != nil {
 			return nil, err
 		}
