@@ -74,13 +74,13 @@ func (s *store) missing(err error, what string) error {
 	return err
 }
 
-// checkTaskIDs reports a usage error for an argument that cannot be a task ID:
-// every driver numbers the tasks of a namespace 1, 2, 3... (package backend,
-// "Sequence").
+// checkTaskIDs reports a usage error for an argument that cannot be a task ID.
+// IDs are opaque strings (S1.3), so only an empty one is refused here; an ID the
+// store does not know is the store's to report.
 func checkTaskIDs(fs *flagSet, ids []string) error {
 	for _, id := range ids {
-		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-			return fs.badUsage("task ID %q is not a number", id)
+		if id == "" {
+			return fs.badUsage("a task ID must not be empty")
 		}
 	}
 	return nil
