@@ -115,6 +115,7 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 		p.Tasks[i] = t
 	}
 	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]string, error) {
+		c.runEnqueueHooks(ctx, &p)
 		return c.b.Enqueue(ctx, p)
 	})
 }

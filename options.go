@@ -28,6 +28,8 @@ type config struct {
 	trackJobs   bool
 	jobTTL      time.Duration
 	maxPayload  int
+
+	enqueueHooks []EnqueueHook // see WithEnqueueHook
 }
 
 func defaults() config {
@@ -66,6 +68,11 @@ func (c *config) validate() error {
 	}
 	if c.maxPayload < 1 {
 		return invalid("max payload %d is not positive", c.maxPayload)
+	}
+	for _, h := range c.enqueueHooks {
+		if h == nil {
+			return invalid("nil enqueue hook")
+		}
 	}
 	return nil
 }
