@@ -53,7 +53,11 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, p.Offset, p.Count)
+	off, n, ok := window(p.Offset, p.Count)
+	if !ok {
+		return nil, nil
+	}
+	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, off, n)
 	if err != nil {
 		return nil, err
 	}
@@ -72,12 +76,28 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 	return tasks, nil
 }
 
+// maxWindow bounds the offset and count of Peek, Leases and Dead: no list, hash
+// or sorted set of Redis holds more items. Bounded so, offset + count stays an
+// integer that Lua formats as digits: Lua writes a larger number given to
+// redis.call in exponent notation, which Redis refuses.
+const maxWindow int64 = 1 << 32
+
+// window clamps an inspection call's offset and count to maxWindow, as decimal
+// strings for the script, and reports false when the offset is past any item.
+func window(offset, count int) (off, n string, ok bool) {
+	if int64(offset) >= maxWindow {
+		return "", "", false
+	}
+	return strconv.Itoa(offset), strconv.FormatInt(min(int64(count), maxWindow), 10), true
+}
+
 // Leases implements backend.Backend.
 func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), p.Count)
+	_, n, _ := window(0, p.Count)
+	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), n)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +144,11 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), p.Offset, p.Count)
+	off, n, ok := window(p.Offset, p.Count)
+	if !ok {
+		return nil, nil
+	}
+	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), off, n)
 	if err != nil {
 		return nil, err
 	}
