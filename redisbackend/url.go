@@ -24,6 +24,11 @@ func OpenURL(ctx context.Context, url string, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("redis at %s: %w", o.Addr, mapErr(ctx, err))
 	}
 	b, err := New(client, opts)
+	if err == nil {
+		if err = b.checkEviction(ctx); err != nil {
+			err = fmt.Errorf("redis at %s: %w", o.Addr, mapErr(ctx, err))
+		}
+	}
 	if err != nil {
 		client.Close()
 		return nil, err

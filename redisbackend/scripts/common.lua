@@ -45,7 +45,12 @@ local now_up
 -- is a table read. Loading a library may not read globals, so begin sets them.
 local sbyte, ssub, sfind, floor
 
-local function begin(keys)
+-- read_only is true in the read-only twins of the scripts that only read
+-- (readOnly in scripts.go): housekeeping, which writes, is skipped there.
+local read_only
+
+local function begin(keys, ro)
+  read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
   ix_kept, now_s = nil, nil
@@ -387,6 +392,7 @@ end
 -- housekeep promotes due delayed tasks, then reclaims expired leases, at most
 -- HK_BATCH of each, and returns how many leases it reclaimed.
 local function housekeep(now)
+  if read_only then return 0 end
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now_s, 'LIMIT', '0', HK_BATCH_S)
   for _, m in ipairs(due) do
     redis.call('ZREM', K_DELAYED, m)
