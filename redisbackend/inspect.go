@@ -53,10 +53,7 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	off, n, ok := window(p.Offset, p.Count)
-	if !ok {
-		return nil, nil
-	}
+	off, n := window(p.Offset, p.Count)
 	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, off, n)
 	if err != nil {
 		return nil, err
@@ -83,12 +80,10 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 const maxWindow int64 = 1 << 32
 
 // window clamps an inspection call's offset and count to maxWindow, as decimal
-// strings for the script, and reports false when the offset is past any item.
-func window(offset, count int) (off, n string, ok bool) {
-	if int64(offset) >= maxWindow {
-		return "", "", false
-	}
-	return strconv.Itoa(offset), strconv.FormatInt(min(int64(count), maxWindow), 10), true
+// strings for the script. The script runs even for an offset past every item:
+// it housekeeps, as every call does (backend/doc.go).
+func window(offset, count int) (off, n string) {
+	return strconv.FormatInt(min(int64(offset), maxWindow), 10), strconv.FormatInt(min(int64(count), maxWindow), 10)
 }
 
 // Leases implements backend.Backend.
@@ -96,7 +91,7 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	_, n, _ := window(0, p.Count)
+	_, n := window(0, p.Count)
 	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), n)
 	if err != nil {
 		return nil, err
@@ -144,10 +139,7 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	off, n, ok := window(p.Offset, p.Count)
-	if !ok {
-		return nil, nil
-	}
+	off, n := window(p.Offset, p.Count)
 	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), off, n)
 	if err != nil {
 		return nil, err
