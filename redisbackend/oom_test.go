@@ -48,7 +48,7 @@ func TestEvictionPolicy(t *testing.T) {
 		if _, err := OpenURL(ctx, "redis://"+srv.Addr, Options{}); !errors.Is(err, ErrEvictionPolicy) {
 			t.Fatalf("OpenURL under %s: %v, want ErrEvictionPolicy", policy, err)
 		}
-		ob, err := OpenURL(ctx, "redis://"+srv.Addr, Options{Prefix: testPrefix()})
+		ob, err := OpenURL(ctx, "redis://"+srv.Addr, Options{AllowEviction: true, Prefix: testPrefix()})
 		if err != nil {
 			t.Fatalf("OpenURL with AllowEviction under %s: %v", policy, err)
 		}
