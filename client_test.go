@@ -20,9 +20,9 @@ func TestHugeWait(t *testing.T) {
 	q, _ := keyq.New(b, "ns")
 	ctx := context.Background()
 	q.Enqueue(ctx, keyq.DefaultQueue, []byte("x"))
-	l, err := q.Next(ctx, keyq.Wait(1<<63-1))
+	l, err := q.Next(ctx, keyq.Wait(keyq.MaxDuration))
 	if err != nil || l == nil {
-		t.Fatalf("Next(Wait(max)) = %v, %v; want the waiting task", l, err)
+		t.Fatalf("Next(Wait(MaxDuration)) = %v, %v; want the waiting task", l, err)
 	}
 }
 

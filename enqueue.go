@@ -81,6 +81,9 @@ func (c *Client) EnqueueBatch(ctx context.Context, queue string, msgs []Message,
 func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, opts []EnqueueOption) ([]string, error) {
 	o := enqueueOptions{maxAttempts: c.cfg.maxAttempts}
 	for _, f := range opts {
+		if f == nil {
+			return nil, c.wrap(op, invalid("nil option"))
+		}
 		f(&o)
 	}
 	p := backend.EnqueueParams{

@@ -19,6 +19,7 @@ var (
 	ErrTimeout     = backend.ErrTimeout     // out of time; also matches context.DeadlineExceeded
 	ErrUnavailable = backend.ErrUnavailable // the store cannot be reached
 	ErrClosed      = backend.ErrClosed      // the backend is closed
+	ErrFull        = backend.ErrFull        // the store is out of memory; nothing changed
 )
 
 func invalid(format string, args ...any) error {

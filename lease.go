@@ -38,6 +38,9 @@ func From(queues ...string) DequeueOption {
 func (c *Client) Dequeue(ctx context.Context, opts ...DequeueOption) ([]Lease, error) {
 	p := backend.DequeueParams{Namespace: c.ns, Queues: c.cfg.queues, Count: 1, Lease: c.cfg.lease}
 	for _, o := range opts {
+		if o == nil {
+			return nil, c.wrap("dequeue", invalid("nil option"))
+		}
 		o(&p)
 	}
 	res, err := run(c, ctx, "dequeue", &p, max(p.Wait, 0), func(ctx context.Context) (backend.DequeueResult, error) {
@@ -115,6 +118,9 @@ func (c *Client) Ack(ctx context.Context, l *Lease, opts ...AckOption) error {
 func (c *Client) ackParams(l *Lease, opts []AckOption) (backend.AckParams, error) {
 	var o ackOptions
 	for _, f := range opts {
+		if f == nil {
+			return backend.AckParams{}, invalid("nil option")
+		}
 		f(&o)
 	}
 	id, token, err := c.leaseRef(l)
@@ -144,6 +150,12 @@ type AckRequest struct {
 // reports a failure of the whole call, after which any lease may or may not have
 // been acked.
 func (c *Client) AckBatch(ctx context.Context, reqs []AckRequest) ([]error, error) {
+	switch {
+	case ctx == nil:
+		return nil, c.wrap("ack batch", invalid("nil context"))
+	case len(reqs) > MaxCount:
+		return nil, c.wrap("ack batch", invalid("%d requests, over the maximum %d", len(reqs), MaxCount))
+	}
 	errs := make([]error, len(reqs))
 	var ps []backend.AckParams
 	var at []int // index in reqs of each of ps
@@ -254,6 +266,9 @@ func (c *Client) Release(ctx context.Context, l *Lease, opts ...ReleaseOption) e
 	}
 	p := backend.ReleaseParams{Namespace: c.ns, TaskID: id, Token: token}
 	for _, o := range opts {
+		if o == nil {
+			return c.wrap("release", invalid("nil option"))
+		}
 		o(&p)
 	}
 	_, err = run(c, ctx, "release", &p, 0, func(ctx context.Context) (struct{}, error) {

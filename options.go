@@ -18,6 +18,21 @@ const (
 	DefaultMaxPayload  = 64 << 20
 )
 
+// The limits of what a caller may pass; beyond them a call fails with ErrInvalid
+// and changes nothing.
+const (
+	// MaxDuration is the longest duration keyq takes: a delay, lease, wait, answer
+	// TTL, job TTL, operation timeout or rate interval (100 years). Durations are
+	// kept in whole milliseconds, rounded up: an answer's TTL reads back rounded up
+	// to the millisecond, and a lease or delay may last up to 1 ms longer than
+	// asked, never shorter (backend.Millis).
+	MaxDuration = backend.MaxDuration
+	// MaxCount is the largest Batch of a Dequeue (and WorkerBatch), the most
+	// requests of one AckBatch, and the largest burst of a rate limit. Peek, Leases
+	// and Dead take any count and offset and return the window that exists.
+	MaxCount = backend.MaxCount
+)
+
 type config struct {
 	queues      []string
 	opTimeout   time.Duration
@@ -59,8 +74,8 @@ func (c *config) validate() error {
 		what string
 		d    time.Duration
 	}{{"operation timeout", c.opTimeout}, {"lease", c.lease}, {"answer TTL", c.answerTTL}, {"error answer TTL", c.errorTTL}, {"job TTL", c.jobTTL}} {
-		if d.d <= 0 {
-			return invalid("%s %v is not positive", d.what, d.d)
+		if d.d <= 0 || d.d > MaxDuration {
+			return invalid("%s %v out of range (0, %v]", d.what, d.d, MaxDuration)
 		}
 	}
 	if c.maxAttempts < 1 || c.maxAttempts > backend.MaxAttemptsLimit {

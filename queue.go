@@ -26,6 +26,7 @@ package keyq
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -64,11 +65,15 @@ type Client struct {
 // must not be empty. Closing is the backend's: close b when done with every client.
 func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	cfg := defaults()
+	c := &Client{b: b, ns: namespace}
 	for _, o := range opts {
+		if o == nil {
+			return nil, c.wrap("new", invalid("nil option"))
+		}
 		o(&cfg)
 	}
-	c := &Client{b: b, ns: namespace, cfg: cfg}
-	if b == nil {
+	c.cfg = cfg
+	if isNil(b) {
 		return nil, c.wrap("new", invalid("nil backend"))
 	}
 	if namespace == "" {
@@ -78,6 +83,19 @@ func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 		return nil, c.wrap("new", err)
 	}
 	return c, nil
+}
+
+// isNil reports whether b is nil, or an interface holding a nil pointer, map,
+// slice, func or channel (a typed nil), whose methods would panic.
+func isNil(b backend.Backend) bool {
+	if b == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(b); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Namespace returns the client's namespace.

@@ -166,6 +166,9 @@ func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
 	}
 	cfg := workerDefaults(c)
 	for _, o := range opts {
+		if o == nil {
+			return nil, c.wrap("new worker", invalid("nil option"))
+		}
 		o(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
@@ -197,6 +200,22 @@ func (w *Worker) Handle(taskType string, h Handler) {
 // HandleFunc registers f as the handler of taskType, as Handle does.
 func (w *Worker) HandleFunc(taskType string, f func(ctx context.Context, t *Task) (any, error)) {
 	w.Handle(taskType, HandlerFunc(f))
+}
+
+// checkHandlers refuses a nil handler or middleware, which would panic when
+// called. w.mu must be held.
+func (w *Worker) checkHandlers() error {
+	for typ, h := range w.handlers {
+		if f, ok := h.(HandlerFunc); h == nil || (ok && f == nil) {
+			return invalid("nil handler for task type %q", typ)
+		}
+	}
+	for _, mw := range w.mw {
+		if mw == nil {
+			return invalid("nil middleware")
+		}
+	}
+	return nil
 }
 
 // Use adds middleware around every handler. The first added is the outermost. Call
@@ -241,6 +260,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.started {
 		w.mu.Unlock()
 		return w.c.wrap("worker run", invalid("the worker already ran"))
+	}
+	if err := w.checkHandlers(); err != nil {
+		w.mu.Unlock()
+		return w.c.wrap("worker run", err)
 	}
 	w.started = true
 	w.chain = make(map[string]Handler, len(w.handlers))
@@ -296,6 +319,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // once. A handler must not call Shutdown, which would wait for the handler itself;
 // it may cancel Run's context instead.
 func (w *Worker) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return w.c.wrap("shutdown", invalid("nil context"))
+	}
 	w.stopOnce.Do(func() { close(w.stop) })
 	w.mu.Lock()
 	started := w.started

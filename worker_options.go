@@ -20,6 +20,17 @@ const (
 	DefaultWorkerAckBatches     = 2
 )
 
+// The limits of a Worker's sizes; NewWorker refuses more with ErrInvalid. Every
+// duration is at most MaxDuration, and WorkerBatch and rate bursts at most
+// MaxCount.
+const (
+	// MaxWorkerConcurrency is the most handlers a Worker runs at once.
+	MaxWorkerConcurrency = 100_000
+	// MaxWorkerAckBatches is the most ack calls a Worker keeps in flight at once
+	// (WorkerAckBatches); each holds a buffer of up to 1000 acks.
+	MaxWorkerAckBatches = 64
+)
+
 // Outcome is what became of one delivery a Worker handled.
 type Outcome string
 
@@ -83,10 +94,14 @@ func workerDefaults(c *Client) workerConfig {
 
 func (c *workerConfig) validate() error {
 	switch {
-	case c.concurrency < 1:
-		return invalid("worker concurrency %d is below 1", c.concurrency)
-	case c.batch < 1:
-		return invalid("worker batch %d is below 1", c.batch)
+	case c.concurrency < 1 || c.concurrency > MaxWorkerConcurrency:
+		return invalid("worker concurrency %d out of range 1 to %d", c.concurrency, MaxWorkerConcurrency)
+	case c.batch < 1 || c.batch > MaxCount:
+		return invalid("worker batch %d out of range 1 to %d", c.batch, MaxCount)
+	case c.lease > MaxDuration || c.pollWait > MaxDuration || c.timeout > MaxDuration ||
+		c.minInterval > MaxDuration || c.shutdownTimeout > MaxDuration ||
+		c.refreshPeriod > MaxDuration || c.refreshMax > MaxDuration:
+		return invalid("worker duration over the maximum %v", MaxDuration)
 	case len(c.queues) == 0:
 		return invalid("worker has no queues")
 	case c.lease <= 0:
@@ -97,23 +112,23 @@ func (c *workerConfig) validate() error {
 		return invalid("negative worker duration")
 	case c.rate < 0 || math.IsNaN(c.rate) || math.IsInf(c.rate, 0):
 		return invalid("worker rate %v is not a finite positive number", c.rate)
-	case c.rate > 0 && c.rateBurst < 1:
-		return invalid("worker rate burst %d is below 1", c.rateBurst)
+	case c.rate > 0 && (c.rateBurst < 1 || c.rateBurst > MaxCount):
+		return invalid("worker rate burst %d out of range 1 to %d", c.rateBurst, MaxCount)
 	case c.refresh != nil && c.refreshPeriod <= 0:
 		return invalid("worker refresh period %v is not positive", c.refreshPeriod)
 	case c.refreshBackoff <= 0 || c.refreshMax < c.refreshBackoff:
 		return invalid("worker refresh backoff %v to %v is out of order", c.refreshBackoff, c.refreshMax)
 	case c.logger == nil || c.clock == nil:
 		return invalid("nil worker logger or clock")
-	case c.ackBatches < 0:
-		return invalid("worker ack batches %d is negative", c.ackBatches)
+	case c.ackBatches < 0 || c.ackBatches > MaxWorkerAckBatches:
+		return invalid("worker ack batches %d out of range 0 to %d", c.ackBatches, MaxWorkerAckBatches)
 	}
 	for _, q := range c.queues {
 		if q == "" {
 			return invalid("empty queue name")
 		}
 	}
-	if s := c.shared; s != nil && (s.name == "" || s.interval <= 0 || s.burst < 1) {
+	if s := c.shared; s != nil && (s.name == "" || s.interval <= 0 || s.interval > MaxDuration || s.burst < 1 || s.burst > MaxCount) {
 		return invalid("shared rate %q: interval %v and burst %d must be positive", s.name, s.interval, s.burst)
 	}
 	return nil

@@ -28,7 +28,9 @@ package backend
 //
 //   - Dedupe. A task dropped on dequeue because its key has an answer counts in
 //     Counters.Deduped, leaves the key index, and its job record, if any, becomes
-//     finished.
+//     finished. A Dequeue drops at most DedupeCap tasks per round: a round that
+//     reaches the cap with fewer leases than asked ends, housekeeping runs again,
+//     and the next round starts again from the first queue of the call.
 //
 //   - Key index. A task's key counts as present (for unique enqueue) from enqueue
 //     until ack, dedupe or dead-lettering, whether it is waiting, delayed or leased.
@@ -51,3 +53,6 @@ package backend
 // HousekeepingBatch is the most delayed tasks, and the most expired leases, that one
 // housekeeping round may move.
 const HousekeepingBatch = 1000
+
+// DedupeCap is the most answered tasks one round of a Dequeue drops (Dedupe).
+const DedupeCap = 1000

@@ -23,6 +23,11 @@ var (
 	ErrUnavailable = errors.New("backend unavailable")
 	// ErrClosed reports a call on a closed backend or client.
 	ErrClosed = errors.New("closed")
+	// ErrFull reports that the store refused to write because it is out of
+	// memory (for Redis, used memory over maxmemory with the noeviction policy).
+	// The call changed nothing. Calls that only read keep working; calls that
+	// write work again once the store has room.
+	ErrFull = errors.New("store full: out of memory")
 	// ErrTimeout reports an operation that ran out of time. It also matches
 	// context.DeadlineExceeded under errors.Is.
 	ErrTimeout error = timeoutError{}

@@ -11,7 +11,7 @@ type EnqueueParams struct {
 	Queue     string
 	Tasks     []Message // at least one
 	AtHead    bool
-	Delay     time.Duration // >= 0
+	Delay     time.Duration // 0 to MaxDuration
 	Unique    bool
 	// TrackJobs writes a job record per task; JobTTL is how long a record lives once
 	// it reaches a final status (S6.3, S6.4).
@@ -23,7 +23,7 @@ type EnqueueParams struct {
 type DequeueParams struct {
 	Namespace string
 	Queues    []string      // at least one, in priority order
-	Count     int           // at least 1
+	Count     int           // 1 to MaxCount
 	Wait      time.Duration // >= 0
 	Lease     time.Duration // > 0
 }
@@ -148,14 +148,14 @@ func checkNonNegative(what string, d time.Duration) error {
 	if d < 0 {
 		return invalid("negative %s %v", what, d)
 	}
-	return nil
+	return checkMax(what, d)
 }
 
 func checkPositive(what string, d time.Duration) error {
 	if d <= 0 {
 		return invalid("%s %v is not positive", what, d)
 	}
-	return nil
+	return checkMax(what, d)
 }
 
 func checkLease(ns, id, token string) error {
@@ -212,8 +212,8 @@ func (p *DequeueParams) Validate() error {
 			return err
 		}
 	}
-	if p.Count < 1 {
-		return invalid("batch size %d is below 1", p.Count)
+	if p.Count < 1 || p.Count > MaxCount {
+		return invalid("batch size %d out of range 1 to %d", p.Count, MaxCount)
 	}
 	if err := checkNonNegative("wait", p.Wait); err != nil {
 		return err
@@ -340,8 +340,8 @@ func (p *AllowParams) Validate() error {
 	if err := checkPositive("rate interval", p.Interval); err != nil {
 		return err
 	}
-	if p.Burst < 1 {
-		return invalid("burst %d is below 1", p.Burst)
+	if p.Burst < 1 || p.Burst > MaxCount {
+		return invalid("burst %d out of range 1 to %d", p.Burst, MaxCount)
 	}
 	return nil
 }

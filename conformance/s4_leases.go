@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/keyq/keyq"
 )
@@ -42,7 +43,8 @@ func testLeaseDuration(e *env) {
 	before := e.tg.Now()
 	l := e.next(c, keyq.LeaseFor(e.u(4)))
 	after := e.tg.Now()
-	if l.Deadline.Before(before.Add(e.u(4))) || l.Deadline.After(after.Add(e.u(4))) {
+	// Durations are kept in whole ms, rounded up: never shorter, up to 1 ms longer.
+	if l.Deadline.Before(before.Add(e.u(4))) || l.Deadline.After(after.Add(e.u(4)+time.Millisecond)) {
 		e.Fatalf("deadline %v, want now+4 units between %v and %v", l.Deadline, before.Add(e.u(4)), after.Add(e.u(4)))
 	}
 	e.advance(2)
@@ -189,7 +191,7 @@ func testExtend(e *env) {
 	if err := c.Extend(e.ctx, l, e.u(4)); err != nil {
 		e.Fatal(err)
 	}
-	if l.Deadline.Before(before.Add(e.u(4))) || l.Deadline.After(e.tg.Now().Add(e.u(4))) {
+	if l.Deadline.Before(before.Add(e.u(4))) || l.Deadline.After(e.tg.Now().Add(e.u(4)+time.Millisecond)) {
 		e.Fatalf("extended deadline %v, want now+4 units", l.Deadline)
 	}
 	e.advance(3) // past the first deadline, inside the new one

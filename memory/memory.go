@@ -107,8 +107,12 @@ func (b *Backend) lock(ctx context.Context, name string) (*namespace, error) {
 	return ns, nil
 }
 
-// check reports ErrClosed or the context's error, if any.
+// check reports ErrInvalid for a nil context, else ErrClosed or the context's
+// error, if any.
 func (b *Backend) check(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", backend.ErrInvalid)
+	}
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}

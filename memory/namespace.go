@@ -264,7 +264,10 @@ func (ns *namespace) refresh(a *answer, now time.Time) {
 	ns.answerDue.move(a, now.Add(a.ttl))
 }
 
+// setAnswer stores an answer whose TTL is kept in whole milliseconds, rounded up,
+// as on every backend (backend.Millis).
 func (ns *namespace) setAnswer(key string, v backend.Answer, now time.Time) {
+	v.TTL = backend.RoundUp(v.TTL)
 	if a := ns.answers[key]; a != nil {
 		a.value, a.ok, a.ttl = v.Value, v.OK, v.TTL
 		ns.answerDue.move(a, now.Add(v.TTL))

@@ -43,7 +43,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 			max:      m.MaxAttempts,
 			enqueued: now,
 			track:    p.TrackJobs,
-			jobTTL:   p.JobTTL,
+			jobTTL:   backend.RoundUp(p.JobTTL), // kept in whole ms, as on every backend
 		}
 		if len(m.Headers) > 0 {
 			t.headers = maps.Clone(m.Headers)
@@ -123,34 +123,46 @@ func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 }
 
 // take leases up to p.Count tasks from p.Queues in order, dropping answered ones.
+// A round drops at most backend.DedupeCap tasks; the next one housekeeps first and
+// starts again from the first queue, as every driver does (backend/doc.go).
 func (ns *namespace) take(p backend.DequeueParams, now time.Time) backend.DequeueResult {
 	var res backend.DequeueResult
-	for _, name := range p.Queues {
-		q := ns.queues[name]
-		if q == nil {
-			continue
+	for round := 0; ; round++ {
+		if round > 0 {
+			ns.housekeep(now)
 		}
-		for len(res.Leases) < p.Count && q.tasks.len() > 0 {
-			t := q.tasks.popFront()
-			if a := ns.liveAnswer(t.key, now); a != nil {
-				ns.refresh(a, now)
-				ns.counters.Deduped++
-				res.Deduped++
-				ns.dropKey(t.key)
-				ns.setJob(t, now, backend.StatusFinished, "")
-				ns.free(t)
+		dropped := 0 // in this round
+		for _, name := range p.Queues {
+			q := ns.queues[name]
+			if q == nil {
 				continue
 			}
-			seq := ns.next()
-			t.token = itoa(seq)
-			ns.leases[t.token] = t
-			ns.leaseDue.add(t, now.Add(p.Lease), seq)
-			q.leased++
-			ns.counters.Delivered++
-			ns.setJob(t, now, backend.StatusRunning, "")
-			res.Leases = append(res.Leases, backend.Lease{Task: t.snapshot(), Token: t.token, Deadline: t.at})
+			for len(res.Leases) < p.Count && dropped < backend.DedupeCap && q.tasks.len() > 0 {
+				t := q.tasks.popFront()
+				if a := ns.liveAnswer(t.key, now); a != nil {
+					ns.refresh(a, now)
+					ns.counters.Deduped++
+					res.Deduped++
+					dropped++
+					ns.dropKey(t.key)
+					ns.setJob(t, now, backend.StatusFinished, "")
+					ns.free(t)
+					continue
+				}
+				seq := ns.next()
+				t.token = itoa(seq)
+				ns.leases[t.token] = t
+				ns.leaseDue.add(t, now.Add(p.Lease), seq)
+				q.leased++
+				ns.counters.Delivered++
+				ns.setJob(t, now, backend.StatusRunning, "")
+				res.Leases = append(res.Leases, backend.Lease{Task: t.snapshot(), Token: t.token, Deadline: t.at})
+			}
+			if len(res.Leases) == p.Count || dropped >= backend.DedupeCap {
+				break
+			}
 		}
-		if len(res.Leases) == p.Count {
+		if dropped < backend.DedupeCap || len(res.Leases) == p.Count {
 			break
 		}
 	}
@@ -270,7 +282,7 @@ func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, er
 // AckBatch acks many leases under one lock; see backend.BatchAcker.
 func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
 	if len(ps) == 0 {
-		return nil, nil
+		return nil, b.check(ctx)
 	}
 	ns, now, err := b.open(ctx, ps[0].Namespace)
 	if err != nil {

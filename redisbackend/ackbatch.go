@@ -16,14 +16,14 @@ var _ backend.BatchAcker = (*Backend)(nil)
 // AckBatch implements backend.BatchAcker: one script acks every lease of the batch,
 // each as Ack would, so a batch costs one round trip and one script run.
 func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
+	if err := b.begin(ctx, func() error { return nil }); err != nil {
+		return nil, err
+	}
 	errs := make([]error, len(ps))
 	if len(ps) == 0 {
 		return errs, nil
 	}
 	ns := ps[0].Namespace
-	if err := b.begin(ctx, func() error { return nil }); err != nil {
-		return nil, err
-	}
 	sent := make([]int, 0, len(ps))
 	seen := make(map[string]bool, len(ps))
 	for i := range ps {
@@ -117,11 +117,16 @@ type ackKey struct {
 // count, then per lease its token, its task ID after one byte of the ID's
 // length, and its answer as stored (storedAnswer) or "". Grouping in Go spares
 // the script, on the server's single thread, parsing a number and repeating
-// the TTL and the outcome per lease. order[j] is the index in ps of the j-th
-// lease in the arguments, which is the order of ack_all's results.
+// the TTL and the outcome per lease. A group is a run of consecutive leases, so
+// the script applies the leases in the order of idx: two leases of one key acked
+// with different answers leave the later answer, as one Ack after the other
+// would. order[j] is the index in ps of the j-th lease in the arguments, which
+// is the order of ack_all's results; it is idx.
 func ackArgs(ps []backend.AckParams, idx []int) (args []any, order []int) {
-	groups := make(map[ackKey][]int)
-	var keys []ackKey
+	args = make([]any, 0, 4+3*len(idx)+2) // room for the epoch and request
+	order = make([]int, 0, len(idx))
+	var cur ackKey
+	at := -1 // the index in args of the current group's count
 	for _, i := range idx {
 		p := &ps[i]
 		token, _ := strconv.ParseInt(p.Token[epochLen+1:], 10, 64)
@@ -129,26 +134,18 @@ func ackArgs(ps []backend.AckParams, idx []int) (args []any, order []int) {
 		if p.Answer != nil {
 			k.ttl = durMS(p.Answer.TTL)
 		}
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
+		if at < 0 || k != cur {
+			cur, at = k, len(args)+3
+			args = append(args, k.bucket, k.ttl, k.job, 0)
 		}
-		groups[k] = append(groups[k], i)
-	}
-	args = make([]any, 0, 4*len(keys)+3*len(idx)+2) // room for the epoch and request
-	order = make([]int, 0, len(idx))
-	for _, k := range keys {
-		g := groups[k]
-		args = append(args, k.bucket, k.ttl, k.job, len(g))
-		for _, i := range g {
-			p := &ps[i]
-			var answer any = ""
-			if a := p.Answer; a != nil {
-				answer = storedAnswer(a.Value, a.OK, k.ttl)
-			}
-			tok, id := p.Token[epochLen+1:], p.TaskID[epochLen+1:]
-			args = append(args, tok, string([]byte{byte(len(id))})+id, answer)
-			order = append(order, i)
+		args[at] = args[at].(int) + 1
+		var answer any = ""
+		if a := p.Answer; a != nil {
+			answer = storedAnswer(a.Value, a.OK, k.ttl)
 		}
+		tok, id := p.Token[epochLen+1:], p.TaskID[epochLen+1:]
+		args = append(args, tok, string([]byte{byte(len(id))})+id, answer)
+		order = append(order, i)
 	}
 	return args, order
 }

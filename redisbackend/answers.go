@@ -30,7 +30,11 @@ func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (bac
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return backend.Answer{}, err
 	}
-	r, err := b.run(ctx, scriptGetAnswer, b.nsKeys(p.Namespace), digest(p.Key), flag(p.Refresh))
+	s := scriptGetAnswer
+	if p.Refresh { // a write: no read-only twin
+		s = scriptGetAnswerRefresh
+	}
+	r, err := b.run(ctx, s, b.nsKeys(p.Namespace), digest(p.Key), flag(p.Refresh))
 	if err != nil {
 		return backend.Answer{}, err
 	}

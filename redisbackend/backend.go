@@ -42,6 +42,13 @@ type Options struct {
 	// server that refuses it the wake-up channel (wait.go), once. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// AllowEviction accepts a server whose maxmemory-policy is not noeviction. By
+	// default the first call that reaches the server reads the policy (from every
+	// master of a cluster) and, if it is any other, that call and every later one
+	// fail with an error matching backend.ErrInvalid and ErrEvictionPolicy, which
+	// says what may be lost; OpenURL fails at once. See ErrEvictionPolicy for what
+	// each policy may delete.
+	AllowEviction bool
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -60,6 +67,8 @@ type Backend struct {
 
 	fnMu   sync.Mutex   // held while finding out whether functions work
 	fnMode atomic.Int32 // fnUnknown, fnOn or fnOff (functions.go)
+
+	evict eviction // the maxmemory-policy check (eviction.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -155,9 +164,14 @@ func (b *Backend) begin(ctx context.Context, validate func() error) error {
 	return ctxErr(ctx)
 }
 
-// run runs a namespace script and returns its reply as a list.
+// run runs a namespace script and returns its reply as a list. A script that only
+// reads, refused because the server is out of memory, runs again as its
+// read-only twin, without housekeeping (oom.go).
 func (b *Backend) run(ctx context.Context, s *script, k *nsKeys, args ...any) ([]any, error) {
 	v, err := b.exec(ctx, s, k.all, args...)
+	if err != nil && s.ro != nil && isOOM(err) {
+		v, err = b.exec(ctx, s.ro, k.all, args...)
+	}
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -110,6 +111,28 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 
 	pickQueue := func() string { return queues[rng.IntN(len(queues))] }
 	ms := func(max int) time.Duration { return time.Duration(1+rng.IntN(max)) * time.Millisecond * 100 * scale }
+	// ttl is an answer TTL of one of two lengths, often not a whole number of
+	// milliseconds: TTLs read back in whole ms, rounded up, on every backend; and
+	// batch acks with repeated TTLs share groups in the Redis script.
+	ttl := func() time.Duration {
+		d := []time.Duration{ms(1) * 30, ms(1) * 60}[rng.IntN(2)]
+		if rng.IntN(2) == 0 {
+			d += time.Duration(1 + rng.IntN(999_999))
+		}
+		return d
+	}
+	// window is a Peek, Leases or Dead count or offset, now and then far beyond
+	// what is stored.
+	window := func(n int) int {
+		switch rng.IntN(20) {
+		case 0:
+			return math.MaxInt
+		case 1:
+			return 1 << 40
+		}
+		return n
+	}
+	flooded := false
 	pickLease := func() (backend.Lease, bool) {
 		if len(leases) == 0 {
 			return backend.Lease{}, false
@@ -151,11 +174,24 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 				continue
 			}
 			var ps []backend.AckParams
-			for range 1 + rng.IntN(4) {
+			var keyOf []string
+			for j := range 1 + rng.IntN(6) {
 				l, _ := pickLease()
+				if j > 0 && rng.IntN(2) == 0 {
+					// Often a lease of a key acked earlier in the batch: the
+					// later answer must stay.
+					k := keyOf[rng.IntN(j)]
+					for _, o := range rng.Perm(len(leases)) {
+						if leases[o].Key == k {
+							l = leases[o]
+							break
+						}
+					}
+				}
+				keyOf = append(keyOf, l.Key)
 				p := backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token}
-				if rng.IntN(2) == 0 {
-					p.Answer = &backend.Answer{Value: fmt.Appendf(nil, "b%d", i), OK: true, TTL: ms(60)}
+				if rng.IntN(4) > 0 {
+					p.Answer = &backend.Answer{Value: fmt.Appendf(nil, "b%d.%d", i, j), OK: rng.IntN(3) > 0, TTL: ttl()}
 				}
 				ps = append(ps, p)
 			}
@@ -164,6 +200,12 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 				kinds := make([]string, len(errs))
 				for j, e := range errs {
 					kinds[j] = errKind(e)
+				}
+				// Which answer each key holds after the batch: the last item's of
+				// that key (leases of one key are acked in the batch's order).
+				for _, k := range keys {
+					a, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: k})
+					kinds = append(kinds, fmt.Sprintf("%s=%s/%v/%v/%s", k, a.Value, a.OK, a.TTL, errKind(err)))
 				}
 				return kinds, err
 			}}
@@ -174,7 +216,7 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 			}
 			p := backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token}
 			if rng.IntN(3) > 0 {
-				p.Answer = &backend.Answer{Value: fmt.Appendf(nil, "v%d", i), OK: rng.IntN(3) > 0, TTL: ms(60)}
+				p.Answer = &backend.Answer{Value: fmt.Appendf(nil, "v%d", i), OK: rng.IntN(3) > 0, TTL: ttl()}
 			}
 			if rng.IntN(4) == 0 {
 				p.Status, p.Error = backend.StatusFailed, "boom"
@@ -205,6 +247,36 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 			if advance == nil {
 				continue
 			}
+			if !flooded && rng.IntN(100) == 0 {
+				// Once a run: more answered tasks than one dequeue round drops
+				// (backend.DedupeCap), then more due delayed tasks than one
+				// housekeeping round moves, then a dequeue of many.
+				flooded = true
+				const n = backend.DedupeCap + 100
+				q := pickQueue()
+				answered := backend.EnqueueParams{Namespace: ns, Queue: q, Tasks: make([]backend.Message, n)}
+				delayed := backend.EnqueueParams{Namespace: ns, Queue: q, Tasks: make([]backend.Message, n), Delay: ms(1)}
+				for j := range n {
+					answered.Tasks[j] = backend.Message{Key: "flood", Payload: fmt.Appendf(nil, "f%d", j), MaxAttempts: 1}
+					delayed.Tasks[j] = backend.Message{Key: fmt.Sprintf("fd%d", j), Payload: fmt.Appendf(nil, "fd%d", j), MaxAttempts: 1}
+				}
+				for _, b := range []backend.Backend{mem, red} {
+					if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: ns, Key: "flood",
+						Answer: backend.Answer{Value: []byte("f"), OK: true, TTL: time.Hour}}); err != nil {
+						t.Fatal(err)
+					}
+					for _, p := range []backend.EnqueueParams{answered, delayed} {
+						if _, err := b.Enqueue(ctx, p); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				clk.Advance(delayed.Delay)
+				advance(delayed.Delay)
+				p := backend.DequeueParams{Namespace: ns, Queues: []string{q}, Count: n + 100, Lease: ms(40)}
+				step = diffStep{"Dequeue flood", func(b backend.Backend) (any, error) { return b.Dequeue(ctx, p) }}
+				break
+			}
 			d := ms(20)
 			clk.Advance(d)
 			advance(d)
@@ -214,7 +286,7 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 			step = diffStep{"GetAnswer", func(b backend.Backend) (any, error) { return b.GetAnswer(ctx, p) }}
 		case r < 87:
 			p := backend.SetAnswerParams{Namespace: ns, Key: keys[rng.IntN(len(keys))],
-				Answer: backend.Answer{Value: []byte("set"), OK: true, TTL: ms(30)}}
+				Answer: backend.Answer{Value: []byte("set"), OK: true, TTL: ttl()}}
 			step = diffStep{"SetAnswer", func(b backend.Backend) (any, error) { return nil, b.SetAnswer(ctx, p) }}
 		case r < 88:
 			p := backend.DeleteAnswerParams{Namespace: ns, Key: keys[rng.IntN(len(keys))]}
@@ -223,16 +295,16 @@ func runDifferential(t *testing.T, seed uint64, n int, red backend.Backend, adva
 			p := backend.StatsParams{Namespace: ns}
 			step = diffStep{"Stats", func(b backend.Backend) (any, error) { return b.Stats(ctx, p) }}
 		case r < 93:
-			p := backend.PeekParams{Namespace: ns, Queue: pickQueue(), Offset: rng.IntN(3), Count: 1 + rng.IntN(5)}
+			p := backend.PeekParams{Namespace: ns, Queue: pickQueue(), Offset: window(rng.IntN(3)), Count: window(1 + rng.IntN(5))}
 			step = diffStep{"Peek", func(b backend.Backend) (any, error) { return b.Peek(ctx, p) }}
 		case r < 94:
-			p := backend.LeasesParams{Namespace: ns, Count: 1 + rng.IntN(10)}
+			p := backend.LeasesParams{Namespace: ns, Count: window(1 + rng.IntN(10))}
 			if advance == nil {
 				p.Count = 1 << 20 // which leases come first depends on the moving clock
 			}
 			step = diffStep{"Leases", func(b backend.Backend) (any, error) { return b.Leases(ctx, p) }}
 		case r < 95:
-			p := backend.DeadParams{Namespace: ns, Offset: rng.IntN(2), Count: 1 + rng.IntN(10)}
+			p := backend.DeadParams{Namespace: ns, Offset: window(rng.IntN(2)), Count: window(1 + rng.IntN(10))}
 			step = diffStep{"Dead", func(b backend.Backend) (any, error) { return b.Dead(ctx, p) }}
 		case r < 96:
 			p := backend.DeadActionParams{Namespace: ns, All: rng.IntN(3) == 0}

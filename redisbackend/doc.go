@@ -124,6 +124,22 @@
 // Both ways run the same Lua, and the real-server conformance suite runs both.
 // Libraries of other keyq builds stay on the server; FUNCTION DELETE removes one.
 //
+// # Memory
+//
+// Run the server with maxmemory-policy noeviction. Any other policy may delete
+// keyq's keys when memory runs short: allkeys-* any key, so waiting tasks vanish
+// with no error; volatile-* the keys with a TTL, which are answers, finished job
+// records and rate limiters, so an answer may go before its TTL and its task be
+// delivered again. The first call that reaches the server reads the policy (on
+// every master of a cluster; OpenURL at once) and refuses to go on with any other
+// than noeviction: the calls fail with ErrEvictionPolicy (and backend.ErrInvalid)
+// unless Options.AllowEviction accepts the risk. Where the server will not say
+// (an ACL without CONFIG), the policy is unknown and the Backend runs.
+//
+// A server over its maxmemory under noeviction refuses writes: the call fails with
+// backend.ErrFull and changed nothing (oom.go). Stats, Peek, Leases, Dead, Job and
+// GetAnswer without refresh keep working, without housekeeping until there is room.
+//
 // # KeyDB
 //
 // KeyDB active replication (multi-master) may apply one pop on two masters; use a

@@ -30,6 +30,9 @@ func mapErr(ctx context.Context, err error) error {
 		}
 		return err
 	}
+	if isOOM(err) {
+		return fmt.Errorf("%w: %w", backend.ErrFull, err)
+	}
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
 	}
@@ -59,6 +62,16 @@ func isTimeout(err error) bool {
 func isNetErr(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe)
+}
+
+// isOOM reports the server's refusal to run a command, or a script's first
+// write, while its used memory is over maxmemory. Redis refuses a script or
+// function before it has changed anything: a function that may write is refused
+// before it runs, and a script without flags at its first write that may grow
+// memory, unless an earlier write went through (then every later one does).
+func isOOM(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && redis.HasErrorPrefix(err, "OOM")
 }
 
 // isServerDown reports replies a server gives while it cannot serve: loading its

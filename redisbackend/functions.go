@@ -37,6 +37,9 @@ func (b *Backend) functions(ctx context.Context) bool {
 	switch {
 	case err == nil:
 		b.fnMode.Store(fnOn)
+	case isOOM(err):
+		// Out of memory decides nothing: FUNCTION LOAD may write, so it is refused
+		// now and may be taken later. This call uses EVALSHA.
 	case errors.As(err, &refused):
 		b.fnMode.Store(fnOff)
 	}
@@ -64,6 +67,9 @@ func missingFunction(err error) bool {
 // exec runs s with keys and args, as a function where the server takes them,
 // else by EVALSHA (and EVAL after NOSCRIPT).
 func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
+	if err := b.checkEviction(ctx); err != nil {
+		return nil, err
+	}
 	if s.fn != "" && b.functions(ctx) {
 		v, err := b.client.FCall(ctx, s.fn, keys, args...).Result()
 		if !missingFunction(err) {

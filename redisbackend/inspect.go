@@ -53,7 +53,8 @@ func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, p.Offset, p.Count)
+	off, n := window(p.Offset, p.Count)
+	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, off, n)
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +90,26 @@ func epochReply(r []any) (idMaker, []any, error) {
 	return newIDMaker(epoch), r[:len(r)-1], nil
 }
 
+// maxWindow bounds the offset and count of Peek, Leases and Dead: no list, hash
+// or sorted set of Redis holds more items. Bounded so, offset + count stays an
+// integer that Lua formats as digits: Lua writes a larger number given to
+// redis.call in exponent notation, which Redis refuses.
+const maxWindow int64 = 1 << 32
+
+// window clamps an inspection call's offset and count to maxWindow, as decimal
+// strings for the script. The script runs even for an offset past every item:
+// it housekeeps, as every call does (backend/doc.go).
+func window(offset, count int) (off, n string) {
+	return strconv.FormatInt(min(int64(offset), maxWindow), 10), strconv.FormatInt(min(int64(count), maxWindow), 10)
+}
+
 // Leases implements backend.Backend.
 func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), p.Count)
+	_, n := window(0, p.Count)
+	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), n)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +161,8 @@ func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.Dea
 	if err := b.begin(ctx, p.Validate); err != nil {
 		return nil, err
 	}
-	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), p.Offset, p.Count)
+	off, n := window(p.Offset, p.Count)
+	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), off, n)
 	if err != nil {
 		return nil, err
 	}

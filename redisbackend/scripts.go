@@ -49,7 +49,17 @@ var (
 type script struct {
 	eval *redis.Script // the script for EVALSHA, common.lua spliced in
 	fn   string        // its function in the library, or "" (no common.lua)
+	// ro, for the scripts that only read (readOnly), is the same script without
+	// housekeeping, which writes: a function flagged no-writes, and a script that
+	// never writes for EVALSHA. A server out of memory refuses every function that
+	// may write, and a script at its first write; it runs these (oom.go).
+	ro *script
 }
+
+// readOnly names the scripts that change nothing but through housekeeping.
+// getanswer writes when asked to refresh; its read-only twin is only used for
+// plain reads.
+var readOnly = map[string]bool{"stats": true, "peek": true, "leases": true, "dead": true, "job": true, "getanswer": true}
 
 const commonMark = "--@common\n"
 
@@ -73,11 +83,18 @@ func loadScript(name string) *script {
 	if !strings.Contains(src, commonMark) {
 		return &script{eval: redis.NewScript(src)}
 	}
-	common := readScript("common") + "begin(KEYS)\n"
-	return &script{
-		eval: redis.NewScript(strings.Replace(src, commonMark, common, 1)),
+	common := readScript("common")
+	s := &script{
+		eval: redis.NewScript(strings.Replace(src, commonMark, common+"begin(KEYS)\n", 1)),
 		fn:   libraryName + "_" + name,
 	}
+	if readOnly[name] {
+		s.ro = &script{
+			eval: redis.NewScript(strings.Replace(src, commonMark, common+"begin(KEYS, true)\n", 1)),
+			fn:   libraryName + "_" + name + "_ro",
+		}
+	}
+	return s
 }
 
 func buildLibrary() (name, code string) {
@@ -98,6 +115,12 @@ func buildLibrary() (name, code string) {
 		body.WriteString("redis.register_function('%NAME%_" + n + "', function(KEYS, ARGV)\nbegin(KEYS)\n")
 		body.WriteString(strings.Replace(src, commonMark, "", 1))
 		body.WriteString("\nend)\n")
+		if readOnly[n] {
+			body.WriteString("redis.register_function{function_name='%NAME%_" + n + "_ro', flags={'no-writes'},\n" +
+				"callback=function(KEYS, ARGV)\nbegin(KEYS, true)\n")
+			body.WriteString(strings.Replace(src, commonMark, "", 1))
+			body.WriteString("\nend}\n")
+		}
 	}
 	sum := sha1.Sum([]byte(body.String()))
 	name = "keyq_" + hex.EncodeToString(sum[:8])

@@ -70,6 +70,11 @@ func OpenURL(ctx context.Context, url string, opts Options) (*Backend, error) {
 	}
 	opts.TLSConfig = nil // the client has it; New refuses it
 	b, err := New(client, opts)
+	if err == nil {
+		if err = b.checkEviction(ctx); err != nil {
+			err = fmt.Errorf("%s: %w", t.where, mapErr(ctx, err))
+		}
+	}
 	if err != nil {
 		client.Close()
 		return nil, redactErr(err, url)

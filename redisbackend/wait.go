@@ -46,6 +46,7 @@ type waiter struct {
 	chans   map[string]*channelState
 	done    chan struct{} // closed when the receive loop has ended
 	closing bool
+	subs    sync.WaitGroup // the goroutines that call ps.Subscribe
 }
 
 type channelState struct {
@@ -94,22 +95,29 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 	r := &waitReg{queues: queues, count: max(count, 1), c: make(chan string, 1), poll: st.denied}
 	st.regs = append(st.regs, r)
 	ps := w.ps
-	w.mu.Unlock()
 	if r.poll {
+		w.mu.Unlock()
 		return r, nil
 	}
-
 	select {
 	case <-st.ready:
+		w.mu.Unlock()
 		return r, nil
 	default:
 	}
+	w.subs.Add(1) // under w.mu, before close can wait
+	w.mu.Unlock()
+
 	// go-redis's PubSub.Subscribe waits for the PubSub's lock, which its reader
 	// holds while it (re)connects: against a server that accepts but does not answer
 	// that is up to its 10s reconnect timeout, whatever ctx says. So the call runs
 	// on its own and this one waits for it, for ctx, or for Close.
+	// close waits for it, so that none outlives Close (S8.3).
 	subscribed := make(chan error, 1)
-	go func() { subscribed <- ps.Subscribe(ctx, channel) }()
+	go func() {
+		defer w.subs.Done()
+		subscribed <- ps.Subscribe(ctx, channel)
+	}()
 	var err error
 	select {
 	case err = <-subscribed:
@@ -254,7 +262,10 @@ func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 	}
 }
 
-// close ends the subscription and waits for the receive loop to end.
+// close ends the subscription and waits for the receive loop and every
+// Subscribe call to end. go-redis holds the Pub/Sub's lock while it connects, and
+// Close needs it: against a server that accepts and never answers, close takes
+// up to the client's dial and read timeouts.
 func (w *waiter) close() {
 	w.mu.Lock()
 	w.closing = true
@@ -264,4 +275,5 @@ func (w *waiter) close() {
 		_ = ps.Close()
 		<-done
 	}
+	w.subs.Wait()
 }

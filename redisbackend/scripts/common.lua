@@ -40,11 +40,21 @@ local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
 local K_EPOCH, K_REQ, req_ttl
 local ix_kept -- indexed()'s answer, once asked
 local now_s   -- now_ms() as a string
+-- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
+-- from it, so that a lease or a delay never ends before its full duration has
+-- passed on the server's clock (S4.1, S7.2), while now_ms(), rounded down, says
+-- what has ended.
+local now_up
 -- The string functions every task goes through, as locals: a global lookup per call
 -- is a table read. Loading a library may not read globals, so begin sets them.
 local sbyte, ssub, sfind, floor
 
-local function begin(keys)
+-- read_only is true in the read-only twins of the scripts that only read
+-- (readOnly in scripts.go): housekeeping, which writes, is skipped there.
+local read_only
+
+local function begin(keys, ro)
+  read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
   ix_kept, now_s = nil, nil
@@ -61,6 +71,7 @@ local HK_BATCH, HK_BATCH_S = 1000, '1000'
 local function now_ms()
   local t = redis.call('TIME')
   local now = t[1] * 1000 + floor(t[2] / 1000)
+  now_up = t[1] * 1000 + math.ceil(t[2] / 1000)
   now_s = string.format('%d', now)
   return now
 end
@@ -288,7 +299,7 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
   end
   if delay > 0 then
     local m = pad16(tonumber(blob_id(b))) .. pack(q) .. b
-    redis.call('ZADD', K_DELAYED, now + delay, m)
+    redis.call('ZADD', K_DELAYED, itoa(now_up + delay), m)
     bump('d:' .. q, 1)
     new_event(K_DELAYED, m)
   elseif at_tail then
@@ -392,6 +403,7 @@ end
 -- housekeep promotes due delayed tasks, then reclaims expired leases, at most
 -- HK_BATCH of each, and returns how many leases it reclaimed.
 local function housekeep(now)
+  if read_only then return 0 end
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now_s, 'LIMIT', '0', HK_BATCH_S)
   for _, m in ipairs(due) do
     redis.call('ZREM', K_DELAYED, m)

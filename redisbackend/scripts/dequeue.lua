@@ -39,12 +39,12 @@ if seen then
   return out
 end
 housekeep(now)
-local deadline = now + lease
+local deadline = now_up + lease
 local out = {now, deadline, 0, 0, 0, 0}
 local got, deduped = 0, 0
 local tq, tb = {}, {} -- queue and blob per lease, in delivery order
 local pa = P .. 'a:'
-local DEDUPE_CAP = 1000
+local DEDUPE_CAP = 1000 -- backend.DedupeCap
 for i = 3, #ARGV do
   local q = ARGV[i]
   local qk = queue_key(q)

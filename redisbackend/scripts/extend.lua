@@ -12,7 +12,7 @@ if not epoch_is(ARGV[4]) then return {'lost'} end
 housekeep(now)
 local q, _, dl, rec = take_lease(ARGV[1], ARGV[2], now)
 if not q then return {'lost'} end
-local deadline = now + tonumber(ARGV[3])
+local deadline = now_up + tonumber(ARGV[3])
 if deadline ~= dl then
   local bk = lease_bucket(tonumber(ARGV[1]))
   redis.call('HSET', lease_key(bk), ARGV[1], enc48(deadline) .. string.sub(rec, 7))
