@@ -9,7 +9,7 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-// TestNeverEarly (S4.1, S7.2): on a real server, with many short durations that
+// TestNeverEarly (S4.1, S7.2, S7.4): on a real server, with many short durations that
 // are not whole milliseconds, a lease's deadline and a delayed task's due time are
 // never before the server's TIME read before the call plus the duration asked.
 // The scripts read TIME to the microsecond: rounding it down to the millisecond

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestEvictionPolicy: on a server whose maxmemory-policy may evict keys, the
+// TestEvictionPolicy (S8.7): on a server whose maxmemory-policy may evict keys, the
 // Backend refuses every call with ErrInvalid and ErrEvictionPolicy and writes
 // nothing, OpenURL refuses at once, and Options.AllowEviction accepts the risk. A
 // user whose ACL forbids CONFIG leaves the policy unknown, and the Backend runs.
@@ -90,7 +90,7 @@ func TestEvictionPolicy(t *testing.T) {
 	}
 }
 
-// TestOutOfMemory: a server over its maxmemory with noeviction refuses writes:
+// TestOutOfMemory (S8.1): a server over its maxmemory with noeviction refuses writes:
 // Enqueue fails with ErrFull (keyq.ErrFull through the front) and changes
 // nothing, while Stats, Peek, Leases, Dead, Job and plain GetAnswer still work,
 // with functions and by EVALSHA. Once there is room, writes work again.
