@@ -62,9 +62,14 @@ const maxAttempts = 4
 // must happen did not happen at all. A consumer that waits for a task waits
 // longWait, twice patience, so that a lost wake-up shows as a consumer still
 // waiting after patience, not as one whose wait ran out.
+// The suite's clients get opTimeout instead of keyq's default of 5s, which a call
+// to miniredis under the race detector on a loaded machine can take; a test's
+// attempt has testTimeout in all.
 const (
-	patience = 30 * time.Second
-	longWait = 2 * patience
+	patience    = 30 * time.Second
+	longWait    = 2 * patience
+	opTimeout   = 2 * time.Minute
+	testTimeout = 5 * time.Minute
 )
 
 // late is a real-time margin the machine did not keep: a step that had to be done
@@ -196,7 +201,7 @@ func newEnv(t *testing.T, h Harness, scale float64) *env {
 		unit = time.Second
 	}
 	unit = time.Duration(float64(unit) * scale)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return &env{T: t, tg: tg, ns: fmt.Sprintf("conf-%s-%08x", strings.Fields(t.Name()[strings.LastIndex(t.Name(), "/")+1:])[0], rand.Uint32()), unit: unit, ctx: ctx}
 }
@@ -207,8 +212,8 @@ func (e *env) u(n float64) time.Duration { return time.Duration(n * float64(e.un
 // advance moves the backend's clock forward by n units.
 func (e *env) advance(n float64) { e.tg.Advance(e.u(n)) }
 
-// client returns a client of the test's namespace, serving queue "q" unless the
-// options say otherwise.
+// client returns a client of the test's namespace, serving queue "q" with an
+// operation timeout of opTimeout unless the options say otherwise.
 func (e *env) client(opts ...keyq.Option) *keyq.Client {
 	e.Helper()
 	return e.clientOf(e.ns, opts...)
@@ -216,7 +221,7 @@ func (e *env) client(opts ...keyq.Option) *keyq.Client {
 
 func (e *env) clientOf(ns string, opts ...keyq.Option) *keyq.Client {
 	e.Helper()
-	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q")}, opts...)...)
+	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q"), keyq.WithOpTimeout(opTimeout)}, opts...)...)
 	if err != nil {
 		e.Fatalf("keyq.New: %v", err)
 	}
