@@ -19,7 +19,6 @@ import (
 // (with a fake clock) and on this backend (on miniredis, its clock moved alike), and
 // checks that every call gives the same result on both.
 func TestDifferential(t *testing.T) {
-	t.Parallel()
 	ops := diffOps(t)
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
@@ -34,7 +33,6 @@ func TestDifferential(t *testing.T) {
 // cannot be moved: the clock never advances, durations are ten thousand times
 // longer so that nothing expires during the run, and times are not compared.
 func TestDifferentialRedis(t *testing.T) {
-	t.Parallel()
 	client := realClient(t)
 	ops := diffOps(t)
 	for seed := uint64(1); seed <= 3; seed++ {
