@@ -17,8 +17,10 @@ import (
 	"github.com/keyq/keyq/redisbackend"
 )
 
-// waitFor bounds every wait of the worker tests.
-const waitFor = 20 * time.Second
+// waitFor bounds every wait of the worker tests, and is their clients' operation
+// timeout unless a test sets one. It only catches a hang: a loaded machine makes
+// the tests slow, never failed.
+const waitFor = time.Minute
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -59,7 +61,7 @@ func newMemoryEnv(t *testing.T, real bool, opts ...keyq.Option) env {
 		b = memory.New(memory.WithClock(e.bclock))
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	c, err := keyq.New(b, namespace(t), opts...)
+	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func newRedisBackend(t testing.TB, url string) *redisbackend.Backend {
 func newRedisEnv(t *testing.T, _ bool, opts ...keyq.Option) env {
 	t.Helper()
 	b := newRedisBackend(t, redistest.URL(t))
-	c, err := keyq.New(b, namespace(t), opts...)
+	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

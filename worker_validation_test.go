@@ -3,7 +3,6 @@ package keyq_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,18 +15,23 @@ import (
 
 // TestWorkerValidationRun is the validation run of S10.2 through the worker:
 // 10,000 tasks, 8 handlers at once, every second delivery fails and is released;
-// every task is answered exactly once with the right answer and none is lost.
+// every task is answered exactly once with the right answer and none is lost. The
+// full 10,000 run on the memory backend; on Redis, where every call is a round trip
+// and the count adds no new path, 2,000 (examples/validation runs the same on both).
 //
 // "Every second delivery" is counted per task: each task's first delivery fails and
 // its second succeeds. A count over all deliveries, as a single consumer
 // could keep, starves some tasks once batches and concurrency line up with its parity:
 // they fail on every delivery until their attempts run out.
 func TestWorkerValidationRun(t *testing.T) {
-	n := 10000
-	if testing.Short() {
-		n = 1000
-	}
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
+		n := 10000
+		if bf.name == "redis" {
+			n = 2000
+		}
+		if testing.Short() {
+			n = 1000
+		}
 		e := bf.new(t, true, keyq.WithQueues(q))
 		msgs := make([]keyq.Message, 0, 1000)
 		for i := range n {
@@ -68,7 +72,11 @@ func TestWorkerValidationRun(t *testing.T) {
 		})
 		began := time.Now()
 		start(t, w)
-		recv(t, finished, fmt.Sprintf("all %d tasks answered", n))
+		select { // a bound on a hang only: the run's speed is for the benchmarks
+		case <-finished:
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("all %d tasks answered did not happen within 5m: worker %+v", n, w.Stats())
+		}
 		elapsed := time.Since(began)
 
 		mu.Lock()

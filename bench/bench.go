@@ -166,6 +166,10 @@ func Run(ctx context.Context, workload string, t *Target, c Config) (Result, err
 	return Result{}, fmt.Errorf("bench: unknown workload %q (want one of %v)", workload, Workloads)
 }
 
+// OpTimeout bounds each call the workloads make: only a hang, not a slow machine,
+// may end a run (a slow run is a slow figure). The caller's ctx bounds the run.
+const OpTimeout = 10 * time.Minute
+
 // client returns a client on a namespace of its own for one workload run.
 func (t *Target) client(workload string, c Config) (*keyq.Client, error) {
 	ns := "bench-" + workload + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(rand.IntN(1<<20))
@@ -175,7 +179,7 @@ func (t *Target) client(workload string, c Config) (*keyq.Client, error) {
 	return keyq.New(t.Backend, ns,
 		keyq.WithQueues(benchQueue),
 		keyq.WithAnswerTTL(time.Hour, time.Hour),
-		keyq.WithOpTimeout(30*time.Second),
+		keyq.WithOpTimeout(OpTimeout),
 		keyq.WithJobTracking(!c.NoJobs))
 }
 
@@ -464,10 +468,10 @@ func RunWakeup(ctx context.Context, t *Target, c Config) (Result, error) {
 			case <-ctx.Done():
 				return
 			}
-			l, err := q.Next(ctx, keyq.Wait(10*time.Second))
+			l, err := q.Next(ctx, keyq.Wait(OpTimeout))
 			d := delivery{at: time.Now(), err: err}
 			if err == nil && l == nil {
-				d.err = errors.New("no task within 10s of its enqueue")
+				d.err = fmt.Errorf("no task within %v of its enqueue", OpTimeout)
 			}
 			if d.err == nil {
 				d.err = q.Ack(ctx, l)

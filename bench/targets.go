@@ -34,7 +34,11 @@ func OpenMiniredis() (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: miniredis: %w", err)
 	}
-	client := redis.NewClient(&redis.Options{Addr: s.Addr(), PoolSize: 64})
+	// miniredis serves one command at a time, and its Lua is slow under the race
+	// detector: on a loaded machine a call may queue for longer than go-redis's
+	// default 3s read timeout. The workloads' own op timeout bounds each call.
+	client := redis.NewClient(&redis.Options{Addr: s.Addr(), PoolSize: 64,
+		ReadTimeout: OpTimeout, WriteTimeout: OpTimeout, ContextTimeoutEnabled: true})
 	b, err := redisbackend.New(client, redisbackend.Options{})
 	if err != nil {
 		client.Close()
@@ -90,6 +94,11 @@ func NewRedisClient(ctx context.Context, url string) (*redis.Client, error) {
 	}
 	if opt.PoolSize == 0 {
 		opt.PoolSize = 128
+	}
+	if opt.ReadTimeout == 0 && opt.WriteTimeout == 0 {
+		// Not go-redis's 3s: on a loaded machine a slow call is a slow figure. The
+		// workloads' op timeout bounds each call, and the caller's ctx the run.
+		opt.ReadTimeout, opt.WriteTimeout, opt.ContextTimeoutEnabled = OpTimeout, OpTimeout, true
 	}
 	opt.ContextTimeoutEnabled = true
 	client := redis.NewClient(opt)

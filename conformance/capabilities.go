@@ -62,21 +62,29 @@ func testRateLimiter(e *env) {
 		}
 		return wait
 	}
-	for i, c := range []*keyq.Client{c1, c2, c1} {
-		if w := allow(c); w != 0 {
-			e.Fatalf("token %d of a burst of 3: wait %v", i+1, w)
+	// One token comes back per interval after the burst: the fourth call is refused
+	// if it comes within an interval of the first, and after 2.5 intervals one token
+	// is there but not two, until 4 intervals have passed.
+	burst := e.mark()
+	e.within(burst, 2, "a burst and a fourth call inside one interval", func() {
+		for i, c := range []*keyq.Client{c1, c2, c1} {
+			if w := allow(c); w != 0 {
+				e.Fatalf("token %d of a burst of 3: wait %v", i+1, w)
+			}
 		}
-	}
-	if w := allow(c2); w <= 0 || w > interval {
-		e.Fatalf("a fourth token at once: wait %v, want within (0, %v]", w, interval)
-	}
+		if w := allow(c2); w <= 0 || w > interval {
+			e.Fatalf("a fourth token at once: wait %v, want within (0, %v]", w, interval)
+		}
+	})
 	e.advance(2.5)
 	if w := allow(c2); w != 0 {
 		e.Fatalf("after an interval: wait %v, want a token", w)
 	}
-	if w := allow(c1); w <= 0 {
-		e.Fatalf("a second token within the interval: wait %v, want one", w)
-	}
+	e.within(burst, 4, "the burst and a second token inside two intervals", func() {
+		if w := allow(c1); w <= 0 {
+			e.Fatalf("a second token within the interval: wait %v, want one", w)
+		}
+	})
 	_, err := c1.Allow(e.ctx, "api", 0, 1)
 	if !errors.Is(err, keyq.ErrInvalid) {
 		e.Fatalf("Allow with a zero interval: %v, want ErrInvalid", err)

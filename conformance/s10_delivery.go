@@ -22,8 +22,8 @@ func init() {
 // dead, with exactly one successful ack or one death each.
 func testAtLeastOnce(e *env) {
 	n, steps := 300, 4000
-	if e.unit < time.Second/2 { // real time: keep the sleeping short
-		n, steps = 60, 600
+	if e.unit < time.Second/2 { // real time: about 30 sleeps of a unit; fake clocks walk further
+		n, steps = 60, 300
 	}
 	c := e.client(keyq.WithMaxAttempts(6), keyq.WithLease(e.u(2)))
 	r := rand.New(rand.NewPCG(42, uint64(n)))

@@ -47,6 +47,7 @@ func testPriority(e *env) {
 
 func testDedupe(e *env) {
 	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(10)))
+	stored := e.mark()
 	if err := c.SetAnswer(e.ctx, "done", "cached"); err != nil {
 		e.Fatal(err)
 	}
@@ -54,24 +55,31 @@ func testDedupe(e *env) {
 	e.enqueue(c, "q", "done")
 	e.enqueue(c, "q", "x", keyq.Key("done"))
 	e.enqueue(c, "q", "todo")
-	res, err := c.Dequeue(e.ctx, keyq.Batch(1))
-	if err != nil || len(res) != 1 || string(res[0].Payload) != "todo" {
-		e.Fatalf("Dequeue = %v, %v; want the unanswered task, in the same call", res, err)
-	}
-	st := e.stats(c, "q")
-	if st.Counters.Deduped != 2 || st.Queues["q"].Waiting != 0 || st.Counters.Delivered != 1 {
-		e.Fatalf("stats %+v, want 2 deduped, 1 delivered, none waiting", st)
-	}
+	e.within(stored, 10, "storing the answer and the dequeues that drop its tasks", func() {
+		res, err := c.Dequeue(e.ctx, keyq.Batch(1))
+		if err != nil || len(res) != 1 || string(res[0].Payload) != "todo" {
+			e.Fatalf("Dequeue = %v, %v; want the unanswered task, in the same call", res, err)
+		}
+		st := e.stats(c, "q")
+		if st.Counters.Deduped != 2 || st.Queues["q"].Waiting != 0 || st.Counters.Delivered != 1 {
+			e.Fatalf("stats %+v, want 2 deduped, 1 delivered, none waiting", st)
+		}
+	})
 	e.enqueue(c, "q", "done")
 	e.enqueue(c, "q", "fresh")
-	dr, err := e.tg.Backend.Dequeue(e.ctx, backend.DequeueParams{Namespace: e.ns, Queues: []string{"q"}, Count: 5, Lease: e.u(5)})
-	if err != nil || len(dr.Leases) != 1 || dr.Deduped != 1 {
-		e.Fatalf("driver Dequeue = %d leases, %d deduped, %v; want 1 and 1", len(dr.Leases), dr.Deduped, err)
-	}
+	refreshed := e.mark()
+	e.within(stored, 10, "storing the answer and the dequeues that drop its tasks", func() {
+		dr, err := e.tg.Backend.Dequeue(e.ctx, backend.DequeueParams{Namespace: e.ns, Queues: []string{"q"}, Count: 5, Lease: e.u(5)})
+		if err != nil || len(dr.Leases) != 1 || dr.Deduped != 1 {
+			e.Fatalf("driver Dequeue = %d leases, %d deduped, %v; want 1 and 1", len(dr.Leases), dr.Deduped, err)
+		}
+	})
 	e.advance(8) // 16 units after the answer was stored: alive only if refreshed at 8
-	if ok, err := c.Exists(e.ctx, "done"); err != nil || !ok {
-		e.Fatalf("answer gone %v after its TTL was refreshed by dedupe: %v", e.u(8), err)
-	}
+	e.within(refreshed, 10, "the refresh by dedupe and the read after it", func() {
+		if ok, err := c.Exists(e.ctx, "done"); err != nil || !ok {
+			e.Fatalf("answer gone %v after its TTL was refreshed by dedupe: %v", e.u(8), err)
+		}
+	})
 	e.advance(3) // 11 units after the refresh
 	if ok, err := c.Exists(e.ctx, "done"); err != nil || ok {
 		e.Fatalf("answer still there a full TTL after the refresh: %v %v", ok, err)
@@ -79,22 +87,26 @@ func testDedupe(e *env) {
 }
 
 func testDedupeErrorTTL(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(20), e.u(4)))
+	c := e.client(keyq.WithAnswerTTL(e.u(20), e.u(6)))
+	stored := e.mark()
 	if err := c.SetErrorAnswer(e.ctx, "bad", "boom"); err != nil {
 		e.Fatal(err)
 	}
 	e.advance(3)
 	e.enqueue(c, "q", "bad")
-	e.none(c)
-	a, err := c.Answer(e.ctx, "bad")
-	if err != nil || a.OK || a.TTL != e.u(4) {
-		e.Fatalf("Answer = %+v, %v; want the error answer with its 4-unit TTL", a, err)
-	}
-	e.advance(3) // 6 units after storing, 3 after the refresh
-	if ok, _ := c.Exists(e.ctx, "bad"); !ok {
-		e.Fatal("error answer gone although dedupe refreshed it")
-	}
-	e.advance(2)
+	refreshed := e.mark()
+	e.within(stored, 6, "storing the error answer and the dequeue that drops its task", func() { e.none(c) })
+	e.within(refreshed, 6, "the refresh by dedupe and the reads after it", func() {
+		a, err := c.Answer(e.ctx, "bad")
+		if err != nil || a.OK || a.TTL != e.u(6) {
+			e.Fatalf("Answer = %+v, %v; want the error answer with its 6-unit TTL", a, err)
+		}
+		e.advance(4) // 7 units after storing, 4 after the refresh
+		if ok, _ := c.Exists(e.ctx, "bad"); !ok {
+			e.Fatal("error answer gone although dedupe refreshed it")
+		}
+	})
+	e.advance(3)
 	if ok, _ := c.Exists(e.ctx, "bad"); ok {
 		e.Fatal("error answer refreshed to more than its error TTL")
 	}
@@ -126,12 +138,31 @@ func testBatchDequeue(e *env) {
 	}
 }
 
+// testNoWait checks that a dequeue with a wait of 0 on an empty queue takes no
+// longer than one that finds a task at once: the best of a few tries of each, so
+// that a loaded machine slows both alike. A driver that waits any real time on an
+// empty queue takes many calls' worth (the floor of a millisecond keeps in-process
+// backends, whose calls take microseconds, from being judged on scheduling noise).
 func testNoWait(e *env) {
 	c := e.client()
-	start := time.Now()
-	e.none(c, keyq.Wait(0))
-	if d := time.Since(start); d > time.Second {
-		e.Fatalf("a dequeue without wait took %v", d)
+	var empty, found time.Duration
+	for i := range 5 {
+		start := time.Now()
+		e.none(c, keyq.Wait(0))
+		d := time.Since(start)
+		if i == 0 || d < empty {
+			empty = d
+		}
+		e.enqueue(c, "q", fmt.Sprint(i))
+		start = time.Now()
+		l := e.next(c, keyq.Wait(longWait))
+		if d := time.Since(start); i == 0 || d < found {
+			found = d
+		}
+		e.ack(c, l)
+	}
+	if empty > 10*max(found, time.Millisecond) {
+		e.Fatalf("a dequeue without wait on an empty queue took %v at best, one that found a task %v: it waited", empty, found)
 	}
 }
 
@@ -144,18 +175,22 @@ func testWaitRunsOut(e *env) {
 		if err != nil || len(ls) != 0 {
 			e.Fatalf("Dequeue(Wait(%v)) on an empty queue = %d leases, %v; want none and no error", wait, len(ls), err)
 		}
-		if d < wait || d > wait+2*time.Second {
+		if d < wait || d > wait+patience {
 			e.Fatalf("Dequeue(Wait(%v)) returned after %v", wait, d)
 		}
 	}
 }
 
+// testWakeUp checks that a task enqueued while a consumer waits reaches it long
+// before the consumer's wait would end and it would look again (its next poll).
+// How fast is for the wakeup benchmark to say; a test on a shared machine cannot.
+// A driver that polls on the backend's clock never delivers on a fake clock.
 func testWakeUp(e *env) {
 	c := e.client()
 	var took []time.Duration
 	for i := range 5 {
 		got := waitFor(func() *keyq.Lease {
-			l, err := c.Next(e.ctx, keyq.Wait(30*time.Second))
+			l, err := c.Next(e.ctx, keyq.Wait(longWait))
 			if err != nil {
 				e.Errorf("waiting Next: %v", err)
 			}
@@ -164,33 +199,28 @@ func testWakeUp(e *env) {
 		e.settle(1)
 		start := time.Now()
 		e.enqueue(c, "q", fmt.Sprint("t", i))
-		l := receive(e, got, 10*time.Second, "a waiting consumer after an enqueue")
+		l := receive(e, got, "a waiting consumer after an enqueue (woken only when its wait runs out?)")
 		d := time.Since(start)
 		if l == nil {
-			e.Fatalf("delivery %d: nothing after %v", i, d)
+			e.Fatalf("delivery %d: nothing after %v, the consumer's wait ran out", i, d)
 		}
 		took = append(took, d)
 		e.ack(c, l)
 	}
-	slices.Sort(took)
-	// The target is 2ms at p99 (measured by the benchmarks); 50ms at the median is
-	// generous under -race on two cores and still fails a driver that polls.
-	if took[len(took)/2] > 50*time.Millisecond {
-		e.Fatalf("enqueue-to-delivery times %v: median over 50ms, a waiting consumer must be woken, not polled", took)
-	}
+	e.Logf("enqueue-to-delivery times %v, with waits of %v", took, longWait)
 }
 
 func testWakeRightQueue(e *env) {
 	c := e.client(keyq.WithQueues("a", "b"))
 	onlyB := waitFor(func() *keyq.Lease {
-		l, err := c.Next(e.ctx, keyq.From("b"), keyq.Wait(30*time.Second))
+		l, err := c.Next(e.ctx, keyq.From("b"), keyq.Wait(longWait))
 		if err != nil {
 			e.Errorf("waiting Next on b: %v", err)
 		}
 		return l
 	})
 	onlyA := waitFor(func() *keyq.Lease {
-		l, err := c.Next(e.ctx, keyq.From("a"), keyq.Wait(30*time.Second))
+		l, err := c.Next(e.ctx, keyq.From("a"), keyq.Wait(longWait))
 		if err != nil {
 			e.Errorf("waiting Next on a: %v", err)
 		}
@@ -198,11 +228,11 @@ func testWakeRightQueue(e *env) {
 	})
 	e.settle(2)
 	e.enqueue(c, "a", "for a")
-	if l := receive(e, onlyA, 10*time.Second, "the consumer of queue a"); l == nil || string(l.Payload) != "for a" {
+	if l := receive(e, onlyA, "the consumer of queue a"); l == nil || string(l.Payload) != "for a" {
 		e.Fatalf("consumer of a got %v", l)
 	}
 	e.enqueue(c, "b", "for b")
-	if l := receive(e, onlyB, 10*time.Second, "the consumer of queue b"); l == nil || string(l.Payload) != "for b" {
+	if l := receive(e, onlyB, "the consumer of queue b"); l == nil || string(l.Payload) != "for b" {
 		e.Fatalf("consumer of b got %v", l)
 	}
 }
@@ -210,13 +240,13 @@ func testWakeRightQueue(e *env) {
 func testCancelWait(e *env) {
 	c := e.client()
 	ctx, cancel := context.WithCancel(e.ctx)
-	got := waitFor(func() error { _, err := c.Next(ctx, keyq.Wait(time.Minute)); return err })
+	got := waitFor(func() error { _, err := c.Next(ctx, keyq.Wait(longWait)); return err })
 	e.settle(1)
 	start := time.Now()
 	cancel()
-	err := receive(e, got, 10*time.Second, "a cancelled waiting dequeue")
-	if !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
-		e.Fatalf("cancelled dequeue: %v after %v; want context.Canceled promptly", err, time.Since(start))
+	err := receive(e, got, "a cancelled waiting dequeue")
+	if !errors.Is(err, context.Canceled) {
+		e.Fatalf("cancelled dequeue: %v after %v; want context.Canceled, long before its wait ends", err, time.Since(start))
 	}
 	e.enqueue(c, "q", "still here")
 	e.nextPayload(c, "still here")
@@ -227,12 +257,12 @@ func testDeadlineWait(e *env) {
 	ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := c.Next(ctx, keyq.Wait(time.Minute))
+	_, err := c.Next(ctx, keyq.Wait(longWait))
 	if !errors.Is(err, keyq.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		e.Fatalf("dequeue past its context deadline: %v; want ErrTimeout and DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		e.Fatalf("dequeue returned %v after its deadline", d)
+	if d := time.Since(start); d > patience {
+		e.Fatalf("dequeue returned %v after its deadline of 100ms, nearer its wait of %v", d, longWait)
 	}
 }
 

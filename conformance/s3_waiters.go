@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keyq/keyq"
 )
@@ -17,10 +16,10 @@ func init() {
 	)
 }
 
-// waitingNext starts a consumer that waits up to 30s for a task of queues.
+// waitingNext starts a consumer that waits up to longWait for a task of queues.
 func (e *env) waitingNext(c *keyq.Client, queues ...string) <-chan *keyq.Lease {
 	return waitFor(func() *keyq.Lease {
-		l, err := c.Next(e.ctx, keyq.From(queues...), keyq.Wait(30*time.Second))
+		l, err := c.Next(e.ctx, keyq.From(queues...), keyq.Wait(longWait))
 		if err != nil {
 			e.Errorf("waiting Next(%v): %v", queues, err)
 		}
@@ -43,7 +42,7 @@ func testMultiQueueWaiters(e *env) {
 		e.settle(2)
 		e.enqueue(c, "b", fmt.Sprint("b", round))
 		e.enqueue(c, "a", fmt.Sprint("a", round))
-		first := receive(e, both, 10*time.Second, "the consumer of a and b")
+		first := receive(e, both, "the consumer of a and b")
 		if first == nil {
 			e.Fatal("the consumer of a and b got nothing")
 		}
@@ -51,7 +50,7 @@ func testMultiQueueWaiters(e *env) {
 		if first.Queue == "b" { // it retried before a's task came: b's consumer needs another
 			e.enqueue(c, "b", fmt.Sprint("b", round, "+"))
 		}
-		l := receive(e, onlyB, 10*time.Second, "the consumer of b, with a task waiting in b")
+		l := receive(e, onlyB, "the consumer of b, with a task waiting in b")
 		if l == nil || l.Queue != "b" {
 			e.Fatalf("round %d: the consumer of b got %+v", round, l)
 		}
@@ -65,18 +64,18 @@ func testWakeUpPassedOn(e *env) {
 	for round := range 20 {
 		ctx, cancel := context.WithCancel(e.ctx)
 		quitter := waitFor(func() *keyq.Lease {
-			l, _ := c.Next(ctx, keyq.Wait(30*time.Second))
+			l, _ := c.Next(ctx, keyq.Wait(longWait))
 			return l
 		})
 		stayer := e.waitingNext(c, "q")
 		e.settle(2)
 		e.enqueue(c, "q", fmt.Sprint(round))
 		cancel() // races with the wake-up the enqueue sent, whoever got it
-		if l := receive(e, quitter, 10*time.Second, "a cancelled consumer"); l != nil {
+		if l := receive(e, quitter, "a cancelled consumer"); l != nil {
 			e.ack(c, l) // it took the task before it saw the cancel: the stayer waits on
 			e.enqueue(c, "q", fmt.Sprint(round, "b"))
 		}
-		if l := receive(e, stayer, 10*time.Second, "the consumer still waiting"); l == nil {
+		if l := receive(e, stayer, "the consumer still waiting"); l == nil {
 			e.Fatal("the waiting consumer got nothing")
 		} else {
 			e.ack(c, l)
@@ -87,11 +86,12 @@ func testWakeUpPassedOn(e *env) {
 func testWaiterGetsReclaimed(e *env) {
 	c := e.client()
 	e.enqueue(c, "q", "a")
+	leased := e.mark()
 	e.next(c, keyq.LeaseFor(e.u(2)))
 	got := e.waitingNext(c, "q")
-	e.settle(1)
+	e.within(leased, 2, "the lease and a consumer starting to wait inside it", func() { e.settle(1) })
 	e.advance(3)
-	if l := receive(e, got, 10*time.Second, "a waiting consumer after the lease expired"); l == nil || string(l.Payload) != "a" || l.Attempt != 1 {
+	if l := receive(e, got, "a waiting consumer after the lease expired"); l == nil || string(l.Payload) != "a" || l.Attempt != 1 {
 		e.Fatalf("waiting consumer got %+v, want a at attempt 1", l)
 	}
 }
@@ -102,7 +102,7 @@ func testWaiterGetsDelayed(e *env) {
 	e.settle(1)
 	e.enqueue(c, "q", "later", keyq.Delay(e.u(3)))
 	e.advance(4)
-	if l := receive(e, got, 10*time.Second, "a waiting consumer after the delay"); l == nil || string(l.Payload) != "later" {
+	if l := receive(e, got, "a waiting consumer after the delay"); l == nil || string(l.Payload) != "later" {
 		e.Fatalf("waiting consumer got %+v, want the delayed task", l)
 	}
 }

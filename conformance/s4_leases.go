@@ -48,9 +48,11 @@ func testLeaseDuration(e *env) {
 		e.Fatalf("deadline %v, want now+4 units between %v and %v", l.Deadline, before.Add(e.u(4)), after.Add(e.u(4)))
 	}
 	e.advance(2)
-	if err := c.Extend(e.ctx, l, e.u(4)); err != nil {
-		e.Fatalf("Extend inside the lease: %v", err)
-	}
+	e.within(before, 4, "the lease and the extend inside it", func() {
+		if err := c.Extend(e.ctx, l, e.u(4)); err != nil {
+			e.Fatalf("Extend inside the lease: %v", err)
+		}
+	})
 	e.advance(5)
 	e.wantLost("Ack after the lease", c.Ack(e.ctx, l))
 }
@@ -89,10 +91,16 @@ func testAckBatch(e *env) {
 	for _, p := range []string{"a", "b", "c", "d"} {
 		e.enqueue(c, "q", p)
 	}
+	leased := e.mark()
 	ls, err := c.Dequeue(e.ctx, keyq.Batch(4), keyq.LeaseFor(e.u(5)))
 	if err != nil || len(ls) != 4 {
 		e.Fatalf("Dequeue = %d, %v", len(ls), err)
 	}
+	e.within(leased, 5, "the leases and the acks inside them", func() { testAckBatchLeased(e, c, ls) })
+}
+
+// testAckBatchLeased is the part of testAckBatch that needs the leases still live.
+func testAckBatchLeased(e *env, c *keyq.Client, ls []keyq.Lease) {
 	e.ack(c, &ls[1]) // ended before the batch
 	stale := ls[3]
 	e.release(c, &ls[3])
@@ -160,13 +168,17 @@ func testReleaseDelay(e *env) {
 	c := e.client()
 	e.enqueue(c, "q", "a")
 	e.enqueue(c, "q", "b")
-	e.release(c, e.nextPayload(c, "a"), keyq.After(e.u(3)))
-	e.wantQueue(c, "q", keyq.QueueStats{Waiting: 1, Delayed: 1})
-	e.enqueue(c, "q", "c")
-	e.advance(2)
-	e.ack(c, e.nextPayload(c, "b"))
-	e.advance(2)
-	l := e.nextPayload(c, "a") // due: at the head, before c
+	l := e.nextPayload(c, "a")
+	released := e.mark()
+	e.release(c, l, keyq.After(e.u(3)))
+	e.within(released, 3, "the release and the calls before its delay is up", func() {
+		e.wantQueue(c, "q", keyq.QueueStats{Waiting: 1, Delayed: 1})
+		e.enqueue(c, "q", "c")
+		e.advance(1)
+		e.ack(c, e.nextPayload(c, "b"))
+	})
+	e.advance(3)
+	l = e.nextPayload(c, "a") // due: at the head, before c
 	if l.Attempt != 1 {
 		e.Fatalf("attempt %d, want 1", l.Attempt)
 	}
@@ -185,18 +197,23 @@ func testReleaseKeepAttempt(e *env) {
 func testExtend(e *env) {
 	c := e.client()
 	e.enqueue(c, "q", "a")
+	leased := e.mark()
 	l := e.next(c, keyq.LeaseFor(e.u(4)))
-	e.advance(3)
+	e.advance(2)
 	before := e.tg.Now()
-	if err := c.Extend(e.ctx, l, e.u(4)); err != nil {
-		e.Fatal(err)
-	}
-	if l.Deadline.Before(before.Add(e.u(4))) || l.Deadline.After(e.tg.Now().Add(e.u(4)+time.Millisecond)) {
-		e.Fatalf("extended deadline %v, want now+4 units", l.Deadline)
+	e.within(leased, 4, "the lease and the extend inside it", func() {
+		if err := c.Extend(e.ctx, l, e.u(5)); err != nil {
+			e.Fatal(err)
+		}
+	})
+	if l.Deadline.Before(before.Add(e.u(5))) || l.Deadline.After(e.tg.Now().Add(e.u(5)+time.Millisecond)) {
+		e.Fatalf("extended deadline %v, want now+5 units", l.Deadline)
 	}
 	e.advance(3) // past the first deadline, inside the new one
-	e.none(c)
-	e.ack(c, l)
+	e.within(before, 5, "the extend and the calls inside the new lease", func() {
+		e.none(c)
+		e.ack(c, l)
+	})
 }
 
 func testReclaimAutomatic(e *env) {
@@ -220,19 +237,24 @@ func testReclaimExplicit(e *env) {
 	for _, p := range []string{"a", "b", "c"} {
 		e.enqueue(c, "q", p)
 	}
+	leased := e.mark()
 	if _, err := c.Dequeue(e.ctx, keyq.Batch(2), keyq.LeaseFor(e.u(2))); err != nil {
 		e.Fatal(err)
 	}
 	keep := e.next(c, keyq.LeaseFor(e.u(10)))
-	if n, err := c.Reclaim(e.ctx); err != nil || n != 0 {
-		e.Fatalf("Reclaim with live leases = %d, %v; want 0", n, err)
-	}
+	e.within(leased, 2, "the leases and the reclaim inside them", func() {
+		if n, err := c.Reclaim(e.ctx); err != nil || n != 0 {
+			e.Fatalf("Reclaim with live leases = %d, %v; want 0", n, err)
+		}
+	})
 	e.advance(3)
-	if n, err := c.Reclaim(e.ctx); err != nil || n != 2 {
-		e.Fatalf("Reclaim = %d, %v; want 2", n, err)
-	}
-	e.wantQueue(c, "q", keyq.QueueStats{Waiting: 2, Leased: 1})
-	e.ack(c, keep)
+	e.within(leased, 10, "the long lease and the calls inside it", func() {
+		if n, err := c.Reclaim(e.ctx); err != nil || n != 2 {
+			e.Fatalf("Reclaim = %d, %v; want 2", n, err)
+		}
+		e.wantQueue(c, "q", keyq.QueueStats{Waiting: 2, Leased: 1})
+		e.ack(c, keep)
+	})
 }
 
 func testLeaseLostAfterExpiry(e *env) {
@@ -256,7 +278,13 @@ func testStaleAck(e *env) {
 	e.enqueue(c, "q", "a")
 	first := e.next(c, keyq.LeaseFor(e.u(2)))
 	e.advance(3)
+	leased := e.mark()
 	second := e.next(c, keyq.LeaseFor(e.u(10)))
+	e.within(leased, 10, "the second lease and the calls inside it", func() { testStaleAckLeased(e, c, first, second) })
+}
+
+// testStaleAckLeased is the part of testStaleAck that needs the second lease live.
+func testStaleAckLeased(e *env, c *keyq.Client, first, second *keyq.Lease) {
 	e.wantLost("stale Ack", c.Ack(e.ctx, first, keyq.WithAnswer("stale")))
 	e.wantLost("stale Release", c.Release(e.ctx, first))
 	e.wantLost("stale Extend", c.Extend(e.ctx, first, e.u(1)))

@@ -31,25 +31,30 @@ func (e *env) answer(c *keyq.Client, key string) keyq.Answer {
 
 func testAnswerOutcome(e *env) {
 	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(3)))
+	stored := e.mark()
 	if err := c.SetAnswer(e.ctx, "ok", []int{1, 2}); err != nil {
 		e.Fatal(err)
 	}
 	if err := c.SetErrorAnswer(e.ctx, "err", map[string]string{"error": "timeout"}); err != nil {
 		e.Fatal(err)
 	}
-	if a := e.answer(c, "ok"); !a.OK || string(a.Value) != "[1,2]" || a.TTL != e.u(10) {
-		e.Fatalf("ok answer %+v (%s)", a, a.Value)
-	}
-	if a := e.answer(c, "err"); a.OK || string(a.Value) != `{"error":"timeout"}` || a.TTL != e.u(3) {
-		e.Fatalf("error answer %+v (%s)", a, a.Value)
-	}
+	e.within(stored, 3, "storing the answers and reading them", func() {
+		if a := e.answer(c, "ok"); !a.OK || string(a.Value) != "[1,2]" || a.TTL != e.u(10) {
+			e.Fatalf("ok answer %+v (%s)", a, a.Value)
+		}
+		if a := e.answer(c, "err"); a.OK || string(a.Value) != `{"error":"timeout"}` || a.TTL != e.u(3) {
+			e.Fatalf("error answer %+v (%s)", a, a.Value)
+		}
+	})
 	e.advance(4)
 	if ok, _ := c.Exists(e.ctx, "err"); ok {
 		e.Fatal("error answer outlived its error TTL")
 	}
-	if ok, _ := c.Exists(e.ctx, "ok"); !ok {
-		e.Fatal("ok answer gone before its TTL")
-	}
+	e.within(stored, 10, "storing the answer and reading it", func() {
+		if ok, _ := c.Exists(e.ctx, "ok"); !ok {
+			e.Fatal("ok answer gone before its TTL")
+		}
+	})
 }
 
 func testAnswerReplace(e *env) {
@@ -57,12 +62,15 @@ func testAnswerReplace(e *env) {
 	if err := c.SetAnswer(e.ctx, "k", "first"); err != nil {
 		e.Fatal(err)
 	}
+	replaced := e.mark()
 	if err := c.SetErrorAnswer(e.ctx, "k", "second"); err != nil {
 		e.Fatal(err)
 	}
-	if a := e.answer(c, "k"); a.OK || string(a.Value) != `"second"` || a.TTL != e.u(3) {
-		e.Fatalf("replaced answer %+v (%s)", a, a.Value)
-	}
+	e.within(replaced, 3, "storing the answer and reading it", func() {
+		if a := e.answer(c, "k"); a.OK || string(a.Value) != `"second"` || a.TTL != e.u(3) {
+			e.Fatalf("replaced answer %+v (%s)", a, a.Value)
+		}
+	})
 	e.advance(4)
 	if ok, _ := c.Exists(e.ctx, "k"); ok {
 		e.Fatal("the replacing answer kept the first answer's longer TTL")
@@ -97,28 +105,34 @@ func testAnswerMissing(e *env) {
 
 func testAnswerRefresh(e *env) {
 	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(10)))
+	stored := e.mark()
 	for _, k := range []string{"plain", "fresh", "exists"} {
 		if err := c.SetAnswer(e.ctx, k, k); err != nil {
 			e.Fatal(err)
 		}
 	}
 	e.advance(8)
-	e.answer(c, "plain")
-	if _, err := c.AnswerRefresh(e.ctx, "fresh"); err != nil {
-		e.Fatal(err)
-	}
-	if ok, err := c.ExistsRefresh(e.ctx, "exists"); !ok || err != nil {
-		e.Fatalf("ExistsRefresh = %v, %v", ok, err)
-	}
+	refreshed := e.mark()
+	e.within(stored, 10, "storing the answers and reading them", func() {
+		e.answer(c, "plain")
+		if _, err := c.AnswerRefresh(e.ctx, "fresh"); err != nil {
+			e.Fatal(err)
+		}
+		if ok, err := c.ExistsRefresh(e.ctx, "exists"); !ok || err != nil {
+			e.Fatalf("ExistsRefresh = %v, %v", ok, err)
+		}
+	})
 	e.advance(3)
 	if ok, _ := c.Exists(e.ctx, "plain"); ok {
 		e.Fatal("a plain read refreshed the TTL")
 	}
-	for _, k := range []string{"fresh", "exists"} {
-		if ok, _ := c.Exists(e.ctx, k); !ok {
-			e.Fatalf("%s: gone although its TTL was refreshed", k)
+	e.within(refreshed, 10, "the refreshing reads and the reads after them", func() {
+		for _, k := range []string{"fresh", "exists"} {
+			if ok, _ := c.Exists(e.ctx, k); !ok {
+				e.Fatalf("%s: gone although its TTL was refreshed", k)
+			}
 		}
-	}
+	})
 }
 
 func testAnswerExpiry(e *env) {

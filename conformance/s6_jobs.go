@@ -147,9 +147,12 @@ func testJobStatuses(e *env) {
 	if j := e.wantStatus(c, reclaimed, keyq.StatusPending, 1); j.LastError != "lease expired" {
 		e.Fatalf("reclaimed record: last error %q", j.LastError)
 	}
-	e.next(c, keyq.LeaseFor(e.u(1)))
-	e.wantStatus(c, reclaimed, keyq.StatusRunning, 2)
-	e.advance(2)
+	leased := e.mark()
+	e.next(c, keyq.LeaseFor(e.u(2)))
+	e.within(leased, 2, "the lease and the job read inside it", func() {
+		e.wantStatus(c, reclaimed, keyq.StatusRunning, 2)
+	})
+	e.advance(3)
 	e.wantStatus(c, reclaimed, keyq.StatusDead, 2)
 	if n, err := c.RequeueDead(e.ctx, reclaimed); err != nil || n != 1 {
 		e.Fatalf("RequeueDead = %d, %v", n, err)
@@ -167,11 +170,15 @@ func testJobStatuses(e *env) {
 func testJobExpiry(e *env) {
 	c := e.client(keyq.WithJobTTL(e.u(3)))
 	done := e.enqueue(c, "q", "done")
-	e.ack(c, e.next(c))
+	l := e.next(c)
+	acked := e.mark()
+	e.ack(c, l)
 	pending := e.enqueue(c, "q", "pending")
-	e.advance(2)
-	e.wantStatus(c, done, keyq.StatusFinished, 1)
-	e.advance(2)
+	e.advance(1)
+	e.within(acked, 3, "the ack and the job read inside the job TTL", func() {
+		e.wantStatus(c, done, keyq.StatusFinished, 1)
+	})
+	e.advance(3)
 	_, err := c.Job(e.ctx, done)
 	e.wantErr("Job after the job TTL", err, keyq.ErrNotFound)
 	e.advance(10)

@@ -115,12 +115,12 @@ func testClose(e *env) {
 	c := e.client()
 	e.enqueue(c, "q", "a")
 	l := e.next(c)
-	got := waitFor(func() error { _, err := c.Next(e.ctx, keyq.Wait(time.Minute)); return err })
+	got := waitFor(func() error { _, err := c.Next(e.ctx, keyq.Wait(longWait)); return err })
 	e.settle(1)
 	if err := e.tg.Backend.Close(); err != nil {
 		e.Fatalf("Close: %v", err)
 	}
-	err := receive(e, got, 5*time.Second, "a waiting dequeue after Close")
+	err := receive(e, got, "a waiting dequeue after Close")
 	e.wantErr("waiting dequeue after Close", err, keyq.ErrClosed)
 	calls := map[string]func() error{
 		"Enqueue":        func() error { _, err := c.Enqueue(e.ctx, "q", []byte("x")); return err },
@@ -152,10 +152,10 @@ func testClose(e *env) {
 	if err := e.tg.Backend.Close(); err != nil {
 		e.Fatalf("second Close: %v, want nil", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	for n := driverGoroutines(e.tg.Backend); n > 0; n = driverGoroutines(e.tg.Backend) {
 		if time.Now().After(deadline) {
-			e.Fatalf("%d goroutines of the driver still run 5s after Close", n)
+			e.Fatalf("%d goroutines of the driver still run %v after Close", n, patience)
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval
 	}

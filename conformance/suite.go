@@ -37,9 +37,127 @@ func Run(t *testing.T, h Harness) {
 			if !tc.serial {
 				t.Parallel() // paused until the serial tests are done
 			}
-			tc.fn(newEnv(t, h))
+			scale := 1.0
+			for attempt := 1; ; attempt++ {
+				late := newEnv(t, h, scale).attempt(tc.fn)
+				if late == nil {
+					return
+				}
+				if attempt == maxAttempts {
+					t.Fatalf("%s; the machine was too slow for the test's real-time margin in %d attempts, the last with a time unit of %v", late, attempt, late.unit)
+				}
+				t.Logf("%s: the machine was slower than the test's time unit of %v; again with twice the unit", late, late.unit)
+				scale *= 2
+			}
 		})
 	}
+}
+
+// maxAttempts bounds how often a test runs again, each time with twice the time
+// unit, after the machine did not keep one of its real-time margins.
+const maxAttempts = 4
+
+// Bounds of the waits in the suite. They only catch a hang, so they are long: a
+// test never fails because a loaded machine was slow, only because something that
+// must happen did not happen at all. A consumer that waits for a task waits
+// longWait, twice patience, so that a lost wake-up shows as a consumer still
+// waiting after patience, not as one whose wait ran out.
+// The suite's clients get opTimeout instead of keyq's default of 5s, which a call
+// to miniredis under the race detector on a loaded machine can take; a test's
+// attempt has testTimeout in all.
+const (
+	patience    = 30 * time.Second
+	longWait    = 2 * patience
+	opTimeout   = 2 * time.Minute
+	testTimeout = 5 * time.Minute
+)
+
+// late is a real-time margin the machine did not keep: a step that had to be done
+// within margin of a mark took longer. It aborts one attempt of a test (by panic,
+// recovered by attempt) so that Run can try again with a longer time unit.
+type late struct {
+	what         string
+	took, margin time.Duration
+	unit         time.Duration
+}
+
+func (l *late) String() string {
+	return fmt.Sprintf("%s took %v, past its margin of %v", l.what, l.took.Round(time.Millisecond), l.margin)
+}
+
+// attempt runs fn and returns the margin it found not kept, or nil when fn ran to
+// its end (passed or failed).
+func (e *env) attempt(fn func(*env)) (missed *late) {
+	defer func() {
+		if r := recover(); r != nil {
+			l, ok := r.(*late)
+			if !ok {
+				panic(r)
+			}
+			missed = l
+		}
+	}()
+	fn(e)
+	return nil
+}
+
+// mark reads the backend's clock before a step that starts a real-time margin,
+// such as storing an answer with a TTL or taking a lease. For a fake clock it is
+// the exact time; for Redis a TIME call, read no later than the step that follows.
+func (e *env) mark() time.Time { return e.tg.Now() }
+
+// margin is what the checks inside within rely on: that the steps since mark take
+// less than n units.
+type margin struct {
+	mark time.Time
+	n    float64
+	what string
+}
+
+// within runs checks that rely on a real-time margin: that the steps since mark,
+// taken before the step that started the margin (the answer stored, the lease
+// taken), take less than n units on the backend's clock. When one of the checks
+// fails and they took that long or longer, the failure says nothing about the
+// backend: the test is run again from the start with twice the time unit. On a
+// fake clock, which moves only by Advance, a failed check always fails the test.
+//
+// Only the test's own goroutine may call it, with no goroutine of the test still
+// running.
+func (e *env) within(mark time.Time, n float64, what string, checks func()) {
+	e.Helper()
+	saved := e.margin
+	e.margin = &margin{mark, n, what}
+	defer func() { e.margin = saved }()
+	checks()
+}
+
+// Fatalf fails the test, unless a check inside within failed because the machine
+// did not keep the margin (see within).
+func (e *env) Fatalf(format string, args ...any) {
+	e.Helper()
+	e.retryIfLate()
+	e.T.Fatalf(format, args...)
+}
+
+// Fatal is Fatalf with the formatting of Print.
+func (e *env) Fatal(args ...any) {
+	e.Helper()
+	e.retryIfLate()
+	e.T.Fatal(args...)
+}
+
+// retryIfLate abandons the attempt when a margin is being relied on and the steps
+// since its mark took too long.
+func (e *env) retryIfLate() {
+	m := e.margin
+	if m == nil {
+		return
+	}
+	e.margin = nil
+	if took := e.tg.Now().Sub(m.mark); took >= e.u(m.n) {
+		panic(&late{what: m.what, took: took, margin: e.u(m.n), unit: e.unit})
+	}
+	e.margin = m
 }
 
 // ruleCompare orders names like "S2.10 x" after "S2.9 y".
@@ -59,13 +177,16 @@ func ruleCompare(a, b string) int {
 // env is what a test works with: the target, a fresh namespace, and helpers.
 type env struct {
 	*testing.T
-	tg   Target
-	ns   string
-	unit time.Duration
-	ctx  context.Context
+	tg     Target
+	ns     string
+	unit   time.Duration
+	ctx    context.Context
+	margin *margin // set inside within
 }
 
-func newEnv(t *testing.T, h Harness) *env {
+// newEnv makes a fresh target with a fresh namespace; scale multiplies the
+// target's time unit.
+func newEnv(t *testing.T, h Harness, scale float64) *env {
 	tg := h.NewTarget(t)
 	if tg.Backend == nil || tg.Now == nil || tg.Advance == nil {
 		t.Fatal("conformance: the harness returned a Target without Backend, Now or Advance")
@@ -79,7 +200,8 @@ func newEnv(t *testing.T, h Harness) *env {
 	if unit == 0 {
 		unit = time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	unit = time.Duration(float64(unit) * scale)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return &env{T: t, tg: tg, ns: fmt.Sprintf("conf-%s-%08x", strings.Fields(t.Name()[strings.LastIndex(t.Name(), "/")+1:])[0], rand.Uint32()), unit: unit, ctx: ctx}
 }
@@ -90,8 +212,8 @@ func (e *env) u(n float64) time.Duration { return time.Duration(n * float64(e.un
 // advance moves the backend's clock forward by n units.
 func (e *env) advance(n float64) { e.tg.Advance(e.u(n)) }
 
-// client returns a client of the test's namespace, serving queue "q" unless the
-// options say otherwise.
+// client returns a client of the test's namespace, serving queue "q" with an
+// operation timeout of opTimeout unless the options say otherwise.
 func (e *env) client(opts ...keyq.Option) *keyq.Client {
 	e.Helper()
 	return e.clientOf(e.ns, opts...)
@@ -99,7 +221,7 @@ func (e *env) client(opts ...keyq.Option) *keyq.Client {
 
 func (e *env) clientOf(ns string, opts ...keyq.Option) *keyq.Client {
 	e.Helper()
-	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q")}, opts...)...)
+	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q"), keyq.WithOpTimeout(opTimeout)}, opts...)...)
 	if err != nil {
 		e.Fatalf("keyq.New: %v", err)
 	}
@@ -217,14 +339,14 @@ func waitFor[T any](f func() T) <-chan T {
 	return ch
 }
 
-// receive waits for a result, failing the test after d.
-func receive[T any](e *env, ch <-chan T, d time.Duration, what string) T {
+// receive waits for a result, failing the test after patience.
+func receive[T any](e *env, ch <-chan T, what string) T {
 	e.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(d):
-		e.Fatalf("%s: still waiting after %v", what, d)
+	case <-time.After(patience):
+		e.Fatalf("%s: still waiting after %v", what, patience)
 		panic("unreachable")
 	}
 }
@@ -238,10 +360,15 @@ func (e *env) settle(n int) {
 		time.Sleep(50 * time.Millisecond) // no way to observe the waiter: a head start
 		return
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.tg.Waiting() < n {
+	deadline := time.Now().Add(patience)
+	for i := 0; e.tg.Waiting() < n; i++ {
 		if time.Now().After(deadline) {
-			e.Fatalf("no consumer started waiting within 10s (want %d waiting)", n)
+			e.Fatalf("no consumer started waiting within %v (want %d waiting, have %d)", patience, n, e.tg.Waiting())
+		}
+		if i%10 == 9 {
+			// Inside within, a consumer that starts too late may find the task it
+			// was to wait for and never wait.
+			e.retryIfLate()
 		}
 		time.Sleep(time.Millisecond) // poll interval
 	}
@@ -265,7 +392,9 @@ func driverGoroutines(b backend.Backend) int {
 	}
 	count := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, path+".") && !strings.Contains(g, "conformance.") {
+		// The suite's own goroutines and the one running the tests (which a
+		// driver's TestMain puts in the driver's package) do not count.
+		if strings.Contains(g, path+".") && !strings.Contains(g, "conformance.") && !strings.Contains(g, "testing.(*M).Run") {
 			count++
 		}
 	}

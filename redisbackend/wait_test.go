@@ -31,10 +31,10 @@ func startDequeue(ctx context.Context, b *Backend, p backend.DequeueParams) <-ch
 // waitBlocked returns once n Dequeue calls of b are blocked waiting.
 func waitBlocked(t *testing.T, b *Backend, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for b.waiting.Load() < int64(n) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no Dequeue started waiting within 10s (want %d waiting)", n)
+			t.Fatalf("no Dequeue started waiting within 30s (want %d waiting)", n)
 		}
 		time.Sleep(time.Millisecond) // poll interval
 	}
@@ -67,14 +67,25 @@ func enqueueOne(t *testing.T, b backend.Backend, ns, payload string) string {
 
 // TestWaitSubSecond: a wait shorter than a second ends on time, empty and without
 // error (S3.4): go-redis's typed blocking commands would round it to whole seconds.
+// Rounded, every try takes a second; the best of three tries keeps a loaded
+// machine's stalls from looking like rounding.
 func TestWaitSubSecond(t *testing.T) {
 	b := newMini(t).b
-	r := receiveWithin(t, startDequeue(context.Background(), b, dq("ns", 150*time.Millisecond)), 5*time.Second, "150ms wait")
-	if r.err != nil || len(r.res.Leases) != 0 {
-		t.Fatalf("Dequeue = %+v, %v; want empty, nil", r.res, r.err)
+	var best time.Duration
+	for i := range 3 {
+		r := receiveWithin(t, startDequeue(context.Background(), b, dq("ns", 150*time.Millisecond)), 30*time.Second, "150ms wait")
+		if r.err != nil || len(r.res.Leases) != 0 {
+			t.Fatalf("Dequeue = %+v, %v; want empty, nil", r.res, r.err)
+		}
+		if r.d < 150*time.Millisecond {
+			t.Fatalf("a 150ms wait returned after %v", r.d)
+		}
+		if i == 0 || r.d < best {
+			best = r.d
+		}
 	}
-	if r.d < 150*time.Millisecond || r.d >= time.Second { // rounded to seconds, it would take 1s
-		t.Fatalf("a 150ms wait took %v", r.d)
+	if best >= time.Second { // rounded to seconds, it would take 1s
+		t.Fatalf("a 150ms wait took %v at best of three", best)
 	}
 }
 
@@ -86,7 +97,7 @@ func TestWaitWakesOnEnqueue(t *testing.T) {
 	waitBlocked(t, b, 1)
 	start := time.Now()
 	enqueueOne(t, b, "ns", "x")
-	r := receiveWithin(t, ch, 5*time.Second, "wake on enqueue")
+	r := receiveWithin(t, ch, 30*time.Second, "wake on enqueue") // long before the wait of a minute
 	if r.err != nil || len(r.res.Leases) != 1 || string(r.res.Leases[0].Payload) != "x" {
 		t.Fatalf("Dequeue = %+v, %v; want task x", r.res, r.err)
 	}
@@ -101,7 +112,7 @@ func TestWaitCancel(t *testing.T) {
 	ch := startDequeue(ctx, b, dq("ns", time.Minute))
 	waitBlocked(t, b, 1)
 	cancel()
-	r := receiveWithin(t, ch, time.Second, "cancel")
+	r := receiveWithin(t, ch, 30*time.Second, "cancel") // long before the wait of a minute
 	if !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("Dequeue after cancel: %v, want context.Canceled", r.err)
 	}
@@ -122,7 +133,7 @@ func TestWaitClose(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r := receiveWithin(t, ch, time.Second, "Close")
+	r := receiveWithin(t, ch, 30*time.Second, "Close") // long before the wait of a minute
 	if !errors.Is(r.err, backend.ErrClosed) {
 		t.Fatalf("Dequeue after Close: %v, want ErrClosed", r.err)
 	}
@@ -151,12 +162,12 @@ func TestWaitWakesAtLeaseExpiry(t *testing.T) {
 	if res, err := b.Dequeue(context.Background(), p); err != nil || len(res.Leases) != 1 {
 		t.Fatalf("first Dequeue: %+v, %v", res, err)
 	}
-	r := receiveWithin(t, startDequeue(context.Background(), b, dq(ns, 10*time.Second)), 5*time.Second, "lease expiry")
+	r := receiveWithin(t, startDequeue(context.Background(), b, dq(ns, time.Minute)), 30*time.Second, "lease expiry")
 	if r.err != nil || len(r.res.Leases) != 1 || r.res.Leases[0].Attempt != 1 {
 		t.Fatalf("Dequeue = %+v, %v; want the reclaimed task at attempt 1", r.res, r.err)
 	}
-	if r.d > 2*time.Second {
-		t.Fatalf("the reclaimed task came %v after the wait began", r.d)
+	if r.d > 30*time.Second {
+		t.Fatalf("the reclaimed task came %v after the wait began, nearer its end than the 200ms lease", r.d)
 	}
 }
 
@@ -171,7 +182,7 @@ func TestWaitSurvivesClientKill(t *testing.T) {
 	}
 	defer b.Close()
 	ctx := context.Background()
-	ch := startDequeue(ctx, b, dq("kill", 30*time.Second))
+	ch := startDequeue(ctx, b, dq("kill", 2*time.Minute))
 	waitBlocked(t, b, 1)
 	admin := redis.NewClient(&redis.Options{Addr: client.Options().Addr})
 	defer admin.Close()
@@ -182,7 +193,7 @@ func TestWaitSurvivesClientKill(t *testing.T) {
 		t.Fatalf("CLIENT KILL TYPE normal: %v", err)
 	}
 	enqueueOne(t, b, "kill", "after-kill")
-	r := receiveWithin(t, ch, 10*time.Second, "after CLIENT KILL")
+	r := receiveWithin(t, ch, time.Minute, "after CLIENT KILL")
 	if r.err != nil || len(r.res.Leases) != 1 || string(r.res.Leases[0].Payload) != "after-kill" {
 		t.Fatalf("Dequeue = %+v, %v; want the task enqueued after the kill", r.res, r.err)
 	}

@@ -161,9 +161,9 @@ func runAsynq(ctx context.Context, url string, c Config, log func(string)) ([]be
 			select {
 			case at := <-got:
 				wl = append(wl, at.Sub(sent))
-			case <-time.After(10 * time.Second):
+			case <-time.After(bench.OpTimeout): // a hang only: a slow delivery is a slow figure
 				srv.Shutdown()
-				return nil, errors.New("wakeup: no delivery within 10s")
+				return nil, fmt.Errorf("wakeup: no delivery within %v", bench.OpTimeout)
 			}
 		}
 		r := result(bench.Wakeup, c.AsynqSamples, time.Since(start))

@@ -249,7 +249,7 @@ func rawWakeup(ctx context.Context, rc *redis.Client, c Config, list string) (be
 	go func() {
 		for range c.Samples {
 			waiting <- struct{}{}
-			_, err := rc.Do(ctx, "blpop", list, 10).StringSlice()
+			_, err := rc.BLPop(ctx, bench.OpTimeout, list).Result() // a hang only
 			got <- delivery{time.Now(), err}
 		}
 	}()

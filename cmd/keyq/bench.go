@@ -83,6 +83,12 @@ a real server; the workloads use namespaces of their own and delete them after.`
 	}
 
 	var results []bench.Result
+	report := func() error {
+		if *asJSON {
+			return bench.WriteJSON(env.Stdout, results)
+		}
+		return bench.WriteTable(env.Stdout, results)
+	}
 	for _, name := range names {
 		t, err := openTarget(ctx, name, *url)
 		if err != nil {
@@ -107,6 +113,9 @@ a real server; the workloads use namespaces of their own and delete them after.`
 			bar.stop()
 			if err != nil {
 				t.Close()
+				if ctx.Err() != nil && len(results) > 0 {
+					_ = report() // stopped from outside: the figures measured so far
+				}
 				return fmt.Errorf("%s on %s: %w", w, name, err)
 			}
 			if r.Payload < 0 {
@@ -118,10 +127,7 @@ a real server; the workloads use namespaces of their own and delete them after.`
 			return fmt.Errorf("closing %s: %w", name, err)
 		}
 	}
-	if *asJSON {
-		return bench.WriteJSON(env.Stdout, results)
-	}
-	return bench.WriteTable(env.Stdout, results)
+	return report()
 }
 
 func openTarget(ctx context.Context, name, url string) (*bench.Target, error) {
