@@ -34,9 +34,10 @@ func FuzzLimits(f *testing.F) {
 				t.Fatalf("%s(%v, %d): %v, want nil, ErrInvalid or ErrLeaseLost", what, dur, n, err)
 			}
 		}
-		q, err := keyq.New(b, "ns", keyq.WithLease(dur), keyq.WithAnswerTTL(dur, dur), keyq.WithJobTTL(dur), keyq.WithOpTimeout(dur))
+		_, err := keyq.New(b, "ns", keyq.WithLease(dur), keyq.WithAnswerTTL(dur, dur), keyq.WithJobTTL(dur), keyq.WithOpTimeout(dur))
 		ok("New", err)
-		if q, err = keyq.New(b, "ns"); err != nil {
+		q, err := keyq.New(b, "ns")
+		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = q.Enqueue(ctx, "default", []byte("x"), keyq.Delay(dur), keyq.MaxAttempts(n))
