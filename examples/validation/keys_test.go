@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 	"testing"
 
 	"github.com/keyq/keyq/internal/redistest"
-	"github.com/keyq/keyq/redisbackend"
 )
 
 // TestRedisLeavesNoKeys runs the example on a real server in its default, fresh
@@ -17,30 +15,9 @@ func TestRedisLeavesNoKeys(t *testing.T) {
 	url := redistest.URL(t)
 	fresh := freshNamespace
 	t.Cleanup(func() { freshNamespace = fresh })
-	for _, keep := range []bool{false, true} {
-		var ns string
+	redistest.LeavesNoKeys(t, url, "example-validation-", func(keep bool) (ns string, err error) {
 		freshNamespace = func() string { ns = fresh(); return ns }
-		if err := run(context.Background(), io.Discard, config{redisURL: url, n: 200, concurrency: 4, batch: 10, keep: keep}); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(ns, "example-validation-") {
-			t.Errorf("fresh namespace %q, want example-validation-<random>", ns)
-		}
-		left := redistest.Keys(t, url, "keyq:{"+ns+"}:")
-		switch {
-		case !keep && len(left) > 0:
-			t.Errorf("%d keys of namespace %q left behind, such as %q", len(left), ns, left[0])
-		case keep && len(left) == 0:
-			t.Errorf("keep: no keys of namespace %q on the server", ns)
-		case keep:
-			b, err := redisbackend.OpenURL(context.Background(), url, redisbackend.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := b.DropNamespace(context.Background(), ns); err != nil {
-				t.Error(err)
-			}
-			b.Close()
-		}
-	}
+		err = run(context.Background(), io.Discard, config{redisURL: url, n: 200, concurrency: 4, batch: 10, keep: keep})
+		return ns, err
+	})
 }
