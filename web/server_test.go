@@ -196,7 +196,7 @@ func TestTaskPage(t *testing.T) {
 // TestRequeuePurge: requeue and purge with the CSRF token change the store.
 func TestRequeuePurge(t *testing.T) {
 	f := newFixture(t, web.Config{})
-	code, body := f.post("/dead/requeue", url.Values{"csrf": {f.srv.CSRFToken()}, "ns": {"ns"}, "id": {f.dead[0]}})
+	code, body := f.post("/dead/requeue", url.Values{"csrf": {f.srv.CSRFToken()}, "ns": {"ns"}, "id": {f.dead[0]}}, "Origin", f.ts.URL, "Sec-Fetch-Site", "same-origin")
 	if code != http.StatusSeeOther {
 		t.Fatalf("requeue: %d\n%s", code, body)
 	}
