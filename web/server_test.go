@@ -357,3 +357,23 @@ func TestCheckAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestRateChart: the sampler reads the counters every interval and the page
+// charts their rates.
+func TestRateChart(t *testing.T) {
+	f := newFixture(t, web.Config{Sample: 10 * time.Millisecond, Window: time.Second})
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		if _, err := f.c.Enqueue(context.Background(), "jobs", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		_, body := f.get("/")
+		if strings.Contains(body, `<polyline class="enq" points="0.0,`) && !strings.Contains(body, "enqueued/s –") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rate chart after 30s of samples every 10ms:\n%s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

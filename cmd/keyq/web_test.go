@@ -127,3 +127,15 @@ func TestWebDemo(t *testing.T) {
 	}
 	stop()
 }
+
+// TestWebHidesPassword: the page names the store by its URL with the password
+// hidden, as redisbackend.RedactURL prints it.
+func TestWebHidesPassword(t *testing.T) {
+	h := mem(t) // its opener ignores the URL
+	url, stop := startWeb(t, h.open, "web", "--redis", "redis://:"+marker+"@127.0.0.1:1/0", "--namespace", h.ns)
+	c, body := httpGet(t, url, "")
+	if c != 200 || strings.Contains(body, marker) || !strings.Contains(body, "redis://:xxxxx@127.0.0.1:1/0") {
+		t.Errorf("GET: %d; want 200, the URL shown as redis://:xxxxx@127.0.0.1:1/0 and never the password:\n%s", c, body)
+	}
+	stop()
+}
