@@ -14,6 +14,8 @@
 //     a random value drawn once per process and written into each form, in the
 //     form field "csrf" or the header X-CSRF-Token; a POST without it, or from
 //     another origin, is refused with 403.
+//   - Without a Token, a request whose Host is not a loopback name is refused
+//     with 403, against DNS rebinding.
 //   - ReadOnly hides the buttons and refuses every POST with 403.
 //   - Every answer carries a Content-Security-Policy that allows only the
 //     dashboard's own script and style, so an injected inline script could not
@@ -140,10 +142,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// on the dashboard's own form posts, which checkPost refuses.
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	if !s.hostAllowed(r) {
+		http.Error(w, "403 forbidden: without a token the dashboard answers only to a loopback host name", http.StatusForbidden)
+		return
+	}
 	if !s.authorized(w, r) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// hostAllowed reports whether r may be served given its Host. Without a token
+// only a loopback host (127.0.0.1, [::1], localhost) is: a page of another site
+// whose name an attacker rebinds to 127.0.0.1 (DNS rebinding) would otherwise be
+// same-origin with the dashboard, read its CSRF token and post with it.
+func (s *Server) hostAllowed(r *http.Request) bool {
+	if s.cfg.Token != "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	return Loopback(strings.Trim(host, "[]"))
 }
 
 // tokenCookie names the cookie that carries the token of a browser.

@@ -377,3 +377,30 @@ func TestRateChart(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRebinding: without a token, a request naming another host (a name an
+// attacker rebound to 127.0.0.1) is refused; with a token the token decides.
+func TestRebinding(t *testing.T) {
+	f := newFixture(t, web.Config{})
+	req, err := http.NewRequest("GET", f.ts.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example:8080"
+	if code, _ := f.do(req); code != http.StatusForbidden {
+		t.Errorf("GET / with Host evil.example: %d, want 403", code)
+	}
+	for _, host := range []string{"localhost:1", "127.0.0.1:1", "[::1]:1", "localhost"} {
+		req.Host = host
+		if code, _ := f.do(req); code != 200 {
+			t.Errorf("GET / with Host %s: %d, want 200", host, code)
+		}
+	}
+	f = newFixture(t, web.Config{Token: "tok"})
+	req, _ = http.NewRequest("GET", f.ts.URL+"/", nil)
+	req.Host = "dash.example:8080"
+	req.Header.Set("Authorization", "Bearer tok")
+	if code, _ := f.do(req); code != 200 {
+		t.Errorf("GET / with Host dash.example and the token: %d, want 200", code)
+	}
+}
