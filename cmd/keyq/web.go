@@ -26,13 +26,15 @@ the last minutes; the live leases with their deadlines; a task's job record and
 payload; the dead letters, with buttons to requeue or purge them. It serves until
 interrupted.
 
-It listens on 127.0.0.1:8080 by default. An address beyond loopback needs
---token (or $`+webTokenEnv+`): every request must then carry it, as
+It listens on 127.0.0.1:8080 by default, and without a token answers only to
+a loopback host name. An address beyond loopback needs --token (or
+$`+webTokenEnv+`): every request must then carry it, as
 "Authorization: Bearer TOKEN" or by opening the dashboard once at
-http://host:port/?token=TOKEN, which sets a cookie. --read-only hides and refuses
-requeue and purge. It prints the address it serves on, as a JSON object
-{"url": ..., "store": ...} with --json. --demo serves an in-memory store with a workload running
-instead of Redis.`)
+http://host:port/?token=TOKEN, which sets a cookie. The server speaks plain
+HTTP: beyond this machine, put it behind a TLS proxy. --read-only hides and
+refuses requeue and purge. --json prints the address served on as a JSON object
+{"url": ..., "store": ...}. --demo serves an in-memory store with a workload
+running instead of Redis.`)
 	s := storeFlags(fs.FlagSet)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on, host:port")
 	readOnly := fs.Bool("read-only", false, "hide and refuse every action that changes the store")
