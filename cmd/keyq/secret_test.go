@@ -30,6 +30,8 @@ var secretArgs = map[string][]func(url string) []string{
 	"dead":       {storeCmd("dead", "list"), storeCmd("dead", "requeue", "--all"), storeCmd("dead", "purge", "1")},
 	"enqueue":    {storeCmd("enqueue", "x")},
 	"answer":     {storeCmd("answer", "get", "k"), storeCmd("answer", "delete", "k")},
+	// web opens the store before it listens: a store it cannot open ends it.
+	"web": {storeCmd("web", "--addr", "127.0.0.1:0")},
 }
 
 // storeCmd returns the arguments of an inspection command, --redis url after its name
