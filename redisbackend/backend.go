@@ -119,6 +119,7 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 		opts.Logger = slog.Default()
 	}
 	b.wait = newWaiter(client, b.closed, opts.Logger)
+	b.wait.follow = newFollower(client, opts.Prefix)
 	if opts.NoFunctions {
 		b.fnMode.Store(fnOff)
 	}
