@@ -71,6 +71,9 @@ func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...an
 	if err := b.checkEviction(ctx); err != nil {
 		return nil, err
 	}
+	if s.durable && b.opts.WaitReplicas > 0 {
+		return b.execDurable(ctx, s, keys, args...)
+	}
 	if s.fn != "" && b.functions(ctx) {
 		v, err := b.client.FCall(ctx, s.fn, keys, args...).Result()
 		if !missingFunction(err) {

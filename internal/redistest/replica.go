@@ -13,7 +13,8 @@ import (
 )
 
 // StartReplica runs a redis-server, as Start does, that replicates master, and
-// waits until its link to the master is up and the first sync is done. Extra
+// waits until its link to the master is up, the first sync is done and the
+// master counts it online. Extra
 // arguments go to the server as in Start.
 func StartReplica(t testing.TB, master *Server, args ...string) *Server {
 	t.Helper()
@@ -21,13 +22,21 @@ func StartReplica(t testing.TB, master *Server, args ...string) *Server {
 	if err != nil {
 		t.Fatalf("redistest: master address %q: %v", master.Addr, err)
 	}
-	s := Start(t, append([]string{"--replicaof", host, port}, args...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for {
+	// The master would wait 5s for more replicas before a diskless full sync.
+	if _, err := Command(ctx, master.Addr, "CONFIG", "SET", "repl-diskless-sync-delay", "0"); err != nil {
+		t.Fatalf("redistest: master %s: %v", master.Addr, err)
+	}
+	s := Start(t, append([]string{"--replicaof", host, port}, args...)...)
+	_, rport, _ := net.SplitHostPort(s.Addr)
+	for { // up on both ends: the master counts the replica (WAIT) once online
 		info, err := Command(ctx, s.Addr, "INFO", "replication")
 		if err == nil && strings.Contains(info, "master_link_status:up") {
-			return s
+			info, err = Command(ctx, master.Addr, "INFO", "replication")
+			if err == nil && strings.Contains(info, "port="+rport+",state=online") {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -35,6 +44,30 @@ func StartReplica(t testing.TB, master *Server, args ...string) *Server {
 		case <-time.After(10 * time.Millisecond): // poll interval of the link check
 		}
 	}
+	// After a full sync the master streams writes only once the replica has
+	// acknowledged (up to a second later): wait until a write gets through.
+	key := "redistest:replica:" + rport
+	for _, step := range [][]string{{"SET", key, "1"}, {"DEL", key}} {
+		if _, err := Command(ctx, master.Addr, step...); err != nil {
+			t.Fatalf("redistest: master %s: %v", master.Addr, err)
+		}
+		want := "1"
+		if step[0] == "DEL" {
+			want = "0"
+		}
+		for {
+			v, err := Command(ctx, s.Addr, "EXISTS", key)
+			if err == nil && v == want {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("redistest: the replica %s did not receive a write within 30s: %q, %v", s.Addr, v, err)
+			case <-time.After(10 * time.Millisecond): // poll interval of the write check
+			}
+		}
+	}
+	return s
 }
 
 // Command sends one command to the server at addr and returns its reply, for
