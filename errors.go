@@ -20,6 +20,9 @@ var (
 	ErrUnavailable = backend.ErrUnavailable // the store cannot be reached
 	ErrClosed      = backend.ErrClosed      // the backend is closed
 	ErrFull        = backend.ErrFull        // the store is out of memory; nothing changed
+	// ErrNotReplicated: the change was made, but fewer replicas than asked for
+	// confirmed it in time; it may be lost if the store fails over.
+	ErrNotReplicated = backend.ErrNotReplicated
 )
 
 func invalid(format string, args ...any) error {

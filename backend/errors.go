@@ -28,6 +28,15 @@ var (
 	// The call changed nothing. Calls that only read keep working; calls that
 	// write work again once the store has room.
 	ErrFull = errors.New("store full: out of memory")
+	// ErrNotReplicated reports a change that the store made but that fewer
+	// replicas than asked for (the Redis driver's Options.WaitReplicas) confirmed
+	// in time. The call's other results stand: the change is there, on the
+	// master, and may be lost if the master fails before a replica has it. Doing
+	// it again is safe where the change is idempotent: a unique enqueue (which then
+	// reports ErrDuplicate if the first one survived), an answer set again, a dead
+	// task requeued again; an ack done again reports ErrLeaseLost if the first one
+	// survived.
+	ErrNotReplicated = errors.New("change not confirmed by replicas")
 	// ErrTimeout reports an operation that ran out of time. It also matches
 	// context.DeadlineExceeded under errors.Is.
 	ErrTimeout error = timeoutError{}

@@ -52,7 +52,7 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 		this, rest := byEpoch(ps, sent)
 		args, order := ackArgs(ps, this)
 		r, err := b.runReq(ctx, scriptAckBatch, b.nsKeys(ns), append(args, ps[this[0]].Token[:epochLen]))
-		if err != nil {
+		if r == nil {
 			return nil, err
 		}
 		if len(r) == 1 && r[0] == "lost" { // not the current epoch
@@ -65,6 +65,8 @@ func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error
 		for j, v := range r {
 			if n, ok := v.(int64); !ok || n != 1 {
 				errs[order[j]] = backend.ErrLeaseLost
+			} else if err != nil { // acked, not confirmed by replicas
+				errs[order[j]] = err
 			}
 		}
 		sent = rest

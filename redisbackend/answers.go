@@ -84,13 +84,13 @@ func (b *Backend) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams
 		return err
 	}
 	r, err := b.runReq(ctx, scriptDelAnswer, b.nsKeys(p.Namespace), []any{digest(p.Key)})
-	if err != nil {
+	if r == nil { // else err is nil or ErrNotReplicated
 		return err
 	}
 	if len(r) != 2 || num(r[1]) == 0 {
 		return backend.ErrNotFound
 	}
-	return nil
+	return err
 }
 
 // storedAnswer is an answer as Redis stores it: "<ok><TTL ms>:<value>", ok "1" or

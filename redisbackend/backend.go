@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +50,19 @@ type Options struct {
 	// says what may be lost; OpenURL fails at once. See ErrEvictionPolicy for what
 	// each policy may delete.
 	AllowEviction bool
+	// WaitReplicas, when above 0, makes each call that enqueues, acks, releases,
+	// requeues or purges dead tasks, or sets or deletes an answer, wait until that
+	// many replicas have its change before it reports success: WAITAOF on servers
+	// that have it (Redis 7.2+; the replicas must then run with appendonly yes),
+	// else WAIT (durable.go). A change they do not confirm within WaitTimeout was
+	// made on the master, and the call returns its usual result with an error
+	// matching backend.ErrNotReplicated: the change may be lost if the master
+	// fails over before a replica has it. Not for a Cluster client (ErrInvalid).
+	WaitReplicas int
+	// WaitTimeout bounds the wait for replicas. It must be shorter than the
+	// calls' deadlines and, for a client without ContextTimeoutEnabled, than its
+	// ReadTimeout. Default 1s.
+	WaitTimeout time.Duration
 }
 
 // Backend is the Redis/KeyDB driver. It is safe for concurrent use.
@@ -67,6 +81,8 @@ type Backend struct {
 
 	fnMu   sync.Mutex   // held while finding out whether functions work
 	fnMode atomic.Int32 // fnUnknown, fnOn or fnOff (functions.go)
+
+	aofMode atomic.Int32 // aofUnknown, aofOn or aofOff (durable.go)
 
 	evict eviction // the maxmemory-policy check (eviction.go)
 
@@ -111,6 +127,15 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
+	if opts.WaitReplicas < 0 || opts.WaitTimeout < 0 {
+		return nil, fmt.Errorf("%w: WaitReplicas %d, WaitTimeout %v: negative", backend.ErrInvalid, opts.WaitReplicas, opts.WaitTimeout)
+	}
+	if _, ok := client.(*redis.ClusterClient); ok && opts.WaitReplicas > 0 {
+		return nil, fmt.Errorf("%w: WaitReplicas is not supported on a cluster yet", backend.ErrInvalid)
+	}
+	if opts.WaitTimeout == 0 {
+		opts.WaitTimeout = defaultWaitTimeout
+	}
 	if opts.DequeueGrace <= 0 {
 		opts.DequeueGrace = time.Second
 	}
@@ -119,6 +144,7 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 		opts.Logger = slog.Default()
 	}
 	b.wait = newWaiter(client, b.closed, opts.Logger)
+	b.wait.follow = newFollower(client, opts.Prefix)
 	if opts.NoFunctions {
 		b.fnMode.Store(fnOff)
 	}
@@ -172,10 +198,21 @@ func (b *Backend) run(ctx context.Context, s *script, k *nsKeys, args ...any) ([
 	if err != nil && s.ro != nil && isOOM(err) {
 		v, err = b.exec(ctx, s.ro, k.all, args...)
 	}
-	if err != nil {
+	return replyOf(ctx, v, err)
+}
+
+// replyOf returns a script's reply as a list, and its error. A change not
+// confirmed by replicas (backend.ErrNotReplicated) has a reply: both are
+// returned, so a caller that sees a list must also return the error.
+func replyOf(ctx context.Context, v any, err error) ([]any, error) {
+	if err != nil && !errors.Is(err, backend.ErrNotReplicated) {
 		return nil, mapErr(ctx, err)
 	}
-	return listReply(v)
+	list, lerr := listReply(v)
+	if lerr != nil {
+		return nil, lerr
+	}
+	return list, err
 }
 
 // listReply returns a script's reply as a list, which must not be empty.
@@ -214,7 +251,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 	}
 	args = append(args, newEpoch())
 	r, err := b.runReq(ctx, scriptEnqueue, b.nsKeys(p.Namespace), args)
-	if err != nil {
+	if r == nil { // else err is nil or ErrNotReplicated
 		return nil, err
 	}
 	if len(r) == 1 && r[0] == "dup" {
@@ -233,7 +270,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 	for i := range ids {
 		ids[i] = m.id(base + int64(i) + 1)
 	}
-	return ids, nil
+	return ids, err
 }
 
 // Dequeue implements backend.Backend. A waiting Dequeue listens on the namespace's
@@ -446,10 +483,10 @@ func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
 	}
 	args, _ := ackArgs([]backend.AckParams{p}, []int{0})
 	r, err := b.runReq(ctx, scriptAck, b.nsKeys(p.Namespace), append(args, p.Token[:epochLen]))
-	if err != nil {
+	if r == nil {
 		return err
 	}
-	return leaseResult(r)
+	return firstErr(leaseResult(r), err)
 }
 
 // Release implements backend.Backend.
@@ -463,10 +500,10 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	}
 	r, err := b.runReq(ctx, scriptRelease, b.nsKeys(p.Namespace), []any{token, id, flag(p.ToTail),
 		durMS(p.Delay), p.Error, flag(p.KeepAttempt), flag(p.DeadLetter), epoch})
-	if err != nil {
+	if r == nil {
 		return err
 	}
-	return leaseResult(r)
+	return firstErr(leaseResult(r), err)
 }
 
 // Extend implements backend.Backend.

@@ -37,9 +37,10 @@ func (b *Backend) functions(ctx context.Context) bool {
 	switch {
 	case err == nil:
 		b.fnMode.Store(fnOn)
-	case isOOM(err):
-		// Out of memory decides nothing: FUNCTION LOAD may write, so it is refused
-		// now and may be taken later. This call uses EVALSHA.
+	case isOOM(err) || isServerDown(err):
+		// Out of memory, or a replica (READONLY: a failover under way), decides
+		// nothing: FUNCTION LOAD writes, so it is refused now and may be taken
+		// later. This call uses EVALSHA.
 	case errors.As(err, &refused):
 		b.fnMode.Store(fnOff)
 	}
@@ -69,6 +70,9 @@ func missingFunction(err error) bool {
 func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	if err := b.checkEviction(ctx); err != nil {
 		return nil, err
+	}
+	if s.durable && b.opts.WaitReplicas > 0 {
+		return b.execDurable(ctx, s, keys, args...)
 	}
 	if s.fn != "" && b.functions(ctx) {
 		v, err := b.client.FCall(ctx, s.fn, keys, args...).Result()

@@ -228,13 +228,13 @@ func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadA
 		}
 	}
 	r, err := b.runReq(ctx, scriptDeadAction, b.nsKeys(p.Namespace), args)
-	if err != nil {
+	if r == nil { // else err is nil or ErrNotReplicated
 		return 0, err
 	}
 	if len(r) != 2 {
 		return 0, corrupt("dead action reply of %d items", len(r))
 	}
-	return int(num(r[1])), nil
+	return int(num(r[1])), err
 }
 
 // Job implements backend.Backend. A job record is a hash j:<id> with fields status,

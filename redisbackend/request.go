@@ -71,8 +71,5 @@ func (b *Backend) runReq(ctx context.Context, s *script, k *nsKeys, args []any) 
 		keys[len(k.all)] = k.prefix + "i:" + string(id[:])
 	}
 	v, err := b.exec(ctx, s, keys, append(args, strconv.FormatInt(ttl.Milliseconds(), 10))...)
-	if err != nil {
-		return nil, mapErr(ctx, err)
-	}
-	return listReply(v)
+	return replyOf(ctx, v, err)
 }

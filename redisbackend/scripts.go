@@ -54,6 +54,9 @@ type script struct {
 	// never writes for EVALSHA. A server out of memory refuses every function that
 	// may write, and a script at its first write; it runs these (oom.go).
 	ro *script
+	// durable is set for the scripts that wait for replicas under
+	// Options.WaitReplicas (durable.go).
+	durable bool
 }
 
 // readOnly names the scripts that change nothing but through housekeeping.
@@ -81,12 +84,13 @@ func readScript(name string) string {
 func loadScript(name string) *script {
 	src := readScript(name)
 	if !strings.Contains(src, commonMark) {
-		return &script{eval: redis.NewScript(src)}
+		return &script{eval: redis.NewScript(src), durable: durableScripts[name]}
 	}
 	common := readScript("common")
 	s := &script{
-		eval: redis.NewScript(strings.Replace(src, commonMark, common+"begin(KEYS)\n", 1)),
-		fn:   libraryName + "_" + name,
+		eval:    redis.NewScript(strings.Replace(src, commonMark, common+"begin(KEYS)\n", 1)),
+		fn:      libraryName + "_" + name,
+		durable: durableScripts[name],
 	}
 	if readOnly[name] {
 		s.ro = &script{

@@ -35,6 +35,12 @@ import (
 // a subscription is not confirmed within probeAfter, the waiter publishes on the
 // channel to find out; a NOPERM refusal is logged once per Backend, and waiters on
 // that channel try again every pollEvery until a confirmation comes after all.
+//
+// Behind go-redis's Sentinel (failover) client the subscription may be left on a
+// server that is no longer the master: go-redis moves its command connections
+// to the new master on +switch-master, but not a Pub/Sub connection, which would
+// hear no wake-up until Sentinel demotes the old master, seconds later. So
+// there the waiter watches where it listens (follow.go).
 type waiter struct {
 	client redis.UniversalClient
 	closed <-chan struct{}
@@ -47,6 +53,8 @@ type waiter struct {
 	done    chan struct{} // closed when the receive loop has ended
 	closing bool
 	subs    sync.WaitGroup // the goroutines that call ps.Subscribe
+
+	follow *follower // nil unless the client follows a master through Sentinel
 }
 
 type channelState struct {
@@ -85,7 +93,10 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 	if w.ps == nil {
 		w.ps = w.client.Subscribe(context.WithoutCancel(ctx))
 		w.done = make(chan struct{})
-		go w.receive(w.ps.ChannelWithSubscriptions(), w.done)
+		go w.receive(w.ps, w.done)
+		if w.follow != nil {
+			w.follow.start(w)
+		}
 	}
 	st := w.chans[channel]
 	if st == nil {
@@ -121,10 +132,13 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 	var err error
 	select {
 	case err = <-subscribed:
-		if err != nil {
+		if err != nil && !w.replaced(ps) {
 			err = mapErr(ctx, err)
 			break
 		}
+		// Subscribed, or the subscription moved to a new Pub/Sub connection
+		// meanwhile, which subscribes every channel (follow.go).
+		err = nil
 		probe := time.NewTimer(probeAfter)
 		defer probe.Stop()
 	confirm:
@@ -226,15 +240,26 @@ func (st *channelState) wakeLocked(q string, n int) {
 	}
 }
 
-// receive dispatches Pub/Sub messages until the subscription closes.
-func (w *waiter) receive(ch <-chan any, done chan struct{}) {
+// replaced reports whether ps is no longer the waiter's Pub/Sub connection.
+func (w *waiter) replaced(ps *redis.PubSub) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ps != ps && !w.closing
+}
+
+// receive dispatches the Pub/Sub messages of ps until it closes.
+func (w *waiter) receive(ps *redis.PubSub, done chan struct{}) {
 	defer close(done)
-	for msg := range ch {
+	for msg := range ps.ChannelWithSubscriptions() {
 		var name, queue string
 		n := 1
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind != "subscribe" {
+				continue
+			}
+			if w.follow != nil && m.Channel == w.follow.channel {
+				w.follow.confirmed(w, ps)
 				continue
 			}
 			name = m.Channel
@@ -269,6 +294,11 @@ func (w *waiter) receive(ch <-chan any, done chan struct{}) {
 func (w *waiter) close() {
 	w.mu.Lock()
 	w.closing = true
+	w.mu.Unlock()
+	if w.follow != nil {
+		w.follow.stop() // it moves the subscription no more
+	}
+	w.mu.Lock()
 	ps, done := w.ps, w.done
 	w.mu.Unlock()
 	if ps != nil {

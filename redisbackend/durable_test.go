@@ -1,0 +1,173 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// durableBackend is a Backend with WaitReplicas on a master with one replica.
+func durableBackend(t testing.TB, opts Options) (b *Backend, master, replica *redistest.Server) {
+	t.Helper()
+	master = redistest.Start(t)
+	replica = redistest.StartReplica(t, master)
+	client := redis.NewClient(&redis.Options{Addr: master.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { client.Close() })
+	b, err := New(client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, master, replica
+}
+
+func enqueueParams(payload string) backend.EnqueueParams {
+	return backend.EnqueueParams{Namespace: "ns", Queue: "q",
+		Tasks: []backend.Message{{Key: payload, Payload: []byte(payload), MaxAttempts: 25}}}
+}
+
+func leaseOne(t *testing.T, b *Backend) backend.Lease {
+	t.Helper()
+	res, err := b.Dequeue(context.Background(), backend.DequeueParams{Namespace: "ns", Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("Dequeue = %+v, %v; want one lease", res, err)
+	}
+	return res.Leases[0]
+}
+
+// TestWaitReplicas: with WaitReplicas 1, state changes succeed while the replica
+// follows; with the replica stopped, each returns its result with
+// ErrNotReplicated after about WaitTimeout, and the change is on the master.
+func TestWaitReplicas(t *testing.T) {
+	for _, noFn := range []bool{false, true} {
+		name := "functions"
+		if noFn {
+			name = "evalsha"
+		}
+		t.Run(name, func(t *testing.T) {
+			const timeout = 300 * time.Millisecond
+			b, master, replica := durableBackend(t, Options{WaitReplicas: 1, WaitTimeout: timeout, NoFunctions: noFn})
+			ctx := context.Background()
+
+			if _, err := b.Enqueue(ctx, enqueueParams("a")); err != nil {
+				mi, _ := redistest.Command(ctx, master.Addr, "INFO", "replication")
+				ri, _ := redistest.Command(ctx, replica.Addr, "INFO", "replication")
+				t.Fatalf("Enqueue with the replica up: %v\n%s\n%s", err, mi, ri)
+			}
+			l := leaseOne(t, b)
+			if err := b.Ack(ctx, backend.AckParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}); err != nil {
+				t.Fatalf("Ack with the replica up: %v", err)
+			}
+			if b.aofMode.Load() == aofUnknown {
+				t.Error("after a durable call, whether the server has WAITAOF is still unknown")
+			}
+
+			replica.Pause(t)
+			defer replica.Resume(t)
+			start := time.Now()
+			ids, err := b.Enqueue(ctx, enqueueParams("b"))
+			took := time.Since(start)
+			if !errors.Is(err, backend.ErrNotReplicated) || len(ids) != 1 {
+				t.Fatalf("Enqueue with the replica stopped = %v, %v; want one ID and ErrNotReplicated", ids, err)
+			}
+			t.Logf("Enqueue: %v after %v", err, took)
+			if took < timeout/2 || took > 30*timeout {
+				t.Errorf("Enqueue with the replica stopped took %v; want about WaitTimeout %v", took, timeout)
+			}
+			l = leaseOne(t, b) // on the master all the same
+			if l.Task.ID != ids[0] {
+				t.Fatalf("leased %s; want the task enqueued, %s", l.Task.ID, ids[0])
+			}
+			err = b.Release(ctx, backend.ReleaseParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID})
+			if !errors.Is(err, backend.ErrNotReplicated) {
+				t.Fatalf("Release = %v; want ErrNotReplicated", err)
+			}
+			l = leaseOne(t, b)
+			errs, err := b.AckBatch(ctx, []backend.AckParams{{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}, {Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}})
+			if err != nil || len(errs) != 2 || !errors.Is(errs[0], backend.ErrNotReplicated) || !errors.Is(errs[1], backend.ErrLeaseLost) {
+				t.Fatalf("AckBatch = %v, %v; want [ErrNotReplicated, ErrLeaseLost], nil", errs, err)
+			}
+			err = b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: "ns", Key: "k", Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Minute}})
+			if !errors.Is(err, backend.ErrNotReplicated) {
+				t.Fatalf("SetAnswer = %v; want ErrNotReplicated", err)
+			}
+			// A lease that is gone is reported as such: nothing changed.
+			err = b.Ack(ctx, backend.AckParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID})
+			if !errors.Is(err, backend.ErrLeaseLost) {
+				t.Fatalf("a second Ack = %v; want ErrLeaseLost", err)
+			}
+
+			replica.Resume(t)
+			deadline := time.Now().Add(30 * time.Second)
+			for { // the replica catches up
+				_, err := b.Enqueue(ctx, enqueueParams("c"))
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, backend.ErrNotReplicated) || time.Now().After(deadline) {
+					t.Fatalf("Enqueue after the replica resumed: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestWaitReplicasMore: asking for more replicas than there are is
+// ErrNotReplicated on every durable call, and the change is made.
+func TestWaitReplicasMore(t *testing.T) {
+	b, _, _ := durableBackend(t, Options{WaitReplicas: 2, WaitTimeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	if _, err := b.Enqueue(ctx, enqueueParams("a")); !errors.Is(err, backend.ErrNotReplicated) {
+		t.Fatalf("Enqueue = %v; want ErrNotReplicated", err)
+	}
+	leaseOne(t, b)
+}
+
+// TestWaitReplicasOptions: bad WaitReplicas options are ErrInvalid.
+func TestWaitReplicasOptions(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	for _, o := range []Options{{WaitReplicas: -1}, {WaitTimeout: -time.Second}} {
+		if _, err := New(c, o); !errors.Is(err, backend.ErrInvalid) {
+			t.Errorf("New(%+v) = %v; want ErrInvalid", o, err)
+		}
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer cc.Close()
+	if _, err := New(cc, Options{WaitReplicas: 1}); !errors.Is(err, backend.ErrInvalid) {
+		t.Errorf("New(cluster, WaitReplicas 1) = %v; want ErrInvalid", err)
+	}
+}
+
+// BenchmarkWaitReplicas measures the cost of WaitReplicas: an enqueue, a
+// dequeue and an ack per task, on a master with one replica.
+//
+//	go test -run '^$' -bench WaitReplicas ./redisbackend/
+func BenchmarkWaitReplicas(b *testing.B) {
+	for _, n := range []int{0, 1} {
+		b.Run("replicas="+string(rune('0'+n)), func(b *testing.B) {
+			be, _, _ := durableBackend(b, Options{WaitReplicas: n})
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := be.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q", Tasks: []backend.Message{message(i)}}); err != nil {
+					b.Fatal(err)
+				}
+				res, err := be.Dequeue(ctx, backend.DequeueParams{Namespace: "ns", Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+				if err != nil || len(res.Leases) != 1 {
+					b.Fatal(res, err)
+				}
+				l := res.Leases[0]
+				if err := be.Ack(ctx, backend.AckParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportTasks(b, b.N)
+		})
+	}
+}
