@@ -40,7 +40,7 @@ func leaseOne(t *testing.T, b *Backend) backend.Lease {
 	return res.Leases[0]
 }
 
-// TestWaitReplicas: with WaitReplicas 1, state changes succeed while the replica
+// TestWaitReplicas (S8.8): with WaitReplicas 1, state changes succeed while the replica
 // follows; with the replica stopped, each returns its result with
 // ErrNotReplicated after about WaitTimeout, and the change is on the master.
 func TestWaitReplicas(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestSentinelFailover runs two producers and a consumer through a
+// TestSentinelFailover (S8.8, S8.9) runs two producers and a consumer through a
 // redis+sentinel URL (a master, a replica, three sentinels), makes Sentinel fail
 // over mid-run, and counts the tasks lost (enqueue reported success, never
 // answered), the answers lost (ack reported success, answer gone) and the tasks

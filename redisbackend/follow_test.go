@@ -55,7 +55,7 @@ func (s *sentinelSet) failover(t *testing.T) {
 	}
 }
 
-// TestFollowMaster: after a Sentinel failover, a Dequeue waiting through a
+// TestFollowMaster (S8.9): after a Sentinel failover, a Dequeue waiting through a
 // redis+sentinel backend is woken by a task enqueued on the new master, at once
 // rather than when Sentinel demotes the old master (about 10s later); and a
 // write to the demoted master is ErrUnavailable, never a success.
