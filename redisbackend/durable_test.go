@@ -44,6 +44,10 @@ func leaseOne(t *testing.T, b *Backend) backend.Lease {
 // follows; with the replica stopped, each returns its result with
 // ErrNotReplicated after about WaitTimeout, and the change is on the master.
 func TestWaitReplicas(t *testing.T) {
+	// It waits on servers of its own far more than it computes, so it runs beside
+	// the package's other waiting tests, after every sequential one: those include
+	// the conformance suites, which count the driver's goroutines (S8.3).
+	t.Parallel()
 	for _, noFn := range []bool{false, true} {
 		name := "functions"
 		if noFn {

@@ -21,6 +21,10 @@ import (
 // only logged: asynchronous replication loses what the old master acknowledged
 // after the promotion.
 func TestSentinelFailover(t *testing.T) {
+	// It waits on servers of its own far more than it computes, so it runs beside
+	// the package's other waiting tests, after every sequential one: those include
+	// the conformance suites, which count the driver's goroutines (S8.3).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a Sentinel failover takes seconds")
 	}

@@ -60,6 +60,10 @@ func (s *sentinelSet) failover(t *testing.T) {
 // rather than when Sentinel demotes the old master (about 10s later); and a
 // write to the demoted master is ErrUnavailable, never a success.
 func TestFollowMaster(t *testing.T) {
+	// It waits on servers of its own far more than it computes, so it runs beside
+	// the package's other waiting tests, after every sequential one: those include
+	// the conformance suites, which count the driver's goroutines (S8.3).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a Sentinel failover takes seconds")
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,25 +79,22 @@ func TestNoSecretPrinted(t *testing.T) {
 		// with its context.
 		{"rediss to a plain port", "rediss://:" + marker + "@" + srv.Addr, 500 * time.Millisecond},
 	}
+	// The commands run side by side, a few at a time: most of them wait for a
+	// server to refuse them, and one capture of the process's stderr covers all.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 8)
 	fd2 := captureStderr(t, func() {
+		defer wg.Wait()
 		for _, m := range modes {
 			for _, c := range commands {
 				for _, args := range secretArgs[c.name] {
 					args := args(m.url)
-					var out, errOut bytes.Buffer
-					ctx, cancel := context.WithTimeout(context.Background(), m.wait)
-					code := run(ctx, args, &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Open: OpenRedis})
-					cancel()
-					if code == 0 {
-						t.Errorf("%s: keyq %s succeeded", m.name, strings.Join(args[:2], " "))
-					}
-					if strings.Contains(out.String()+errOut.String(), marker) {
-						t.Errorf("%s: keyq %s printed the password:\nstdout: %s\nstderr: %s",
-							m.name, strings.Join(args[:2], " "), out.String(), errOut.String())
-					}
-					if c.name == "stats" {
-						t.Logf("%s: %s", m.name, strings.TrimSpace(errOut.String()))
-					}
+					wg.Add(1)
+					slots <- struct{}{}
+					go func() {
+						defer func() { <-slots; wg.Done() }()
+						runSecret(t, m.name, c.name, m.wait, args)
+					}()
 				}
 			}
 		}
@@ -106,6 +104,25 @@ func TestNoSecretPrinted(t *testing.T) {
 	}
 	if strings.Contains(fd2, "redis: ") {
 		t.Errorf("go-redis logged on the process's stderr:\n%s", fd2)
+	}
+}
+
+// runSecret runs one command of the secret test and checks that it failed without
+// printing the password.
+func runSecret(t *testing.T, mode, name string, wait time.Duration, args []string) {
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	code := run(ctx, args, &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Open: OpenRedis})
+	cancel()
+	if code == 0 {
+		t.Errorf("%s: keyq %s succeeded", mode, strings.Join(args[:2], " "))
+	}
+	if strings.Contains(out.String()+errOut.String(), marker) {
+		t.Errorf("%s: keyq %s printed the password:\nstdout: %s\nstderr: %s",
+			mode, strings.Join(args[:2], " "), out.String(), errOut.String())
+	}
+	if name == "stats" {
+		t.Logf("%s: %s", mode, strings.TrimSpace(errOut.String()))
 	}
 }
 
