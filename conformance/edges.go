@@ -20,7 +20,7 @@ func init() {
 		test{name: "S1.5 a nil context is ErrInvalid on every driver method", fn: testNilContextDriver},
 		test{name: "S3.2 dedupe beyond one round's cap delivers what housekeeping brought", fn: testDedupeBeyondCap},
 		test{name: "S4.2 a batch ack applies its items in order", fn: testAckBatchOrder},
-		test{name: "S5.1 an answer's TTL is kept in whole milliseconds, rounded up", fn: testAnswerTTLMillis},
+		test{name: "S5.1 and S7.4 an answer's TTL is kept in whole milliseconds, rounded up", fn: testAnswerTTLMillis},
 		test{name: "S7.2 the longest delay, lease and TTLs hold", fn: testMaxDurations},
 		test{name: "S9.3 peek, leases and dead return the window of a huge count or offset", fn: testHugeWindows},
 	)
