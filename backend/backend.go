@@ -1,15 +1,25 @@
 // Package backend defines the contract between keyq and its storage drivers.
 //
-// Applications use package keyq; this package is for driver authors. A driver
-// implements Backend; package conformance holds the test suite that proves a driver
+// Applications use package keyq; this package is for driver authors. A driver is
+// the storage and nothing else: it implements Backend, whose Namespace method binds
+// a namespace once and returns the handle every storage call runs on. Waiting for
+// tasks, retries, worker batching and option defaults live in package keyq, once
+// for every driver. Package conformance holds the test suite that proves a driver
 // keeps the contract (docs/semantics.md in the module, whose rule numbers, S1.1 and
-// on, the comments below cite).
+// on, the comments below cite); docs/semantics.md's "Writing a driver" says what a
+// new driver must do and which tiers to run.
 //
-// The keyq package validates every parameter struct with its Validate method, applies
-// defaults and the operation timeout before it calls a driver, so a driver may assume
-// Validate returned nil. Every method must be safe for concurrent use (S8.2), must
-// return when ctx is done, and must report failures with the sentinels of errors.go.
-// After Close, every method returns ErrClosed (S8.3).
+// Required: Backend (2 methods) and Namespace (6 methods). Optional, found by type
+// assertion, a missing one reported to callers as errors.ErrUnsupported: Inspector
+// and Admin (on a Namespace, for tools and operators), Notifier (on a Namespace;
+// without it waiting callers poll), RateLimiter (on a Namespace), NamespaceLister
+// and Clocked (on a Backend).
+//
+// Every method validates its own input (each parameter struct has a Validate method
+// a driver calls first) and reports bad input with ErrInvalid, changing nothing; a
+// nil ctx is bad input. Every method must be safe for concurrent use (S8.2), must
+// return when ctx is done, with CtxErr(ctx), and must report failures with the
+// sentinels of errors.go. After Close, every method returns ErrClosed (S8.3).
 //
 // Time: lease deadlines, delays, TTLs and the times in Task and Job come from the
 // backend's own clock (for Redis, the server's), never from the caller's host (S7.3).
@@ -18,11 +28,28 @@ package backend
 import (
 	"context"
 	"time"
+
+	"github.com/keyq/keyq/clock"
 )
 
 // Backend stores the queues, leases, answers and job records of any number of
 // namespaces.
 type Backend interface {
+	// Namespace returns the handle for the namespace called name. It does no I/O:
+	// a namespace exists once something is written to it. An empty name, or one
+	// the store cannot hold, gives ErrInvalid; a closed backend gives ErrClosed.
+	// Two calls with the same name may return the same handle.
+	Namespace(name string) (Namespace, error)
+
+	// Close releases the driver's resources. Calls in flight return ErrClosed
+	// promptly, later calls fail with ErrClosed, a second Close returns nil, and no
+	// goroutine of the driver outlives it (S8.3). Stored data is not touched.
+	Close() error
+}
+
+// Namespace is one namespace of a Backend: its queues, leases, answers and job
+// records. A call on one namespace never reads or changes another's (S9.4).
+type Namespace interface {
 	// Enqueue adds p.Tasks to p.Queue and returns their new task IDs, in order.
 	// The batch is all or nothing (S2.3): on error none of the tasks is queued.
 	// Tasks go to the tail (S2.1), or to the head with p.AtHead (S2.2; several are
@@ -36,47 +63,47 @@ type Backend interface {
 	// Dequeue leases up to p.Count tasks, taking from the first non-empty queue of
 	// p.Queues, then the next (S3.1). A task whose key has an answer is dropped
 	// instead of delivered, and the answer's TTL is reset to its full length (S3.2).
-	// With p.Wait == 0 it returns at once; otherwise it blocks until at least one task
-	// is leased, p.Wait has passed (measured on the caller's clock), ctx is done, or
-	// the backend closes (S3.4, S3.5, S8.3). An empty result has a nil error. If a
-	// task was leased, the result carries it, with a nil error, even when ctx ended
-	// meanwhile: a task is either returned to the caller or left available (S3.5).
+	// It never waits: an empty result has a nil error, and its Next tells when the
+	// namespace's next delayed task is due or lease expires. Waiting (S3.4, S3.5)
+	// is the keyq package's, fed by Notifier.
 	Dequeue(ctx context.Context, p DequeueParams) (DequeueResult, error)
 
-	// Ack ends a live lease and removes its task for good (S4.2). With p.Answer set,
-	// the answer is stored under the task's key in the same atomic step (S5.1). An
-	// expired or ended lease gives ErrLeaseLost and changes nothing (S4.6).
-	Ack(ctx context.Context, p AckParams) error
+	// Settle ends many live leases in one call, each with the one outcome its
+	// Settlement asks for (S4.2, S4.3, S4.7, S5.1), and returns one result per
+	// item, in order. Each item is atomic on its own; items are independent, and an
+	// item whose lease had expired or ended is SettleLost and changes nothing
+	// (S4.6). A non-nil error with nil results reports a failure of the whole call,
+	// after which any item may or may not have been settled. With ErrNotReplicated
+	// the results are returned too: the call took effect.
+	Settle(ctx context.Context, p SettleParams) ([]SettleResult, error)
 
-	// Release ends a live lease and puts its task back: at the head, at the tail with
-	// p.ToTail, or after p.Delay, with its attempt count up by one unless
-	// p.KeepAttempt (S4.3). A task whose attempt count reaches its MaxAttempts, or
-	// any task with p.DeadLetter, goes to the dead-letter list instead (S4.7).
-	Release(ctx context.Context, p ReleaseParams) error
-
-	// Extend moves a live lease's deadline to now + p.Lease and returns the new
-	// deadline (S4.4).
-	Extend(ctx context.Context, p ExtendParams) (time.Time, error)
-
-	// Reclaim puts back every expired lease of the namespace now and returns how many
-	// it reclaimed. Drivers also reclaim on their own, without this call (S4.5).
-	Reclaim(ctx context.Context, p ReclaimParams) (int, error)
+	// Extend moves each live lease of p.Leases to now + p.Lease (S4.4) and returns
+	// the new deadlines, in order; the zero time for a lease that had expired or
+	// ended, which the call leaves alone. Errors as for Settle.
+	Extend(ctx context.Context, p ExtendParams) ([]time.Time, error)
 
 	// SetAnswer stores an answer under a key, replacing any value and TTL (S5.1).
 	SetAnswer(ctx context.Context, p SetAnswerParams) error
+
 	// GetAnswer returns the answer stored under a key, with the time it has left
 	// (Answer.Left), or ErrNotFound. With p.Refresh its TTL is reset to the full TTL
 	// it was stored with, and Left is that TTL (S5.2).
 	GetAnswer(ctx context.Context, p GetAnswerParams) (Answer, error)
-	// DeleteAnswer removes an answer, or returns ErrNotFound (S5.4).
-	DeleteAnswer(ctx context.Context, p DeleteAnswerParams) error
+}
 
-	// Job returns a task's job record, or ErrNotFound when there is none: it expired,
-	// or the task was enqueued with tracking off (S6).
-	Job(ctx context.Context, p JobParams) (Job, error)
-
-	// Stats counts tasks per queue and returns the namespace's counters (S9.1, S9.2).
+// Inspector is implemented by namespace handles that can show what they hold, for
+// people and tools. Its calls only read: they change nothing, housekeeping
+// included, so they work on a store that refuses writes (ErrFull) and on a
+// read-only replica. Where housekeeping has not yet run they report what it would
+// find: a lease past its deadline is not live, and Stats counts it, and a delayed
+// task that is due, as waiting; Peek shows the queue as it stands, without them.
+type Inspector interface {
+	// Stats counts tasks per queue and returns the namespace's counters (S9.1,
+	// S9.2).
 	Stats(ctx context.Context, p StatsParams) (Stats, error)
+	// Job returns a task's job record, or ErrNotFound when there is none: it
+	// expired, or the task was enqueued with tracking off (S6).
+	Job(ctx context.Context, p JobParams) (Job, error)
 	// Peek returns waiting tasks of a queue from its head, without changing them
 	// (S9.3).
 	Peek(ctx context.Context, p PeekParams) ([]Task, error)
@@ -84,33 +111,61 @@ type Backend interface {
 	Leases(ctx context.Context, p LeasesParams) ([]Lease, error)
 	// Dead returns dead-lettered tasks, oldest first (S4.7, S9.3).
 	Dead(ctx context.Context, p DeadParams) ([]DeadTask, error)
-	// RequeueDead moves dead tasks back to the tail of their queues with their attempt
-	// count reset to 0, and returns how many it moved.
+}
+
+// Admin is implemented by namespace handles that operators can repair by hand.
+type Admin interface {
+	// Reclaim puts back every expired lease of the namespace now and returns how
+	// many it reclaimed. Drivers also reclaim on their own, without this call
+	// (S4.5).
+	Reclaim(ctx context.Context) (int, error)
+	// RequeueDead moves dead tasks back to the tail of their queues with their
+	// attempt count reset to 0, and returns how many it moved.
 	RequeueDead(ctx context.Context, p DeadActionParams) (int, error)
 	// PurgeDead deletes dead tasks and returns how many it deleted.
 	PurgeDead(ctx context.Context, p DeadActionParams) (int, error)
-
-	// Close releases the driver's resources. Blocked calls return ErrClosed promptly,
-	// later calls fail with ErrClosed, a second Close returns nil, and no goroutine of
-	// the driver outlives it (S8.3). Stored data is not touched.
-	Close() error
+	// DeleteAnswer removes an answer, or returns ErrNotFound (S5.4).
+	DeleteAnswer(ctx context.Context, p DeleteAnswerParams) error
 }
 
-// BatchAcker is implemented by drivers that can end many leases in one round trip.
-// The keyq package uses it when present and otherwise acks one lease at a time.
-type BatchAcker interface {
-	// AckBatch acks each of ps as Ack would and returns one result per item, in
-	// order: nil, or an error matching ErrLeaseLost for a lease that had expired or
-	// ended. Each item is atomic on its own; the items are independent. A non-nil err
-	// reports a failure of the whole call (for example ErrUnavailable), after which
-	// any item may or may not have been acked.
-	AckBatch(ctx context.Context, ps []AckParams) ([]error, error)
+// Notifier is implemented by namespace handles that can tell waiting callers when
+// tasks may have become available, so that they need not poll.
+type Notifier interface {
+	// Notify calls f with a Wake whenever tasks may have become available in the
+	// namespace, from the moment Notify returns until stop is called; after stop
+	// returns f is not called again. It returns once that holds (for Redis, the
+	// subscription is confirmed), or with an error when ctx ends first or the
+	// driver cannot listen now (the caller then polls at Next and tries Notify
+	// again on its next wait).
+	//
+	// A driver sends Wake{Queue: q, Count: n} when n tasks became available in q
+	// (an enqueue, a release), and Wake{} when every waiter should look again: a
+	// delayed task or lease deadline came sooner than any Dequeue reported in Next,
+	// signals may have been lost (a subscription re-established), the backend
+	// closed, or, at least once a second, while the driver cannot hear its store.
+	// f must not block and must not call the driver.
+	Notify(ctx context.Context, f func(Wake)) (stop func(), err error)
 }
 
-// RateLimiter is implemented by drivers that can enforce a rate limit shared by every
-// process using a namespace.
+// Wake is one signal of a Notifier. An empty Queue means: look again, whatever
+// you wait for.
+type Wake struct {
+	Queue string
+	Count int // >= 1 when Queue is set
+}
+
+// RateLimiter is implemented by namespace handles that can enforce a rate limit
+// shared by every process using the namespace.
 type RateLimiter interface {
 	// Allow takes one token from the limiter named p.Name. It returns 0 when the
 	// token was granted, or how long to wait before trying again.
 	Allow(ctx context.Context, p AllowParams) (time.Duration, error)
+}
+
+// Clocked is implemented by backends that keep time on a clock the caller can
+// read (the memory backend, whose clock a test may fake). The keyq package waits
+// on it for the times a Dequeue reports in Next; without it, it waits on the
+// host's clock.
+type Clocked interface {
+	Clock() clock.Clock
 }

@@ -13,12 +13,12 @@ package backend
 //     it; the numbers stay the same.
 //
 //   - Liveness. A lease is live while the backend's clock reads before its Deadline.
-//     Ack, Release, Extend and Leases treat a lease at or past its deadline as ended,
+//     Settle, Extend, Leases and Stats treat a lease at or past its deadline as ended,
 //     whether or not housekeeping has reclaimed it yet. Likewise an answer is gone
 //     once its TTL has passed and a final job record once its JobTTL has.
 //
-//   - Housekeeping. Before any call that reads or changes a namespace's tasks, the
-//     driver first moves due delayed tasks to the head of their queues, in order of
+//   - Housekeeping. Before any call that changes a namespace's tasks (Enqueue,
+//     Dequeue, Settle, Extend and Admin's calls), the driver first moves due delayed tasks to the head of their queues, in order of
 //     due time then ID, and then reclaims expired leases in order of deadline then
 //     token (tokens compare as numbers, not strings): each goes to the head of its
 //     queue with Attempt+1 (job status pending,
@@ -38,7 +38,7 @@ package backend
 //
 //   - Dead letters. A task goes to the dead-letter list with a reason: the release's
 //     Error, "lease expired" for a reclaim, or "dead-lettered" when none is given.
-//     Its job record becomes dead. A Release with DeadLetter leaves the attempt count
+//     Its job record becomes dead. A DeadLetter settlement leaves the attempt count
 //     as it was. RequeueDead puts it at the tail of its queue with Attempt 0 and its
 //     job record pending, keeping the record's EndedAt and LastError as they were.
 //

@@ -3,6 +3,8 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 )
 
 // The errors every driver reports. Drivers wrap them with the cause, for example
@@ -51,3 +53,44 @@ func (timeoutError) Is(target error) bool { return target == context.DeadlineExc
 
 // Timeout reports true, as net.Error does for timeouts.
 func (timeoutError) Timeout() bool { return true }
+
+// Deadline returns err marked as ErrTimeout when it reports a deadline, of a
+// context (context.DeadlineExceeded) or of the network (a net.Error whose
+// Timeout is true), and err unchanged otherwise. It is the one place a deadline
+// becomes ErrTimeout: drivers and the keyq package both call it.
+func Deadline(err error) error {
+	if err == nil || errors.Is(err, ErrTimeout) {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return err
+}
+
+// CtxErr returns the error of a done ctx as the contract reports it: a deadline
+// as ErrTimeout (which still matches context.DeadlineExceeded), a cancellation as
+// context.Canceled. It returns nil while ctx is live.
+func CtxErr(ctx context.Context) error { return Deadline(ctx.Err()) }
+
+// Check begins a driver call: a nil ctx or input whose Validate fails gives
+// ErrInvalid, a done ctx its CtxErr. Drivers call it first in every method that
+// takes parameters (S1.5, S8.4).
+func Check(ctx context.Context, p interface{ Validate() error }) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", ErrInvalid)
+	}
+	if p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
+	return CtxErr(ctx)
+}
+
+// Unsupported returns an error matching errors.ErrUnsupported for a call that
+// needs an optional interface the driver does not implement.
+func Unsupported(what string) error {
+	return fmt.Errorf("%s: %w", what, errors.ErrUnsupported)
+}

@@ -7,12 +7,11 @@ import (
 
 // EnqueueParams are the arguments of Backend.Enqueue.
 type EnqueueParams struct {
-	Namespace string
-	Queue     string
-	Tasks     []Message // at least one
-	AtHead    bool
-	Delay     time.Duration // 0 to MaxDuration
-	Unique    bool
+	Queue  string
+	Tasks  []Message // at least one
+	AtHead bool
+	Delay  time.Duration // 0 to MaxDuration
+	Unique bool
 	// TrackJobs writes a job record per task; JobTTL is how long a record lives once
 	// it reaches a final status (S6.3, S6.4).
 	TrackJobs bool
@@ -21,116 +20,143 @@ type EnqueueParams struct {
 
 // DequeueParams are the arguments of Backend.Dequeue.
 type DequeueParams struct {
-	Namespace string
-	Queues    []string      // at least one, in priority order
-	Count     int           // 1 to MaxCount
-	Wait      time.Duration // >= 0
-	Lease     time.Duration // > 0
+	Queues []string      // at least one, in priority order
+	Count  int           // 1 to MaxCount
+	Lease  time.Duration // > 0
 }
 
-// AckParams are the arguments of Backend.Ack.
-type AckParams struct {
-	Namespace string
-	TaskID    string
-	Token     string
-	Answer    *Answer   // stored under the task's key when not nil
-	Status    JobStatus // the final job status; empty means StatusFinished
-	Error     string    // recorded as the job's last error
+// Action is what a Settlement does with its lease.
+type Action uint8
+
+// The actions of a Settlement.
+const (
+	// Ack ends the lease and removes its task for good (S4.2), storing Answer,
+	// when set, under the task's key in the same atomic step (S5.1).
+	Ack Action = iota + 1
+	// Release puts the task back: at the head, at the tail with ToTail, or after
+	// Delay, with its attempt count up by one unless KeepAttempt (S4.3). A task
+	// whose attempt count reaches its MaxAttempts goes to the dead-letter list
+	// instead (S4.7), and its result is SettleDead.
+	Release
+	// DeadLetter sends the task to the dead-letter list now, whatever its attempt
+	// count, which it leaves as it was (S4.7).
+	DeadLetter
+)
+
+// LeaseRef names one delivery: a task and the token of its lease (S4.6).
+type LeaseRef struct {
+	TaskID string
+	Token  string
 }
 
-// ReleaseParams are the arguments of Backend.Release.
-type ReleaseParams struct {
-	Namespace   string
-	TaskID      string
-	Token       string
-	ToTail      bool          // put it at the tail instead of the head
-	Delay       time.Duration // >= 0; make it available at the head after this delay
-	Error       string        // recorded as the job's last error and the dead reason
-	KeepAttempt bool          // do not count this delivery as an attempt
-	DeadLetter  bool          // dead-letter it now, whatever its attempt count
+// Settlement is one item of a Settle: a lease and its outcome. Fields that do
+// not apply to its Action must be zero.
+type Settlement struct {
+	LeaseRef
+	Action Action
+	Answer *Answer   // Ack: stored under the task's key when not nil
+	Status JobStatus // Ack: the final job status; empty means StatusFinished
+	// Error is recorded as the job's last error, and as the dead reason when the
+	// task is dead-lettered.
+	Error       string
+	ToTail      bool          // Release: to the tail instead of the head
+	Delay       time.Duration // Release: >= 0; available at the head after it
+	KeepAttempt bool          // Release: do not count this delivery as an attempt
 }
 
-// ExtendParams are the arguments of Backend.Extend.
+// SettleParams are the arguments of Namespace.Settle.
+type SettleParams struct {
+	Items []Settlement // 1 to MaxCount
+}
+
+// SettleResult is what a Settle did with one item.
+type SettleResult uint8
+
+// The results of a Settle item. The zero value is not a result: a driver that
+// returns it has failed, and callers treat it as a malformed reply.
+const (
+	SettleDone SettleResult = iota + 1 // acked, or released as asked, or dead-lettered by DeadLetter
+	SettleLost                         // the lease had expired or ended; nothing changed (S4.6)
+	SettleDead                         // a Release that reached MaxAttempts: dead-lettered (S4.7)
+)
+
+// String returns "done", "lost" or "dead".
+func (r SettleResult) String() string {
+	switch r {
+	case SettleDone:
+		return "done"
+	case SettleLost:
+		return "lost"
+	case SettleDead:
+		return "dead"
+	}
+	return fmt.Sprintf("SettleResult(%d)", uint8(r))
+}
+
+// ExtendParams are the arguments of Namespace.Extend.
 type ExtendParams struct {
-	Namespace string
-	TaskID    string
-	Token     string
-	Lease     time.Duration // > 0
-}
-
-// ReclaimParams are the arguments of Backend.Reclaim.
-type ReclaimParams struct {
-	Namespace string
+	Leases []LeaseRef    // 1 to MaxCount
+	Lease  time.Duration // > 0
 }
 
 // SetAnswerParams are the arguments of Backend.SetAnswer.
 type SetAnswerParams struct {
-	Namespace string
-	Key       string
-	Answer    Answer
+	Key    string
+	Answer Answer
 }
 
 // GetAnswerParams are the arguments of Backend.GetAnswer.
 type GetAnswerParams struct {
-	Namespace string
-	Key       string
-	Refresh   bool // reset the TTL to its full length
+	Key     string
+	Refresh bool // reset the TTL to its full length
 }
 
 // DeleteAnswerParams are the arguments of Backend.DeleteAnswer.
 type DeleteAnswerParams struct {
-	Namespace string
-	Key       string
+	Key string
 }
 
 // JobParams are the arguments of Backend.Job.
 type JobParams struct {
-	Namespace string
-	ID        string
+	ID string
 }
 
 // StatsParams are the arguments of Backend.Stats.
 type StatsParams struct {
-	Namespace string
-	Queues    []string // empty means every queue the namespace has seen
+	Queues []string // empty means every queue the namespace has seen
 }
 
 // PeekParams are the arguments of Backend.Peek.
 type PeekParams struct {
-	Namespace string
-	Queue     string
-	Offset    int // >= 0, from the head
-	Count     int // >= 1
+	Queue  string
+	Offset int // >= 0, from the head
+	Count  int // >= 1
 }
 
 // LeasesParams are the arguments of Backend.Leases.
 type LeasesParams struct {
-	Namespace string
-	Count     int // >= 1
+	Count int // >= 1
 }
 
 // DeadParams are the arguments of Backend.Dead.
 type DeadParams struct {
-	Namespace string
-	Offset    int // >= 0, from the oldest
-	Count     int // >= 1
+	Offset int // >= 0, from the oldest
+	Count  int // >= 1
 }
 
 // DeadActionParams select dead tasks for RequeueDead and PurgeDead: every one with
 // All, else those in IDs (unknown IDs are ignored).
 type DeadActionParams struct {
-	Namespace string
-	IDs       []string
-	All       bool
+	IDs []string
+	All bool
 }
 
 // AllowParams are the arguments of RateLimiter.Allow: the limiter grants one token
 // every Interval, with up to Burst tokens at once.
 type AllowParams struct {
-	Namespace string
-	Name      string
-	Interval  time.Duration // > 0
-	Burst     int           // >= 1
+	Name     string
+	Interval time.Duration // > 0
+	Burst    int           // >= 1
 }
 
 func invalid(format string, args ...any) error {
@@ -158,25 +184,12 @@ func checkPositive(what string, d time.Duration) error {
 	return checkMax(what, d)
 }
 
-func checkLease(ns, id, token string) error {
-	if err := checkName("namespace", ns); err != nil {
-		return err
-	}
-	if id == "" || token == "" {
-		return invalid("lease without task ID or token")
-	}
-	return nil
-}
-
 func checkAnswer(a Answer) error {
 	return checkPositive("answer TTL", a.TTL)
 }
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *EnqueueParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	if err := checkName("queue name", p.Queue); err != nil {
 		return err
 	}
@@ -201,9 +214,6 @@ func (p *EnqueueParams) Validate() error {
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *DequeueParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	if len(p.Queues) == 0 {
 		return invalid("no queues to dequeue from")
 	}
@@ -215,74 +225,93 @@ func (p *DequeueParams) Validate() error {
 	if p.Count < 1 || p.Count > MaxCount {
 		return invalid("batch size %d out of range 1 to %d", p.Count, MaxCount)
 	}
-	if err := checkNonNegative("wait", p.Wait); err != nil {
-		return err
-	}
 	return checkPositive("lease", p.Lease)
 }
 
 // Validate reports whether p is fit to pass to a driver.
-func (p *AckParams) Validate() error {
-	if err := checkLease(p.Namespace, p.TaskID, p.Token); err != nil {
+func (p *SettleParams) Validate() error {
+	if len(p.Items) == 0 || len(p.Items) > MaxCount {
+		return invalid("%d leases to settle, want 1 to %d", len(p.Items), MaxCount)
+	}
+	for i := range p.Items {
+		if err := p.Items[i].validate(); err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (s *Settlement) validate() error {
+	if err := s.LeaseRef.validate(); err != nil {
 		return err
 	}
-	switch p.Status {
-	case "", StatusFinished, StatusFailed, StatusTimeout:
-	default:
-		return invalid("ack with status %q", p.Status)
+	release := s.ToTail || s.Delay != 0 || s.KeepAttempt
+	switch s.Action {
+	case Ack:
+		if release {
+			return invalid("ack with release fields")
+		}
+		switch s.Status {
+		case "", StatusFinished, StatusFailed, StatusTimeout:
+		default:
+			return invalid("ack with status %q", s.Status)
+		}
+		if s.Answer != nil {
+			return checkAnswer(*s.Answer)
+		}
+		return nil
+	case Release:
+		if s.Answer != nil || s.Status != "" {
+			return invalid("release with an answer or status")
+		}
+		return checkNonNegative("delay", s.Delay)
+	case DeadLetter:
+		if release || s.Answer != nil || s.Status != "" {
+			return invalid("dead-letter with ack or release fields")
+		}
+		return nil
 	}
-	if p.Answer != nil {
-		return checkAnswer(*p.Answer)
+	return invalid("settle action %d", s.Action)
+}
+
+func (r *LeaseRef) validate() error {
+	if r.TaskID == "" || r.Token == "" {
+		return invalid("lease without task ID or token")
 	}
 	return nil
 }
 
 // Validate reports whether p is fit to pass to a driver.
-func (p *ReleaseParams) Validate() error {
-	if err := checkLease(p.Namespace, p.TaskID, p.Token); err != nil {
-		return err
-	}
-	return checkNonNegative("delay", p.Delay)
-}
-
-// Validate reports whether p is fit to pass to a driver.
 func (p *ExtendParams) Validate() error {
-	if err := checkLease(p.Namespace, p.TaskID, p.Token); err != nil {
-		return err
+	if len(p.Leases) == 0 || len(p.Leases) > MaxCount {
+		return invalid("%d leases to extend, want 1 to %d", len(p.Leases), MaxCount)
+	}
+	for i := range p.Leases {
+		if err := p.Leases[i].validate(); err != nil {
+			return fmt.Errorf("lease %d: %w", i, err)
+		}
 	}
 	return checkPositive("lease", p.Lease)
 }
 
 // Validate reports whether p is fit to pass to a driver.
-func (p *ReclaimParams) Validate() error { return checkName("namespace", p.Namespace) }
-
-// Validate reports whether p is fit to pass to a driver.
 func (p *SetAnswerParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	return checkAnswer(p.Answer)
 }
 
 // Validate reports whether p is fit to pass to a driver.
-func (p *GetAnswerParams) Validate() error { return checkName("namespace", p.Namespace) }
+func (p *GetAnswerParams) Validate() error { return nil }
 
 // Validate reports whether p is fit to pass to a driver.
-func (p *DeleteAnswerParams) Validate() error { return checkName("namespace", p.Namespace) }
+func (p *DeleteAnswerParams) Validate() error { return nil }
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *JobParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	return checkName("job ID", p.ID)
 }
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *StatsParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	for _, q := range p.Queues {
 		if err := checkName("queue name", q); err != nil {
 			return err
@@ -293,9 +322,6 @@ func (p *StatsParams) Validate() error {
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *PeekParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	if err := checkName("queue name", p.Queue); err != nil {
 		return err
 	}
@@ -304,25 +330,16 @@ func (p *PeekParams) Validate() error {
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *LeasesParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	return checkWindow(0, p.Count)
 }
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *DeadParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	return checkWindow(p.Offset, p.Count)
 }
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *DeadActionParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	if !p.All && len(p.IDs) == 0 {
 		return invalid("no dead tasks selected")
 	}
@@ -331,9 +348,6 @@ func (p *DeadActionParams) Validate() error {
 
 // Validate reports whether p is fit to pass to a driver.
 func (p *AllowParams) Validate() error {
-	if err := checkName("namespace", p.Namespace); err != nil {
-		return err
-	}
 	if err := checkName("limiter name", p.Name); err != nil {
 		return err
 	}

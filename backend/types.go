@@ -130,5 +130,10 @@ type DeadTask struct {
 // DequeueResult is what a Dequeue returns.
 type DequeueResult struct {
 	Leases  []Lease
-	Deduped int // tasks dropped by this call, over all its rounds of waiting, because their key had an answer (S3.2)
+	Deduped int // tasks dropped by this call because their key had an answer (S3.2)
+	// Next is how long from now, on the backend's clock, until the namespace's
+	// earliest delayed task is due or its earliest lease deadline passes: when a
+	// Dequeue may find tasks that no Wake announces. Zero when there is neither;
+	// else at least a millisecond. Only an empty result needs it.
+	Next time.Duration
 }
