@@ -78,8 +78,8 @@ type deadTask struct {
 	died   time.Time
 }
 
-// Namespace is the handle of one namespace of a Backend, as Backend.Namespace
-// returns it. Besides backend.Namespace it implements backend.Inspector,
+// Namespace is the handle of one namespace of a Backend; get it from
+// Backend.Namespace (a Namespace made otherwise is not usable). Besides backend.Namespace it implements backend.Inspector,
 // backend.Admin, backend.Notifier and backend.RateLimiter. Its methods are safe for
 // concurrent use, each runs under the namespace's one lock and none waits; after
 // the Backend's Close they return backend.ErrClosed.
