@@ -29,8 +29,7 @@ import (
 
 // durableScripts names the scripts that wait for replicas under WaitReplicas.
 var durableScripts = map[string]bool{
-	"enqueue": true, "ack": true, "ackbatch": true, "release": true,
-	"deadaction": true, "setanswer": true, "delanswer": true,
+	"enqueue": true, "settle": true, "deadaction": true, "setanswer": true, "delanswer": true,
 }
 
 // Whether the server has WAITAOF.
