@@ -36,7 +36,7 @@ type Options struct {
 	// a client made by the caller carries its own TLS configuration.
 	TLSConfig *tls.Config
 	// Logger receives what the Backend has to report outside a call's result: a
-	// server that refuses it the wake-up channel (wait.go), once. Default
+	// server that refuses it the wake-up channel (notify.go), once. Default
 	// slog.Default().
 	Logger *slog.Logger
 	// AllowEviction accepts a server whose maxmemory-policy is not noeviction. By
