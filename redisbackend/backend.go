@@ -238,6 +238,14 @@ func integer(v any) (int64, error) {
 // reads every field and checks once.
 type ints struct{ err error }
 
+// orZero reads a counter that may be absent (a nil reply item) as 0.
+func (p *ints) orZero(v any) int64 {
+	if v == nil {
+		return 0
+	}
+	return p.of(v)
+}
+
 func (p *ints) of(v any) int64 {
 	n, err := integer(v)
 	if p.err == nil {

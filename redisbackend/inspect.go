@@ -37,8 +37,8 @@ func decodeStats(r []any) (backend.Stats, error) {
 	}
 	var in ints
 	s.Counters = backend.Counters{
-		Enqueued: in.of(c[0]), Delivered: in.of(c[1]), Acked: in.of(c[2]), Released: in.of(c[3]),
-		Reclaimed: in.of(c[4]), Deduped: in.of(c[5]), Dead: in.of(c[6]),
+		Enqueued: in.orZero(c[0]), Delivered: in.orZero(c[1]), Acked: in.orZero(c[2]), Released: in.orZero(c[3]),
+		Reclaimed: in.orZero(c[4]), Deduped: in.orZero(c[5]), Dead: in.orZero(c[6]),
 	}
 	s.Queues = make(map[string]backend.QueueStats, (len(r)-2)/5)
 	for i := 2; i < len(r); i += 5 {
