@@ -132,6 +132,7 @@ func (w *waiter) register(ctx context.Context, channel string, f func(backend.Wa
 	st.regs = append(st.regs, r)
 	ps := w.ps
 	if st.denied {
+		w.pollLocked()
 		w.mu.Unlock()
 		return r, nil
 	}
@@ -207,11 +208,7 @@ func (w *waiter) refused(ctx context.Context, channel string, st *channelState) 
 	default:
 	}
 	st.denied = true
-	if !w.polling && !w.closing {
-		w.polling = true
-		w.subs.Add(1)
-		go w.poll()
-	}
+	w.pollLocked()
 	w.mu.Unlock()
 	w.warned.Do(func() {
 		w.logger.Warn("redisbackend: the server refuses this user the wake-up channel; waiting consumers poll every "+
@@ -221,8 +218,17 @@ func (w *waiter) refused(ctx context.Context, channel string, st *channelState) 
 	return true
 }
 
+// pollLocked starts the poll loop unless it runs; the caller holds w.mu.
+func (w *waiter) pollLocked() {
+	if !w.polling && !w.closing {
+		w.polling = true
+		w.subs.Add(1)
+		go w.poll()
+	}
+}
+
 // poll sends Wake{} every pollEvery to the functions of every channel the server
-// refuses, while there is one, until Close.
+// refuses, while some are registered there, until Close.
 func (w *waiter) poll() {
 	defer w.subs.Done()
 	t := time.NewTicker(pollEvery)
@@ -236,7 +242,7 @@ func (w *waiter) poll() {
 		w.mu.Lock()
 		any := false
 		for _, st := range w.chans {
-			if st.denied && !w.closing {
+			if st.denied && len(st.regs) > 0 && !w.closing {
 				any = true
 				st.send(backend.Wake{})
 			}
