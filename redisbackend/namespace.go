@@ -138,9 +138,9 @@ func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
 	if len(r) < 7 {
 		return false, corrupt("dequeue reply of %d items", len(r))
 	}
-	epoch, _ := r[len(r)-1].(string)
+	epoch, ok := r[len(r)-1].(string)
 	r = r[:len(r)-1]
-	if len(r) > 6 && len(epoch) != epochLen {
+	if !ok || (len(r) > 6 && len(epoch) != epochLen) {
 		return false, corrupt("dequeue reply: epoch %v", epoch)
 	}
 	var in ints
