@@ -42,7 +42,7 @@ func BenchmarkEnqueue(b *testing.B) {
 	benchBackends(b, func(b *testing.B, be backend.Backend) {
 		ctx := context.Background()
 		for b.Loop() {
-			if _, err := namespaceOf(b, be, "bench").Enqueue(ctx, backend.EnqueueParams{Queue: "q",
+			if _, err := benchNS(b, be, "bench").Enqueue(ctx, backend.EnqueueParams{Queue: "q",
 				Tasks: []backend.Message{message(int(benchSeq.Add(1)))}}); err != nil {
 				b.Fatal(err)
 			}
@@ -96,8 +96,8 @@ func cycle(ctx context.Context, be backend.Backend, ns string, first, batch int)
 	return nil
 }
 
-// namespaceOf returns be's namespace ns.
-func namespaceOf(b *testing.B, be backend.Backend, ns string) backend.Namespace {
+// benchNS returns be's namespace ns.
+func benchNS(b *testing.B, be backend.Backend, ns string) backend.Namespace {
 	n, err := be.Namespace(ns)
 	if err != nil {
 		b.Fatal(err)
