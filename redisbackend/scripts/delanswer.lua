@@ -8,7 +8,6 @@
 local now = now_ms()
 local seen = req_check(ARGV[1])
 if seen then return {now, tonumber(seen)} end
-housekeep(now)
 local n = redis.call('DEL', KEYS[12])
 if n > 0 then req_done('1') end
 return {now, n}

@@ -6,7 +6,6 @@
 -- The time left is PTTL's, or the full TTL after a refresh.
 --@common
 local now = now_ms()
-housekeep(now)
 local k = KEYS[12]
 local s = redis.call('GET', k)
 if not s then return {now} end

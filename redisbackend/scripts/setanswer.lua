@@ -4,6 +4,5 @@
 -- Returns {now ms}.
 --@common
 local now = now_ms()
-housekeep(now)
 redis.call('SET', KEYS[12], ARGV[1], 'PX', ARGV[2])
 return {now}
