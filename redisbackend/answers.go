@@ -12,8 +12,8 @@ import (
 // An answer is one string per task key, named after the key's digest:
 // "<ok><full TTL ms>:<value>" (storedAnswer), with a PX of that TTL. A TTL refresh,
 // on a dedupe or a refreshing read, is PEXPIRE with the stored TTL. A read gives
-// the time left by PTTL, in the same script. Answer calls change no task, so
-// they run no housekeeping (backend/doc.go).
+// the time left by PTTL, in the same script. SetAnswer and GetAnswer change no
+// task and run no housekeeping; DeleteAnswer, an Admin call, does (backend/doc.go).
 
 // The answer scripts take the answer's key as KEYS[12], after the optional request
 // key (runReq), so that a cluster client routes by keys it is given.

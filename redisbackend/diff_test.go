@@ -345,6 +345,14 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 			step = diffStep{"Reclaim", func(b diffNS) (any, error) { return b.Reclaim(ctx) }}
 		}
 		wantV, wantErr := step.call(mem)
+		if i > 5300 {
+			pv, _ := mem.Peek(ctx, backend.PeekParams{Queue: "a", Count: 100})
+			var ids []string
+			for _, p := range pv {
+				ids = append(ids, p.ID)
+			}
+			t.Logf("op %d %s %+v -> %v; a=%v", i, step.name, wantV, wantErr, ids)
+		}
 		// One call in ten goes to the store twice under the same request keys, as
 		// go-redis resends a call whose reply it lost: the second send must return
 		// what the first did, and the store must change once.

@@ -8,6 +8,7 @@
 local now = now_ms()
 local seen = req_check(ARGV[1])
 if seen then return {now, tonumber(seen)} end
+housekeep(now) -- an Admin call, as Reclaim is (backend/doc.go)
 local n = redis.call('DEL', KEYS[12])
 if n > 0 then req_done('1') end
 return {now, n}
