@@ -82,6 +82,9 @@ func TestFollowMaster(t *testing.T) {
 	defer stop()
 	enqueueOne(t, nsOf(b, "ns"), "before")
 	w.until(t, backend.Wake{Queue: "q", Count: 1}, 10*time.Second)
+	if ls := mustDequeue(t, nsOf(b, "ns"), 1, "q"); len(ls) != 1 {
+		t.Fatalf("Dequeue: %d leases", len(ls))
+	}
 	s.failover(t)
 
 	// A producer elsewhere, on the new master.
@@ -94,7 +97,13 @@ func TestFollowMaster(t *testing.T) {
 	defer nb.Close()
 	enqueueOne(t, nsOf(nb, "ns"), "after")
 	enqueued := time.Now()
-	w.until(t, backend.Wake{Queue: "q", Count: 1}, 60*time.Second)
+	for { // as a consumer would: look again at every wake-up
+		w.next(t, 60*time.Second, "the task enqueued on the new master")
+		res, err := nsOf(b, "ns").Dequeue(ctx, dq())
+		if err == nil && len(res.Leases) == 1 && string(res.Leases[0].Payload) == "after" {
+			break
+		}
+	}
 	took := time.Since(enqueued)
 	t.Logf("a listener heard of a task enqueued on the new master after %v", took)
 	if took > 5*time.Second {
