@@ -1,7 +1,7 @@
 //go:build ignore
 
-// re-enable when front lands: package conformance needs package keyq, and its
-// Target may change for v2 (newReal below builds the v1 Target).
+// re-enable when front lands: package conformance needs package keyq. The
+// targets follow conformance.Target of branch conf.
 
 package redisbackend
 
@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keyq/keyq/conformance"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestConformanceMiniredis runs the shared suite on a fresh embedded miniredis per
 // test, with the server's clock moved by hand.
 func TestConformanceMiniredis(t *testing.T) {
 	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
-		return newMini(t).Target
+		mt := newMini(t)
+		return conformance.Target{Backend: mt.b, Now: mt.Now, Advance: mt.Advance}
 	}))
 }
 
