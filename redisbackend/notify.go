@@ -24,11 +24,11 @@ import (
 // confirmation sends Wake{} to every f of the channel; so does Close, after which
 // f is not called again. Channels stay subscribed until Close.
 func (n *namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func(), err error) {
-	if err := n.b.begin(ctx, nil); err != nil {
-		return nil, err
-	}
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil notify function", backend.ErrInvalid)
+	}
+	if err := n.b.begin(ctx, nil); err != nil {
+		return nil, err
 	}
 	r, err := n.b.wait.register(ctx, n.k.channel, f)
 	if err != nil {
