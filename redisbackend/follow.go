@@ -25,7 +25,7 @@ const followEvery = 250 * time.Millisecond
 // through the command connections, which go to the master. PUBLISH answers how
 // many clients heard it: none means the Pub/Sub connection is elsewhere, and the
 // follower replaces it with a new one, dialed to the master, subscribed to every
-// channel, and wakes every waiter so that each tries its dequeue at once. A
+// channel, and sends every listener Wake{} so that each looks again at once. A
 // server that refuses the probe (an ACL without the channel, a server that is
 // down) changes nothing.
 type follower struct {
@@ -121,7 +121,7 @@ func (f *follower) subscribe(ps *redis.PubSub, channels ...string) {
 }
 
 // move replaces w's Pub/Sub connection old with a new one, subscribed to every
-// channel, and wakes every waiter.
+// channel, and sends every listener Wake{}.
 func (f *follower) move(w *waiter, old *redis.PubSub) {
 	w.mu.Lock()
 	if w.closing || w.ps != old {
