@@ -112,16 +112,16 @@ func TestWorkerSharedRate(t *testing.T) {
 }
 
 // TestWorkerSharedRateUnsupported checks that Run refuses a shared limit on a
-// backend without one.
+// backend without one, with errors.ErrUnsupported.
 func TestWorkerSharedRateUnsupported(t *testing.T) {
 	e := newMemoryEnv(t, true)
-	c, err := keyq.New(noLimiter{e.client.Backend()}, "ns")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := wrapClient(t, e, "ns", noLimiter)
 	w := mustWorker(t, c, keyq.WorkerSharedRate("api", time.Second, 1))
-	if err := w.Run(context.Background()); !errors.Is(err, keyq.ErrInvalid) {
-		t.Fatalf("Run = %v, want ErrInvalid", err)
+	if err := w.Run(context.Background()); !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, keyq.ErrInvalid) {
+		t.Fatalf("Run = %v, want errors.ErrUnsupported", err)
+	}
+	if _, err := c.Allow(context.Background(), "api", time.Second, 1); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Allow = %v, want errors.ErrUnsupported", err)
 	}
 }
 
