@@ -128,6 +128,23 @@ func (w *waiters) wakeLocked(q string, n int, skip *waitReg) {
 	}
 }
 
+// current returns the current Notify registration, or nil.
+func (w *waiters) current() *listening {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.listen
+}
+
+// confirmed reports whether Notify has returned without an error.
+func (l *listening) confirmed() bool {
+	select {
+	case <-l.ready:
+		return l.err == nil
+	default:
+		return false
+	}
+}
+
 // listening returns the current Notify registration, starting one when there is
 // none, or nil when the driver has no Notifier. Notify runs on its own
 // goroutine, which no waiter's ctx bounds: the registration is shared. When the
@@ -177,9 +194,9 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 	defer c.waits.remove(r)
 	end := time.NewTimer(d) // the wait is the caller's, on the host's clock
 	defer end.Stop()
-	var l *listening
-	deduped := 0 // over every try
-	woken := ""  // the queue of the wake that led to this try
+	l := c.waits.current() // nil: none yet; this wait starts one if it must sleep
+	deduped := 0           // over every try
+	woken := ""            // the queue of the wake that led to this try
 	for {
 		select { // a wake since the last try is served by this one
 		case q := <-r.c:
@@ -188,6 +205,8 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 			}
 		default:
 		}
+		// A registration confirmed before the try hears of every task after it.
+		covered := l != nil && l.confirmed()
 		res, err := c.dequeueOnce(ctx, p)
 		res.Deduped += deduped
 		if woken != "" && (err != nil || len(res.Leases) == p.Count) {
@@ -208,6 +227,9 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 		if l != nil {
 			select {
 			case <-l.ready:
+				if l.err == nil && !covered {
+					continue // registered since the try: look again, for what came before
+				}
 				poll = l.err != nil
 			default:
 				ready = l.ready
@@ -226,7 +248,7 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 		select {
 		case woken = <-r.c:
 		case <-nextC:
-		case <-ready: // registered: look again, for what came before
+		case <-ready: // Notify returned: look again, for what came before
 		case <-end.C:
 			over = true
 		case <-ctx.Done():

@@ -661,7 +661,7 @@ func (w *Worker) handBack(base context.Context, ds []*delivery) {
 			}
 			w.settledAs(d, OutcomeReturned, nil, r, err)
 		}
-	}})
+	}}, true)
 }
 
 func (w *Worker) settled(d *delivery, o Outcome, err error) {

@@ -60,8 +60,8 @@ func TestWorkerLocalRateLimits(t *testing.T) {
 					if len(got) == 3 {
 						break
 					}
-					// Three lease keepers and the pacing timer: the worker waits.
-					waitTimers(t, e.wclock, 4)
+					// The lease keeper and the pacing timer: the worker waits.
+					waitTimers(t, e.wclock, 2)
 					if n := len(starts); n != 0 {
 						t.Fatalf("%d tasks started before their time", n)
 					}
@@ -288,10 +288,10 @@ func TestWorkerShutdown(t *testing.T) {
 			opts   []keyq.WorkerOption
 			timers int
 		}{
-			// Three leases with their keepers, and the pacing timer.
-			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConcurrency(3), keyq.WorkerMinInterval(time.Hour)}, 4},
-			// Three leases with their keepers; two wait for the one handler slot.
-			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConcurrency(1)}, 3},
+			// The keeper of the three leases, and the pacing timer.
+			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConcurrency(3), keyq.WorkerMinInterval(time.Hour)}, 2},
+			// The keeper of the three leases; two wait for the one handler slot.
+			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConcurrency(1)}, 1},
 		} {
 			t.Run("unstarted batch leases go back in order/"+tc.name, func(t *testing.T) {
 				e := bf.new(t, false, keyq.WithQueues(q))

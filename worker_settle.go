@@ -120,19 +120,33 @@ func (s *settler) run(ctx context.Context) {
 }
 
 // submit settles r: through the settler when there is one, else in a call of its
-// own before it returns.
-func (w *Worker) submit(ctx context.Context, r *settleReq) {
+// own before it returns. With wait, it returns once r.done has returned: a
+// release is in the store before the handler's slot frees, so that a task put
+// back at the head is the next one fetched.
+func (w *Worker) submit(ctx context.Context, r *settleReq, wait bool) {
 	if w.settler == nil {
 		res, err := w.c.settle(ctx, "settle", r.items)
 		r.done(res, err)
 		return
 	}
+	if !wait {
+		w.settler.reqs <- r
+		return
+	}
+	finished := make(chan struct{})
+	done := r.done
+	r.done = func(res []backend.SettleResult, err error) {
+		defer close(finished)
+		done(res, err)
+	}
 	w.settler.reqs <- r
+	<-finished
 }
 
 // finish settles d with s and records the outcome: o when the backend did as
 // asked, OutcomeDead when it dead-lettered the task instead, OutcomeLost when the
 // lease had ended, OutcomeError when the call failed. herr is the handler's error.
+// An ack returns at once; anything else once it is settled (submit).
 func (w *Worker) finish(ctx context.Context, d *delivery, s backend.Settlement, o Outcome, herr error) {
 	w.submit(ctx, &settleReq{items: []backend.Settlement{s}, done: func(res []backend.SettleResult, err error) {
 		var r backend.SettleResult
@@ -140,7 +154,7 @@ func (w *Worker) finish(ctx context.Context, d *delivery, s backend.Settlement, 
 			r = res[0]
 		}
 		w.settledAs(d, o, herr, r, err)
-	}})
+	}}, s.Action != backend.Ack)
 }
 
 // settledAs records the outcome of d from r, the backend's result for its item,
