@@ -18,7 +18,7 @@ type leaseSpy struct {
 	nsParts
 
 	mu      sync.Mutex
-	extends [][]string         // the task IDs of each Extend call
+	extends [][]string           // the task IDs of each Extend call
 	release backend.SettleResult // when set, what every Release item reports
 }
 
