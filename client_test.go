@@ -69,12 +69,12 @@ func TestNewOptions(t *testing.T) {
 	b := memory.New()
 	defer b.Close()
 	bad := map[string]keyq.Option{
-		"no queues":         keyq.WithQueues(),
-		"zero job TTL":      keyq.WithJobTTL(0),
-		"max attempts 0":    keyq.WithMaxAttempts(0),
-		"max attempts 2^16": keyq.WithMaxAttempts(1 << 16),
-		"zero max payload":  keyq.WithMaxPayload(0),
-		"zero error TTL":    keyq.WithAnswerTTL(time.Hour, 0),
+		"no queues":         keyq.Queues(),
+		"zero job TTL":      keyq.JobTTL(0),
+		"max attempts 0":    keyq.MaxAttempts(0),
+		"max attempts 2^16": keyq.MaxAttempts(1 << 16),
+		"zero max payload":  keyq.MaxPayload(0),
+		"zero error TTL":    keyq.AnswerTTL(time.Hour, 0),
 	}
 	for name, o := range bad {
 		if _, err := keyq.New(b, "ns", o); !errors.Is(err, keyq.ErrInvalid) {

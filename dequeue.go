@@ -7,8 +7,13 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-// DequeueOption changes one Dequeue or Next call.
-type DequeueOption func(*dequeueOptions)
+// DequeueOption changes one Dequeue or Next call. Queues and LeaseFor are
+// DequeueOptions too.
+type DequeueOption interface{ applyDequeue(*dequeueOptions) }
+
+type dequeueOption func(*dequeueOptions)
+
+func (f dequeueOption) applyDequeue(o *dequeueOptions) { f(o) }
 
 type dequeueOptions struct {
 	p    backend.DequeueParams
@@ -17,18 +22,12 @@ type dequeueOptions struct {
 
 // Wait makes the call block up to d for a task to arrive; the default, 0, returns at
 // once (S3.4).
-func Wait(d time.Duration) DequeueOption { return func(o *dequeueOptions) { o.wait = d } }
+func Wait(d time.Duration) DequeueOption {
+	return dequeueOption(func(o *dequeueOptions) { o.wait = d })
+}
 
 // Batch leases up to n tasks in one call (S3.3). The default is 1.
-func Batch(n int) DequeueOption { return func(o *dequeueOptions) { o.p.Count = n } }
-
-// LeaseFor sets the lease of this call's tasks instead of the client's (S4.1).
-func LeaseFor(d time.Duration) DequeueOption { return func(o *dequeueOptions) { o.p.Lease = d } }
-
-// From serves these queues, highest priority first, instead of the client's.
-func From(queues ...string) DequeueOption {
-	return func(o *dequeueOptions) { o.p.Queues = queues }
-}
+func Batch(n int) DequeueOption { return dequeueOption(func(o *dequeueOptions) { o.p.Count = n }) }
 
 // Dequeue leases the next tasks from the client's queues in priority order (S3.1).
 // Tasks whose key already has an answer are skipped and the answer's TTL refreshed
@@ -46,7 +45,7 @@ func (c *Client) dequeue(ctx context.Context, opts []DequeueOption) (backend.Deq
 		if f == nil {
 			return backend.DequeueResult{}, c.wrap("dequeue", invalid("nil option"))
 		}
-		f(&o)
+		f.applyDequeue(&o)
 	}
 	if o.wait < 0 || o.wait > MaxDuration {
 		return backend.DequeueResult{}, c.wrap("dequeue", invalid("wait %v out of range 0 to %v", o.wait, MaxDuration))

@@ -9,7 +9,11 @@ import (
 )
 
 // AckOption changes one Ack call.
-type AckOption func(*ackOptions)
+type AckOption interface{ applyAck(*ackOptions) }
+
+type ackOption func(*ackOptions)
+
+func (f ackOption) applyAck(o *ackOptions) { f(o) }
 
 type ackOptions struct {
 	value  any
@@ -23,25 +27,25 @@ type ackOptions struct {
 // atomic step as the ack (S4.2, S5.1). A json.RawMessage is stored as it is and must
 // be valid JSON; a []byte is encoded as encoding/json does, as a base64 string.
 func WithAnswer(v any) AckOption {
-	return func(o *ackOptions) { o.value, o.has, o.ok = v, true, true }
+	return ackOption(func(o *ackOptions) { o.value, o.has, o.ok = v, true, true })
 }
 
 // WithErrorAnswer stores v, encoded as JSON, as the task's error answer, kept for the
 // error TTL, and records the job as failed. Later tasks with the same key are answered
 // from the store until the TTL passes (negative caching).
 func WithErrorAnswer(v any) AckOption {
-	return func(o *ackOptions) {
+	return ackOption(func(o *ackOptions) {
 		o.value, o.has, o.ok = v, true, false
 		if o.status == "" {
 			o.status = StatusFailed
 		}
-	}
+	})
 }
 
 // WithStatus sets the job's final status: finished (the default), failed or
 // timeout, and the error recorded with it.
 func WithStatus(s JobStatus, lastError string) AckOption {
-	return func(o *ackOptions) { o.status, o.err = s, lastError }
+	return ackOption(func(o *ackOptions) { o.status, o.err = s, lastError })
 }
 
 func leaseRef(l *Lease) (backend.LeaseRef, error) {
@@ -69,7 +73,7 @@ func (c *Client) ackSettlement(l *Lease, opts []AckOption) (backend.Settlement, 
 		if f == nil {
 			return backend.Settlement{}, invalid("nil option")
 		}
-		f(&o)
+		f.applyAck(&o)
 	}
 	ref, err := leaseRef(l)
 	if err != nil {
@@ -199,8 +203,12 @@ func (c *Client) encode(v any, ok bool) (backend.Answer, error) {
 	return backend.Answer{Value: raw, OK: ok, TTL: ttl}, nil
 }
 
-// ReleaseOption changes one Release call.
-type ReleaseOption func(*releaseOptions)
+// ReleaseOption changes one Release call. Delay is a ReleaseOption too.
+type ReleaseOption interface{ applyRelease(*releaseOptions) }
+
+type releaseOption func(*releaseOptions)
+
+func (f releaseOption) applyRelease(o *releaseOptions) { f(o) }
 
 type releaseOptions struct {
 	toTail, keepAttempt, dead bool
@@ -209,28 +217,27 @@ type releaseOptions struct {
 }
 
 // ToTail puts the released task at the tail of its queue instead of the head.
-func ToTail() ReleaseOption { return func(o *releaseOptions) { o.toTail = true } }
-
-// After makes the released task available again only after d (S7.2).
-func After(d time.Duration) ReleaseOption { return func(o *releaseOptions) { o.delay = d } }
+func ToTail() ReleaseOption { return releaseOption(func(o *releaseOptions) { o.toTail = true }) }
 
 // Because records err as the job's last error, and as the reason if the task is
 // dead-lettered.
 func Because(err error) ReleaseOption {
-	return func(o *releaseOptions) {
+	return releaseOption(func(o *releaseOptions) {
 		if err != nil {
 			o.err = err.Error()
 		}
-	}
+	})
 }
 
 // KeepAttempt does not count this delivery as an attempt: for a task handed back
 // unstarted, as on shutdown.
-func KeepAttempt() ReleaseOption { return func(o *releaseOptions) { o.keepAttempt = true } }
+func KeepAttempt() ReleaseOption {
+	return releaseOption(func(o *releaseOptions) { o.keepAttempt = true })
+}
 
 // DeadLetter sends the task to the dead-letter list now, whatever its attempt count.
 // It takes no other option than Because.
-func DeadLetter() ReleaseOption { return func(o *releaseOptions) { o.dead = true } }
+func DeadLetter() ReleaseOption { return releaseOption(func(o *releaseOptions) { o.dead = true }) }
 
 // Release ends the lease and puts the task back at the head of its queue, to be
 // delivered next, with its attempt count up by one (S4.3). A task that has used up
@@ -251,7 +258,7 @@ func releaseSettlement(l *Lease, opts []ReleaseOption) (backend.Settlement, erro
 		if f == nil {
 			return backend.Settlement{}, invalid("nil option")
 		}
-		f(&o)
+		f.applyRelease(&o)
 	}
 	ref, err := leaseRef(l)
 	if err != nil {

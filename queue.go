@@ -11,7 +11,7 @@
 // A Client binds a backend (package memory, or package redisbackend) to a
 // namespace:
 //
-//	q, err := keyq.New(memory.New(), "callapp", keyq.WithQueues("queue", "reestr"))
+//	q, err := keyq.New(memory.New(), "callapp", keyq.Queues("queue", "reestr"))
 //	id, err := q.Enqueue(ctx, "queue", []byte("task-1"))
 //	lease, err := q.Next(ctx)                           // nil when nothing waits
 //	err = q.Ack(ctx, lease, keyq.WithAnswer(result))    // store the answer, done
@@ -76,7 +76,7 @@ func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 		if o == nil {
 			return nil, c.wrap("new", invalid("nil option"))
 		}
-		o(&cfg)
+		o.applyClient(&cfg)
 	}
 	c.cfg = cfg
 	if isNil(b) {

@@ -113,11 +113,11 @@ type WorkerStats struct {
 //   - dead-letters a task whose type has no handler (reason ErrNoHandler);
 //   - on success, acks with the handler's result as the answer (job finished);
 //   - on a Final error, acks with a FailureAnswer as the error answer (job failed);
-//   - on a timeout with WorkerTimeoutFinal, acks with an error answer (job timeout);
+//   - on a timeout with WorkerConfig.TimeoutFinal, acks with an error answer (job timeout);
 //   - on any other error, a panic or a timeout, releases the task with the error
 //     as its last error, to return at the head of its queue once the backoff
 //     has passed (DefaultWorkerBackoff: 0.5-1s after the first failure, doubling
-//     up to 10 minutes; WorkerBackoff changes it), while the tasks behind it run;
+//     up to 10 minutes; WorkerConfig.Backoff changes it), while the tasks behind it run;
 //     the backend dead-letters it once its attempts are used up (S4.7), and says
 //     so, which the worker reports as OutcomeDead;
 //   - while it holds the lease, extends it every third of the lease, in one
@@ -126,7 +126,7 @@ type WorkerStats struct {
 //
 // A handler's slot is free as soon as it returns; its ack, release or
 // dead-letter goes to the backend in the background, in one Settle call with
-// those of handlers that finish at about the same time (see WorkerAckBatches),
+// those of handlers that finish at about the same time (see WorkerConfig.SettleCalls),
 // and each delivery's outcome is the backend's result for it.
 //
 // Methods are safe for concurrent use.
@@ -171,7 +171,7 @@ func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
 		if o == nil {
 			return nil, c.wrap("new worker", invalid("nil option"))
 		}
-		o(&cfg)
+		o.applyWorker(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, c.wrap("new worker", err)
@@ -251,7 +251,7 @@ func (w *Worker) Backlog(ctx context.Context) (map[string]QueueStats, error) {
 // Run takes and handles tasks until ctx is cancelled or Shutdown is called, then
 // shuts down: it stops fetching, hands back leases it has not started, lets running
 // handlers finish, and returns. After a cancel of ctx, handlers get the shutdown
-// timeout (WorkerShutdownTimeout) before their contexts are cancelled and their
+// timeout (WorkerConfig.ShutdownTimeout) before their contexts are cancelled and their
 // tasks handed back to the head of their queues with the attempt kept; after
 // Shutdown, its context decides. Run returns nil after such a stop, and an error
 // when the backend is closed or the worker misconfigured. A worker runs once. A
@@ -407,7 +407,7 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		if w.stopping(ctx) {
 			return nil
 		}
-		leases, err := w.c.Dequeue(ctx, From(w.cfg.queues...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
+		leases, err := w.c.Dequeue(ctx, Queues(w.cfg.queues...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
 		if len(leases) > 0 {
 			w.start(ctx, base, forceCtx, leases)
 		}
@@ -617,7 +617,7 @@ func (w *Worker) retry(base context.Context, d *delivery, err error) {
 	opts := []ReleaseOption{Because(err)}
 	if w.cfg.backoff != nil {
 		if delay := w.cfg.backoff(d.lease.Attempt, err); delay > 0 {
-			opts = append(opts, After(min(delay, MaxDuration)))
+			opts = append(opts, Delay(min(delay, MaxDuration)))
 		}
 	}
 	w.release(base, d, OutcomeRetried, err, opts...)

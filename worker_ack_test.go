@@ -104,7 +104,7 @@ func (s *ackSpy) heldAcks() int {
 // ack until the test closes spy.gate.
 func spyEnv(t *testing.T, bf backendFactory, gated bool) (env, *ackSpy) {
 	t.Helper()
-	e := bf.new(t, false, keyq.WithQueues(q))
+	e := bf.new(t, false, keyq.Queues(q))
 	spy := &ackSpy{}
 	if gated {
 		spy.gate = make(chan struct{})
@@ -112,7 +112,7 @@ func spyEnv(t *testing.T, bf backendFactory, gated bool) (env, *ackSpy) {
 	e.client = wrapClient(t, e, namespace(t), func(h backend.Namespace) backend.Namespace {
 		spy.nsParts = partsOf(h)
 		return spy
-	}, keyq.WithQueues(q))
+	}, keyq.Queues(q))
 	return e, spy
 }
 
@@ -166,7 +166,7 @@ func expectAnswer(t *testing.T, c *keyq.Client, key, want string) {
 // handler go on.
 func gated(t *testing.T, e env, rec *recorder, n int, h keyq.HandlerFunc, opts ...keyq.WorkerOption) (w *keyq.Worker, ids []string, release func()) {
 	t.Helper()
-	w = mustWorker(t, e.client, append([]keyq.WorkerOption{rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n)}, opts...)...)
+	w = mustWorker(t, e.client, append([]keyq.WorkerOption{rec.option(), keyq.WorkerConfig{Clock: e.wclock, Concurrency: n, Batch: n}}, opts...)...)
 	started, gate := make(chan struct{}, n), make(chan struct{})
 	w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
 		started <- struct{}{}
@@ -208,8 +208,8 @@ func TestWorkerAckBatches(t *testing.T) {
 			if got := slices.Sorted(slices.Values(slices.Concat(batches...))); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
 				t.Fatalf("acked tasks %v, want each of %v once", got, ids)
 			}
-			if spy.maxInFlight > keyq.DefaultWorkerAckBatches {
-				t.Fatalf("%d batch calls in flight at once, want at most %d", spy.maxInFlight, keyq.DefaultWorkerAckBatches)
+			if spy.maxInFlight > keyq.DefaultWorkerSettleCalls {
+				t.Fatalf("%d batch calls in flight at once, want at most %d", spy.maxInFlight, keyq.DefaultWorkerSettleCalls)
 			}
 			for i := range n {
 				expectAnswer(t, e.client, fmt.Sprint("p", i), fmt.Sprint("a-p", i))
@@ -226,7 +226,7 @@ func TestWorkerAckBatches(t *testing.T) {
 		t.Run("a lone ack goes out alone", func(t *testing.T) {
 			e, spy := spyEnv(t, bf, false)
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(4))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Concurrency: 4})
 			w.HandleFunc("", echo)
 			id := mustEnqueue(t, e.client, q, "one")
 			start(t, w)
@@ -241,7 +241,7 @@ func TestWorkerAckBatches(t *testing.T) {
 			const n = 4
 			e, spy := spyEnv(t, bf, false)
 			rec := newRecorder()
-			_, _, release := gated(t, e, rec, n, echo, keyq.WorkerAckBatches(0))
+			_, _, release := gated(t, e, rec, n, echo, keyq.WorkerConfig{SettleCalls: -1})
 			release()
 			for range n {
 				rec.expect(t, keyq.OutcomeFinished)
@@ -318,8 +318,8 @@ func TestWorkerAckBatchFails(t *testing.T) {
 			// handlers run by a keeper on the real clock.
 			lease, wclock = time.Second, clock.Real()
 		}
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n),
-			keyq.WorkerLease(lease), keyq.WorkerPollWait(50*time.Millisecond))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: wclock, Concurrency: n, Batch: n},
+			keyq.WorkerConfig{Lease: lease, PollWait: 50 * time.Millisecond})
 		w.HandleFunc("", echo)
 		enqueueN(t, e.client, n)
 		start(t, w)
@@ -427,7 +427,7 @@ func TestWorkerAckBatchShutdown(t *testing.T) {
 				const n = 4
 				e, spy := spyEnv(t, bf, true)
 				rec := newRecorder()
-				w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n))
+				w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Concurrency: n, Batch: n})
 				w.HandleFunc("", echo)
 				enqueueN(t, e.client, n)
 				ctx, cancel := context.WithCancel(context.Background())
@@ -490,11 +490,11 @@ func workerGoroutines() bool {
 	return strings.Contains(s, "keyq.(*Worker)") || strings.Contains(s, "keyq.(*settler)") || strings.Contains(s, "keyq.(*keeper)")
 }
 
-// TestWorkerAckBatchesInvalid checks that a negative number of ack batches is
+// TestWorkerSettleCallsInvalid checks that more settle calls than the maximum are
 // refused.
-func TestWorkerAckBatchesInvalid(t *testing.T) {
+func TestWorkerSettleCallsInvalid(t *testing.T) {
 	e := newMemoryEnv(t, true)
-	if _, err := keyq.NewWorker(e.client, keyq.WorkerAckBatches(-1)); !errors.Is(err, keyq.ErrInvalid) {
+	if _, err := keyq.NewWorker(e.client, keyq.WorkerConfig{SettleCalls: keyq.MaxWorkerSettleCalls + 1}); !errors.Is(err, keyq.ErrInvalid) {
 		t.Fatalf("NewWorker = %v, want ErrInvalid", err)
 	}
 }

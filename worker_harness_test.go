@@ -58,7 +58,7 @@ func newMemoryEnv(t *testing.T, real bool, opts ...keyq.Option) env {
 		b = memory.New(memory.WithClock(e.bclock))
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
+	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.OpTimeout(waitFor)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +86,10 @@ type recorder struct{ ch chan done }
 func newRecorder() *recorder { return &recorder{ch: make(chan done, 100000)} }
 
 func (r *recorder) option() keyq.WorkerOption {
-	return keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
+	return keyq.WorkerConfig{OnDone: func(t *keyq.Task, o keyq.Outcome, err error) {
 		r.ch <- done{*t, o, err}
-	})
+	}}
+
 }
 
 // next waits for the next outcome.
@@ -234,7 +235,7 @@ func partsOf(h backend.Namespace) nsParts {
 // wrap's, with opts.
 func wrapClient(t *testing.T, e env, ns string, wrap func(backend.Namespace) backend.Namespace, opts ...keyq.Option) *keyq.Client {
 	t.Helper()
-	c, err := keyq.New(wrapBackend{e.client.Backend(), wrap}, ns, append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
+	c, err := keyq.New(wrapBackend{e.client.Backend(), wrap}, ns, append([]keyq.Option{keyq.OpTimeout(waitFor)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

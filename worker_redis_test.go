@@ -34,7 +34,7 @@ func newRedisBackend(t testing.TB, url string) *redisbackend.Backend {
 func newRedisEnv(t *testing.T, _ bool, opts ...keyq.Option) env {
 	t.Helper()
 	b := newRedisBackend(t, redistest.URL(t))
-	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
+	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.OpTimeout(waitFor)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-// Group commit of the worker's settlements (WorkerAckBatches): every outcome of a
+// Group commit of the worker's settlements (WorkerConfig.SettleCalls): every outcome of a
 // delivery, an ack with its answer, a failure's error answer, a release for a
 // retry, a dead-letter or a hand-back, goes to the backend through Settle.
 //

@@ -53,12 +53,12 @@ func (s *leaseSpy) extendCalls() [][]string {
 
 func leaseSpyEnv(t *testing.T) (env, *leaseSpy) {
 	t.Helper()
-	e := newMemoryEnv(t, false, keyq.WithQueues(q))
+	e := newMemoryEnv(t, false, keyq.Queues(q))
 	spy := &leaseSpy{}
 	e.client = wrapClient(t, e, namespace(t), func(h backend.Namespace) backend.Namespace {
 		spy.nsParts = partsOf(h)
 		return spy
-	}, keyq.WithQueues(q))
+	}, keyq.Queues(q))
 	return e, spy
 }
 
@@ -69,8 +69,8 @@ func TestWorkerHeartbeatBatched(t *testing.T) {
 	e, spy := leaseSpyEnv(t)
 	rec := newRecorder()
 	started, release := make(chan struct{}, n), make(chan struct{})
-	w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(n), keyq.WorkerBatch(n),
-		keyq.WorkerLease(30*time.Second))
+	w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Concurrency: n, Batch: n},
+		keyq.WorkerConfig{Lease: 30 * time.Second})
 	w.HandleFunc("", holdUntil(started, release))
 	ids := enqueueN(t, e.client, n)
 	start(t, w)
@@ -117,7 +117,7 @@ func TestWorkerOutcomeFromSettle(t *testing.T) {
 			e, spy := leaseSpyEnv(t)
 			spy.release = tc.result
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(nil))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Backoff: keyq.ImmediateBackoff})
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) { return nil, errors.New("boom") })
 			mustEnqueue(t, e.client, q, "x", keyq.MaxAttempts(25)) // 24 attempts left
 			start(t, w)
