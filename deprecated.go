@@ -9,7 +9,47 @@ import (
 )
 
 // The names of the API before contract v2, kept so that code written against it
-// still builds. Each says what replaces it.
+// still builds. Each says what replaces it. These rewrites, in this order (the
+// zero-value cases before the general ones), move a file to the new names;
+// adjacent WorkerConfig values may then be merged into one by hand:
+//
+//	gofmt -r 'keyq.WithQueues -> keyq.Queues' -w FILES
+//	gofmt -r 'keyq.From -> keyq.Queues' -w FILES
+//	gofmt -r 'keyq.WithLease -> keyq.LeaseFor' -w FILES
+//	gofmt -r 'keyq.WithMaxAttempts -> keyq.MaxAttempts' -w FILES
+//	gofmt -r 'keyq.After -> keyq.Delay' -w FILES
+//	gofmt -r 'keyq.WithOpTimeout -> keyq.OpTimeout' -w FILES
+//	gofmt -r 'keyq.WithAnswerTTL -> keyq.AnswerTTL' -w FILES
+//	gofmt -r 'keyq.WithJobTracking -> keyq.JobTracking' -w FILES
+//	gofmt -r 'keyq.WithJobTTL -> keyq.JobTTL' -w FILES
+//	gofmt -r 'keyq.WithMaxPayload -> keyq.MaxPayload' -w FILES
+//	gofmt -r 'keyq.WithEnqueueHook -> keyq.OnEnqueue' -w FILES
+//	gofmt -r 'keyq.WorkerBackoff(nil) -> keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff}' -w FILES
+//	gofmt -r 'keyq.WorkerAckBatches(0) -> keyq.WorkerConfig{SettleCalls: -1}' -w FILES
+//	gofmt -r 'keyq.WorkerShutdownTimeout(0) -> keyq.WorkerConfig{ShutdownTimeout: time.Nanosecond}' -w FILES
+//	gofmt -r 'keyq.WorkerConcurrency(x) -> keyq.WorkerConfig{Concurrency: x}' -w FILES
+//	gofmt -r 'keyq.WorkerQueues(x...) -> keyq.WorkerConfig{Queues: x}' -w FILES
+//	gofmt -r 'keyq.WorkerQueues(x) -> keyq.WorkerConfig{Queues: []string{x}}' -w FILES
+//	gofmt -r 'keyq.WorkerQueues(x, y) -> keyq.WorkerConfig{Queues: []string{x, y}}' -w FILES
+//	gofmt -r 'keyq.WorkerQueues(x, y, z) -> keyq.WorkerConfig{Queues: []string{x, y, z}}' -w FILES
+//	gofmt -r 'keyq.WorkerBatch(x) -> keyq.WorkerConfig{Batch: x}' -w FILES
+//	gofmt -r 'keyq.WorkerLease(x) -> keyq.WorkerConfig{Lease: x}' -w FILES
+//	gofmt -r 'keyq.WorkerPollWait(x) -> keyq.WorkerConfig{PollWait: x}' -w FILES
+//	gofmt -r 'keyq.WorkerTimeout(x) -> keyq.WorkerConfig{Timeout: x}' -w FILES
+//	gofmt -r 'keyq.WorkerTimeoutFinal() -> keyq.WorkerConfig{TimeoutFinal: true}' -w FILES
+//	gofmt -r 'keyq.WorkerBackoff(x) -> keyq.WorkerConfig{Backoff: x}' -w FILES
+//	gofmt -r 'keyq.WorkerMinInterval(x) -> keyq.WorkerConfig{MinInterval: x}' -w FILES
+//	gofmt -r 'keyq.WorkerRate(x, y) -> keyq.WorkerConfig{Rate: x, RateBurst: y}' -w FILES
+//	gofmt -r 'keyq.WorkerSharedRate(x, y, z) -> keyq.WorkerConfig{SharedRate: keyq.SharedRate{Name: x, Interval: y, Burst: z}}' -w FILES
+//	gofmt -r 'keyq.WorkerRefresh(x, y) -> keyq.WorkerConfig{Refresh: y, RefreshPeriod: x}' -w FILES
+//	gofmt -r 'keyq.WorkerRefreshBackoff(x, y) -> keyq.WorkerConfig{RefreshBackoff: x, RefreshBackoffMax: y}' -w FILES
+//	gofmt -r 'keyq.WorkerShutdownTimeout(x) -> keyq.WorkerConfig{ShutdownTimeout: x}' -w FILES
+//	gofmt -r 'keyq.WorkerLogger(x) -> keyq.WorkerConfig{Logger: x}' -w FILES
+//	gofmt -r 'keyq.WorkerClock(x) -> keyq.WorkerConfig{Clock: x}' -w FILES
+//	gofmt -r 'keyq.WorkerOnDone(x) -> keyq.WorkerConfig{OnDone: x}' -w FILES
+//	gofmt -r 'keyq.WorkerAckBatches(x) -> keyq.WorkerConfig{SettleCalls: x}' -w FILES
+//	gofmt -r 'keyq.DefaultWorkerAckBatches -> keyq.DefaultWorkerSettleCalls' -w FILES
+//	gofmt -r 'keyq.MaxWorkerAckBatches -> keyq.MaxWorkerSettleCalls' -w FILES
 
 // Deprecated: use Queues.
 func WithQueues(names ...string) Option { return Queues(names...) }
