@@ -20,8 +20,10 @@
 //
 // Every method validates its input (bad input is ErrInvalid and changes nothing),
 // bounds the backend call by the operation timeout (ErrTimeout), and wraps errors so
-// errors.Is finds keyq's sentinels and errors.As the driver's own error. A Client is
-// safe for concurrent use.
+// errors.Is finds keyq's sentinels and errors.As the driver's own error. A method
+// that needs an optional interface of the driver (inspection, admin, a shared rate
+// limiter) that it has not got returns an error matching errors.ErrUnsupported. A
+// Client is safe for concurrent use.
 package keyq
 
 import (
