@@ -34,6 +34,9 @@ type fakeStore struct {
 	fail    error // when set, Notify returns it
 	block   bool  // when set, Notify blocks until its ctx ends
 	seq     int
+
+	settled  []backend.SettleResult // what Settle answers
+	extended []time.Time            // what Extend answers
 }
 
 func newFakeStore() *fakeStore {
@@ -122,10 +125,10 @@ func (s *fakeStore) Enqueue(context.Context, backend.EnqueueParams) ([]string, e
 	return nil, errors.ErrUnsupported
 }
 func (s *fakeStore) Settle(context.Context, backend.SettleParams) ([]backend.SettleResult, error) {
-	return nil, errors.ErrUnsupported
+	return s.settled, nil
 }
 func (s *fakeStore) Extend(context.Context, backend.ExtendParams) ([]time.Time, error) {
-	return nil, errors.ErrUnsupported
+	return s.extended, nil
 }
 func (s *fakeStore) SetAnswer(context.Context, backend.SetAnswerParams) error {
 	return errors.ErrUnsupported
