@@ -34,7 +34,7 @@ func FuzzLimits(f *testing.F) {
 				t.Fatalf("%s(%v, %d): %v, want nil, ErrInvalid or ErrLeaseLost", what, dur, n, err)
 			}
 		}
-		_, err := keyq.New(b, "ns", keyq.WithLease(dur), keyq.WithAnswerTTL(dur, dur), keyq.WithJobTTL(dur), keyq.WithOpTimeout(dur))
+		_, err := keyq.New(b, "ns", keyq.LeaseFor(dur), keyq.AnswerTTL(dur, dur), keyq.JobTTL(dur), keyq.OpTimeout(dur))
 		ok("New", err)
 		q, err := keyq.New(b, "ns")
 		if err != nil {
@@ -51,7 +51,7 @@ func FuzzLimits(f *testing.F) {
 		ok("Next", err)
 		if l != nil {
 			ok("Extend", q.Extend(ctx, l, dur))
-			ok("Release", q.Release(ctx, l, keyq.After(dur)))
+			ok("Release", q.Release(ctx, l, keyq.Delay(dur)))
 		}
 		_, err = q.Peek(ctx, "default", n, n)
 		ok("Peek", err)
@@ -61,8 +61,8 @@ func FuzzLimits(f *testing.F) {
 		ok("Dead", err)
 		_, err = q.Allow(ctx, "r", dur, n)
 		ok("Allow", err)
-		_, err = keyq.NewWorker(q, keyq.WorkerConcurrency(n), keyq.WorkerBatch(n), keyq.WorkerAckBatches(n),
-			keyq.WorkerLease(dur), keyq.WorkerPollWait(dur), keyq.WorkerTimeout(dur))
+		_, err = keyq.NewWorker(q, keyq.WorkerConfig{Concurrency: n, Batch: n, SettleCalls: n},
+			keyq.WorkerConfig{Lease: dur, PollWait: dur, Timeout: dur})
 		ok("NewWorker", err)
 	})
 }

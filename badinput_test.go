@@ -54,11 +54,11 @@ func TestBadInput(t *testing.T) {
 		{"New typed nil backend", func() error { _, err := keyq.New((*memory.Backend)(nil), "ns"); return err }},
 		{"New nil option", func() error { _, err := keyq.New(b, "ns", nil); return err }},
 		{"New empty namespace", func() error { _, err := keyq.New(b, ""); return err }},
-		{"New lease over max", func() error { _, err := keyq.New(b, "ns", keyq.WithLease(over)); return err }},
-		{"New answer TTL huge", func() error { _, err := keyq.New(b, "ns", keyq.WithAnswerTTL(huge, time.Hour)); return err }},
-		{"New error TTL huge", func() error { _, err := keyq.New(b, "ns", keyq.WithAnswerTTL(time.Hour, huge)); return err }},
-		{"New job TTL huge", func() error { _, err := keyq.New(b, "ns", keyq.WithJobTTL(huge)); return err }},
-		{"New op timeout huge", func() error { _, err := keyq.New(b, "ns", keyq.WithOpTimeout(huge)); return err }},
+		{"New lease over max", func() error { _, err := keyq.New(b, "ns", keyq.LeaseFor(over)); return err }},
+		{"New answer TTL huge", func() error { _, err := keyq.New(b, "ns", keyq.AnswerTTL(huge, time.Hour)); return err }},
+		{"New error TTL huge", func() error { _, err := keyq.New(b, "ns", keyq.AnswerTTL(time.Hour, huge)); return err }},
+		{"New job TTL huge", func() error { _, err := keyq.New(b, "ns", keyq.JobTTL(huge)); return err }},
+		{"New op timeout huge", func() error { _, err := keyq.New(b, "ns", keyq.OpTimeout(huge)); return err }},
 
 		{"Enqueue nil context", func() error { _, err := q.Enqueue(nilCtx, "q", []byte("x")); return err }},
 		{"Enqueue nil option", func() error { _, err := q.Enqueue(ctx, "q", []byte("x"), nil); return err }},
@@ -94,7 +94,7 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"Release nil option", func() error { return q.Release(ctx, l, nil) }},
 		{"Release nil lease", func() error { return q.Release(ctx, nil) }},
-		{"Release after huge", func() error { return q.Release(ctx, l, keyq.After(huge)) }},
+		{"Release after huge", func() error { return q.Release(ctx, l, keyq.Delay(huge)) }},
 		{"Extend huge", func() error { return q.Extend(ctx, l, huge) }},
 		{"Extend zero", func() error { return q.Extend(ctx, l, 0) }},
 		{"Extend nil lease", func() error { return q.Extend(ctx, nil, time.Second) }},
@@ -113,13 +113,15 @@ func TestBadInput(t *testing.T) {
 
 		{"NewWorker nil client", func() error { _, err := keyq.NewWorker(nil); return err }},
 		{"NewWorker nil option", func() error { return newWorker(nil) }},
-		{"WorkerAckBatches 100000", func() error { return newWorker(keyq.WorkerAckBatches(100000)) }},
-		{"WorkerConcurrency over max", func() error { return newWorker(keyq.WorkerConcurrency(keyq.MaxWorkerConcurrency + 1)) }},
-		{"WorkerBatch over max", func() error { return newWorker(keyq.WorkerBatch(keyq.MaxCount + 1)) }},
-		{"WorkerLease huge", func() error { return newWorker(keyq.WorkerLease(huge)) }},
-		{"WorkerPollWait huge", func() error { return newWorker(keyq.WorkerPollWait(huge)) }},
-		{"WorkerRate burst over max", func() error { return newWorker(keyq.WorkerRate(10, keyq.MaxCount+1)) }},
-		{"WorkerSharedRate interval huge", func() error { return newWorker(keyq.WorkerSharedRate("r", huge, 1)) }},
+		{"WorkerAckBatches 100000", func() error { return newWorker(keyq.WorkerConfig{SettleCalls: 100000}) }},
+		{"WorkerConcurrency over max", func() error { return newWorker(keyq.WorkerConfig{Concurrency: keyq.MaxWorkerConcurrency + 1}) }},
+		{"WorkerBatch over max", func() error { return newWorker(keyq.WorkerConfig{Batch: keyq.MaxCount + 1}) }},
+		{"WorkerLease huge", func() error { return newWorker(keyq.WorkerConfig{Lease: huge}) }},
+		{"WorkerPollWait huge", func() error { return newWorker(keyq.WorkerConfig{PollWait: huge}) }},
+		{"WorkerRate burst over max", func() error { return newWorker(keyq.WorkerConfig{Rate: 10, RateBurst: keyq.MaxCount + 1}) }},
+		{"WorkerSharedRate interval huge", func() error {
+			return newWorker(keyq.WorkerConfig{SharedRate: keyq.SharedRate{Name: "r", Interval: huge, Burst: 1}})
+		}},
 		{"Worker Shutdown nil context", func() error {
 			w, err := keyq.NewWorker(q)
 			if err != nil {

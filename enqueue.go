@@ -17,7 +17,11 @@ type Message struct {
 }
 
 // EnqueueOption changes one Enqueue or EnqueueBatch call.
-type EnqueueOption func(*enqueueOptions)
+type EnqueueOption interface{ applyEnqueue(*enqueueOptions) }
+
+type enqueueOption func(*enqueueOptions)
+
+func (f enqueueOption) applyEnqueue(o *enqueueOptions) { f(o) }
 
 type enqueueOptions struct {
 	key         string
@@ -31,35 +35,38 @@ type enqueueOptions struct {
 
 // Key sets the task's key, its identity for dedupe and answers (S1.2). Without it, or
 // with an empty key, the payload is the key.
-func Key(k string) EnqueueOption { return func(o *enqueueOptions) { o.key = k } }
+func Key(k string) EnqueueOption { return enqueueOption(func(o *enqueueOptions) { o.key = k }) }
 
 // Type sets the task's type, the name of the handler that runs it (S1.4).
-func Type(t string) EnqueueOption { return func(o *enqueueOptions) { o.typ = t } }
+func Type(t string) EnqueueOption { return enqueueOption(func(o *enqueueOptions) { o.typ = t }) }
 
 // Header adds a string header to the task (S1.4).
 func Header(name, value string) EnqueueOption {
-	return func(o *enqueueOptions) {
+	return enqueueOption(func(o *enqueueOptions) {
 		if o.headers == nil {
 			o.headers = make(map[string]string)
 		}
 		o.headers[name] = value
-	}
+	})
 }
 
 // AtHead puts the task before every waiting task, as Redis LPUSH would (S2.2).
-func AtHead() EnqueueOption { return func(o *enqueueOptions) { o.atHead = true } }
+func AtHead() EnqueueOption { return enqueueOption(func(o *enqueueOptions) { o.atHead = true }) }
 
-// Delay makes the task available at the head of its queue only after d (S7.2).
-// Tasks that come due together are each put at the head in turn, as AtHead would: a
-// delayed batch comes out last task first.
-func Delay(d time.Duration) EnqueueOption { return func(o *enqueueOptions) { o.delay = d } }
+// DelayOption is what Delay returns: an EnqueueOption and a ReleaseOption.
+type DelayOption struct{ d time.Duration }
+
+// Delay makes the task available at the head of its queue only after d (S7.2): a
+// task enqueued, or one released. Tasks that come due together are each put at
+// the head in turn, as AtHead would: a delayed batch comes out last task first.
+func Delay(d time.Duration) DelayOption { return DelayOption{d} }
+
+func (o DelayOption) applyEnqueue(e *enqueueOptions) { e.delay = o.d }
+func (o DelayOption) applyRelease(r *releaseOptions) { r.delay = o.d }
 
 // Unique refuses the enqueue with ErrDuplicate when the key has an answer or a task
 // with that key is waiting, delayed or leased in the namespace (S2.4).
-func Unique() EnqueueOption { return func(o *enqueueOptions) { o.unique = true } }
-
-// MaxAttempts overrides the client's maximum attempts for this task (S4.7).
-func MaxAttempts(n int) EnqueueOption { return func(o *enqueueOptions) { o.maxAttempts = n } }
+func Unique() EnqueueOption { return enqueueOption(func(o *enqueueOptions) { o.unique = true }) }
 
 // Enqueue appends a task to the tail of queue and returns its ID (S2.1). The payload
 // may be any bytes, empty included, up to the client's maximum (S1.1, S1.5).
@@ -84,10 +91,9 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 		if f == nil {
 			return nil, c.wrap(op, invalid("nil option"))
 		}
-		f(&o)
+		f.applyEnqueue(&o)
 	}
 	p := backend.EnqueueParams{
-		Namespace: c.ns,
 		Queue:     queue,
 		Tasks:     make([]backend.Message, len(msgs)),
 		AtHead:    o.atHead,
@@ -119,6 +125,6 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 	}
 	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]string, error) {
 		c.runEnqueueHooks(ctx, &p)
-		return c.b.Enqueue(ctx, p)
+		return c.h.Enqueue(ctx, p)
 	})
 }

@@ -17,11 +17,11 @@ import (
 // timeout), and must not block for long.
 type EnqueueHook func(ctx context.Context, namespace, queue string, m *Message)
 
-// WithEnqueueHook adds h to the hooks that see every task the client enqueues, by
+// OnEnqueue adds h to the hooks that see every task the client enqueues, by
 // Enqueue and EnqueueBatch alike. Hooks run in the order they were added. New
 // fails with ErrInvalid when h is nil.
-func WithEnqueueHook(h EnqueueHook) Option {
-	return func(c *config) { c.enqueueHooks = append(c.enqueueHooks, h) }
+func OnEnqueue(h EnqueueHook) Option {
+	return clientOption(func(c *config) { c.enqueueHooks = append(c.enqueueHooks, h) })
 }
 
 // runEnqueueHooks lets the client's hooks see the tasks of p, a valid enqueue, and
@@ -38,7 +38,7 @@ func (c *Client) runEnqueueHooks(ctx context.Context, p *backend.EnqueueParams) 
 			m.Headers = make(map[string]string)
 		}
 		for _, h := range c.cfg.enqueueHooks {
-			h(ctx, p.Namespace, p.Queue, &m)
+			h(ctx, c.ns, p.Queue, &m)
 		}
 		t.Headers = m.Headers
 		if len(t.Headers) == 0 {

@@ -29,7 +29,7 @@ func TestEnqueueHook(t *testing.T) {
 			m.Headers[name] = m.Headers["caller"] + "+" + name
 		}
 	}
-	c, err := keyq.New(b, "hooked", keyq.WithQueues("q"), keyq.WithEnqueueHook(hook("a")), keyq.WithEnqueueHook(hook("b")))
+	c, err := keyq.New(b, "hooked", keyq.Queues("q"), keyq.OnEnqueue(hook("a")), keyq.OnEnqueue(hook("b")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestEnqueueHookSkipsBadInput(t *testing.T) {
 	b := memory.New()
 	t.Cleanup(func() { _ = b.Close() })
 	calls := 0
-	c, err := keyq.New(b, "hooked", keyq.WithEnqueueHook(func(context.Context, string, string, *keyq.Message) { calls++ }))
+	c, err := keyq.New(b, "hooked", keyq.OnEnqueue(func(context.Context, string, string, *keyq.Message) { calls++ }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestEnqueueHookSkipsBadInput(t *testing.T) {
 	if calls != 0 {
 		t.Errorf("hooks ran %d times for refused enqueues", calls)
 	}
-	if _, err := keyq.New(b, "hooked", keyq.WithEnqueueHook(nil)); !errors.Is(err, keyq.ErrInvalid) {
+	if _, err := keyq.New(b, "hooked", keyq.OnEnqueue(nil)); !errors.Is(err, keyq.ErrInvalid) {
 		t.Errorf("nil hook: %v, want ErrInvalid", err)
 	}
 }
@@ -98,7 +98,7 @@ func TestWorkerAddOnDone(t *testing.T) {
 	var order []string
 	done := make(chan struct{}, 1)
 	w := mustWorker(t, env.client,
-		keyq.WorkerOnDone(func(*keyq.Task, keyq.Outcome, error) { order = append(order, "app") }),
+		keyq.WorkerConfig{OnDone: func(*keyq.Task, keyq.Outcome, error) { order = append(order, "app") }},
 		keyq.WorkerAddOnDone(func(*keyq.Task, keyq.Outcome, error) { order = append(order, "metrics") }),
 		keyq.WorkerAddOnDone(nil),
 		keyq.WorkerAddOnDone(func(_ *keyq.Task, o keyq.Outcome, _ error) {

@@ -18,7 +18,7 @@ func Example_quickStart() {
 	b := memory.New() // on Redis: b, err := redisbackend.OpenURL(ctx, "redis://host:6379/0", redisbackend.Options{})
 	defer b.Close()
 
-	q, err := keyq.New(b, "callapp", keyq.WithQueues("queue", "reestr"))
+	q, err := keyq.New(b, "callapp", keyq.Queues("queue", "reestr"))
 	if err != nil {
 		log.Fatal(err)
 	}

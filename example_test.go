@@ -16,7 +16,7 @@ func Example() {
 	ctx := context.Background()
 	b := memory.New() // or redisbackend.New(redisClient, redisbackend.Options{})
 	defer b.Close()
-	q, err := keyq.New(b, "callapp", keyq.WithQueues("queue", "reestr"))
+	q, err := keyq.New(b, "callapp", keyq.Queues("queue", "reestr"))
 	if err != nil {
 		panic(err)
 	}

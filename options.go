@@ -1,6 +1,7 @@
 package keyq
 
 import (
+	"slices"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -27,7 +28,7 @@ const (
 	// to the millisecond, and a lease or delay may last up to 1 ms longer than
 	// asked, never shorter (backend.Millis).
 	MaxDuration = backend.MaxDuration
-	// MaxCount is the largest Batch of a Dequeue (and WorkerBatch), the most
+	// MaxCount is the largest Batch of a Dequeue (and WorkerConfig.Batch), the most
 	// requests of one AckBatch, and the largest burst of a rate limit. Peek, Leases
 	// and Dead take any count and offset and return the window that exists.
 	MaxCount = backend.MaxCount
@@ -44,7 +45,7 @@ type config struct {
 	jobTTL      time.Duration
 	maxPayload  int
 
-	enqueueHooks []EnqueueHook // see WithEnqueueHook
+	enqueueHooks []EnqueueHook // see OnEnqueue
 }
 
 func defaults() config {
@@ -92,40 +93,64 @@ func (c *config) validate() error {
 	return nil
 }
 
-// Option configures a Client.
-type Option func(*config)
+// Option configures a Client: an argument of New. Queues, LeaseFor and
+// MaxAttempts are options of a call too, for that call.
+type Option interface{ applyClient(*config) }
 
-// WithQueues sets the namespace's queues that Dequeue serves, highest priority first
-// (S3.1). The default is one queue, "default".
-func WithQueues(names ...string) Option {
-	return func(c *config) { c.queues = append([]string(nil), names...) }
-}
+type clientOption func(*config)
 
-// WithOpTimeout bounds every call to the backend (S7.1); a shorter context deadline
+func (f clientOption) applyClient(c *config) { f(c) }
+
+// QueuesOption is what Queues returns: an Option and a DequeueOption.
+type QueuesOption struct{ names []string }
+
+// Queues sets the queues that Dequeue serves, highest priority first (S3.1): as an
+// Option of New, the client's, one queue "default" unless set; as a
+// DequeueOption, those of the one call.
+func Queues(names ...string) QueuesOption { return QueuesOption{slices.Clone(names)} }
+
+func (o QueuesOption) applyClient(c *config)          { c.queues = slices.Clone(o.names) }
+func (o QueuesOption) applyDequeue(d *dequeueOptions) { d.p.Queues = slices.Clone(o.names) }
+
+// LeaseOption is what LeaseFor returns: an Option and a DequeueOption.
+type LeaseOption struct{ d time.Duration }
+
+// LeaseFor sets how long a dequeued task stays leased before it comes back by
+// itself (S4.1, S4.5): as an Option of New, for every Dequeue of the client (30s
+// unless set); as a DequeueOption, for the tasks of the one call.
+func LeaseFor(d time.Duration) LeaseOption { return LeaseOption{d} }
+
+func (o LeaseOption) applyClient(c *config)          { c.lease = o.d }
+func (o LeaseOption) applyDequeue(d *dequeueOptions) { d.p.Lease = o.d }
+
+// MaxAttemptsOption is what MaxAttempts returns: an Option and an EnqueueOption.
+type MaxAttemptsOption struct{ n int }
+
+// MaxAttempts sets the attempt count at which a task is dead-lettered instead of
+// put back (S4.7): as an Option of New, for every task the client enqueues (25
+// unless set); as an EnqueueOption, for the tasks of the one call.
+func MaxAttempts(n int) MaxAttemptsOption { return MaxAttemptsOption{n} }
+
+func (o MaxAttemptsOption) applyClient(c *config)          { c.maxAttempts = o.n }
+func (o MaxAttemptsOption) applyEnqueue(e *enqueueOptions) { e.maxAttempts = o.n }
+
+// OpTimeout bounds every call to the backend (S7.1); a shorter context deadline
 // wins. A waiting Dequeue gets its wait on top. The default is 5s.
-func WithOpTimeout(d time.Duration) Option { return func(c *config) { c.opTimeout = d } }
+func OpTimeout(d time.Duration) Option { return clientOption(func(c *config) { c.opTimeout = d }) }
 
-// WithLease sets how long a dequeued task stays leased before it comes back by
-// itself (S4.1, S4.5). The default is 30s.
-func WithLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
-
-// WithAnswerTTL sets how long answers are kept: ok for success answers, failed for
+// AnswerTTL sets how long answers are kept: ok for success answers, failed for
 // error answers (S5.1). The defaults are 24h and 1h.
-func WithAnswerTTL(ok, failed time.Duration) Option {
-	return func(c *config) { c.answerTTL, c.errorTTL = ok, failed }
+func AnswerTTL(ok, failed time.Duration) Option {
+	return clientOption(func(c *config) { c.answerTTL, c.errorTTL = ok, failed })
 }
 
-// WithMaxAttempts sets the attempt count at which a task is dead-lettered instead of
-// put back (S4.7). The default is 25.
-func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+// JobTracking switches job records on or off (S6.4). They are on by default; off
+// saves a write per state change.
+func JobTracking(on bool) Option { return clientOption(func(c *config) { c.trackJobs = on }) }
 
-// WithJobTracking switches job records on or off (S6.4). They are on by default;
-// off saves a write per state change.
-func WithJobTracking(on bool) Option { return func(c *config) { c.trackJobs = on } }
+// JobTTL sets how long a job record lives once final (S6.3). The default is 1h.
+func JobTTL(d time.Duration) Option { return clientOption(func(c *config) { c.jobTTL = d }) }
 
-// WithJobTTL sets how long a job record lives once final (S6.3). The default is 1h.
-func WithJobTTL(d time.Duration) Option { return func(c *config) { c.jobTTL = d } }
-
-// WithMaxPayload sets the largest payload Enqueue accepts, in bytes (S1.5). The
-// default is 64 MiB.
-func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }
+// MaxPayload sets the largest payload Enqueue accepts, in bytes (S1.5). The default
+// is 64 MiB.
+func MaxPayload(n int) Option { return clientOption(func(c *config) { c.maxPayload = n }) }

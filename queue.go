@@ -11,7 +11,7 @@
 // A Client binds a backend (package memory, or package redisbackend) to a
 // namespace:
 //
-//	q, err := keyq.New(memory.New(), "callapp", keyq.WithQueues("queue", "reestr"))
+//	q, err := keyq.New(memory.New(), "callapp", keyq.Queues("queue", "reestr"))
 //	id, err := q.Enqueue(ctx, "queue", []byte("task-1"))
 //	lease, err := q.Next(ctx)                           // nil when nothing waits
 //	err = q.Ack(ctx, lease, keyq.WithAnswer(result))    // store the answer, done
@@ -20,16 +20,20 @@
 //
 // Every method validates its input (bad input is ErrInvalid and changes nothing),
 // bounds the backend call by the operation timeout (ErrTimeout), and wraps errors so
-// errors.Is finds keyq's sentinels and errors.As the driver's own error. A Client is
-// safe for concurrent use.
+// errors.Is finds keyq's sentinels and errors.As the driver's own error. A method
+// that needs an optional interface of the driver (inspection, admin, a shared rate
+// limiter) that it has not got returns an error matching errors.ErrUnsupported. A
+// Client is safe for concurrent use.
 package keyq
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
 )
 
 // The types a Client hands out are the driver contract's own.
@@ -56,21 +60,25 @@ const (
 
 // Client is a namespace of a backend. It is safe for concurrent use.
 type Client struct {
-	b   backend.Backend
-	ns  string
-	cfg config
+	b     backend.Backend
+	h     backend.Namespace // the namespace's handle: every call runs on it
+	ns    string
+	cfg   config
+	clock clock.Clock // the backend's, or the host's: Dequeue waits for Next on it
+	waits waiters
 }
 
 // New returns a client for a namespace of b. The namespace may hold any bytes but
-// must not be empty. Closing is the backend's: close b when done with every client.
+// must not be empty, and the backend may refuse names it cannot hold (ErrInvalid).
+// Closing is the backend's: close b when done with every client.
 func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	cfg := defaults()
-	c := &Client{b: b, ns: namespace}
+	c := &Client{b: b, ns: namespace, clock: clock.Real()}
 	for _, o := range opts {
 		if o == nil {
 			return nil, c.wrap("new", invalid("nil option"))
 		}
-		o(&cfg)
+		o.applyClient(&cfg)
 	}
 	c.cfg = cfg
 	if isNil(b) {
@@ -82,12 +90,24 @@ func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, c.wrap("new", err)
 	}
+	h, err := b.Namespace(namespace)
+	if err == nil && isNil(h) {
+		err = malformed("the backend returned a nil namespace handle")
+	}
+	if err != nil {
+		return nil, c.wrap("new", err)
+	}
+	c.h = h
+	c.waits.notifier, _ = h.(backend.Notifier)
+	if cb, ok := b.(backend.Clocked); ok && cb.Clock() != nil {
+		c.clock = cb.Clock()
+	}
 	return c, nil
 }
 
 // isNil reports whether b is nil, or an interface holding a nil pointer, map,
 // slice, func or channel (a typed nil), whose methods would panic.
-func isNil(b backend.Backend) bool {
+func isNil(b any) bool {
 	if b == nil {
 		return true
 	}
@@ -106,6 +126,17 @@ func (c *Client) Queues() []string { return append([]string(nil), c.cfg.queues..
 
 // Backend returns the backend the client uses.
 func (c *Client) Backend() backend.Backend { return c.b }
+
+// optional returns the client's namespace handle as the optional interface I, or
+// an error matching errors.ErrUnsupported, wrapped for op, when the driver has not
+// got it.
+func optional[I any](c *Client, op string) (I, error) {
+	i, ok := c.h.(I)
+	if !ok {
+		return i, c.wrap(op, backend.Unsupported(fmt.Sprintf("the backend has no %T", (*I)(nil))[1:]))
+	}
+	return i, nil
+}
 
 // LeaseDuration returns the lease a dequeue asks for by default.
 func (c *Client) LeaseDuration() time.Duration { return c.cfg.lease }

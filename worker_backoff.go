@@ -22,7 +22,7 @@ const (
 // defaultBackoff is DefaultWorkerBackoff's function, made once.
 var defaultBackoff = Jitter(ExponentialBackoff(DefaultWorkerBackoffBase, DefaultWorkerBackoffMax), nil)
 
-// DefaultWorkerBackoff is the backoff of a Worker without WorkerBackoff: the
+// DefaultWorkerBackoff is the backoff of a Worker without WorkerConfig.Backoff: the
 // Jitter of ExponentialBackoff(DefaultWorkerBackoffBase, DefaultWorkerBackoffMax).
 // The retry after the failure of attempt n waits a random time between d/2 and d,
 // where d is 1s * 2^n up to 10 minutes: 0.5 to 1s after the first failure, 1 to
@@ -37,7 +37,7 @@ func DefaultWorkerBackoff(attempt int, err error) time.Duration {
 }
 
 // ImmediateBackoff puts a failed task back at the head of its queue at once:
-// WorkerBackoff(ImmediateBackoff) is the same as WorkerBackoff(nil).
+// WorkerConfig{Backoff: ImmediateBackoff} turns backoff off.
 func ImmediateBackoff(int, error) time.Duration { return 0 }
 
 // ExponentialBackoff returns a BackoffFunc that waits base, then twice as long for

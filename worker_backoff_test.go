@@ -74,11 +74,11 @@ func TestJitter(t *testing.T) {
 // wait in the delayed set.
 func TestWorkerDefaultBackoffPoison(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
+		e := bf.new(t, false, keyq.Queues(q))
 		rec := newRecorder()
-		opts := []keyq.WorkerOption{rec.option(), keyq.WorkerClock(e.wclock)}
+		opts := []keyq.WorkerOption{rec.option(), keyq.WorkerConfig{Clock: e.wclock}}
 		if e.bclock == nil {
-			opts = append(opts, keyq.WorkerBackoff(keyq.Jitter(keyq.ExponentialBackoff(time.Hour, time.Hour), nil)))
+			opts = append(opts, keyq.WorkerConfig{Backoff: keyq.Jitter(keyq.ExponentialBackoff(time.Hour, time.Hour), nil)})
 		}
 		w := mustWorker(t, e.client, opts...)
 		calls := make(chan string, 100) // payload/attempt, in the order the handler runs

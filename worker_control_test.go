@@ -26,15 +26,15 @@ func TestWorkerLocalRateLimits(t *testing.T) {
 		step  time.Duration   // how far to move the clock between checks
 		after []time.Duration // start offsets of the three tasks
 	}{
-		{"min interval", keyq.WorkerMinInterval(time.Second), time.Second, []time.Duration{0, time.Second, 2 * time.Second}},
-		{"2 per second", keyq.WorkerRate(2, 1), 500 * time.Millisecond, []time.Duration{0, 500 * time.Millisecond, time.Second}},
-		{"1 per second, burst 2", keyq.WorkerRate(1, 2), time.Second, []time.Duration{0, 0, time.Second}},
+		{"min interval", keyq.WorkerConfig{MinInterval: time.Second}, time.Second, []time.Duration{0, time.Second, 2 * time.Second}},
+		{"2 per second", keyq.WorkerConfig{Rate: 2, RateBurst: 1}, 500 * time.Millisecond, []time.Duration{0, 500 * time.Millisecond, time.Second}},
+		{"1 per second, burst 2", keyq.WorkerConfig{Rate: 1, RateBurst: 2}, time.Second, []time.Duration{0, 0, time.Second}},
 	}
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				e := bf.new(t, false, keyq.WithQueues(q))
-				w := mustWorker(t, e.client, keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(3), keyq.WorkerBatch(3), tc.opt)
+				e := bf.new(t, false, keyq.Queues(q))
+				w := mustWorker(t, e.client, keyq.WorkerConfig{Clock: e.wclock, Concurrency: 3, Batch: 3}, tc.opt)
 				starts := make(chan time.Time, 3)
 				release := make(chan struct{})
 				w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -60,8 +60,8 @@ func TestWorkerLocalRateLimits(t *testing.T) {
 					if len(got) == 3 {
 						break
 					}
-					// Three lease keepers and the pacing timer: the worker waits.
-					waitTimers(t, e.wclock, 4)
+					// The lease keeper and the pacing timer: the worker waits.
+					waitTimers(t, e.wclock, 2)
 					if n := len(starts); n != 0 {
 						t.Fatalf("%d tasks started before their time", n)
 					}
@@ -79,14 +79,14 @@ func TestWorkerLocalRateLimits(t *testing.T) {
 // task starts of two workers of one namespace.
 func TestWorkerSharedRate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, true, keyq.WithQueues(q))
+		e := bf.new(t, true, keyq.Queues(q))
 		const n, every = 6, 50 * time.Millisecond
 		var mu sync.Mutex
 		var starts []time.Time
 		rec := newRecorder()
 		for range 2 {
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConcurrency(2), keyq.WorkerClock(clock.Real()),
-				keyq.WorkerSharedRate("api", every, 1))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Concurrency: 2, Clock: clock.Real()},
+				keyq.WorkerConfig{SharedRate: keyq.SharedRate{Name: "api", Interval: every, Burst: 1}})
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) {
 				mu.Lock()
 				starts = append(starts, time.Now())
@@ -112,16 +112,16 @@ func TestWorkerSharedRate(t *testing.T) {
 }
 
 // TestWorkerSharedRateUnsupported checks that Run refuses a shared limit on a
-// backend without one.
+// backend without one, with errors.ErrUnsupported.
 func TestWorkerSharedRateUnsupported(t *testing.T) {
 	e := newMemoryEnv(t, true)
-	c, err := keyq.New(noLimiter{e.client.Backend()}, "ns")
-	if err != nil {
-		t.Fatal(err)
+	c := wrapClient(t, e, "ns", noLimiter)
+	w := mustWorker(t, c, keyq.WorkerConfig{SharedRate: keyq.SharedRate{Name: "api", Interval: time.Second, Burst: 1}})
+	if err := w.Run(context.Background()); !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, keyq.ErrInvalid) {
+		t.Fatalf("Run = %v, want errors.ErrUnsupported", err)
 	}
-	w := mustWorker(t, c, keyq.WorkerSharedRate("api", time.Second, 1))
-	if err := w.Run(context.Background()); !errors.Is(err, keyq.ErrInvalid) {
-		t.Fatalf("Run = %v, want ErrInvalid", err)
+	if _, err := c.Allow(context.Background(), "api", time.Second, 1); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Allow = %v, want errors.ErrUnsupported", err)
 	}
 }
 
@@ -130,7 +130,7 @@ func TestWorkerSharedRateUnsupported(t *testing.T) {
 // the period has passed.
 func TestWorkerRefresh(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
+		e := bf.new(t, false, keyq.Queues(q))
 		rec := newRecorder()
 		var mu sync.Mutex
 		var events []string
@@ -146,8 +146,8 @@ func TestWorkerRefresh(t *testing.T) {
 			events = append(events, "refresh")
 			return nil
 		}
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock),
-			keyq.WorkerRefresh(5*time.Second, refresh), keyq.WorkerRefreshBackoff(time.Second, 4*time.Second))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock},
+			keyq.WorkerConfig{Refresh: refresh, RefreshPeriod: 5 * time.Second, RefreshBackoff: time.Second, RefreshBackoffMax: 4 * time.Second})
 		w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 			mu.Lock()
 			events = append(events, "task "+string(task.Payload))
@@ -190,9 +190,9 @@ func TestWorkerRefresh(t *testing.T) {
 func TestWorkerShutdown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		t.Run("running handler finishes", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock})
 			started, release := make(chan struct{}, 1), make(chan struct{})
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) {
 				started <- struct{}{}
@@ -218,9 +218,9 @@ func TestWorkerShutdown(t *testing.T) {
 		})
 
 		t.Run("shutdown deadline hands unfinished tasks back", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock})
 			started, cause := make(chan struct{}, 1), make(chan error, 1)
 			w.HandleFunc("", func(ctx context.Context, _ *keyq.Task) (any, error) {
 				started <- struct{}{}
@@ -252,9 +252,9 @@ func TestWorkerShutdown(t *testing.T) {
 		})
 
 		t.Run("run context cancel waits the grace period", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerShutdownTimeout(5*time.Second))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, ShutdownTimeout: 5 * time.Second})
 			started := make(chan struct{}, 1)
 			w.HandleFunc("", func(ctx context.Context, _ *keyq.Task) (any, error) {
 				started <- struct{}{}
@@ -288,15 +288,15 @@ func TestWorkerShutdown(t *testing.T) {
 			opts   []keyq.WorkerOption
 			timers int
 		}{
-			// Three leases with their keepers, and the pacing timer.
-			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConcurrency(3), keyq.WorkerMinInterval(time.Hour)}, 4},
-			// Three leases with their keepers; two wait for the one handler slot.
-			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConcurrency(1)}, 3},
+			// The keeper of the three leases, and the pacing timer.
+			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConfig{Concurrency: 3, MinInterval: time.Hour}}, 2},
+			// The keeper of the three leases; two wait for the one handler slot.
+			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConfig{Concurrency: 1}}, 1},
 		} {
 			t.Run("unstarted batch leases go back in order/"+tc.name, func(t *testing.T) {
-				e := bf.new(t, false, keyq.WithQueues(q))
+				e := bf.new(t, false, keyq.Queues(q))
 				rec := newRecorder()
-				w := mustWorker(t, e.client, append(tc.opts, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBatch(3))...)
+				w := mustWorker(t, e.client, append(tc.opts, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Batch: 3})...)
 				started, release := make(chan struct{}, 1), make(chan struct{})
 				w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) {
 					started <- struct{}{}
@@ -335,7 +335,7 @@ func TestWorkerShutdown(t *testing.T) {
 		}
 
 		t.Run("shutdown before run", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			w := mustWorker(t, e.client)
 			if err := w.Shutdown(context.Background()); err != nil {
 				t.Fatal(err)
@@ -368,12 +368,12 @@ func (s *syncBuffer) String() string {
 // TestWorkerStats checks the worker's counters, the backlog it reports and its log.
 func TestWorkerStats(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues("high", "low"))
+		e := bf.new(t, false, keyq.Queues("high", "low"))
 		rec := newRecorder()
 		var logs syncBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerLogger(logger),
-			keyq.WorkerBackoff(keyq.ImmediateBackoff))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Logger: logger},
+			keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff})
 		hold, release := make(chan struct{}, 1), make(chan struct{})
 		w.HandleFunc("ok", func(context.Context, *keyq.Task) (any, error) { return 1, nil })
 		w.HandleFunc("final", func(context.Context, *keyq.Task) (any, error) { return nil, keyq.Final(errors.New("no")) })
@@ -422,9 +422,9 @@ func TestWorkerStats(t *testing.T) {
 // highest priority first, and leaves other queues alone.
 func TestWorkerQueues(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues("a", "b", "c"))
+		e := bf.new(t, false, keyq.Queues("a", "b", "c"))
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerQueues("b", "a"), keyq.WorkerBatch(4))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Queues: []string{"b", "a"}, Batch: 4})
 		// The order the handler sees; outcomes may be settled in another (batched acks).
 		handled := make(chan string, 4)
 		w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
@@ -455,21 +455,20 @@ func TestWorkerQueues(t *testing.T) {
 func TestWorkerOptionsInvalid(t *testing.T) {
 	e := newMemoryEnv(t, true)
 	for name, opt := range map[string]keyq.WorkerOption{
-		"zero concurrency":    keyq.WorkerConcurrency(0),
-		"zero batch":          keyq.WorkerBatch(0),
-		"no queues":           keyq.WorkerQueues(),
-		"empty queue":         keyq.WorkerQueues("a", ""),
-		"zero lease":          keyq.WorkerLease(0),
-		"negative timeout":    keyq.WorkerTimeout(-time.Second),
-		"rate without burst":  keyq.WorkerRate(5, 0),
-		"negative rate":       keyq.WorkerRate(-1, 1),
-		"refresh no period":   keyq.WorkerRefresh(0, func(context.Context) error { return nil }),
-		"shared no interval":  keyq.WorkerSharedRate("x", 0, 1),
-		"refresh backoff":     keyq.WorkerRefreshBackoff(time.Second, time.Millisecond),
-		"nil logger":          keyq.WorkerLogger(nil),
-		"nil clock":           keyq.WorkerClock(nil),
-		"zero poll wait":      keyq.WorkerPollWait(0),
-		"negative min spread": keyq.WorkerMinInterval(-time.Second),
+		"negative concurrency": keyq.WorkerConfig{Concurrency: -1},
+		"negative batch":       keyq.WorkerConfig{Batch: -1},
+		"empty queue":          keyq.WorkerConfig{Queues: []string{"a", ""}},
+		"negative lease":       keyq.WorkerConfig{Lease: -time.Second},
+		"negative timeout":     keyq.WorkerConfig{Timeout: -time.Second},
+		"negative rate burst":  keyq.WorkerConfig{Rate: 5, RateBurst: -1},
+		"negative rate":        keyq.WorkerConfig{Rate: -1, RateBurst: 1},
+		"refresh no period":    keyq.WorkerConfig{Refresh: func(context.Context) error { return nil }},
+		"shared no interval":   keyq.WorkerConfig{SharedRate: keyq.SharedRate{Name: "x", Burst: 1}},
+		"shared no name":       keyq.WorkerConfig{SharedRate: keyq.SharedRate{Interval: time.Second, Burst: 1}},
+		"refresh backoff":      keyq.WorkerConfig{RefreshBackoff: time.Second, RefreshBackoffMax: time.Millisecond},
+		"negative poll wait":   keyq.WorkerConfig{PollWait: -time.Second},
+		"negative min spread":  keyq.WorkerConfig{MinInterval: -time.Second},
+		"nil option":           nil,
 	} {
 		if _, err := keyq.NewWorker(e.client, opt); !errors.Is(err, keyq.ErrInvalid) {
 			t.Errorf("%s: NewWorker = %v, want ErrInvalid", name, err)

@@ -30,12 +30,12 @@ func TestWorkerCrashHelper(t *testing.T) {
 	}
 	url, ns, _ := strings.Cut(spec, " ")
 	b := newRedisBackend(t, url)
-	c, err := keyq.New(b, ns, keyq.WithQueues(q))
+	c, err := keyq.New(b, ns, keyq.Queues(q))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := mustWorker(t, c, keyq.WorkerConcurrency(4), keyq.WorkerBatch(4), keyq.WorkerLease(crashLease),
-		keyq.WorkerPollWait(100*time.Millisecond))
+	w := mustWorker(t, c, keyq.WorkerConfig{Concurrency: 4, Batch: 4, Lease: crashLease},
+		keyq.WorkerConfig{PollWait: 100 * time.Millisecond})
 	w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
 		i, err := strconv.Atoi(string(task.Payload))
 		if err != nil {
@@ -72,7 +72,7 @@ func TestWorkerCrash(t *testing.T) {
 	const n, procs, maxKills = 5000, 3, 12
 	url := redistest.URL(t)
 	ns := namespace(t)
-	c, err := keyq.New(newRedisBackend(t, url), ns, keyq.WithQueues(q))
+	c, err := keyq.New(newRedisBackend(t, url), ns, keyq.Queues(q))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestWorkerRedisRestart(t *testing.T) {
 	}
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	url := "redis://" + srv.Addr
-	c, err := keyq.New(newRedisBackend(t, url), namespace(t), keyq.WithQueues(q), keyq.WithOpTimeout(time.Second))
+	c, err := keyq.New(newRedisBackend(t, url), namespace(t), keyq.Queues(q), keyq.OpTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +194,8 @@ func TestWorkerRedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newRecorder()
-	w := mustWorker(t, c, rec.option(), keyq.WorkerConcurrency(4), keyq.WorkerBatch(4), keyq.WorkerLease(time.Second),
-		keyq.WorkerPollWait(100*time.Millisecond))
+	w := mustWorker(t, c, rec.option(), keyq.WorkerConfig{Concurrency: 4, Batch: 4, Lease: time.Second},
+		keyq.WorkerConfig{PollWait: 100 * time.Millisecond})
 	w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
 		select { // some work, so that the restart lands in the middle of the run
 		case <-time.After(time.Millisecond):

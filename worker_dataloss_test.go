@@ -18,7 +18,7 @@ import (
 // new tasks: every new task ends with its own answer (issue 12, item 1).
 func TestWorkerAcrossDataLoss(t *testing.T) {
 	srv := redistest.Start(t) // no persistence: a restart loses everything
-	c, err := keyq.New(newRedisBackend(t, "redis://"+srv.Addr), namespace(t), keyq.WithQueues(q))
+	c, err := keyq.New(newRedisBackend(t, "redis://"+srv.Addr), namespace(t), keyq.Queues(q))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,16 +46,17 @@ func TestWorkerAcrossDataLoss(t *testing.T) {
 	var mu sync.Mutex
 	settled := map[string]int{}
 	allSettled := map[string]chan struct{}{"old": make(chan struct{}), "new": make(chan struct{})}
-	w := mustWorker(t, c, keyq.WorkerConcurrency(2*n), keyq.WorkerBatch(n), keyq.WorkerLease(time.Minute),
-		keyq.WorkerPollWait(50*time.Millisecond),
-		keyq.WorkerOnDone(func(task *keyq.Task, o keyq.Outcome, err error) {
+	w := mustWorker(t, c, keyq.WorkerConfig{Concurrency: 2 * n, Batch: n, Lease: time.Minute},
+		keyq.WorkerConfig{PollWait: 50 * time.Millisecond},
+		keyq.WorkerConfig{OnDone: func(task *keyq.Task, o keyq.Outcome, err error) {
 			life, _, _ := strings.Cut(string(task.Payload), "-")
 			mu.Lock()
 			defer mu.Unlock()
 			if settled[life]++; settled[life] == n {
 				close(allSettled[life])
 			}
-		}))
+		}},
+	)
 	w.HandleFunc("", func(hctx context.Context, task *keyq.Task) (any, error) {
 		life, _, _ := strings.Cut(string(task.Payload), "-")
 		started[life] <- struct{}{}

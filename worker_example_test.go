@@ -18,12 +18,12 @@ func ExampleWorker() {
 	ctx := context.Background()
 	b := memory.New()
 	defer b.Close()
-	q, _ := keyq.New(b, "callapp", keyq.WithQueues("queue", "reestr"))
+	q, _ := keyq.New(b, "callapp", keyq.Queues("queue", "reestr"))
 
 	done := make(chan string, 3)
-	w, _ := keyq.NewWorker(q, keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
+	w, _ := keyq.NewWorker(q, keyq.WorkerConfig{OnDone: func(t *keyq.Task, o keyq.Outcome, err error) {
 		done <- fmt.Sprintf("%s from %s: %s", t.Payload, t.Queue, o)
-	}))
+	}})
 	w.HandleFunc("", func(ctx context.Context, t *keyq.Task) (any, error) {
 		fmt.Println("handling", string(t.Payload))
 		return strings.ToUpper(string(t.Payload)), nil
@@ -69,10 +69,11 @@ func ExampleFinal() {
 	q, _ := keyq.New(b, "lookup")
 
 	done := make(chan string, 3)
-	w, _ := keyq.NewWorker(q, keyq.WorkerBackoff(keyq.ImmediateBackoff),
-		keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
+	w, _ := keyq.NewWorker(q, keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff},
+		keyq.WorkerConfig{OnDone: func(t *keyq.Task, o keyq.Outcome, err error) {
 			done <- fmt.Sprintf("%s attempt %d: %s (%v)", t.Payload, t.Attempt, o, err)
-		}))
+		}},
+	)
 	w.HandleFunc("", func(ctx context.Context, t *keyq.Task) (any, error) {
 		switch {
 		case string(t.Payload) == "unknown-number":
@@ -112,7 +113,7 @@ func ExampleWorker_Use() {
 	q, _ := keyq.New(b, "jobs")
 
 	done := make(chan struct{})
-	w, _ := keyq.NewWorker(q, keyq.WorkerOnDone(func(*keyq.Task, keyq.Outcome, error) { close(done) }))
+	w, _ := keyq.NewWorker(q, keyq.WorkerConfig{OnDone: func(*keyq.Task, keyq.Outcome, error) { close(done) }})
 	w.Use(func(next keyq.Handler) keyq.Handler {
 		return keyq.HandlerFunc(func(ctx context.Context, t *keyq.Task) (any, error) {
 			began := time.Now()
@@ -147,9 +148,9 @@ func ExampleWorkerRefresh() {
 	}
 	done := make(chan struct{}, 2)
 	w, _ := keyq.NewWorker(q,
-		keyq.WorkerMinInterval(10*time.Millisecond),
-		keyq.WorkerRefresh(time.Hour, refresh),
-		keyq.WorkerOnDone(func(*keyq.Task, keyq.Outcome, error) { done <- struct{}{} }))
+		keyq.WorkerConfig{MinInterval: 10 * time.Millisecond},
+		keyq.WorkerConfig{Refresh: refresh, RefreshPeriod: time.Hour},
+		keyq.WorkerConfig{OnDone: func(*keyq.Task, keyq.Outcome, error) { done <- struct{}{} }})
 	w.HandleFunc("", func(ctx context.Context, t *keyq.Task) (any, error) {
 		fmt.Printf("%s with token %d\n", t.Payload, token)
 		return nil, nil

@@ -12,9 +12,10 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-// fetchSpy wraps a backend and records each Dequeue call that leased tasks.
+// fetchSpy wraps a namespace handle and records each Dequeue call that leased
+// tasks.
 type fetchSpy struct {
-	backend.Backend
+	nsParts
 	mu      sync.Mutex
 	fetches []fetch
 }
@@ -23,7 +24,7 @@ type fetchSpy struct {
 type fetch struct{ asked, got int }
 
 func (s *fetchSpy) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	r, err := s.Backend.Dequeue(ctx, p)
+	r, err := s.Namespace.Dequeue(ctx, p)
 	if len(r.Leases) > 0 {
 		s.mu.Lock()
 		s.fetches = append(s.fetches, fetch{p.Count, len(r.Leases)})
@@ -41,13 +42,12 @@ func (s *fetchSpy) calls() []fetch {
 // fetchSpyEnv is bf's env with its client on a fetchSpy.
 func fetchSpyEnv(t *testing.T, bf backendFactory) (env, *fetchSpy) {
 	t.Helper()
-	e := bf.new(t, false, keyq.WithQueues(q))
-	spy := &fetchSpy{Backend: e.client.Backend()}
-	c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.client = c
+	e := bf.new(t, false, keyq.Queues(q))
+	spy := &fetchSpy{}
+	e.client = wrapClient(t, e, namespace(t), func(h backend.Namespace) backend.Namespace {
+		spy.nsParts = partsOf(h)
+		return spy
+	}, keyq.Queues(q))
 	return e, spy
 }
 
@@ -63,7 +63,7 @@ func TestWorkerFetchFreeSlots(t *testing.T) {
 	}{
 		{"four free slots, one call", 4, nil, []fetch{{4, 4}}},
 		{"one handler, one task a call", 1, nil, []fetch{{1, 1}, {1, 1}, {1, 1}, {1, 1}}},
-		{"paced, one task a call", 4, []keyq.WorkerOption{keyq.WorkerRate(1000, 4)}, []fetch{{1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+		{"paced, one task a call", 4, []keyq.WorkerOption{keyq.WorkerConfig{Rate: 1000, RateBurst: 4}}, []fetch{{1, 1}, {1, 1}, {1, 1}, {1, 1}}},
 	}
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		for _, tc := range cases {
@@ -72,7 +72,7 @@ func TestWorkerFetchFreeSlots(t *testing.T) {
 				e, spy := fetchSpyEnv(t, bf)
 				c := e.client
 				rec := newRecorder()
-				w := mustWorker(t, c, append(tc.opts, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(tc.concurrency))...)
+				w := mustWorker(t, c, append(tc.opts, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Concurrency: tc.concurrency})...)
 				started, release := make(chan string, n), make(chan struct{})
 				w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
 					started <- string(task.Payload)
@@ -118,7 +118,7 @@ func TestWorkerFetchHoldsNoSpareLease(t *testing.T) {
 		e, spy := fetchSpyEnv(t, bf)
 		c := e.client
 		rec := newRecorder()
-		w := mustWorker(t, c, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerConcurrency(2), keyq.WorkerPollWait(50*time.Millisecond))
+		w := mustWorker(t, c, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Concurrency: 2, PollWait: 50 * time.Millisecond})
 		started := make(chan string, 3)
 		release := map[string]chan struct{}{"p0": make(chan struct{}), "p1": make(chan struct{}), "p2": make(chan struct{})}
 		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {

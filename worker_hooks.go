@@ -1,13 +1,13 @@
 package keyq
 
 // WorkerAddOnDone adds f to the hooks called once per delivery the worker has
-// finished with, as WorkerOnDone describes, after those set before it. Optional
-// instrumentation (metrics, traces) adds its hook this way, so that it neither
-// replaces the application's hook nor is replaced by one given later with
-// WorkerAddOnDone; a WorkerOnDone given after it does replace every hook set
-// before. A nil f adds nothing, as WorkerOnDone(nil) sets no hook.
+// finished with, as WorkerConfig.OnDone describes, after those set before it.
+// Optional instrumentation (metrics, traces) adds its hook this way, so that it
+// neither replaces the application's hook nor is replaced by one given later
+// with WorkerAddOnDone; a WorkerConfig with OnDone given after it does replace
+// every hook set before. A nil f adds nothing.
 func WorkerAddOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
-	return func(c *workerConfig) {
+	return workerOption(func(c *workerConfig) {
 		prev := c.onDone
 		switch {
 		case f == nil:
@@ -19,5 +19,5 @@ func WorkerAddOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
 				f(t, o, err)
 			}
 		}
-	}
+	})
 }

@@ -16,7 +16,7 @@ import (
 // reclaimed.
 func TestWorkerLeaseKeptAlive(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
+		e := bf.new(t, false, keyq.Queues(q))
 		if e.bclock == nil {
 			keptAliveRealTime(t, e)
 			return
@@ -26,7 +26,7 @@ func TestWorkerLeaseKeptAlive(t *testing.T) {
 		started := make(chan struct{}, 1)
 		// Memory: the worker and the backend share one fake clock; move it past
 		// the first lease in steps that each let the keeper extend.
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.bclock), keyq.WorkerLease(30*time.Second))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.bclock, Lease: 30 * time.Second})
 		w.HandleFunc("", holdUntil(started, release))
 		mustEnqueue(t, e.client, q, "long")
 		start(t, w)
@@ -70,14 +70,14 @@ func holdUntil(started chan<- struct{}, release <-chan struct{}) keyq.HandlerFun
 func keptAliveRealTime(t *testing.T, e env) {
 	lease := 600 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		c, err := keyq.New(e.client.Backend(), fmt.Sprintf("%s:%d", namespace(t), attempt), keyq.WithQueues(q))
+		c, err := keyq.New(e.client.Backend(), fmt.Sprintf("%s:%d", namespace(t), attempt), keyq.Queues(q))
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := newRecorder()
 		release := make(chan struct{})
 		started := make(chan struct{}, 1)
-		w := mustWorker(t, c, rec.option(), keyq.WorkerClock(clock.Real()), keyq.WorkerLease(lease))
+		w := mustWorker(t, c, rec.option(), keyq.WorkerConfig{Clock: clock.Real(), Lease: lease})
 		w.HandleFunc("", holdUntil(started, release))
 		mustEnqueue(t, c, q, "long")
 		start(t, w)
@@ -106,14 +106,14 @@ func keptAliveRealTime(t *testing.T, e env) {
 // delivery that someone else now holds.
 func TestWorkerLeaseLost(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
+		e := bf.new(t, false, keyq.Queues(q))
 		rec := newRecorder()
 		lease := 30 * time.Second
 		if e.redis {
 			lease = 400 * time.Millisecond
 		}
 		// The worker's keeper runs on its own fake clock, stopped until we move it.
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerLease(lease))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Lease: lease})
 		started := make(chan struct{}, 1)
 		cause := make(chan error, 1)
 		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {

@@ -4,37 +4,39 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/keyq/keyq/clock"
 )
 
-// Defaults of a Worker, each changed by the WorkerOption of the matching name.
+// Defaults of a Worker, each changed by the WorkerConfig field of the matching name.
 const (
 	DefaultWorkerConcurrency    = 1
-	DefaultWorkerBatch          = 1 // a task per free handler slot; see WorkerBatch
+	DefaultWorkerBatch          = 1 // a task per free handler slot; see WorkerConfig.Batch
 	DefaultWorkerPollWait       = time.Second
 	DefaultWorkerShutdown       = 10 * time.Second
 	DefaultWorkerRefreshBackoff = 500 * time.Millisecond
 	DefaultWorkerRefreshMax     = 30 * time.Second
-	DefaultWorkerAckBatches     = 2
+	DefaultWorkerSettleCalls    = 2
 )
 
 // The limits of a Worker's sizes; NewWorker refuses more with ErrInvalid. Every
-// duration is at most MaxDuration, and WorkerBatch and rate bursts at most
+// duration is at most MaxDuration, and Batch and rate bursts at most
 // MaxCount.
 const (
 	// MaxWorkerConcurrency is the most handlers a Worker runs at once.
 	MaxWorkerConcurrency = 100_000
-	// MaxWorkerAckBatches is the most ack calls a Worker keeps in flight at once
-	// (WorkerAckBatches); each holds a buffer of up to 1000 acks.
-	MaxWorkerAckBatches = 64
+	// MaxWorkerSettleCalls is the most settle calls a Worker keeps in flight at
+	// once (WorkerConfig.SettleCalls); each holds a buffer of up to 1000
+	// settlements.
+	MaxWorkerSettleCalls = 64
 )
 
 // Outcome is what became of one delivery a Worker handled.
 type Outcome string
 
-// The outcomes a Worker reports to the WorkerOnDone hook.
+// The outcomes a Worker reports to its OnDone hook.
 const (
 	OutcomeFinished Outcome = "finished" // the handler succeeded; acked with its answer
 	OutcomeFailed   Outcome = "failed"   // a final failure; acked with an error answer
@@ -88,7 +90,7 @@ func workerDefaults(c *Client) workerConfig {
 		shutdownTimeout: DefaultWorkerShutdown,
 		logger:          slog.New(slog.DiscardHandler),
 		clock:           clock.Real(),
-		ackBatches:      DefaultWorkerAckBatches,
+		ackBatches:      DefaultWorkerSettleCalls,
 	}
 }
 
@@ -120,8 +122,8 @@ func (c *workerConfig) validate() error {
 		return invalid("worker refresh backoff %v to %v is out of order", c.refreshBackoff, c.refreshMax)
 	case c.logger == nil || c.clock == nil:
 		return invalid("nil worker logger or clock")
-	case c.ackBatches < 0 || c.ackBatches > MaxWorkerAckBatches:
-		return invalid("worker ack batches %d out of range 0 to %d", c.ackBatches, MaxWorkerAckBatches)
+	case c.ackBatches < 0 || c.ackBatches > MaxWorkerSettleCalls:
+		return invalid("worker settle calls %d over the maximum %d", c.ackBatches, MaxWorkerSettleCalls)
 	}
 	for _, q := range c.queues {
 		if q == "" {
@@ -134,142 +136,179 @@ func (c *workerConfig) validate() error {
 	return nil
 }
 
-// WorkerOption configures a Worker.
-type WorkerOption func(*workerConfig)
+// WorkerOption configures a Worker: an argument of NewWorker. A WorkerConfig is
+// one; WorkerAddOnDone is another.
+type WorkerOption interface{ applyWorker(*workerConfig) }
 
-// WorkerConcurrency sets how many handlers run at once. The default is 1.
-func WorkerConcurrency(n int) WorkerOption { return func(c *workerConfig) { c.concurrency = n } }
+type workerOption func(*workerConfig)
 
-// WorkerQueues sets the queues the worker serves, highest priority first. The
-// default is the client's queues.
-func WorkerQueues(names ...string) WorkerOption {
-	return func(c *workerConfig) { c.queues = append([]string(nil), names...) }
+func (f workerOption) applyWorker(c *workerConfig) { f(c) }
+
+// WorkerConfig configures a Worker. A zero field keeps its default (or what an
+// earlier WorkerOption of the same NewWorker set); NewWorker refuses a negative
+// duration or count with ErrInvalid.
+type WorkerConfig struct {
+	// Concurrency is how many handlers run at once. The default is 1.
+	Concurrency int
+	// Queues are the queues the worker serves, highest priority first. The
+	// default is the client's queues.
+	Queues []string
+	// Batch is how many tasks one fetch may lease. The worker fetches once a
+	// handler slot is free and starts the tasks of a fetch in order as slots
+	// free up, so it may hold up to Batch-1 leases more than it runs: their
+	// leases are kept alive, and on shutdown they go back to the head of their
+	// queues with their attempts kept.
+	//
+	// With 1, the default, the worker never holds a lease it has no free slot
+	// for: a fetch leases up to one task per free slot, so several free slots
+	// take one round trip, not one each. A worker that paces its starts
+	// (MinInterval, Rate, SharedRate) leases one task per fetch instead, so that
+	// no lease waits for the pace.
+	Batch int
+	// Lease is the lease the worker asks for and extends by while it holds a
+	// task, every third of it, in one Extend call for every lease it holds. The
+	// default is the client's lease.
+	Lease time.Duration
+	// PollWait is how long one fetch waits for a task before it looks again. A
+	// stop ends the wait at once. The default is 1s.
+	PollWait time.Duration
+	// Timeout bounds each handler call: when it has passed on the worker's
+	// clock, the handler's context is cancelled with cause ErrTaskTimeout and the
+	// delivery counts as a transient failure with the last error "timeout",
+	// retried or dead-lettered like any other. The default, 0, sets no bound.
+	Timeout time.Duration
+	// TimeoutFinal makes a handler that runs over the Timeout a final failure,
+	// as in an RQ-style job queue: the task is acked with the job status timeout
+	// and the error answer FailureAnswer{"timeout"} instead of being retried.
+	TimeoutFinal bool
+	// Backoff says how long a task that failed with a transient error waits
+	// before it is offered again: the worker releases it with that delay, and it
+	// returns at the head of its queue once the delay is due (S7.2), while the
+	// tasks behind it run. nil means DefaultWorkerBackoff: exponential from 1s to
+	// 10 minutes, with jitter. ImmediateBackoff puts a failed task back at the
+	// head at once: the next fetch takes it again, so a task that keeps failing
+	// runs up to its maximum attempts in a row ahead of every other task of its
+	// queue.
+	Backoff BackoffFunc
+	// MinInterval makes the worker wait at least this long between the starts
+	// of two tasks, so that a rate-limited API is never called faster. The
+	// default, 0, sets no minimum.
+	MinInterval time.Duration
+	// Rate limits this worker to Rate task starts a second on average, with up
+	// to RateBurst at once (0 means 1). The default, 0, sets no limit.
+	Rate      float64
+	RateBurst int
+	// SharedRate limits task starts across every worker of the namespace on the
+	// same store, in every process, through Client.Allow. Run fails with an error
+	// matching errors.ErrUnsupported when the backend has no shared rate
+	// limiter. The zero value sets no limit.
+	SharedRate SharedRate
+	// Refresh is a hook, such as a credential refresh, that the worker calls
+	// when Run starts and again before a task once RefreshPeriod has passed
+	// since its last successful call. While it fails, the worker takes no tasks
+	// and calls it again after a backoff from RefreshBackoff (500ms unless set)
+	// doubling up to RefreshBackoffMax (30s unless set).
+	Refresh           func(context.Context) error
+	RefreshPeriod     time.Duration
+	RefreshBackoff    time.Duration
+	RefreshBackoffMax time.Duration
+	// ShutdownTimeout is how long running handlers may go on once Run's context
+	// is cancelled, before their contexts are cancelled too and their tasks
+	// handed back. Shutdown uses its own context instead. The default is 10s.
+	ShutdownTimeout time.Duration
+	// Logger is where the worker logs: each delivery's outcome (debug for
+	// finished and returned, info for failed and retried, warn for dead, lost and
+	// failed settlements), failures of the refresh hook, fetches and lease
+	// extensions (warn), panics (error), and start and stop (info). The default
+	// discards everything.
+	Logger *slog.Logger
+	// Clock is the clock of the worker's own timers: rate limits, the refresh
+	// period, handler timeouts, lease renewal and shutdown grace. Leases, delays
+	// and the shared rate limit stay on the backend's clock. The default is
+	// clock.Real().
+	Clock clock.Clock
+	// OnDone is called once per delivery the worker has finished with, after its
+	// ack or release, with the outcome the backend's answer gave and the
+	// handler's error, if any. It runs on the handler's goroutine or on the
+	// goroutine that sent the settlement, and must not block for long. It
+	// replaces hooks set before it; WorkerAddOnDone adds one.
+	OnDone func(t *Task, o Outcome, err error)
+	// SettleCalls is how many settle calls the worker keeps in flight at once,
+	// each settling the deliveries of several handlers (group commit): acks with
+	// their answers, failures, retries, dead-letters and hand-backs alike. A
+	// handler's settlement goes out at once when fewer calls are in flight,
+	// together with those of any other handlers that wait by then, up to 1000 in
+	// a call; otherwise it waits for a call to return, while others gather.
+	// Nothing waits on a timer. A handler's slot is freed when the handler
+	// returns after an ack, and once the call has returned after a release.
+	// Each delivery's outcome is the backend's result for its own item; a call
+	// that fails as a whole settles each of its tasks with OutcomeError (their
+	// leases expire and the tasks come back). A smaller number makes bigger
+	// batches; a larger one keeps more moving at once. The default is 2; a
+	// negative number turns batching off: each delivery is settled in a call of
+	// its own, on the handler's goroutine.
+	SettleCalls int
 }
 
-// WorkerBatch sets how many tasks one fetch may lease. The worker fetches once a
-// handler slot is free and starts the tasks of a fetch in order as slots free up,
-// so it may hold up to n-1 leases more than it runs: their leases are kept alive,
-// and on shutdown they go back to the head of their queues with their attempts
-// kept.
-//
-// With 1, the default, the worker never holds a lease it has no free slot for: a
-// fetch leases up to one task per free slot, so several free slots take one round
-// trip, not one each. A worker that paces its starts (WorkerMinInterval,
-// WorkerRate, WorkerSharedRate) leases one task per fetch instead, so that no
-// lease waits for the pace.
-func WorkerBatch(n int) WorkerOption { return func(c *workerConfig) { c.batch = n } }
-
-// WorkerLease sets the lease the worker asks for and extends by while a handler
-// runs. The default is the client's lease.
-func WorkerLease(d time.Duration) WorkerOption { return func(c *workerConfig) { c.lease = d } }
-
-// WorkerPollWait sets how long one fetch blocks for a task before it looks again. A
-// stop ends the wait at once. The default is 1s.
-func WorkerPollWait(d time.Duration) WorkerOption {
-	return func(c *workerConfig) { c.pollWait = d }
+// SharedRate is a rate limit shared through the backend: one start every
+// Interval, up to Burst at once, in the limiter called Name.
+type SharedRate struct {
+	Name     string
+	Interval time.Duration
+	Burst    int
 }
 
-// WorkerTimeout bounds each handler call: when d has passed on the worker's clock,
-// the handler's context is cancelled with cause ErrTaskTimeout and the delivery
-// counts as a transient failure with the last error "timeout", retried or
-// dead-lettered like any other. The default, 0, sets no bound.
-func WorkerTimeout(d time.Duration) WorkerOption { return func(c *workerConfig) { c.timeout = d } }
-
-// WorkerTimeoutFinal makes a handler that runs over the timeout a final failure,
-// as in an RQ-style job queue: the task is acked with the job status timeout and
-// the error answer FailureAnswer{"timeout"} instead of being retried.
-func WorkerTimeoutFinal() WorkerOption { return func(c *workerConfig) { c.timeoutFinal = true } }
-
-// WorkerBackoff sets how long a task that failed with a transient error waits
-// before it is offered again: the worker releases it with that delay, and it
-// returns at the head of its queue once the delay is due (S7.2), while the tasks
-// behind it run. The default is DefaultWorkerBackoff: exponential from 1s to 10
-// minutes, with jitter.
-//
-// WorkerBackoff(nil), or ImmediateBackoff, puts a failed task back at the head of
-// its queue at once: the next fetch takes it again, so a task that keeps failing
-// runs up to its maximum attempts in a row ahead of every other task of its queue.
-func WorkerBackoff(f BackoffFunc) WorkerOption { return func(c *workerConfig) { c.backoff = f } }
-
-// WorkerMinInterval makes the worker wait at least d between the starts of two
-// tasks, so that a rate-limited API is never called faster. The default, 0, sets no
-// minimum.
-func WorkerMinInterval(d time.Duration) WorkerOption {
-	return func(c *workerConfig) { c.minInterval = d }
+func (w WorkerConfig) applyWorker(c *workerConfig) {
+	setIf(&c.concurrency, w.Concurrency)
+	if len(w.Queues) > 0 {
+		c.queues = slices.Clone(w.Queues)
+	}
+	setIf(&c.batch, w.Batch)
+	setIf(&c.lease, w.Lease)
+	setIf(&c.pollWait, w.PollWait)
+	setIf(&c.timeout, w.Timeout)
+	c.timeoutFinal = c.timeoutFinal || w.TimeoutFinal
+	if w.Backoff != nil {
+		c.backoff = w.Backoff
+	}
+	setIf(&c.minInterval, w.MinInterval)
+	if w.Rate != 0 {
+		c.rate, c.rateBurst = w.Rate, w.RateBurst
+		if w.RateBurst == 0 {
+			c.rateBurst = 1
+		}
+	}
+	if w.SharedRate != (SharedRate{}) {
+		c.shared = &sharedRate{w.SharedRate.Name, w.SharedRate.Interval, w.SharedRate.Burst}
+	}
+	if w.Refresh != nil {
+		c.refresh = w.Refresh
+	}
+	setIf(&c.refreshPeriod, w.RefreshPeriod)
+	setIf(&c.refreshBackoff, w.RefreshBackoff)
+	setIf(&c.refreshMax, w.RefreshBackoffMax)
+	setIf(&c.shutdownTimeout, w.ShutdownTimeout)
+	if w.Logger != nil {
+		c.logger = w.Logger
+	}
+	if w.Clock != nil {
+		c.clock = w.Clock
+	}
+	if w.OnDone != nil {
+		c.onDone = w.OnDone
+	}
+	switch {
+	case w.SettleCalls < 0:
+		c.ackBatches = 0
+	case w.SettleCalls > 0:
+		c.ackBatches = w.SettleCalls
+	}
 }
 
-// WorkerRate limits this worker to perSecond task starts a second on average, with
-// up to burst at once. The default, 0, sets no limit.
-func WorkerRate(perSecond float64, burst int) WorkerOption {
-	return func(c *workerConfig) { c.rate, c.rateBurst = perSecond, burst }
+// setIf sets *dst to v unless v is zero.
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
-
-// WorkerSharedRate limits task starts across every worker of the namespace on the
-// same store, in every process, through Client.Allow with the limiter called name:
-// one start every interval, up to burst at once. Run fails with ErrInvalid when the
-// backend has no shared rate limiter.
-func WorkerSharedRate(name string, interval time.Duration, burst int) WorkerOption {
-	return func(c *workerConfig) { c.shared = &sharedRate{name, interval, burst} }
-}
-
-// WorkerRefresh sets a hook, such as a credential refresh, that the worker calls
-// when Run starts and again before a task once period has passed since its last
-// successful call. While it fails, the worker takes no tasks and calls it again after
-// a backoff that starts at 500ms and doubles up to 30s (see WorkerRefreshBackoff).
-func WorkerRefresh(period time.Duration, f func(context.Context) error) WorkerOption {
-	return func(c *workerConfig) { c.refresh, c.refreshPeriod = f, period }
-}
-
-// WorkerRefreshBackoff sets the first and the longest wait between failed calls of
-// the refresh hook.
-func WorkerRefreshBackoff(first, max time.Duration) WorkerOption {
-	return func(c *workerConfig) { c.refreshBackoff, c.refreshMax = first, max }
-}
-
-// WorkerShutdownTimeout sets how long running handlers may go on once Run's context
-// is cancelled, before their contexts are cancelled too and their tasks handed back.
-// Shutdown uses its own context instead. The default is 10s.
-func WorkerShutdownTimeout(d time.Duration) WorkerOption {
-	return func(c *workerConfig) { c.shutdownTimeout = d }
-}
-
-// WorkerLogger sets where the worker logs: each delivery's outcome (debug for
-// finished and returned, info for failed and retried, warn for dead, lost and
-// failed acks), failures of the refresh hook, fetches and lease extensions (warn),
-// panics (error), and start and stop (info). The default discards everything.
-func WorkerLogger(l *slog.Logger) WorkerOption { return func(c *workerConfig) { c.logger = l } }
-
-// WorkerClock sets the clock of the worker's own timers: rate limits, the refresh
-// period, handler timeouts, lease renewal and shutdown grace. Leases, delays and
-// the shared rate limit stay on the backend's clock. The default is clock.Real().
-func WorkerClock(c clock.Clock) WorkerOption { return func(w *workerConfig) { w.clock = c } }
-
-// WorkerOnDone sets a hook called once per delivery the worker has finished with,
-// after the ack or release, with the outcome and the handler's error, if any. It
-// runs on the handler's goroutine or, for batched acks, on the goroutine that sent
-// the batch, and must not block for long.
-func WorkerOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
-	return func(c *workerConfig) { c.onDone = f }
-}
-
-// WorkerAckBatches sets how many ack calls the worker keeps in flight at once, each
-// acking the results of several handlers (group commit). A handler's result goes
-// out at once when fewer than n calls are in flight, together with the results of
-// any other handlers that wait by then, up to 1000 in a call; otherwise it waits
-// for a call to return, while others gather. Nothing waits on a timer.
-//
-// A handler's slot is freed when the handler returns, and its ack waits in a queue
-// of at most 1000 (a handler that finds it full waits with its slot). Each task is
-// settled, and WorkerOnDone called, as with one Ack per task once its own ack is
-// answered: a lost lease is OutcomeLost for that task only; a result that does not
-// encode is a final failure; and a call that fails as a whole settles each of its
-// tasks with OutcomeError (their leases expire and the tasks come back). Stats
-// count a task InFlight until it is settled; Run returns once every ack is.
-//
-// A smaller n makes bigger batches: fewer round trips and less work for the store
-// per task. A larger n keeps more acks moving at once, which helps when the round
-// trip, not the store, limits a worker whose handlers finish at once. 0 turns
-// batching off: each ack is a call of its own, on the handler's goroutine, which
-// holds its slot until the ack returns. The worker batches only with a backend
-// that implements backend.BatchAcker. The default is 2.
-func WorkerAckBatches(n int) WorkerOption { return func(c *workerConfig) { c.ackBatches = n } }

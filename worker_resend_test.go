@@ -243,7 +243,7 @@ func runThroughProxy(t *testing.T, direct string, proxy *dropProxy) resendCounts
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
-		c, err := keyq.New(b, ns, keyq.WithQueues(q))
+		c, err := keyq.New(b, ns, keyq.Queues(q))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,15 +281,16 @@ func runThroughProxy(t *testing.T, direct string, proxy *dropProxy) resendCounts
 	}
 
 	wc := open()
-	w := mustWorker(t, wc, keyq.WorkerConcurrency(4), keyq.WorkerBatch(4), keyq.WorkerLease(time.Second),
-		keyq.WorkerPollWait(100*time.Millisecond),
-		keyq.WorkerOnDone(func(task *keyq.Task, o keyq.Outcome, err error) {
+	w := mustWorker(t, wc, keyq.WorkerConfig{Concurrency: 4, Batch: 4, Lease: time.Second},
+		keyq.WorkerConfig{PollWait: 100 * time.Millisecond},
+		keyq.WorkerConfig{OnDone: func(task *keyq.Task, o keyq.Outcome, err error) {
 			if o == keyq.OutcomeLost || errors.Is(err, keyq.ErrLeaseLost) {
 				mu.Lock()
 				lostAcks[string(task.Payload)]++
 				mu.Unlock()
 			}
-		}))
+		}},
+	)
 	w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 		mu.Lock()
 		runs[string(task.Payload)]++
@@ -309,7 +310,7 @@ func runThroughProxy(t *testing.T, direct string, proxy *dropProxy) resendCounts
 		t.Fatal(err)
 	}
 	defer b.Close()
-	check, err := keyq.New(b, ns, keyq.WithQueues(q))
+	check, err := keyq.New(b, ns, keyq.Queues(q))
 	if err != nil {
 		t.Fatal(err)
 	}

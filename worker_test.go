@@ -21,9 +21,9 @@ const q = "queue"
 func TestWorkerOutcomes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		t.Run("success", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock})
 			seen := make(chan keyq.Job, 1)
 			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
 				j, err := e.client.Job(ctx, task.ID)
@@ -63,9 +63,9 @@ func TestWorkerOutcomes(t *testing.T) {
 		})
 
 		t.Run("final failure is answered and cached", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock})
 			calls := 0
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) {
 				calls++
@@ -104,9 +104,9 @@ func TestWorkerOutcomes(t *testing.T) {
 		})
 
 		t.Run("transient failure is retried at the head", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(keyq.ImmediateBackoff))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Backoff: keyq.ImmediateBackoff})
 			second := make(chan keyq.Job, 2)
 			order := make(chan string, 4) // payload/attempt, in the order the handler runs
 			w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -156,9 +156,9 @@ func TestWorkerOutcomes(t *testing.T) {
 		})
 
 		t.Run("attempts used up go to the dead letters", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(nil))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Backoff: keyq.ImmediateBackoff})
 			w.HandleFunc("", func(context.Context, *keyq.Task) (any, error) { return nil, errors.New("boom") })
 			id := mustEnqueue(t, e.client, q, "x", keyq.MaxAttempts(2))
 			start(t, w)
@@ -177,9 +177,9 @@ func TestWorkerOutcomes(t *testing.T) {
 		})
 
 		t.Run("unknown type is dead-lettered", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock})
 			w.HandleFunc("known", func(context.Context, *keyq.Task) (any, error) { return 1, nil })
 			id := mustEnqueue(t, e.client, q, "x", keyq.Type("unknown"))
 			mustEnqueue(t, e.client, q, "y", keyq.Type("known"))
@@ -198,9 +198,9 @@ func TestWorkerOutcomes(t *testing.T) {
 		})
 
 		t.Run("panic is a transient failure", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerBackoff(keyq.ImmediateBackoff))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Backoff: keyq.ImmediateBackoff})
 			w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 				if task.Attempt == 0 {
 					panic("oops")
@@ -223,14 +223,14 @@ func TestWorkerOutcomes(t *testing.T) {
 		})
 
 		t.Run("backoff delays the retry", func(t *testing.T) {
-			e := bf.new(t, false, keyq.WithQueues(q))
+			e := bf.new(t, false, keyq.Queues(q))
 			rec := newRecorder()
 			delay := time.Minute
 			if e.redis {
 				delay = time.Second // the server's clock runs for real
 			}
-			w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerPollWait(50*time.Millisecond),
-				keyq.WorkerBackoff(func(attempt int, err error) time.Duration { return delay }))
+			w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, PollWait: 50 * time.Millisecond},
+				keyq.WorkerConfig{Backoff: func(attempt int, err error) time.Duration { return delay }})
 			failed := make(chan time.Time, 1)
 			w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 				if task.Attempt == 0 {
@@ -267,10 +267,10 @@ func TestWorkerOutcomes(t *testing.T) {
 // its attempts are used up.
 func TestWorkerTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
+		e := bf.new(t, false, keyq.Queues(q))
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(5*time.Second),
-			keyq.WorkerBackoff(keyq.ImmediateBackoff))
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Timeout: 5 * time.Second},
+			keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff})
 		started := make(chan keyq.Job, 2)
 		causes := make(chan bool, 2)
 		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -313,9 +313,9 @@ func TestWorkerTimeout(t *testing.T) {
 // timeout and an error answer, without a retry.
 func TestWorkerTimeoutFinal(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
-		e := bf.new(t, false, keyq.WithQueues(q))
+		e := bf.new(t, false, keyq.Queues(q))
 		rec := newRecorder()
-		w := mustWorker(t, e.client, rec.option(), keyq.WorkerClock(e.wclock), keyq.WorkerTimeout(time.Second), keyq.WorkerTimeoutFinal())
+		w := mustWorker(t, e.client, rec.option(), keyq.WorkerConfig{Clock: e.wclock, Timeout: time.Second, TimeoutFinal: true})
 		started := make(chan struct{}, 1)
 		w.HandleFunc("", func(ctx context.Context, task *keyq.Task) (any, error) {
 			started <- struct{}{}

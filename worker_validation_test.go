@@ -32,7 +32,7 @@ func TestWorkerValidationRun(t *testing.T) {
 		if testing.Short() {
 			n = 1000
 		}
-		e := bf.new(t, true, keyq.WithQueues(q))
+		e := bf.new(t, true, keyq.Queues(q))
 		msgs := make([]keyq.Message, 0, 1000)
 		for i := range n {
 			msgs = append(msgs, keyq.Message{Payload: []byte(strconv.Itoa(i))})
@@ -49,13 +49,14 @@ func TestWorkerValidationRun(t *testing.T) {
 		finished := make(chan struct{})
 		var acked atomic.Int64
 		// A failed task goes back to the head at once: the run checks requeueing.
-		w := mustWorker(t, e.client, keyq.WorkerConcurrency(8), keyq.WorkerBatch(8), keyq.WorkerClock(clock.Real()),
-			keyq.WorkerBackoff(keyq.ImmediateBackoff),
-			keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, err error) {
+		w := mustWorker(t, e.client, keyq.WorkerConfig{Concurrency: 8, Batch: 8, Clock: clock.Real()},
+			keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff},
+			keyq.WorkerConfig{OnDone: func(_ *keyq.Task, o keyq.Outcome, err error) {
 				if o == keyq.OutcomeFinished && acked.Add(1) == int64(n) {
 					close(finished)
 				}
-			}))
+			}},
+		)
 		w.HandleFunc("", func(_ context.Context, task *keyq.Task) (any, error) {
 			deliveries.Add(1)
 			if task.Attempt%2 == 0 {

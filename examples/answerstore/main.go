@@ -91,7 +91,7 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	defer func() { err = errors.Join(err, closeBackend()) }()
 	// Two queues, the main one served first, with answers kept for a day after a
 	// success and for an hour after an error.
-	q, err := keyq.New(b, ns, keyq.WithQueues("queue", "reestr"), keyq.WithAnswerTTL(24*time.Hour, time.Hour))
+	q, err := keyq.New(b, ns, keyq.Queues("queue", "reestr"), keyq.AnswerTTL(24*time.Hour, time.Hour))
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, closeBackend()) }()
-	q, err := keyq.New(b, ns, keyq.WithJobTTL(time.Hour))
+	q, err := keyq.New(b, ns, keyq.JobTTL(time.Hour))
 	if err != nil {
 		return err
 	}
@@ -158,12 +158,13 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	ended := make(chan struct{}, len(jobs))
 	// As in RQ, a job that runs over its timeout ends with status timeout; without
 	// WorkerTimeoutFinal it would be retried like any transient failure.
-	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(2), keyq.WorkerTimeout(cfg.timeout), keyq.WorkerTimeoutFinal(),
-		keyq.WorkerOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
+	w, err := keyq.NewWorker(q, keyq.WorkerConfig{Concurrency: 2, Timeout: cfg.timeout, TimeoutFinal: true},
+		keyq.WorkerConfig{OnDone: func(t *keyq.Task, o keyq.Outcome, err error) {
 			if o != keyq.OutcomeRetried {
 				ended <- struct{}{}
 			}
-		}))
+		}},
+	)
 	if err != nil {
 		return err
 	}

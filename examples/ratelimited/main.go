@@ -120,7 +120,7 @@ func run(ctx context.Context, w io.Writer, cfg config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, closeBackend()) }()
-	q, err := keyq.New(b, ns, keyq.WithQueues("gs_queues"))
+	q, err := keyq.New(b, ns, keyq.Queues("gs_queues"))
 	if err != nil {
 		return err
 	}
@@ -139,13 +139,13 @@ func run(ctx context.Context, w io.Writer, cfg config) (err error) {
 		fmt.Fprintln(out, "Refresh")
 		return nil
 	}
-	limit := keyq.WorkerMinInterval(cfg.interval)
+	limit := keyq.WorkerConfig{MinInterval: cfg.interval}
 	if cfg.shared {
-		limit = keyq.WorkerSharedRate("gspread", cfg.interval, 1)
+		limit = keyq.WorkerConfig{SharedRate: keyq.SharedRate{Name: "gspread", Interval: cfg.interval, Burst: 1}}
 	}
 	worker, err := keyq.NewWorker(q, limit,
-		keyq.WorkerRefresh(cfg.refresh, refresh),
-		keyq.WorkerRefreshBackoff(cfg.interval, 10*cfg.interval))
+		keyq.WorkerConfig{Refresh: refresh, RefreshPeriod: cfg.refresh},
+		keyq.WorkerConfig{RefreshBackoff: cfg.interval, RefreshBackoffMax: 10 * cfg.interval})
 	if err != nil {
 		return err
 	}

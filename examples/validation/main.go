@@ -89,7 +89,7 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, closeBackend()) }()
-	q, err := keyq.New(b, ns, keyq.WithQueues("data_queue"))
+	q, err := keyq.New(b, ns, keyq.Queues("data_queue"))
 	if err != nil {
 		return err
 	}
@@ -113,13 +113,14 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	var answered atomic.Int64
 	// A failed task goes back to the head of the queue at once, not after the
 	// default backoff: the run checks requeueing, not waiting.
-	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(cfg.concurrency), keyq.WorkerBatch(cfg.batch),
-		keyq.WorkerBackoff(keyq.ImmediateBackoff),
-		keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, _ error) {
+	w, err := keyq.NewWorker(q, keyq.WorkerConfig{Concurrency: cfg.concurrency, Batch: cfg.batch},
+		keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff},
+		keyq.WorkerConfig{OnDone: func(_ *keyq.Task, o keyq.Outcome, _ error) {
 			if o == keyq.OutcomeFinished && answered.Add(1) == int64(cfg.n) {
 				close(allDone)
 			}
-		}))
+		}},
+	)
 	if err != nil {
 		return err
 	}
