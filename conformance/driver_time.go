@@ -15,14 +15,15 @@ func init() {
 
 // wantNext checks the Next of an empty Dequeue made between after mark and at
 // read, for an event due d after mark: it is positive, at most d (rounded up to
-// the millisecond), and at least what was left of d when the Dequeue returned.
+// the millisecond, plus the millisecond by which S7.4 lets a delay or lease be
+// longer), and at least what was left of d when the Dequeue returned.
 func (e *env) wantNext(r backend.DequeueResult, mark, read time.Time, d time.Duration, what string) {
 	e.Helper()
 	if len(r.Leases) != 0 {
 		e.Fatalf("Dequeue before %s delivered %q, want nothing", what, payloads(r.Leases))
 	}
 	e.within(mark, 2, what, func() {
-		if lo, hi := d-read.Sub(mark)-time.Millisecond, backend.RoundUp(d); r.Next <= 0 || r.Next < lo || r.Next > hi {
+		if lo, hi := d-read.Sub(mark)-time.Millisecond, backend.RoundUp(d)+time.Millisecond; r.Next <= 0 || r.Next < lo || r.Next > hi {
 			e.Fatalf("Dequeue's Next = %v; want in [%v, %v]: when %s", r.Next, max(lo, time.Millisecond), hi, what)
 		}
 	})
