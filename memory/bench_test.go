@@ -22,21 +22,22 @@ func BenchmarkCycle(b *testing.B) {
 			ctx := context.Background()
 			m := memory.New()
 			defer m.Close()
-			enq := backend.EnqueueParams{Namespace: "bench", Queue: "q", TrackJobs: tc.track, JobTTL: 3600e9,
+			ns := mustNamespace(b, m, "bench")
+			enq := backend.EnqueueParams{Queue: "q", TrackJobs: tc.track, JobTTL: 3600e9,
 				Tasks: []backend.Message{{Key: "k", Payload: payload, MaxAttempts: 25}}}
-			deq := backend.DequeueParams{Namespace: "bench", Queues: []string{"q"}, Count: 1, Lease: 30e9}
+			deq := backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: 30e9}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := m.Enqueue(ctx, enq); err != nil {
+				if _, err := ns.Enqueue(ctx, enq); err != nil {
 					b.Fatal(err)
 				}
-				res, err := m.Dequeue(ctx, deq)
+				res, err := ns.Dequeue(ctx, deq)
 				if err != nil || len(res.Leases) != 1 {
 					b.Fatal(err)
 				}
-				l := &res.Leases[0]
-				if err := m.Ack(ctx, backend.AckParams{Namespace: "bench", TaskID: l.ID, Token: l.Token}); err != nil {
-					b.Fatal(err)
+				ack := backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(res.Leases[0]), Action: backend.Ack}}}
+				if r, err := ns.Settle(ctx, ack); err != nil || r[0] != backend.SettleDone {
+					b.Fatal(r, err)
 				}
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
@@ -60,20 +61,22 @@ func BenchmarkCycleParallel(b *testing.B) {
 		ctx := context.Background()
 		m := memory.New()
 		defer m.Close()
+		ns := mustNamespace(b, m, "bench")
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
-			enq := backend.EnqueueParams{Namespace: "bench", Queue: "q", Tasks: []backend.Message{{Key: "k", Payload: payload, MaxAttempts: 25}}}
-			deq := backend.DequeueParams{Namespace: "bench", Queues: []string{"q"}, Count: 1, Lease: 30e9}
+			enq := backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{{Key: "k", Payload: payload, MaxAttempts: 25}}}
+			deq := backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: 30e9}
 			for pb.Next() {
-				if _, err := m.Enqueue(ctx, enq); err != nil {
+				if _, err := ns.Enqueue(ctx, enq); err != nil {
 					b.Fatal(err)
 				}
-				res, err := m.Dequeue(ctx, deq)
+				res, err := ns.Dequeue(ctx, deq)
 				if err != nil {
 					b.Fatal(err)
 				}
 				for _, l := range res.Leases {
-					if err := m.Ack(ctx, backend.AckParams{Namespace: "bench", TaskID: l.ID, Token: l.Token}); err != nil {
+					ack := backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack}}}
+					if _, err := ns.Settle(ctx, ack); err != nil {
 						b.Fatal(err)
 					}
 				}

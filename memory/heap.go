@@ -82,3 +82,18 @@ func (h *deadlines[T]) first() time.Time {
 	}
 	return h.items[0].entry().at
 }
+
+// dueEach calls f for every entry whose time is at or before now, in no particular
+// order, visiting only those entries and their children.
+func (h *deadlines[T]) dueEach(now time.Time, f func(T)) {
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(h.items) || h.items[i].entry().at.After(now) {
+			continue
+		}
+		f(h.items[i])
+		stack = append(stack, 2*i+1, 2*i+2)
+	}
+}

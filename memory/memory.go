@@ -5,12 +5,12 @@
 // maps, ring buffers and deadline heaps. Every call costs O(1) or O(log n) in the
 // number of stored tasks, leaving aside the work of housekeeping (moving due delayed
 // tasks and expired leases), which each call does for at most
-// backend.HousekeepingBatch tasks. A waiting Dequeue is woken by the enqueue that
-// feeds it, with no polling. The backend starts no goroutines.
+// backend.HousekeepingBatch tasks. Calls never wait; a Namespace tells waiting
+// callers when tasks arrive through Notify, with no polling. The backend starts no
+// goroutines.
 //
 // Time comes from a clock.Clock, the host's by default; tests pass a clock.Fake with
-// WithClock and move it by hand. Dequeue waits are measured on the host's clock,
-// as they would be for a remote backend.
+// WithClock and move it by hand. Clock returns it, so that package keyq waits on it.
 //
 // Task IDs and lease tokens are the bare numbers of backend/doc.go, unique for the
 // life of a Backend: a namespace, once made, is never dropped, so its sequence
@@ -20,11 +20,11 @@
 package memory
 
 import (
-	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/clock"
@@ -32,12 +32,11 @@ import (
 
 // Backend is the in-memory backend. Its methods are safe for concurrent use.
 type Backend struct {
-	clock   clock.Clock
-	closed  atomic.Bool
-	closing chan struct{}
+	clock  clock.Clock
+	closed atomic.Bool
 
-	mu         sync.RWMutex
-	namespaces map[string]*namespace
+	mu         sync.Mutex
+	namespaces map[string]*Namespace
 }
 
 // Option configures New.
@@ -48,11 +47,7 @@ func WithClock(c clock.Clock) Option { return func(b *Backend) { b.clock = c } }
 
 // New returns an empty backend.
 func New(opts ...Option) *Backend {
-	b := &Backend{
-		clock:      clock.Real(),
-		closing:    make(chan struct{}),
-		namespaces: make(map[string]*namespace),
-	}
+	b := &Backend{clock: clock.Real(), namespaces: make(map[string]*Namespace)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -60,84 +55,52 @@ func New(opts ...Option) *Backend {
 }
 
 var (
-	_ backend.Backend     = (*Backend)(nil)
-	_ backend.RateLimiter = (*Backend)(nil)
-	_ backend.BatchAcker  = (*Backend)(nil)
+	_ backend.Backend         = (*Backend)(nil)
+	_ backend.NamespaceLister = (*Backend)(nil)
+	_ backend.Clocked         = (*Backend)(nil)
 )
 
-// Close makes every later call fail with backend.ErrClosed and wakes waiting
-// Dequeue calls, which return backend.ErrClosed. A second Close returns nil.
+// Namespace returns the handle of the namespace called name, a *Namespace, the
+// same one for every call with that name. An empty name gives backend.ErrInvalid,
+// a closed backend backend.ErrClosed.
+func (b *Backend) Namespace(name string) (backend.Namespace, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty namespace name", backend.ErrInvalid)
+	}
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ns := b.namespaces[name]
+	if ns == nil {
+		ns = newNamespace(b, name)
+		b.namespaces[name] = ns
+	}
+	return ns, nil
+}
+
+// Clock returns the clock the backend keeps time on.
+func (b *Backend) Clock() clock.Clock { return b.clock }
+
+// Close makes every later call fail with backend.ErrClosed and sends Wake{} to every
+// Notify registration, which it then drops. A second Close returns nil.
 func (b *Backend) Close() error {
-	if b.closed.CompareAndSwap(false, true) {
-		close(b.closing)
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	for _, ns := range b.all() {
+		ns.mu.Lock()
+		ns.send(backend.Wake{})
+		clear(ns.listeners)
+		ns.mu.Unlock()
 	}
 	return nil
 }
 
-// open locks the namespace, creating it, runs its housekeeping, and returns the
-// time it read, which the call then uses throughout (the clock is read once per
-// call). The caller must unlock ns.mu.
-func (b *Backend) open(ctx context.Context, name string) (*namespace, time.Time, error) {
-	ns, err := b.lock(ctx, name)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	now := b.clock.Now()
-	ns.housekeep(now)
-	return ns, now, nil
-}
-
-// lock locks the namespace, creating it. The caller must unlock ns.mu.
-func (b *Backend) lock(ctx context.Context, name string) (*namespace, error) {
-	if err := b.check(ctx); err != nil {
-		return nil, err
-	}
-	b.mu.RLock()
-	ns := b.namespaces[name]
-	b.mu.RUnlock()
-	if ns == nil {
-		b.mu.Lock()
-		if ns = b.namespaces[name]; ns == nil {
-			ns = newNamespace(name)
-			b.namespaces[name] = ns
-		}
-		b.mu.Unlock()
-	}
-	ns.mu.Lock()
-	return ns, nil
-}
-
-// check reports ErrInvalid for a nil context, else ErrClosed or the context's
-// error, if any.
-func (b *Backend) check(ctx context.Context) error {
-	if ctx == nil {
-		return fmt.Errorf("%w: nil context", backend.ErrInvalid)
-	}
-	if b.closed.Load() {
-		return backend.ErrClosed
-	}
-	return ctxErr(ctx)
-}
-
-// ctxErr maps a done context to its error, a deadline to backend.ErrTimeout.
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if err == context.DeadlineExceeded {
-		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
-	}
-	return err
-}
-
-// Waiting returns how many Dequeue calls are blocked waiting for a task. Tests use it
-// to know that a consumer is waiting.
-func (b *Backend) Waiting() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	n := 0
-	for _, ns := range b.namespaces {
-		ns.mu.Lock()
-		n += len(ns.waiters)
-		ns.mu.Unlock()
-	}
-	return n
+// all returns every namespace handed out so far.
+func (b *Backend) all() []*Namespace {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Collect(maps.Values(b.namespaces))
 }

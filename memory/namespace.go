@@ -56,6 +56,7 @@ type queue struct {
 	leased  int64
 	delayed int64
 	dead    int64
+	fresh   int // tasks that became available in this call
 }
 
 type answer struct {
@@ -77,7 +78,13 @@ type deadTask struct {
 	died   time.Time
 }
 
-type namespace struct {
+// Namespace is the handle of one namespace of a Backend; get it from
+// Backend.Namespace (a Namespace made otherwise is not usable). Besides backend.Namespace it implements backend.Inspector,
+// backend.Admin, backend.Notifier and backend.RateLimiter. Its methods are safe for
+// concurrent use, each runs under the namespace's one lock and none waits; after
+// the Backend's Close they return backend.ErrClosed.
+type Namespace struct {
+	b    *Backend
 	mu   sync.Mutex
 	name string
 
@@ -98,29 +105,42 @@ type namespace struct {
 
 	spare []*task // tasks done with, for reuse: fewer allocations on the hot path
 
-	waiters []*waiter
-	// eventAt is the earliest delayed due time or lease deadline that waiters know
-	// of; an earlier one must wake them so they set their timers again.
+	listeners map[uint64]func(backend.Wake) // by registration
+	lastID    uint64                        // of the latest registration
+	fresh     []*queue                      // queues whose tasks became available in this call
+	// eventAt is the earliest delayed due time or lease deadline at the end of the
+	// last call; an earlier one at the end of this call sends Wake{} if asked.
 	eventAt time.Time
+	asked   bool // an empty Dequeue reported Next since the last Wake{}
 }
 
-func newNamespace(name string) *namespace {
-	return &namespace{
-		name:     name,
-		queues:   make(map[string]*queue),
-		leases:   make(map[string]*task),
-		answers:  make(map[string]*answer),
-		jobs:     make(map[string]*job),
-		dead:     list.New(),
-		deadByID: make(map[string]*list.Element),
-		keys:     make(map[string]int),
-		limits:   make(map[string]time.Time),
+var (
+	_ backend.Namespace   = (*Namespace)(nil)
+	_ backend.Inspector   = (*Namespace)(nil)
+	_ backend.Admin       = (*Namespace)(nil)
+	_ backend.Notifier    = (*Namespace)(nil)
+	_ backend.RateLimiter = (*Namespace)(nil)
+)
+
+func newNamespace(b *Backend, name string) *Namespace {
+	return &Namespace{
+		b:         b,
+		listeners: make(map[uint64]func(backend.Wake)),
+		name:      name,
+		queues:    make(map[string]*queue),
+		leases:    make(map[string]*task),
+		answers:   make(map[string]*answer),
+		jobs:      make(map[string]*job),
+		dead:      list.New(),
+		deadByID:  make(map[string]*list.Element),
+		keys:      make(map[string]int),
+		limits:    make(map[string]time.Time),
 	}
 }
 
 // newTask returns a task struct to fill in, reusing a spare one (and its payload
 // buffer) when there is one.
-func (ns *namespace) newTask() *task {
+func (ns *Namespace) newTask() *task {
 	if n := len(ns.spare); n > 0 {
 		t := ns.spare[n-1]
 		ns.spare[n-1] = nil
@@ -132,7 +152,7 @@ func (ns *namespace) newTask() *task {
 
 // free keeps a task that no structure refers to any more for reuse. Deliveries
 // carry copies, so nothing outside the namespace can see it.
-func (ns *namespace) free(t *task) {
+func (ns *Namespace) free(t *task) {
 	if len(ns.spare) >= 256 || cap(t.payload) > 64<<10 {
 		return // keep the spare pool small, and big payloads out of it
 	}
@@ -141,7 +161,7 @@ func (ns *namespace) free(t *task) {
 	ns.spare = append(ns.spare, t)
 }
 
-func (ns *namespace) queue(name string) *queue {
+func (ns *Namespace) queue(name string) *queue {
 	q := ns.queues[name]
 	if q == nil {
 		q = &queue{name: name}
@@ -150,7 +170,7 @@ func (ns *namespace) queue(name string) *queue {
 	return q
 }
 
-func (ns *namespace) next() uint64 {
+func (ns *Namespace) next() uint64 {
 	ns.seq++
 	return ns.seq
 }
@@ -159,7 +179,7 @@ func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // housekeep moves due delayed tasks to the head of their queues, then puts expired
 // leases back, and drops expired answers and job records (backend/doc.go).
-func (ns *namespace) housekeep(now time.Time) {
+func (ns *Namespace) housekeep(now time.Time) {
 	for range backend.HousekeepingBatch {
 		t, ok := ns.delayed.due(now)
 		if !ok {
@@ -167,7 +187,7 @@ func (ns *namespace) housekeep(now time.Time) {
 		}
 		t.queue.delayed--
 		t.queue.tasks.pushFront(t)
-		ns.wake(t.queue.name)
+		ns.avail(t.queue)
 	}
 	for range backend.HousekeepingBatch {
 		t, ok := ns.leaseDue.due(now)
@@ -195,21 +215,22 @@ func (ns *namespace) housekeep(now time.Time) {
 }
 
 // unlease removes a task's lease.
-func (ns *namespace) unlease(t *task) {
+func (ns *Namespace) unlease(t *task) {
 	delete(ns.leases, t.token)
 	ns.leaseDue.remove(t)
 	t.token = ""
 	t.queue.leased--
 }
 
-// putBack returns a task whose lease ended: to the dead-letter list when asked to or
-// when its attempts are used up, else to its queue (head or tail) or after a delay.
-func (ns *namespace) putBack(t *task, now time.Time, keepAttempt bool, delay time.Duration, toTail bool, reason string) {
+// putBack returns a task whose lease ended: to the dead-letter list when its
+// attempts are used up, which it reports, else to its queue (head or tail) or
+// after a delay.
+func (ns *Namespace) putBack(t *task, now time.Time, keepAttempt bool, delay time.Duration, toTail bool, reason string) (dead bool) {
 	if !keepAttempt {
 		t.attempt++
 		if t.attempt >= t.max {
 			ns.bury(t, now, reason)
-			return
+			return true
 		}
 	}
 	ns.setJob(t, now, backend.StatusPending, reason)
@@ -218,21 +239,21 @@ func (ns *namespace) putBack(t *task, now time.Time, keepAttempt bool, delay tim
 		ns.delay(t, now.Add(delay))
 	case toTail:
 		t.queue.tasks.pushBack(t)
-		ns.wake(t.queue.name)
+		ns.avail(t.queue)
 	default:
 		t.queue.tasks.pushFront(t)
-		ns.wake(t.queue.name)
+		ns.avail(t.queue)
 	}
+	return false
 }
 
-func (ns *namespace) delay(t *task, due time.Time) {
+func (ns *Namespace) delay(t *task, due time.Time) {
 	t.queue.delayed++
 	ns.delayed.add(t, due, t.seq)
-	ns.newEvent(due)
 }
 
 // bury moves a task to the dead-letter list.
-func (ns *namespace) bury(t *task, now time.Time, reason string) {
+func (ns *Namespace) bury(t *task, now time.Time, reason string) {
 	if reason == "" {
 		reason = "dead-lettered"
 	}
@@ -243,7 +264,7 @@ func (ns *namespace) bury(t *task, now time.Time, reason string) {
 	ns.setJob(t, now, backend.StatusDead, reason)
 }
 
-func (ns *namespace) dropKey(key string) {
+func (ns *Namespace) dropKey(key string) {
 	if n := ns.keys[key]; n > 1 {
 		ns.keys[key] = n - 1
 	} else {
@@ -252,7 +273,7 @@ func (ns *namespace) dropKey(key string) {
 }
 
 // liveAnswer returns the answer stored under key, if it has not expired.
-func (ns *namespace) liveAnswer(key string, now time.Time) *answer {
+func (ns *Namespace) liveAnswer(key string, now time.Time) *answer {
 	a := ns.answers[key]
 	if a == nil || !a.at.After(now) {
 		return nil
@@ -260,13 +281,13 @@ func (ns *namespace) liveAnswer(key string, now time.Time) *answer {
 	return a
 }
 
-func (ns *namespace) refresh(a *answer, now time.Time) {
+func (ns *Namespace) refresh(a *answer, now time.Time) {
 	ns.answerDue.move(a, now.Add(a.ttl))
 }
 
 // setAnswer stores an answer whose TTL is kept in whole milliseconds, rounded up,
 // as on every backend (backend.Millis).
-func (ns *namespace) setAnswer(key string, v backend.Answer, now time.Time) {
+func (ns *Namespace) setAnswer(key string, v backend.Answer, now time.Time) {
 	v.TTL = backend.RoundUp(v.TTL)
 	if a := ns.answers[key]; a != nil {
 		a.value, a.ok, a.ttl = v.Value, v.OK, v.TTL
@@ -280,7 +301,7 @@ func (ns *namespace) setAnswer(key string, v backend.Answer, now time.Time) {
 
 // setJob records a task's status, if the task is tracked. A final status starts the
 // record's expiry.
-func (ns *namespace) setJob(t *task, now time.Time, status backend.JobStatus, lastErr string) {
+func (ns *Namespace) setJob(t *task, now time.Time, status backend.JobStatus, lastErr string) {
 	if !t.track {
 		return
 	}

@@ -8,26 +8,19 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-var _ backend.NamespaceLister = (*Backend)(nil)
-
 // Namespaces returns the namespaces that hold anything, sorted; see
 // backend.NamespaceLister.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	if err := b.check(ctx); err != nil {
+	if err := backend.Check(ctx, nil); err != nil {
 		return nil, err
 	}
-	b.mu.RLock()
-	all := make([]*namespace, 0, len(b.namespaces))
-	for _, ns := range b.namespaces {
-		all = append(all, ns)
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
 	}
-	b.mu.RUnlock()
 	var names []string
-	for _, ns := range all {
+	for _, ns := range b.all() {
 		ns.mu.Lock()
-		now := b.clock.Now()
-		ns.housekeep(now) // expired answers and job records are gone, as on Redis
-		if !ns.empty(now) {
+		if !ns.empty(b.clock.Now()) {
 			names = append(names, ns.name)
 		}
 		ns.mu.Unlock()
@@ -37,12 +30,12 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 }
 
 // empty reports whether the namespace holds nothing: it was only read, never
-// written. The caller holds ns.mu and has run housekeep.
-func (ns *namespace) empty(now time.Time) bool {
+// written. The caller holds ns.mu; answers, job records and limiter state past
+// their time count as gone, whether or not housekeeping dropped them yet.
+func (ns *Namespace) empty(now time.Time) bool {
 	if ns.seq != 0 || ns.counters != (backend.Counters{}) || len(ns.queues) > 0 || ns.dead.Len() > 0 {
 		return false
 	}
-	// Housekeeping drops a bounded number per call: look past any left over.
 	for _, a := range ns.answers {
 		if a.at.After(now) {
 			return false

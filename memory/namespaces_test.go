@@ -28,23 +28,27 @@ func TestNamespaces(t *testing.T) {
 	}
 	list()
 	// Reading a namespace does not make it one the store holds.
-	if _, err := b.Stats(ctx, backend.StatsParams{Namespace: "ghost"}); err != nil {
+	ghost := mustNamespace(t, b, "ghost")
+	if _, err := ghost.Stats(ctx, backend.StatsParams{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Peek(ctx, backend.PeekParams{Namespace: "ghost", Queue: "q", Count: 1}); err != nil {
+	if _, err := ghost.Peek(ctx, backend.PeekParams{Queue: "q", Count: 1}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := ghost.GetAnswer(ctx, backend.GetAnswerParams{Key: "k"}); !errors.Is(err, backend.ErrNotFound) {
+		t.Fatalf("answer in a fresh namespace: %v, want ErrNotFound", err)
 	}
 	list()
 
 	msg := []backend.Message{{Key: "k", Payload: []byte("p"), MaxAttempts: 1}}
-	if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: "tasks", Queue: "q", Tasks: msg}); err != nil {
+	if _, err := mustNamespace(t, b, "tasks").Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msg}); err != nil {
 		t.Fatal(err)
 	}
 	answer := backend.Answer{Value: []byte("1"), OK: true, TTL: time.Minute}
-	if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: "{answers}", Key: "k", Answer: answer}); err != nil {
+	if err := mustNamespace(t, b, "{answers}").SetAnswer(ctx, backend.SetAnswerParams{Key: "k", Answer: answer}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Allow(ctx, backend.AllowParams{Namespace: "limits", Name: "api", Interval: time.Hour, Burst: 1}); err != nil {
+	if _, err := mustNamespace(t, b, "limits").Allow(ctx, backend.AllowParams{Name: "api", Interval: time.Hour, Burst: 1}); err != nil {
 		t.Fatal(err)
 	}
 	list("limits", "tasks", "{answers}")

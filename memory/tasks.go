@@ -8,16 +8,15 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
-	"github.com/keyq/keyq/clock"
 )
 
-// Enqueue adds tasks to a queue; see backend.Backend.
-func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
-	ns, now, err := b.open(ctx, p.Namespace)
+// Enqueue adds tasks to a queue; see backend.Namespace.
+func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
+	now, err := ns.open(ctx, &p)
 	if err != nil {
 		return nil, err
 	}
-	defer ns.mu.Unlock()
+	defer ns.unlock()
 	if p.Unique {
 		for i, m := range p.Tasks {
 			if ns.keys[m.Key] > 0 || ns.liveAnswer(m.Key, now) != nil ||
@@ -57,75 +56,37 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 			ns.delay(t, now.Add(p.Delay))
 		case p.AtHead:
 			q.tasks.pushFront(t)
-			ns.wake(q.name)
+			ns.avail(q)
 		default:
 			q.tasks.pushBack(t)
-			ns.wake(q.name)
+			ns.avail(q)
 		}
 	}
 	return ids, nil
 }
 
-// Dequeue leases tasks, waiting for them if asked to; see backend.Backend.
-func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	ns, now, err := b.open(ctx, p.Namespace)
+// Dequeue leases tasks without waiting; see backend.Namespace. Next is measured on
+// the backend's clock.
+func (ns *Namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
+	now, err := ns.open(ctx, &p)
 	if err != nil {
 		return backend.DequeueResult{}, err
 	}
-	var waitEnd <-chan time.Time // on the host's clock, from the first time it waits
-	expired := p.Wait == 0
-	deduped := 0 // over every round of this call
-	for {
-		res := ns.take(p, now)
-		deduped += res.Deduped
-		if len(res.Leases) > 0 || expired {
-			ns.mu.Unlock()
-			res.Deduped = deduped
-			return res, nil
-		}
-		if waitEnd == nil {
-			t := time.NewTimer(p.Wait)
-			defer t.Stop()
-			waitEnd = t.C
-		}
-		w, ev := ns.park(p.Queues)
-		ns.mu.Unlock()
-
-		var evTimer clock.Timer // the next lease deadline or due time, on the backend's clock
-		var evC <-chan time.Time
-		if !ev.IsZero() {
-			evTimer = b.clock.TimerAt(ev)
-			evC = evTimer.C()
-		}
-		select {
-		case <-w.wake:
-		case <-evC:
-		case <-waitEnd:
-			expired = true
-		case <-ctx.Done():
-		case <-b.closing:
-		}
-		if evTimer != nil {
-			evTimer.Stop()
-		}
-		// From here to the next take the lock is held: a wake-up is either used by
-		// this call or, if it leaves, passed on.
-		err := b.check(ctx)
-		ns.mu.Lock()
-		ns.unpark(w, err != nil)
-		if err != nil {
-			ns.mu.Unlock()
-			return backend.DequeueResult{}, err
-		}
-		now = b.clock.Now()
-		ns.housekeep(now)
+	defer ns.unlock()
+	res := ns.take(&p, now)
+	if next := ns.nextEvent(); !next.IsZero() {
+		res.Next = max(backend.RoundUp(next.Sub(now)), time.Millisecond)
 	}
+	if len(res.Leases) == 0 {
+		ns.asked = true
+	}
+	return res, nil
 }
 
 // take leases up to p.Count tasks from p.Queues in order, dropping answered ones.
 // A round drops at most backend.DedupeCap tasks; the next one housekeeps first and
 // starts again from the first queue, as every driver does (backend/doc.go).
-func (ns *namespace) take(p backend.DequeueParams, now time.Time) backend.DequeueResult {
+func (ns *Namespace) take(p *backend.DequeueParams, now time.Time) backend.DequeueResult {
 	var res backend.DequeueResult
 	for round := 0; ; round++ {
 		if round > 0 {
@@ -166,136 +127,79 @@ func (ns *namespace) take(p backend.DequeueParams, now time.Time) backend.Dequeu
 			break
 		}
 	}
-	if len(res.Leases) > 0 {
-		ns.newEvent(res.Leases[0].Deadline)
-		// This call may have been woken for a queue it did not take from (it serves a
-		// higher one first): whoever else waits for tasks still queued is woken.
-		for _, name := range p.Queues {
-			if len(ns.waiters) == 0 {
-				break
-			}
-			if q := ns.queues[name]; q != nil && q.tasks.len() > 0 {
-				ns.wake(name)
-			}
-		}
-	}
 	return res
 }
 
-// lease returns the task of a live lease, or ErrLeaseLost. A lease is live while
-// now is before its deadline, whether or not housekeeping has reclaimed it yet.
-func (ns *namespace) lease(id, token string, now time.Time) (*task, error) {
-	t := ns.leases[token]
-	if t == nil || t.id != id || !t.at.After(now) {
-		return nil, fmt.Errorf("%w: task %s, token %s", backend.ErrLeaseLost, id, token)
-	}
-	return t, nil
-}
-
-// Ack ends a lease and removes its task; see backend.Backend.
-func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
-	ns, now, err := b.open(ctx, p.Namespace)
-	if err != nil {
-		return err
-	}
-	defer ns.mu.Unlock()
-	return ns.ack(&p, now)
-}
-
-func (ns *namespace) ack(p *backend.AckParams, now time.Time) error {
-	t, err := ns.lease(p.TaskID, p.Token, now)
-	if err != nil {
-		return err
-	}
-	ns.unlease(t)
-	ns.dropKey(t.key)
-	ns.counters.Acked++
-	if p.Answer != nil {
-		a := *p.Answer
-		a.Value = slices.Clone(a.Value)
-		ns.setAnswer(t.key, a, now)
-	}
-	status := p.Status
-	if status == "" {
-		status = backend.StatusFinished
-	}
-	ns.setJob(t, now, status, p.Error)
-	ns.free(t)
-	return nil
-}
-
-// Release ends a lease and puts its task back; see backend.Backend.
-func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
-	ns, now, err := b.open(ctx, p.Namespace)
-	if err != nil {
-		return err
-	}
-	defer ns.mu.Unlock()
-	t, err := ns.lease(p.TaskID, p.Token, now)
-	if err != nil {
-		return err
-	}
-	ns.unlease(t)
-	ns.counters.Released++
-	if p.DeadLetter {
-		ns.bury(t, now, p.Error)
+// lease returns the task of a live lease, or nil. A lease is live while now is
+// before its deadline, whether or not housekeeping has reclaimed it yet.
+func (ns *Namespace) lease(r backend.LeaseRef, now time.Time) *task {
+	t := ns.leases[r.Token]
+	if t == nil || t.id != r.TaskID || !t.at.After(now) {
 		return nil
 	}
-	ns.putBack(t, now, p.KeepAttempt, p.Delay, p.ToTail, p.Error)
-	return nil
+	return t
 }
 
-// Extend moves a live lease's deadline; see backend.Backend.
-func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
-	ns, now, err := b.open(ctx, p.Namespace)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer ns.mu.Unlock()
-	t, err := ns.lease(p.TaskID, p.Token, now)
-	if err != nil {
-		return time.Time{}, err
-	}
-	at := now.Add(p.Lease)
-	ns.leaseDue.move(t, at)
-	ns.newEvent(at)
-	return at, nil
-}
-
-// Reclaim puts expired leases back now; see backend.Backend.
-func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, error) {
-	ns, err := b.lock(ctx, p.Namespace)
-	if err != nil {
-		return 0, err
-	}
-	defer ns.mu.Unlock()
-	now := b.clock.Now()
-	before := ns.counters.Reclaimed
-	for {
-		ns.housekeep(now)
-		if next := ns.leaseDue.first(); next.IsZero() || next.After(now) {
-			return int(ns.counters.Reclaimed - before), nil
-		}
-	}
-}
-
-// AckBatch acks many leases under one lock; see backend.BatchAcker.
-func (b *Backend) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
-	if len(ps) == 0 {
-		return nil, b.check(ctx)
-	}
-	ns, now, err := b.open(ctx, ps[0].Namespace)
+// Settle ends many leases under one lock; see backend.Namespace.
+func (ns *Namespace) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
+	now, err := ns.open(ctx, &p)
 	if err != nil {
 		return nil, err
 	}
-	defer ns.mu.Unlock()
-	errs := make([]error, len(ps))
-	for i := range ps {
-		if ps[i].Namespace != ns.name {
-			errs[i] = fmt.Errorf("%w: batch mixes namespaces", backend.ErrInvalid)
-			continue
-		}
-		errs[i] = ns.ack(&ps[i], now)
+	defer ns.unlock()
+	out := make([]backend.SettleResult, len(p.Items))
+	for i := range p.Items {
+		out[i] = ns.settle(&p.Items[i], now)
 	}
-	return errs, nil
+	return out, nil
+}
+
+func (ns *Namespace) settle(s *backend.Settlement, now time.Time) backend.SettleResult {
+	t := ns.lease(s.LeaseRef, now)
+	if t == nil {
+		return backend.SettleLost
+	}
+	ns.unlease(t)
+	switch s.Action {
+	case backend.Ack:
+		ns.dropKey(t.key)
+		ns.counters.Acked++
+		if s.Answer != nil {
+			a := *s.Answer
+			a.Value = slices.Clone(a.Value)
+			ns.setAnswer(t.key, a, now)
+		}
+		status := s.Status
+		if status == "" {
+			status = backend.StatusFinished
+		}
+		ns.setJob(t, now, status, s.Error)
+		ns.free(t)
+	case backend.Release:
+		ns.counters.Released++
+		if ns.putBack(t, now, s.KeepAttempt, s.Delay, s.ToTail, s.Error) {
+			return backend.SettleDead
+		}
+	default: // backend.DeadLetter: Validate allows no other action
+		ns.counters.Released++
+		ns.bury(t, now, s.Error)
+	}
+	return backend.SettleDone
+}
+
+// Extend moves live leases' deadlines; see backend.Namespace.
+func (ns *Namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
+	now, err := ns.open(ctx, &p)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.unlock()
+	out := make([]time.Time, len(p.Leases))
+	for i, r := range p.Leases {
+		if t := ns.lease(r, now); t != nil {
+			out[i] = now.Add(p.Lease)
+			ns.leaseDue.move(t, out[i])
+		}
+	}
+	return out, nil
 }
