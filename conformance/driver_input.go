@@ -14,9 +14,9 @@ import (
 
 func init() {
 	register(
-		test{name: "S1.5 driver: bad input to every method is ErrInvalid and changes nothing", fn: testDriverBadInput, driver: true},
+		test{name: "S8.10 and S1.5 driver: bad input to every method is ErrInvalid and changes nothing", fn: testDriverBadInput, driver: true},
 		test{name: "S7.1 driver: a done context ends every method with its error and changes nothing", fn: testDriverDoneContext, driver: true},
-		test{name: "S8.4 driver: no input makes a driver method panic", fn: testDriverNoPanics, driver: true},
+		test{name: "S8.4 and S8.10 driver: no input makes a driver method panic", fn: testDriverNoPanics, driver: true},
 	)
 }
 
