@@ -36,9 +36,10 @@ type Target struct {
 	// clocks leave it zero (one second); a harness on real time sets it short, such
 	// as 200ms, and long enough that a few calls fit comfortably inside one Unit.
 	Unit time.Duration
-	// Waiting, when set, reports how many Dequeue calls are blocked waiting in the
-	// backend. Tests use it to know a consumer is waiting before they enqueue; without
-	// it they give the consumer a head start instead.
+	// Waiting, when set, reports how many consumers are waiting for tasks. Tests use
+	// it to know a consumer is waiting before they enqueue; without it they give the
+	// consumer a head start instead. Waiting lives in package keyq, so a driver
+	// cannot tell: harnesses of drivers leave it nil.
 	Waiting func() int
 }
 
