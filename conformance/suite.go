@@ -165,6 +165,7 @@ func (e *env) within(mark time.Time, n float64, what string, checks func()) {
 // did not keep the margin (see within).
 func (e *env) Fatalf(format string, args ...any) {
 	e.Helper()
+	e.skipIfUnsupported(args)
 	e.retryIfLate()
 	e.T.Fatalf(format, args...)
 }
@@ -172,8 +173,23 @@ func (e *env) Fatalf(format string, args ...any) {
 // Fatal is Fatalf with the formatting of Print.
 func (e *env) Fatal(args ...any) {
 	e.Helper()
+	e.skipIfUnsupported(args)
 	e.retryIfLate()
 	e.T.Fatal(args...)
+}
+
+// skipIfUnsupported skips the test when what failed is a call that needs an
+// optional interface the driver does not implement: its error matches
+// errors.ErrUnsupported (S9.5). The skip names the capability, so that a driver
+// without inspection or admin runs the rest of the suite and sees what it left
+// out; a driver with them never skips here.
+func (e *env) skipIfUnsupported(args []any) {
+	e.Helper()
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, errors.ErrUnsupported) {
+			e.Skipf("optional: this test needs a capability the driver lacks: %v", err)
+		}
+	}
 }
 
 // retryIfLate abandons the attempt when a margin is being relied on and the steps
