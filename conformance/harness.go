@@ -2,6 +2,15 @@
 // docs/semantics.md turned into tests, one or more per rule, each named after the
 // rule it checks ("S4.2 ...").
 //
+// The suite has two tiers. The driver tier calls the driver's backend.Namespace
+// handles directly, as package keyq does: bad input to every method (S8.10),
+// done contexts, odd values, and each storage call's own contract; its tests'
+// names say "driver:" after the rule's number. The client tier checks every rule
+// through keyq.Client, as an application sees it. Run runs both; RunDriver runs
+// the driver tier alone, for a driver that is not yet complete. A test that needs
+// an optional interface the driver lacks (Inspector, Admin, Notifier,
+// RateLimiter, NamespaceLister) skips, naming it.
+//
 // A driver runs the whole suite with a few lines in a _test.go file:
 //
 //	func TestConformance(t *testing.T) {
