@@ -41,9 +41,9 @@ func (c *Client) setAnswer(ctx context.Context, key string, v any, ok bool) erro
 	if err != nil {
 		return c.wrap("set answer", err)
 	}
-	p := backend.SetAnswerParams{Namespace: c.ns, Key: key, Answer: a}
+	p := backend.SetAnswerParams{Key: key, Answer: a}
 	_, err = run(c, ctx, "set answer", &p, 0, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.b.SetAnswer(ctx, p)
+		return struct{}{}, c.h.SetAnswer(ctx, p)
 	})
 	return err
 }
@@ -61,9 +61,9 @@ func (c *Client) AnswerRefresh(ctx context.Context, key string) (Answer, error) 
 }
 
 func (c *Client) getAnswer(ctx context.Context, key string, refresh bool) (Answer, error) {
-	p := backend.GetAnswerParams{Namespace: c.ns, Key: key, Refresh: refresh}
+	p := backend.GetAnswerParams{Key: key, Refresh: refresh}
 	a, err := run(c, ctx, "get answer", &p, 0, func(ctx context.Context) (backend.Answer, error) {
-		return c.b.GetAnswer(ctx, p)
+		return c.h.GetAnswer(ctx, p)
 	})
 	return Answer{Value: a.Value, OK: a.OK, TTL: a.TTL, Left: a.Left}, err
 }
@@ -86,11 +86,16 @@ func exists(_ Answer, err error) (bool, error) {
 	return err == nil, err
 }
 
-// DeleteAnswer removes the answer for key, or returns ErrNotFound (S5.4).
+// DeleteAnswer removes the answer for key, or returns ErrNotFound (S5.4). A
+// backend without backend.Admin gives an error matching errors.ErrUnsupported.
 func (c *Client) DeleteAnswer(ctx context.Context, key string) error {
-	p := backend.DeleteAnswerParams{Namespace: c.ns, Key: key}
-	_, err := run(c, ctx, "delete answer", &p, 0, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.b.DeleteAnswer(ctx, p)
+	a, err := optional[backend.Admin](c, "delete answer")
+	if err != nil {
+		return err
+	}
+	p := backend.DeleteAnswerParams{Key: key}
+	_, err = run(c, ctx, "delete answer", &p, 0, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.DeleteAnswer(ctx, p)
 	})
 	return err
 }

@@ -87,7 +87,6 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 		f(&o)
 	}
 	p := backend.EnqueueParams{
-		Namespace: c.ns,
 		Queue:     queue,
 		Tasks:     make([]backend.Message, len(msgs)),
 		AtHead:    o.atHead,
@@ -119,6 +118,6 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 	}
 	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]string, error) {
 		c.runEnqueueHooks(ctx, &p)
-		return c.b.Enqueue(ctx, p)
+		return c.h.Enqueue(ctx, p)
 	})
 }

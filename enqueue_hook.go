@@ -38,7 +38,7 @@ func (c *Client) runEnqueueHooks(ctx context.Context, p *backend.EnqueueParams) 
 			m.Headers = make(map[string]string)
 		}
 		for _, h := range c.cfg.enqueueHooks {
-			h(ctx, p.Namespace, p.Queue, &m)
+			h(ctx, c.ns, p.Queue, &m)
 		}
 		t.Headers = m.Headers
 		if len(t.Headers) == 0 {

@@ -2,7 +2,6 @@ package keyq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -30,12 +29,15 @@ func invalid(format string, args ...any) error {
 }
 
 // wrap names the operation and the namespace in err, and makes any deadline an
-// ErrTimeout.
+// ErrTimeout (backend.Deadline).
 func (c *Client) wrap(op string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
-		err = fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
-	return fmt.Errorf("keyq: %s %q: %w", op, c.ns, err)
+	return fmt.Errorf("keyq: %s %q: %w", op, c.ns, backend.Deadline(err))
+}
+
+// malformed reports a driver reply that breaks the contract: it is an error,
+// never taken for a result.
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("malformed reply from the driver: "+format, args...)
 }
 
 // call runs f with the operation timeout, extended by extra for calls that wait, and

@@ -3,61 +3,10 @@ package keyq
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/keyq/keyq/backend"
 )
-
-// DequeueOption changes one Dequeue or Next call.
-type DequeueOption func(*backend.DequeueParams)
-
-// Wait makes the call block up to d for a task to arrive; the default, 0, returns at
-// once (S3.4).
-func Wait(d time.Duration) DequeueOption { return func(p *backend.DequeueParams) { p.Wait = d } }
-
-// Batch leases up to n tasks in one call (S3.3). The default is 1.
-func Batch(n int) DequeueOption { return func(p *backend.DequeueParams) { p.Count = n } }
-
-// LeaseFor sets the lease of this call's tasks instead of the client's (S4.1).
-func LeaseFor(d time.Duration) DequeueOption {
-	return func(p *backend.DequeueParams) { p.Lease = d }
-}
-
-// From serves these queues, highest priority first, instead of the client's.
-func From(queues ...string) DequeueOption {
-	return func(p *backend.DequeueParams) { p.Queues = queues }
-}
-
-// Dequeue leases the next tasks from the client's queues in priority order (S3.1).
-// Tasks whose key already has an answer are skipped and the answer's TTL refreshed
-// (S3.2). It returns no tasks and a nil error when none is available in time. A
-// cancelled context ends a waiting call with the context's error (S3.5). Leases it
-// returns are the caller's to end, whatever the error.
-func (c *Client) Dequeue(ctx context.Context, opts ...DequeueOption) ([]Lease, error) {
-	p := backend.DequeueParams{Namespace: c.ns, Queues: c.cfg.queues, Count: 1, Lease: c.cfg.lease}
-	for _, o := range opts {
-		if o == nil {
-			return nil, c.wrap("dequeue", invalid("nil option"))
-		}
-		o(&p)
-	}
-	res, err := run(c, ctx, "dequeue", &p, max(p.Wait, 0), func(ctx context.Context) (backend.DequeueResult, error) {
-		return c.b.Dequeue(ctx, p)
-	})
-	return res.Leases, err
-}
-
-// Next leases one task from the first of the client's queues that has one (S3.1):
-// it returns nil and no error when nothing is available in time.
-func (c *Client) Next(ctx context.Context, opts ...DequeueOption) (*Lease, error) {
-	ls, err := c.Dequeue(ctx, append(opts[:len(opts):len(opts)], Batch(1))...)
-	if len(ls) == 0 {
-		return nil, err
-	}
-	return &ls[0], err
-}
 
 // AckOption changes one Ack call.
 type AckOption func(*ackOptions)
@@ -95,47 +44,53 @@ func WithStatus(s JobStatus, lastError string) AckOption {
 	return func(o *ackOptions) { o.status, o.err = s, lastError }
 }
 
-func (c *Client) leaseRef(l *Lease) (string, string, error) {
+func leaseRef(l *Lease) (backend.LeaseRef, error) {
 	if l == nil {
-		return "", "", invalid("nil lease")
+		return backend.LeaseRef{}, invalid("nil lease")
 	}
-	return l.ID, l.Token, nil
+	return backend.LeaseRef{TaskID: l.ID, Token: l.Token}, nil
 }
 
 // Ack ends the lease and removes the task for good (S4.2). A lease that has expired
 // or ended gives ErrLeaseLost and changes nothing (S4.6).
 func (c *Client) Ack(ctx context.Context, l *Lease, opts ...AckOption) error {
-	p, err := c.ackParams(l, opts)
+	s, err := c.ackSettlement(l, opts)
 	if err != nil {
 		return c.wrap("ack", err)
 	}
-	_, err = run(c, ctx, "ack", &p, 0, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.b.Ack(ctx, p)
-	})
+	_, err = c.settleOne(ctx, "ack", s)
 	return err
 }
 
-func (c *Client) ackParams(l *Lease, opts []AckOption) (backend.AckParams, error) {
+// ackSettlement makes the settlement of an Ack, answer encoded, and checks it.
+func (c *Client) ackSettlement(l *Lease, opts []AckOption) (backend.Settlement, error) {
 	var o ackOptions
 	for _, f := range opts {
 		if f == nil {
-			return backend.AckParams{}, invalid("nil option")
+			return backend.Settlement{}, invalid("nil option")
 		}
 		f(&o)
 	}
-	id, token, err := c.leaseRef(l)
+	ref, err := leaseRef(l)
 	if err != nil {
-		return backend.AckParams{}, err
+		return backend.Settlement{}, err
 	}
-	p := backend.AckParams{Namespace: c.ns, TaskID: id, Token: token, Status: o.status, Error: o.err}
+	s := backend.Settlement{LeaseRef: ref, Action: backend.Ack, Status: o.status, Error: o.err}
 	if o.has {
 		a, err := c.encode(o.value, o.ok)
 		if err != nil {
-			return backend.AckParams{}, err
+			return backend.Settlement{}, err
 		}
-		p.Answer = &a
+		s.Answer = &a
 	}
-	return p, p.Validate()
+	return s, checkSettlement(s)
+}
+
+// checkSettlement validates one settlement, so that a batch never fails for one
+// bad item.
+func checkSettlement(s backend.Settlement) error {
+	p := backend.SettleParams{Items: []backend.Settlement{s}}
+	return p.Validate()
 }
 
 // AckRequest is one lease for AckBatch, with the options Ack would take.
@@ -144,11 +99,10 @@ type AckRequest struct {
 	Opts  []AckOption
 }
 
-// AckBatch acks several leases, each as Ack would, in one round trip when the
-// backend can (backend.BatchAcker). It returns one error per request, in order: nil
-// when acked, else an error matching ErrLeaseLost or ErrInvalid. The second result
-// reports a failure of the whole call, after which any lease may or may not have
-// been acked.
+// AckBatch acks several leases, each as Ack would, in one round trip. It returns
+// one error per request, in order: nil when acked, else an error matching
+// ErrLeaseLost or ErrInvalid. The second result reports a failure of the whole
+// call, after which any lease may or may not have been acked.
 func (c *Client) AckBatch(ctx context.Context, reqs []AckRequest) ([]error, error) {
 	switch {
 	case ctx == nil:
@@ -157,58 +111,73 @@ func (c *Client) AckBatch(ctx context.Context, reqs []AckRequest) ([]error, erro
 		return nil, c.wrap("ack batch", invalid("%d requests, over the maximum %d", len(reqs), MaxCount))
 	}
 	errs := make([]error, len(reqs))
-	var ps []backend.AckParams
-	var at []int // index in reqs of each of ps
+	var items []backend.Settlement
+	var at []int // index in reqs of each of items
 	for i, r := range reqs {
-		p, err := c.ackParams(r.Lease, r.Opts)
+		s, err := c.ackSettlement(r.Lease, r.Opts)
 		if err != nil {
 			errs[i] = c.wrap("ack", err)
 			continue
 		}
-		ps, at = append(ps, p), append(at, i)
+		items, at = append(items, s), append(at, i)
 	}
-	if len(ps) == 0 {
+	if len(items) == 0 {
 		return errs, nil
 	}
-	res, err := c.ackBatch(ctx, ps)
-	if err != nil {
+	res, err := c.settle(ctx, "ack batch", items)
+	if res == nil {
 		return errs, err
 	}
-	for j, e := range res {
-		errs[at[j]] = e
+	for j, r := range res {
+		errs[at[j]] = c.settleErr("ack", r)
 	}
-	return errs, nil
+	return errs, err
 }
 
-// ackBatch acks ps, made by ackParams, in one call when the backend can. It returns
-// one error per item, as Ack would have returned it, or the failure of the whole
-// call.
-func (c *Client) ackBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
-	res, err := call(c, ctx, "ack batch", 0, func(ctx context.Context) ([]error, error) {
-		if ba, ok := c.b.(backend.BatchAcker); ok {
-			res, err := ba.AckBatch(ctx, ps)
-			if err == nil && len(res) != len(ps) {
-				err = fmt.Errorf("the driver answered %d results for %d acks", len(res), len(ps))
-			}
-			return res, err
+// settle settles items in one call and checks the reply: one known result per
+// item, SettleDead only for a Release. The results come with ErrNotReplicated
+// too; with any other error they are nil.
+func (c *Client) settle(ctx context.Context, op string, items []backend.Settlement) ([]backend.SettleResult, error) {
+	p := backend.SettleParams{Items: items}
+	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]backend.SettleResult, error) {
+		res, err := c.h.Settle(ctx, p)
+		if res == nil && err != nil {
+			return nil, err
 		}
-		out := make([]error, len(ps))
-		for i := range ps {
-			if out[i] = c.b.Ack(ctx, ps[i]); out[i] != nil && !errors.Is(out[i], ErrLeaseLost) {
-				return nil, out[i]
+		if len(res) != len(items) {
+			return nil, malformed("%d results for %d settlements", len(res), len(items))
+		}
+		for i, r := range res {
+			switch {
+			case r == backend.SettleDone, r == backend.SettleLost:
+			case r == backend.SettleDead && items[i].Action == backend.Release:
+			default:
+				return nil, malformed("settlement %d: result %v", i, r)
 			}
 		}
-		return out, nil
+		return res, err
 	})
-	if err != nil {
-		return nil, err
+}
+
+// settleOne settles one lease and returns its result, with ErrLeaseLost for
+// SettleLost.
+func (c *Client) settleOne(ctx context.Context, op string, s backend.Settlement) (backend.SettleResult, error) {
+	res, err := c.settle(ctx, op, []backend.Settlement{s})
+	if res == nil {
+		return 0, err
 	}
-	for i, e := range res {
-		if e != nil {
-			res[i] = c.wrap("ack", e)
-		}
+	if e := c.settleErr(op, res[0]); e != nil {
+		return res[0], e
 	}
-	return res, nil
+	return res[0], err
+}
+
+// settleErr is the error of one settled item: ErrLeaseLost when it was lost.
+func (c *Client) settleErr(op string, r backend.SettleResult) error {
+	if r == backend.SettleLost {
+		return c.wrap(op, ErrLeaseLost)
+	}
+	return nil
 }
 
 // encode makes an answer of v with the TTL for its outcome.
@@ -231,74 +200,102 @@ func (c *Client) encode(v any, ok bool) (backend.Answer, error) {
 }
 
 // ReleaseOption changes one Release call.
-type ReleaseOption func(*backend.ReleaseParams)
+type ReleaseOption func(*releaseOptions)
+
+type releaseOptions struct {
+	toTail, keepAttempt, dead bool
+	delay                     time.Duration
+	err                       string
+}
 
 // ToTail puts the released task at the tail of its queue instead of the head.
-func ToTail() ReleaseOption { return func(p *backend.ReleaseParams) { p.ToTail = true } }
+func ToTail() ReleaseOption { return func(o *releaseOptions) { o.toTail = true } }
 
 // After makes the released task available again only after d (S7.2).
-func After(d time.Duration) ReleaseOption { return func(p *backend.ReleaseParams) { p.Delay = d } }
+func After(d time.Duration) ReleaseOption { return func(o *releaseOptions) { o.delay = d } }
 
 // Because records err as the job's last error, and as the reason if the task is
 // dead-lettered.
 func Because(err error) ReleaseOption {
-	return func(p *backend.ReleaseParams) {
+	return func(o *releaseOptions) {
 		if err != nil {
-			p.Error = err.Error()
+			o.err = err.Error()
 		}
 	}
 }
 
 // KeepAttempt does not count this delivery as an attempt: for a task handed back
 // unstarted, as on shutdown.
-func KeepAttempt() ReleaseOption { return func(p *backend.ReleaseParams) { p.KeepAttempt = true } }
+func KeepAttempt() ReleaseOption { return func(o *releaseOptions) { o.keepAttempt = true } }
 
 // DeadLetter sends the task to the dead-letter list now, whatever its attempt count.
-func DeadLetter() ReleaseOption { return func(p *backend.ReleaseParams) { p.DeadLetter = true } }
+// It takes no other option than Because.
+func DeadLetter() ReleaseOption { return func(o *releaseOptions) { o.dead = true } }
 
 // Release ends the lease and puts the task back at the head of its queue, to be
 // delivered next, with its attempt count up by one (S4.3). A task that has used up
 // its attempts goes to the dead-letter list instead (S4.7).
 func (c *Client) Release(ctx context.Context, l *Lease, opts ...ReleaseOption) error {
-	id, token, err := c.leaseRef(l)
+	s, err := releaseSettlement(l, opts)
 	if err != nil {
 		return c.wrap("release", err)
 	}
-	p := backend.ReleaseParams{Namespace: c.ns, TaskID: id, Token: token}
-	for _, o := range opts {
-		if o == nil {
-			return c.wrap("release", invalid("nil option"))
-		}
-		o(&p)
-	}
-	_, err = run(c, ctx, "release", &p, 0, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.b.Release(ctx, p)
-	})
+	_, err = c.settleOne(ctx, "release", s)
 	return err
+}
+
+// releaseSettlement makes the settlement of a Release and checks it.
+func releaseSettlement(l *Lease, opts []ReleaseOption) (backend.Settlement, error) {
+	var o releaseOptions
+	for _, f := range opts {
+		if f == nil {
+			return backend.Settlement{}, invalid("nil option")
+		}
+		f(&o)
+	}
+	ref, err := leaseRef(l)
+	if err != nil {
+		return backend.Settlement{}, err
+	}
+	s := backend.Settlement{LeaseRef: ref, Action: backend.Release, Error: o.err,
+		ToTail: o.toTail, Delay: o.delay, KeepAttempt: o.keepAttempt}
+	if o.dead {
+		s.Action = backend.DeadLetter
+	}
+	return s, checkSettlement(s)
 }
 
 // Extend pushes the lease's deadline to now + d on the backend's clock and updates
 // l.Deadline (S4.4).
 func (c *Client) Extend(ctx context.Context, l *Lease, d time.Duration) error {
-	id, token, err := c.leaseRef(l)
+	ref, err := leaseRef(l)
 	if err != nil {
 		return c.wrap("extend", err)
 	}
-	p := backend.ExtendParams{Namespace: c.ns, TaskID: id, Token: token, Lease: d}
-	at, err := run(c, ctx, "extend", &p, 0, func(ctx context.Context) (time.Time, error) {
-		return c.b.Extend(ctx, p)
-	})
-	if err == nil {
-		l.Deadline = at
+	at, err := c.extend(ctx, []backend.LeaseRef{ref}, d)
+	if at == nil {
+		return err
 	}
+	if at[0].IsZero() {
+		return c.wrap("extend", ErrLeaseLost)
+	}
+	l.Deadline = at[0]
 	return err
 }
 
-// Reclaim puts every expired lease of the namespace back now, and returns how many.
-// Backends do this on their own; the call is for tools (S4.5).
-func (c *Client) Reclaim(ctx context.Context) (int, error) {
-	p := backend.ReclaimParams{Namespace: c.ns}
-	return run(c, ctx, "reclaim", &p, 0, func(ctx context.Context) (int, error) {
-		return c.b.Reclaim(ctx, p)
+// extend extends refs in one call and checks the reply: one deadline per lease,
+// the zero time for a lost one. The deadlines come with ErrNotReplicated too;
+// with any other error they are nil.
+func (c *Client) extend(ctx context.Context, refs []backend.LeaseRef, d time.Duration) ([]time.Time, error) {
+	p := backend.ExtendParams{Leases: refs, Lease: d}
+	return run(c, ctx, "extend", &p, 0, func(ctx context.Context) ([]time.Time, error) {
+		at, err := c.h.Extend(ctx, p)
+		if at == nil && err != nil {
+			return nil, err
+		}
+		if len(at) != len(refs) {
+			return nil, malformed("%d deadlines for %d leases", len(at), len(refs))
+		}
+		return at, err
 	})
 }

@@ -26,10 +26,12 @@ package keyq
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
 )
 
 // The types a Client hands out are the driver contract's own.
@@ -56,16 +58,20 @@ const (
 
 // Client is a namespace of a backend. It is safe for concurrent use.
 type Client struct {
-	b   backend.Backend
-	ns  string
-	cfg config
+	b     backend.Backend
+	h     backend.Namespace // the namespace's handle: every call runs on it
+	ns    string
+	cfg   config
+	clock clock.Clock // the backend's, or the host's: Dequeue waits for Next on it
+	waits waiters
 }
 
 // New returns a client for a namespace of b. The namespace may hold any bytes but
-// must not be empty. Closing is the backend's: close b when done with every client.
+// must not be empty, and the backend may refuse names it cannot hold (ErrInvalid).
+// Closing is the backend's: close b when done with every client.
 func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	cfg := defaults()
-	c := &Client{b: b, ns: namespace}
+	c := &Client{b: b, ns: namespace, clock: clock.Real()}
 	for _, o := range opts {
 		if o == nil {
 			return nil, c.wrap("new", invalid("nil option"))
@@ -82,12 +88,24 @@ func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, c.wrap("new", err)
 	}
+	h, err := b.Namespace(namespace)
+	if err == nil && isNil(h) {
+		err = malformed("the backend returned a nil namespace handle")
+	}
+	if err != nil {
+		return nil, c.wrap("new", err)
+	}
+	c.h = h
+	c.waits.notifier, _ = h.(backend.Notifier)
+	if cb, ok := b.(backend.Clocked); ok && cb.Clock() != nil {
+		c.clock = cb.Clock()
+	}
 	return c, nil
 }
 
 // isNil reports whether b is nil, or an interface holding a nil pointer, map,
 // slice, func or channel (a typed nil), whose methods would panic.
-func isNil(b backend.Backend) bool {
+func isNil(b any) bool {
 	if b == nil {
 		return true
 	}
@@ -106,6 +124,17 @@ func (c *Client) Queues() []string { return append([]string(nil), c.cfg.queues..
 
 // Backend returns the backend the client uses.
 func (c *Client) Backend() backend.Backend { return c.b }
+
+// optional returns the client's namespace handle as the optional interface I, or
+// an error matching errors.ErrUnsupported, wrapped for op, when the driver has not
+// got it.
+func optional[I any](c *Client, op string) (I, error) {
+	i, ok := c.h.(I)
+	if !ok {
+		return i, c.wrap(op, backend.Unsupported(fmt.Sprintf("the backend has no %T", (*I)(nil))[1:]))
+	}
+	return i, nil
+}
 
 // LeaseDuration returns the lease a dequeue asks for by default.
 func (c *Client) LeaseDuration() time.Duration { return c.cfg.lease }

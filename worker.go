@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
-	"github.com/keyq/keyq/clock"
 )
 
 // Handler runs tasks of one type. Its result is stored, encoded as JSON, as the
@@ -119,25 +118,28 @@ type WorkerStats struct {
 //     as its last error, to return at the head of its queue once the backoff
 //     has passed (DefaultWorkerBackoff: 0.5-1s after the first failure, doubling
 //     up to 10 minutes; WorkerBackoff changes it), while the tasks behind it run;
-//     the backend dead-letters it once its attempts are used up (S4.7);
-//   - while the handler runs, extends its lease every third of the lease; if the
-//     lease is lost anyway, it cancels the handler and acks nothing.
+//     the backend dead-letters it once its attempts are used up (S4.7), and says
+//     so, which the worker reports as OutcomeDead;
+//   - while it holds the lease, extends it every third of the lease, in one
+//     Extend call with every other lease it holds; if the lease is lost anyway,
+//     it cancels the handler and acks nothing.
 //
-// A handler's slot is free as soon as it returns; its ack goes to the backend in
-// the background, in one call with the acks of handlers that finish at about the
-// same time (see WorkerAckBatches), and each delivery is settled as by an Ack of
-// its own when that call returns.
+// A handler's slot is free as soon as it returns; its ack, release or
+// dead-letter goes to the backend in the background, in one Settle call with
+// those of handlers that finish at about the same time (see WorkerAckBatches),
+// and each delivery's outcome is the backend's result for it.
 //
 // Methods are safe for concurrent use.
 type Worker struct {
-	c      *Client
-	cfg    workerConfig
-	log    *slog.Logger
-	limits []*limiter
-	sem    chan struct{}
-	wg     sync.WaitGroup // running handlers
-	acks   *acker         // nil: each ack is a call of its own
-	ackEnd chan struct{}  // closed when Run, stopping, waits for the last acks
+	c       *Client
+	cfg     workerConfig
+	log     *slog.Logger
+	limits  []*limiter
+	sem     chan struct{}
+	wg      sync.WaitGroup // running handlers
+	keep    *keeper        // the heartbeat of every lease held
+	settler *settler       // nil: each delivery is settled in a call of its own
+	ackEnd  chan struct{}  // closed when Run, stopping, waits for the last settlements
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -174,18 +176,20 @@ func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, c.wrap("new worker", err)
 	}
-	return &Worker{
+	w := &Worker{
 		c:        c,
 		cfg:      cfg,
 		log:      cfg.logger.With("namespace", c.Namespace()),
 		limits:   newLimiters(&cfg),
 		sem:      make(chan struct{}, cfg.concurrency),
-		acks:     newAcker(c, &cfg),
+		settler:  newSettler(c, &cfg),
 		ackEnd:   make(chan struct{}),
 		handlers: make(map[string]Handler),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	w.keep = newKeeper(w)
+	return w, nil
 }
 
 // Handle registers h for tasks of type taskType; the empty type is that of tasks
@@ -281,15 +285,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer force(nil)
 
 	if w.cfg.shared != nil {
-		if _, ok := w.c.Backend().(backend.RateLimiter); !ok {
-			return w.c.wrap("worker run", invalid("the backend has no shared rate limiter"))
+		if _, err := optional[backend.RateLimiter](w.c, "worker run"); err != nil {
+			return err
 		}
 	}
 
-	if w.acks != nil {
-		// Acks go on through a shutdown, on base; the ackers stop once every
-		// handler, and so every ack, is done.
-		w.acks.start(base)
+	// Settlements and lease extensions go on through a shutdown, on base; they
+	// stop once every handler, and so every settlement, is done.
+	keepStop := make(chan struct{})
+	go w.keep.run(base, keepStop)
+	if w.settler != nil {
+		w.settler.start(base)
 	}
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
@@ -305,9 +311,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopFetch()
 	w.drain(forceCtx, force)
 	close(w.ackEnd)
-	if w.acks != nil {
-		w.acks.stop()
+	if w.settler != nil {
+		w.settler.stop()
 	}
+	close(keepStop)
+	<-w.keep.done
 	w.log.Info("keyq worker: stopped", "err", err)
 	return err
 }
@@ -437,27 +445,19 @@ type delivery struct {
 	lease    Lease
 	lost     atomic.Bool
 	timedOut atomic.Bool
-	started  chan context.CancelCauseFunc // gets the handler's cancel when it starts
-	finish   chan struct{}                // closed when the worker is done with the lease
-	watched  chan struct{}                // closed when the watcher has stopped
+	cancel   context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
 }
 
-// start begins watching the leases of one fetch and starts their handlers one by
+// start keeps the leases of one fetch alive and starts their handlers one by
 // one, as the refresh hook and the rate limits allow. It hands back those it
 // cannot start.
 func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
 	ds := make([]*delivery, len(leases))
 	for i := range leases {
-		d := &delivery{
-			lease:   leases[i],
-			started: make(chan context.CancelCauseFunc, 1),
-			finish:  make(chan struct{}),
-			watched: make(chan struct{}),
-		}
-		ds[i] = d
-		w.inFlight.Add(1)
-		go w.watch(base, d)
+		ds[i] = &delivery{lease: leases[i]}
 	}
+	w.inFlight.Add(int64(len(ds)))
+	w.keep.add(ds)
 	for i, d := range ds {
 		w.mu.Lock()
 		h := w.chain[d.lease.Type]
@@ -476,7 +476,7 @@ func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
 			return
 		}
 		if d.lost.Load() {
-			w.stopWatch(d)
+			w.keep.remove(d)
 			w.settled(d, OutcomeLost, ErrLeaseLost)
 			<-w.sem
 			continue
@@ -499,68 +499,6 @@ func (w *Worker) slot(ctx context.Context) bool {
 	}
 }
 
-// watch extends d's lease every third of the lease until the worker is done with
-// it, and runs the handler's timeout.
-func (w *Worker) watch(base context.Context, d *delivery) {
-	defer close(d.watched)
-	l := d.lease // our own copy: Extend updates its deadline
-	every := max(w.cfg.lease/3, time.Millisecond)
-	keep := w.cfg.clock.NewTimer(every)
-	keepC := keep.C()
-	var tmo clock.Timer
-	var tmoC <-chan time.Time
-	defer func() {
-		keep.Stop()
-		if tmo != nil {
-			tmo.Stop()
-		}
-	}()
-	var cancel context.CancelCauseFunc
-	started := d.started
-	for {
-		select {
-		case <-d.finish:
-			return
-		case cancel = <-started:
-			started = nil
-			if d.lost.Load() {
-				cancel(ErrLeaseLost)
-			} else if w.cfg.timeout > 0 {
-				tmo = w.cfg.clock.NewTimer(w.cfg.timeout)
-				tmoC = tmo.C()
-			}
-		case <-tmoC:
-			tmoC = nil
-			d.timedOut.Store(true)
-			cancel(ErrTaskTimeout)
-		case <-keepC:
-			next := every
-			err := w.c.Extend(base, &l, w.cfg.lease)
-			switch {
-			case err == nil:
-			case errors.Is(err, ErrLeaseLost):
-				d.lost.Store(true)
-				w.log.Warn("keyq worker: lease lost", "task", l.ID, "queue", l.Queue)
-				if cancel != nil {
-					cancel(ErrLeaseLost)
-				}
-				keepC = nil
-				continue
-			default:
-				w.log.Warn("keyq worker: lease extension failed", "task", l.ID, "err", err)
-				next = max(every/3, time.Millisecond)
-			}
-			keep = w.cfg.clock.NewTimer(next)
-			keepC = keep.C()
-		}
-	}
-}
-
-func (w *Worker) stopWatch(d *delivery) {
-	close(d.finish)
-	<-d.watched
-}
-
 // process runs the handler of one delivery and settles its lease.
 func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler) {
 	defer func() {
@@ -569,25 +507,25 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 	}()
 	hctx, cancel := context.WithCancelCause(forceCtx)
 	defer cancel(nil)
-	d.started <- cancel
+	w.keep.started(d, cancel)
+	stopTimeout := w.timeout(d, cancel)
 	w.running.Add(1)
 	v, err := w.call(hctx, h, &d.lease.Task)
 	w.running.Add(-1)
-	w.stopWatch(d)
+	stopTimeout()
+	w.keep.remove(d)
 	forced := errors.Is(context.Cause(hctx), ErrShutdown)
-	t := &d.lease
 	switch {
 	case d.lost.Load():
 		w.settled(d, OutcomeLost, errors.Join(ErrLeaseLost, err))
 	case err == nil && !d.timedOut.Load():
 		w.ack(base, d, v)
 	case forced:
-		w.settle(d, OutcomeReturned, err, w.c.Release(base, t, KeepAttempt(), Because(ErrShutdown)))
+		w.release(base, d, OutcomeReturned, err, KeepAttempt(), Because(ErrShutdown))
 	case d.timedOut.Load() && w.cfg.timeoutFinal:
 		w.timeouts.Add(1)
 		msg := ErrTaskTimeout.Error()
-		_ = w.ackLease(base, d, func(r ackRes) { w.settle(d, OutcomeFailed, ErrTaskTimeout, r.err()) },
-			WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg)) // encodes
+		w.ackWith(base, d, OutcomeFailed, ErrTaskTimeout, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg))
 	case d.timedOut.Load():
 		w.timeouts.Add(1)
 		w.retry(base, d, ErrTaskTimeout)
@@ -595,6 +533,31 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 		w.fail(base, d, err)
 	default:
 		w.retry(base, d, err)
+	}
+}
+
+// timeout runs the handler timeout of d, when the worker has one, on the
+// worker's clock: it marks d timed out and cancels its handler. The returned
+// function stops it.
+func (w *Worker) timeout(d *delivery, cancel context.CancelCauseFunc) func() {
+	if w.cfg.timeout <= 0 {
+		return func() {}
+	}
+	t := w.cfg.clock.NewTimer(w.cfg.timeout)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-t.C():
+			d.timedOut.Store(true)
+			cancel(ErrTaskTimeout)
+		case <-stop:
+		}
+	}()
+	return func() {
+		t.Stop()
+		close(stop)
+		<-stopped
 	}
 }
 
@@ -611,82 +574,94 @@ func (w *Worker) call(ctx context.Context, h Handler, t *Task) (v any, err error
 	return h.Handle(ctx, t)
 }
 
+// ack acks d with the handler's result v as its answer; a result that does not
+// encode is a final failure.
 func (w *Worker) ack(base context.Context, d *delivery, v any) {
-	err := w.ackLease(base, d, func(r ackRes) {
-		if errors.Is(r.item, ErrInvalid) {
-			// The backend refused the ack as invalid: a final failure, acked in a
-			// call of its own, as this may run on an acker goroutine.
-			err := Final(r.item)
-			w.settle(d, OutcomeFailed, err, w.c.Ack(base, &d.lease, failure(err)...))
-			return
-		}
-		w.settle(d, OutcomeFinished, nil, r.err())
-	}, WithAnswer(v))
+	s, err := w.c.ackSettlement(&d.lease, []AckOption{WithAnswer(v)})
 	if err != nil {
-		// The result does not encode as an answer: that is a final failure.
-		w.fail(base, d, Final(err))
+		w.fail(base, d, Final(w.c.wrap("ack", err)))
+		return
 	}
+	w.finish(base, d, s, OutcomeFinished, nil)
 }
 
+// ackWith acks d with opts, which must make a valid ack.
+func (w *Worker) ackWith(base context.Context, d *delivery, o Outcome, herr error, opts ...AckOption) {
+	s, err := w.c.ackSettlement(&d.lease, opts)
+	if err != nil {
+		w.settled(d, OutcomeError, errors.Join(herr, err))
+		return
+	}
+	w.finish(base, d, s, o, herr)
+}
+
+// fail acks d as the final failure err, with a FailureAnswer as its error answer.
 func (w *Worker) fail(base context.Context, d *delivery, err error) {
-	// A FailureAnswer always encodes.
-	_ = w.ackLease(base, d, func(r ackRes) { w.settle(d, OutcomeFailed, err, r.err()) }, failure(err)...)
-}
-
-// failure is how a final failure err is acked: with a FailureAnswer as the error
-// answer and the job failed.
-func failure(err error) []AckOption {
 	msg := err.Error()
-	return []AckOption{WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg)}
+	w.ackWith(base, d, OutcomeFailed, err, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusFailed, msg))
 }
 
+// release releases d with opts, which must make a valid release.
+func (w *Worker) release(base context.Context, d *delivery, o Outcome, herr error, opts ...ReleaseOption) {
+	s, err := releaseSettlement(&d.lease, opts)
+	if err != nil {
+		w.settled(d, OutcomeError, errors.Join(herr, err))
+		return
+	}
+	w.finish(base, d, s, o, herr)
+}
+
+// retry releases d after the backoff for another attempt; the backend
+// dead-letters it instead when its attempts are used up, and its result says so.
 func (w *Worker) retry(base context.Context, d *delivery, err error) {
 	opts := []ReleaseOption{Because(err)}
 	if w.cfg.backoff != nil {
 		if delay := w.cfg.backoff(d.lease.Attempt, err); delay > 0 {
-			opts = append(opts, After(delay))
+			opts = append(opts, After(min(delay, MaxDuration)))
 		}
 	}
-	o := OutcomeRetried
-	if d.lease.Attempt+1 >= d.lease.MaxAttempts {
-		o = OutcomeDead
-	}
-	w.settle(d, o, err, w.c.Release(base, &d.lease, opts...))
+	w.release(base, d, OutcomeRetried, err, opts...)
 }
 
 // noHandler dead-letters a task whose type has no handler.
 func (w *Worker) noHandler(base context.Context, d *delivery) {
-	w.stopWatch(d)
+	w.keep.remove(d)
 	err := fmt.Errorf("%w %q", ErrNoHandler, d.lease.Type)
-	w.settle(d, OutcomeDead, err, w.c.Release(base, &d.lease, DeadLetter(), Because(err)))
+	w.release(base, d, OutcomeDead, err, DeadLetter(), Because(err))
 }
 
-// handBack releases unstarted deliveries with their attempts kept, last first, so
-// that they are back at the head in the order they were fetched.
+// handBack releases unstarted deliveries with their attempts kept, in one
+// request, last first, so that they are back at the head in the order they were
+// fetched.
 func (w *Worker) handBack(base context.Context, ds []*delivery) {
+	var items []backend.Settlement
+	var back []*delivery
 	for i := len(ds) - 1; i >= 0; i-- {
 		d := ds[i]
-		w.stopWatch(d)
+		w.keep.remove(d)
 		if d.lost.Load() {
 			w.settled(d, OutcomeLost, ErrLeaseLost)
-		} else {
-			w.settle(d, OutcomeReturned, nil, w.c.Release(base, &d.lease, KeepAttempt()))
+			continue
 		}
+		s, err := releaseSettlement(&d.lease, []ReleaseOption{KeepAttempt()})
+		if err != nil {
+			w.settled(d, OutcomeError, err)
+			continue
+		}
+		items, back = append(items, s), append(back, d)
 	}
-}
-
-// settle records the outcome o of d, or the failure of the call that should have
-// made it.
-func (w *Worker) settle(d *delivery, o Outcome, herr, callErr error) {
-	switch {
-	case callErr == nil:
-		w.settled(d, o, herr)
-	case errors.Is(callErr, ErrLeaseLost):
-		w.settled(d, OutcomeLost, errors.Join(herr, callErr))
-	default:
-		w.log.Warn("keyq worker: settling a task failed; its lease will expire", "task", d.lease.ID, "outcome", o, "err", callErr)
-		w.settled(d, OutcomeError, errors.Join(herr, callErr))
+	if len(items) == 0 {
+		return
 	}
+	w.submit(base, &settleReq{items: items, done: func(res []backend.SettleResult, err error) {
+		for i, d := range back {
+			var r backend.SettleResult
+			if res != nil {
+				r = res[i]
+			}
+			w.settledAs(d, OutcomeReturned, nil, r, err)
+		}
+	}}, true)
 }
 
 func (w *Worker) settled(d *delivery, o Outcome, err error) {

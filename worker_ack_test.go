@@ -17,44 +17,34 @@ import (
 	"github.com/keyq/keyq/clock"
 )
 
-// ackSpy wraps a backend: it counts the ack calls, and can hold batch acks at a
-// gate, fail one, or end a lease itself inside one.
+// ackSpy wraps a namespace handle: it records the settle calls, and can hold them
+// at a gate, fail one, or end a lease itself inside one.
 type ackSpy struct {
-	backend.Backend
-	gate chan struct{} // when not nil, AckBatch calls wait until it is closed
+	nsParts
+	gate chan struct{} // when not nil, Settle calls wait until it is closed
 
 	mu          sync.Mutex
-	acks        int        // Ack calls
-	batches     [][]string // the task IDs of each AckBatch call, in the order they came
-	inFlight    int        // AckBatch calls in progress
+	batches     [][]string // the task IDs of each Settle call, in the order they came
+	inFlight    int        // Settle calls in progress
 	maxInFlight int
-	held        int      // acks in the calls that wait at the gate
-	fail        error    // when set, the next AckBatch call fails with it and acks nothing
+	held        int      // settlements in the calls that wait at the gate
+	fail        error    // when set, the next Settle call fails with it and settles nothing
 	failed      []string // the task IDs of that call
-	steal       bool     // when set, the next call of two acks or more ends its last lease first
+	steal       bool     // when set, the next call of two items or more ends its last lease first
 	stolen      string   // the task ID of that lease
 }
 
-var _ backend.BatchAcker = (*ackSpy)(nil)
-
-func (s *ackSpy) Ack(ctx context.Context, p backend.AckParams) error {
-	s.mu.Lock()
-	s.acks++
-	s.mu.Unlock()
-	return s.Backend.Ack(ctx, p)
-}
-
-func (s *ackSpy) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
-	ids := make([]string, len(ps))
-	for i := range ps {
-		ids[i] = ps[i].TaskID
+func (s *ackSpy) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
+	ids := make([]string, len(p.Items))
+	for i := range p.Items {
+		ids[i] = p.Items[i].TaskID
 	}
 	s.mu.Lock()
 	s.batches = append(s.batches, ids)
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	if s.gate != nil {
-		s.held += len(ps)
+		s.held += len(ids)
 	}
 	s.mu.Unlock()
 	defer func() {
@@ -69,11 +59,11 @@ func (s *ackSpy) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error,
 			return nil, ctx.Err()
 		}
 		s.mu.Lock()
-		s.held -= len(ps)
+		s.held -= len(ids)
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	fail, steal := s.fail, s.steal && len(ps) > 1
+	fail, steal := s.fail, s.steal && len(ids) > 1
 	s.fail = nil
 	if fail != nil {
 		s.failed = ids
@@ -87,21 +77,21 @@ func (s *ackSpy) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error,
 	}
 	if steal {
 		// Someone else ends the lease between the worker's handler and its ack.
-		p := ps[len(ps)-1]
-		p.Answer = &backend.Answer{Value: []byte(`"other"`), OK: true, TTL: time.Hour}
-		p.Status, p.Error = "", ""
-		if err := s.Backend.Ack(ctx, p); err != nil {
+		it := p.Items[len(p.Items)-1]
+		it.Answer = &backend.Answer{Value: []byte(`"other"`), OK: true, TTL: time.Hour}
+		it.Status, it.Error = "", ""
+		if _, err := s.Namespace.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{it}}); err != nil {
 			return nil, err
 		}
 	}
-	return s.Backend.(backend.BatchAcker).AckBatch(ctx, ps)
+	return s.Namespace.Settle(ctx, p)
 }
 
-// calls returns the number of Ack calls and a copy of the batches.
-func (s *ackSpy) calls() (int, [][]string) {
+// calls returns a copy of the batches.
+func (s *ackSpy) calls() [][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.acks, slices.Clone(s.batches)
+	return slices.Clone(s.batches)
 }
 
 func (s *ackSpy) heldAcks() int {
@@ -115,15 +105,14 @@ func (s *ackSpy) heldAcks() int {
 func spyEnv(t *testing.T, bf backendFactory, gated bool) (env, *ackSpy) {
 	t.Helper()
 	e := bf.new(t, false, keyq.WithQueues(q))
-	spy := &ackSpy{Backend: e.client.Backend()}
+	spy := &ackSpy{}
 	if gated {
 		spy.gate = make(chan struct{})
 	}
-	c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.client = c
+	e.client = wrapClient(t, e, namespace(t), func(h backend.Namespace) backend.Namespace {
+		spy.nsParts = partsOf(h)
+		return spy
+	}, keyq.WithQueues(q))
 	return e, spy
 }
 
@@ -212,9 +201,9 @@ func TestWorkerAckBatches(t *testing.T) {
 			for range n {
 				rec.expect(t, keyq.OutcomeFinished)
 			}
-			acks, batches := spy.calls()
-			if acks != 0 || len(batches) >= n {
-				t.Fatalf("%d Ack calls and %d batch calls %v for %d tasks, want only batch calls, fewer than the tasks", acks, len(batches), batches, n)
+			batches := spy.calls()
+			if len(batches) >= n {
+				t.Fatalf("%d settle calls %v for %d tasks, want fewer than the tasks", len(batches), batches, n)
 			}
 			if got := slices.Sorted(slices.Values(slices.Concat(batches...))); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
 				t.Fatalf("acked tasks %v, want each of %v once", got, ids)
@@ -242,8 +231,8 @@ func TestWorkerAckBatches(t *testing.T) {
 			id := mustEnqueue(t, e.client, q, "one")
 			start(t, w)
 			rec.expect(t, keyq.OutcomeFinished) // the worker's clock never moves
-			if acks, batches := spy.calls(); acks != 0 || len(batches) != 1 || !slices.Equal(batches[0], []string{id}) {
-				t.Fatalf("%d Ack calls, batch calls %v; want one batch of %s", acks, batches, id)
+			if batches := spy.calls(); len(batches) != 1 || !slices.Equal(batches[0], []string{id}) {
+				t.Fatalf("settle calls %v; want one of %s", batches, id)
 			}
 			expectAnswer(t, e.client, "one", "a-one")
 		})
@@ -257,8 +246,9 @@ func TestWorkerAckBatches(t *testing.T) {
 			for range n {
 				rec.expect(t, keyq.OutcomeFinished)
 			}
-			if acks, batches := spy.calls(); acks != n || len(batches) != 0 {
-				t.Fatalf("%d Ack calls, batch calls %v; want %d Ack calls", acks, batches, n)
+			batches := spy.calls()
+			if len(batches) != n || slices.ContainsFunc(batches, func(b []string) bool { return len(b) != 1 }) {
+				t.Fatalf("settle calls %v; want %d of one task each", batches, n)
 			}
 		})
 	})
@@ -304,8 +294,8 @@ func TestWorkerAckBatchAnswerInvalid(t *testing.T) {
 		for _, i := range []int{0, 2, 3} {
 			expectAnswer(t, e.client, fmt.Sprint("p", i), fmt.Sprint("a-p", i))
 		}
-		if acks, batches := spy.calls(); acks != 0 || len(slices.Concat(batches...)) != n {
-			t.Fatalf("%d Ack calls, batch calls %v; want %d acks in batches", acks, batches, n)
+		if batches := spy.calls(); len(slices.Concat(batches...)) != n {
+			t.Fatalf("settle calls %v; want %d settlements", batches, n)
 		}
 		if ws := w.Stats(); ws.Processed != n-1 || ws.Failed != 1 {
 			t.Fatalf("worker stats %+v, want %d processed, 1 failed", ws, n-1)
@@ -497,7 +487,7 @@ func workerGoroutines() bool {
 	var b strings.Builder
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 2) // every goroutine's whole stack, as runtime.Stack(buf, true)
 	s := b.String()
-	return strings.Contains(s, "keyq.(*Worker)") || strings.Contains(s, "keyq.(*acker)")
+	return strings.Contains(s, "keyq.(*Worker)") || strings.Contains(s, "keyq.(*settler)") || strings.Contains(s, "keyq.(*keeper)")
 }
 
 // TestWorkerAckBatchesInvalid checks that a negative number of ack batches is

@@ -60,8 +60,8 @@ func TestWorkerLocalRateLimits(t *testing.T) {
 					if len(got) == 3 {
 						break
 					}
-					// Three lease keepers and the pacing timer: the worker waits.
-					waitTimers(t, e.wclock, 4)
+					// The lease keeper and the pacing timer: the worker waits.
+					waitTimers(t, e.wclock, 2)
 					if n := len(starts); n != 0 {
 						t.Fatalf("%d tasks started before their time", n)
 					}
@@ -112,16 +112,16 @@ func TestWorkerSharedRate(t *testing.T) {
 }
 
 // TestWorkerSharedRateUnsupported checks that Run refuses a shared limit on a
-// backend without one.
+// backend without one, with errors.ErrUnsupported.
 func TestWorkerSharedRateUnsupported(t *testing.T) {
 	e := newMemoryEnv(t, true)
-	c, err := keyq.New(noLimiter{e.client.Backend()}, "ns")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := wrapClient(t, e, "ns", noLimiter)
 	w := mustWorker(t, c, keyq.WorkerSharedRate("api", time.Second, 1))
-	if err := w.Run(context.Background()); !errors.Is(err, keyq.ErrInvalid) {
-		t.Fatalf("Run = %v, want ErrInvalid", err)
+	if err := w.Run(context.Background()); !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, keyq.ErrInvalid) {
+		t.Fatalf("Run = %v, want errors.ErrUnsupported", err)
+	}
+	if _, err := c.Allow(context.Background(), "api", time.Second, 1); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Allow = %v, want errors.ErrUnsupported", err)
 	}
 }
 
@@ -288,10 +288,10 @@ func TestWorkerShutdown(t *testing.T) {
 			opts   []keyq.WorkerOption
 			timers int
 		}{
-			// Three leases with their keepers, and the pacing timer.
-			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConcurrency(3), keyq.WorkerMinInterval(time.Hour)}, 4},
-			// Three leases with their keepers; two wait for the one handler slot.
-			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConcurrency(1)}, 3},
+			// The keeper of the three leases, and the pacing timer.
+			{"waiting for the rate limit", []keyq.WorkerOption{keyq.WorkerConcurrency(3), keyq.WorkerMinInterval(time.Hour)}, 2},
+			// The keeper of the three leases; two wait for the one handler slot.
+			{"waiting for a handler slot", []keyq.WorkerOption{keyq.WorkerConcurrency(1)}, 1},
 		} {
 			t.Run("unstarted batch leases go back in order/"+tc.name, func(t *testing.T) {
 				e := bf.new(t, false, keyq.WithQueues(q))

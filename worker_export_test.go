@@ -5,10 +5,10 @@ func (w *Worker) StopRequested() <-chan struct{} { return w.stop }
 
 // QueuedAcks counts the acks that wait for a batch; for tests only.
 func (w *Worker) QueuedAcks() int {
-	if w.acks == nil {
+	if w.settler == nil {
 		return 0
 	}
-	return w.acks.queued()
+	return len(w.settler.reqs)
 }
 
 // AckEnd is closed once Run, stopping, waits for the acks still in flight; for

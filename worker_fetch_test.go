@@ -12,9 +12,10 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-// fetchSpy wraps a backend and records each Dequeue call that leased tasks.
+// fetchSpy wraps a namespace handle and records each Dequeue call that leased
+// tasks.
 type fetchSpy struct {
-	backend.Backend
+	nsParts
 	mu      sync.Mutex
 	fetches []fetch
 }
@@ -23,7 +24,7 @@ type fetchSpy struct {
 type fetch struct{ asked, got int }
 
 func (s *fetchSpy) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	r, err := s.Backend.Dequeue(ctx, p)
+	r, err := s.Namespace.Dequeue(ctx, p)
 	if len(r.Leases) > 0 {
 		s.mu.Lock()
 		s.fetches = append(s.fetches, fetch{p.Count, len(r.Leases)})
@@ -42,12 +43,11 @@ func (s *fetchSpy) calls() []fetch {
 func fetchSpyEnv(t *testing.T, bf backendFactory) (env, *fetchSpy) {
 	t.Helper()
 	e := bf.new(t, false, keyq.WithQueues(q))
-	spy := &fetchSpy{Backend: e.client.Backend()}
-	c, err := keyq.New(spy, namespace(t), keyq.WithQueues(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.client = c
+	spy := &fetchSpy{}
+	e.client = wrapClient(t, e, namespace(t), func(h backend.Namespace) backend.Namespace {
+		spy.nsParts = partsOf(h)
+		return spy
+	}, keyq.WithQueues(q))
 	return e, spy
 }
 

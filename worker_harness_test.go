@@ -7,14 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/clock"
-	"github.com/keyq/keyq/internal/redistest"
 	"github.com/keyq/keyq/memory"
-	"github.com/keyq/keyq/redisbackend"
 )
 
 // waitFor bounds every wait of the worker tests, and is their clients' operation
@@ -41,9 +37,10 @@ type backendFactory struct {
 	new func(t *testing.T, real bool, opts ...keyq.Option) env
 }
 
+// backends are the backends the worker tests run on; worker_redis_test.go adds
+// Redis.
 var backends = []backendFactory{
 	{"memory", newMemoryEnv},
-	{"redis", newRedisEnv},
 }
 
 func namespace(t *testing.T) string {
@@ -67,34 +64,6 @@ func newMemoryEnv(t *testing.T, real bool, opts ...keyq.Option) env {
 	}
 	e.client = c
 	return e
-}
-
-func newRedisBackend(t testing.TB, url string) *redisbackend.Backend {
-	t.Helper()
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opt)
-	b, err := redisbackend.New(rc, redisbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = b.Close()
-		_ = rc.Close()
-	})
-	return b
-}
-
-func newRedisEnv(t *testing.T, _ bool, opts ...keyq.Option) env {
-	t.Helper()
-	b := newRedisBackend(t, redistest.URL(t))
-	c, err := keyq.New(b, namespace(t), append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env{client: c, wclock: clock.NewFake(epoch), redis: true}
 }
 
 // forEachBackend runs f once per backend as a subtest.
@@ -220,5 +189,67 @@ func isCause(ctx context.Context, target error) bool {
 	return errors.Is(context.Cause(ctx), target)
 }
 
-// noLimiter hides the backend's shared rate limiter.
-type noLimiter struct{ backend.Backend }
+// wrapBackend is a backend whose namespace handles are wrap's. It keeps the
+// backend's clock.
+type wrapBackend struct {
+	backend.Backend
+	wrap func(backend.Namespace) backend.Namespace
+}
+
+func (b wrapBackend) Namespace(name string) (backend.Namespace, error) {
+	h, err := b.Backend.Namespace(name)
+	if err != nil {
+		return nil, err
+	}
+	return b.wrap(h), nil
+}
+
+func (b wrapBackend) Clock() clock.Clock {
+	if c, ok := b.Backend.(backend.Clocked); ok {
+		return c.Clock()
+	}
+	return clock.Real()
+}
+
+// nsParts is a namespace handle with its optional interfaces, each nil where the
+// handle has not got it; a type that embeds it overrides what it spies on.
+type nsParts struct {
+	backend.Namespace
+	backend.Inspector
+	backend.Admin
+	backend.Notifier
+	backend.RateLimiter
+}
+
+func partsOf(h backend.Namespace) nsParts {
+	p := nsParts{Namespace: h}
+	p.Inspector, _ = h.(backend.Inspector)
+	p.Admin, _ = h.(backend.Admin)
+	p.Notifier, _ = h.(backend.Notifier)
+	p.RateLimiter, _ = h.(backend.RateLimiter)
+	return p
+}
+
+// wrapClient returns a client of e's backend on namespace ns whose handle is
+// wrap's, with opts.
+func wrapClient(t *testing.T, e env, ns string, wrap func(backend.Namespace) backend.Namespace, opts ...keyq.Option) *keyq.Client {
+	t.Helper()
+	c, err := keyq.New(wrapBackend{e.client.Backend(), wrap}, ns, append([]keyq.Option{keyq.WithOpTimeout(waitFor)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// noLimiterNS is a namespace handle without a shared rate limiter.
+type noLimiterNS struct {
+	backend.Namespace
+	backend.Inspector
+	backend.Admin
+	backend.Notifier
+}
+
+func noLimiter(h backend.Namespace) backend.Namespace {
+	p := partsOf(h)
+	return noLimiterNS{p.Namespace, p.Inspector, p.Admin, p.Notifier}
+}

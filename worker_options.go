@@ -26,8 +26,8 @@ const (
 const (
 	// MaxWorkerConcurrency is the most handlers a Worker runs at once.
 	MaxWorkerConcurrency = 100_000
-	// MaxWorkerAckBatches is the most ack calls a Worker keeps in flight at once
-	// (WorkerAckBatches); each holds a buffer of up to 1000 acks.
+	// MaxWorkerAckBatches is the most settle calls a Worker keeps in flight at
+	// once (WorkerAckBatches); each holds a buffer of up to 1000 settlements.
 	MaxWorkerAckBatches = 64
 )
 
@@ -252,24 +252,27 @@ func WorkerOnDone(f func(t *Task, o Outcome, err error)) WorkerOption {
 	return func(c *workerConfig) { c.onDone = f }
 }
 
-// WorkerAckBatches sets how many ack calls the worker keeps in flight at once, each
-// acking the results of several handlers (group commit). A handler's result goes
-// out at once when fewer than n calls are in flight, together with the results of
-// any other handlers that wait by then, up to 1000 in a call; otherwise it waits
-// for a call to return, while others gather. Nothing waits on a timer.
+// WorkerAckBatches sets how many settle calls the worker keeps in flight at once,
+// each settling the deliveries of several handlers (group commit): acks with
+// their answers, failures, retries, dead-letters and hand-backs alike. A
+// handler's result goes out at once when fewer than n calls are in flight,
+// together with the results of any other handlers that wait by then, up to 1000
+// in a call; otherwise it waits for a call to return, while others gather.
+// Nothing waits on a timer.
 //
-// A handler's slot is freed when the handler returns, and its ack waits in a queue
-// of at most 1000 (a handler that finds it full waits with its slot). Each task is
-// settled, and WorkerOnDone called, as with one Ack per task once its own ack is
-// answered: a lost lease is OutcomeLost for that task only; a result that does not
-// encode is a final failure; and a call that fails as a whole settles each of its
-// tasks with OutcomeError (their leases expire and the tasks come back). Stats
-// count a task InFlight until it is settled; Run returns once every ack is.
+// A handler's slot is freed when the handler returns, and its settlement waits in
+// a queue of at most 1000 (a handler that finds it full waits with its slot).
+// Each delivery's outcome, and WorkerOnDone, come from the backend's result for
+// its own item: a lost lease is OutcomeLost for that task only, a release the
+// backend dead-lettered is OutcomeDead; a result that does not encode is a final
+// failure; and a call that fails as a whole settles each of its tasks with
+// OutcomeError (their leases expire and the tasks come back). Stats count a task
+// InFlight until it is settled; Run returns once every task is.
 //
 // A smaller n makes bigger batches: fewer round trips and less work for the store
-// per task. A larger n keeps more acks moving at once, which helps when the round
-// trip, not the store, limits a worker whose handlers finish at once. 0 turns
-// batching off: each ack is a call of its own, on the handler's goroutine, which
-// holds its slot until the ack returns. The worker batches only with a backend
-// that implements backend.BatchAcker. The default is 2.
+// per task. A larger n keeps more settlements moving at once, which helps when the
+// round trip, not the store, limits a worker whose handlers finish at once. 0
+// turns batching off: each delivery is settled in a call of its own, on the
+// handler's goroutine, which holds its slot until the call returns. The default
+// is 2.
 func WorkerAckBatches(n int) WorkerOption { return func(c *workerConfig) { c.ackBatches = n } }

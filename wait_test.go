@@ -1,0 +1,416 @@
+package keyq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/clock"
+)
+
+// waitBound bounds every wait of these tests; it only catches a hang.
+const waitBound = time.Minute
+
+// fakeStore is a driver for the waiting tests: queues are counters of tasks, a
+// Dequeue takes from the first non-empty queue on, and nothing sends a Wake but
+// the test, through the f its Notify got. It records every Dequeue.
+type fakeStore struct {
+	clock *clock.Fake
+
+	mu      sync.Mutex
+	tasks   map[string]int
+	next    time.Duration // the Next of an empty result
+	tries   int           // Dequeue calls
+	tried   chan struct{} // gets a value on every Dequeue call
+	notify  func(backend.Wake)
+	notifyN int   // Notify calls
+	stops   int   // stop calls
+	fail    error // when set, Notify returns it
+	block   bool  // when set, Notify blocks until its ctx ends
+	seq     int
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), tasks: map[string]int{}, tried: make(chan struct{}, 1000)}
+}
+
+// fakeNS is the store's namespace handle, with a Notifier; fakePlain without.
+type fakeNS struct{ *fakeStore }
+type fakePlain struct{ *fakeStore }
+type fakeBackend struct {
+	s        *fakeStore
+	notifier bool
+}
+
+func (b fakeBackend) Namespace(string) (backend.Namespace, error) {
+	if b.notifier {
+		return fakeNS{b.s}, nil
+	}
+	return fakePlain{b.s}, nil
+}
+func (b fakeBackend) Close() error       { return nil }
+func (b fakeBackend) Clock() clock.Clock { return b.s.clock }
+
+func (s *fakeStore) add(q string, n int) {
+	s.mu.Lock()
+	s.tasks[q] += n
+	s.mu.Unlock()
+}
+
+func (s *fakeStore) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tries++
+	s.tried <- struct{}{}
+	var res backend.DequeueResult
+	for _, q := range p.Queues {
+		for len(res.Leases) < p.Count && s.tasks[q] > 0 {
+			s.tasks[q]--
+			s.seq++
+			id := strconv.Itoa(s.seq)
+			res.Leases = append(res.Leases, backend.Lease{Task: backend.Task{ID: id, Queue: q}, Token: id})
+		}
+	}
+	if len(res.Leases) == 0 {
+		res.Next = s.next
+	}
+	return res, nil
+}
+
+func (s fakeNS) Notify(ctx context.Context, f func(backend.Wake)) (func(), error) {
+	s.mu.Lock()
+	s.notifyN++
+	fail, block := s.fail, s.block
+	s.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if fail != nil {
+		return nil, fail
+	}
+	s.mu.Lock()
+	s.notify = f
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.stops++
+		s.notify = nil
+		s.mu.Unlock()
+	}, nil
+}
+
+// wake sends k through the registered Notify callback.
+func (s *fakeStore) wake(t *testing.T, k backend.Wake) {
+	t.Helper()
+	s.mu.Lock()
+	f := s.notify
+	s.mu.Unlock()
+	if f == nil {
+		t.Fatal("no Notify registration to wake through")
+	}
+	f(k)
+}
+
+func (s *fakeStore) Enqueue(context.Context, backend.EnqueueParams) ([]string, error) {
+	return nil, errors.ErrUnsupported
+}
+func (s *fakeStore) Settle(context.Context, backend.SettleParams) ([]backend.SettleResult, error) {
+	return nil, errors.ErrUnsupported
+}
+func (s *fakeStore) Extend(context.Context, backend.ExtendParams) ([]time.Time, error) {
+	return nil, errors.ErrUnsupported
+}
+func (s *fakeStore) SetAnswer(context.Context, backend.SetAnswerParams) error {
+	return errors.ErrUnsupported
+}
+func (s *fakeStore) GetAnswer(context.Context, backend.GetAnswerParams) (backend.Answer, error) {
+	return backend.Answer{}, errors.ErrUnsupported
+}
+
+// waitTries waits until the store has seen n Dequeue calls in all.
+func (s *fakeStore) waitTries(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(waitBound)
+	for {
+		s.mu.Lock()
+		got := s.tries
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-s.tried:
+		case <-deadline:
+			t.Fatalf("%d Dequeue calls within %v, want %d", got, waitBound, n)
+		}
+	}
+}
+
+func (s *fakeStore) count() (tries, notifies, stops int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tries, s.notifyN, s.stops
+}
+
+func fakeClient(t *testing.T, s *fakeStore, notifier bool) *Client {
+	t.Helper()
+	c, err := New(fakeBackend{s, notifier}, "ns", WithQueues("a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// result is what one waiting Dequeue returned.
+type result struct {
+	leases []Lease
+	err    error
+}
+
+// goDequeue starts a waiting Dequeue and returns where its result comes.
+func goDequeue(ctx context.Context, c *Client, opts ...DequeueOption) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		ls, err := c.Dequeue(ctx, append([]DequeueOption{Wait(waitBound)}, opts...)...)
+		ch <- result{ls, err}
+	}()
+	return ch
+}
+
+func recvResult(t *testing.T, ch <-chan result, what string) result {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(waitBound):
+		t.Fatalf("%s did not return within %v", what, waitBound)
+		return result{}
+	}
+}
+
+// TestWakePolicy checks the wake-up policy on the waiters alone: Wake{q, n}
+// wakes the longest-waiting waiters of q until their batch sizes cover n,
+// skipping those of other queues and those already woken; Wake{} wakes every one.
+func TestWakePolicy(t *testing.T) {
+	var w waiters
+	a := w.add([]string{"q"}, 1)
+	b := w.add([]string{"other", "q"}, 2)
+	c := w.add([]string{"q"}, 1)
+	d := w.add([]string{"other"}, 1)
+	woken := func() (got []string) {
+		for i, r := range []*waitReg{a, b, c, d} {
+			if len(r.c) > 0 {
+				got = append(got, fmt.Sprint("abcd"[i:i+1], ":", <-r.c))
+				r.c <- got[len(got)-1][2:] // put it back
+			}
+		}
+		return got
+	}
+	w.wake(backend.Wake{Queue: "q", Count: 2})
+	if got := woken(); !slices.Equal(got, []string{"a:q", "b:q"}) {
+		t.Fatalf("Wake{q, 2} woke %v, want a (batch 1) and b (batch 2), which cover it", got)
+	}
+	w.wake(backend.Wake{Queue: "q", Count: 1})
+	if got := woken(); !slices.Equal(got, []string{"a:q", "b:q", "c:q"}) {
+		t.Fatalf("a second Wake{q, 1} left woken %v, want c woken too, not a again", got)
+	}
+	w.wake(backend.Wake{})
+	if got := woken(); !slices.Equal(got, []string{"a:q", "b:q", "c:q", "d:"}) {
+		t.Fatalf("Wake{} left woken %v, want every waiter", got)
+	}
+}
+
+// TestWakePassedOnWhenLeaving checks that a waiter that leaves with a wake for a
+// queue it did not act on passes it to another waiter of that queue.
+func TestWakePassedOnWhenLeaving(t *testing.T) {
+	var w waiters
+	a := w.add([]string{"q"}, 1)
+	b := w.add([]string{"q"}, 1)
+	w.wake(backend.Wake{Queue: "q", Count: 1})
+	if len(a.c) != 1 || len(b.c) != 0 {
+		t.Fatal("Wake{q, 1} did not wake the longest-waiting waiter alone")
+	}
+	w.remove(a)
+	if len(b.c) != 1 || <-b.c != "q" {
+		t.Fatal("the wake of a waiter that left untried was not passed on")
+	}
+	w.remove(b) // nothing to pass on: b had taken it
+}
+
+// TestWaitWakesCoveringWaiters checks, through Dequeue, that a Wake for n tasks
+// sends n waiters of batch 1 to the store, and each of them that leased a full
+// batch one more (it passes the wake on), not every waiter; that Wake{} sends
+// every one; and that the registration with the notifier is made once and
+// stopped after the last waiter leaves.
+func TestWaitWakesCoveringWaiters(t *testing.T) {
+	s := newFakeStore()
+	c := fakeClient(t, s, true)
+	const k = 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	results := []<-chan result{goDequeue(ctx, c)}
+	s.waitTries(t, 2) // a try, and another once the registration was made
+	for i := 1; i < k; i++ {
+		results = append(results, goDequeue(ctx, c))
+		s.waitTries(t, 2+i) // one try each, on the registration made
+	}
+	if _, n, _ := s.count(); n != 1 {
+		t.Fatalf("%d Notify calls for %d waiters, want 1", n, k)
+	}
+	s.add("a", 2)
+	s.wake(t, backend.Wake{Queue: "a", Count: 2})
+	got := 0
+	for got < 2 {
+		select {
+		case r := <-results[0]:
+			results = results[1:]
+			if len(r.leases) != 1 || r.err != nil {
+				t.Fatalf("a woken waiter got %v, %v; want one lease", r.leases, r.err)
+			}
+			got++
+		case <-time.After(waitBound):
+			t.Fatal("the two longest-waiting waiters did not return")
+		}
+	}
+	c.waits.mu.Lock()
+	regs := len(c.waits.regs)
+	c.waits.mu.Unlock()
+	if regs != k-2 {
+		t.Fatalf("%d waiters left after 2 returned, want %d", regs, k-2)
+	}
+	// k+1 tries before, the 2 woken, and at most the 2 they passed the wake to.
+	if tries, _, _ := s.count(); tries > k+1+4 {
+		t.Fatalf("%d Dequeue calls after waking 2 waiters, want at most %d", tries, k+1+4)
+	}
+	tries, _, _ := s.count()
+	s.wake(t, backend.Wake{})
+	s.waitTries(t, tries+k-2) // every other waiter looks again
+	cancel()
+	for _, ch := range results {
+		if r := recvResult(t, ch, "a cancelled waiter"); !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("a cancelled waiter returned %v, want context.Canceled", r.err)
+		}
+	}
+	if _, n, stops := s.count(); n != 1 || stops != 1 {
+		t.Fatalf("%d Notify calls and %d stops, want one of each once every waiter left", n, stops)
+	}
+}
+
+// TestWaitPassesOnAfterFullBatch checks that a waiter woken for a queue that then
+// leases a full batch wakes another waiter of that queue: tasks may be left.
+func TestWaitPassesOnAfterFullBatch(t *testing.T) {
+	s := newFakeStore()
+	c := fakeClient(t, s, true)
+	first := goDequeue(context.Background(), c)
+	s.waitTries(t, 2)
+	second := goDequeue(context.Background(), c)
+	s.waitTries(t, 3)
+	s.add("b", 2)
+	s.wake(t, backend.Wake{Queue: "b", Count: 1}) // fewer than there are
+	for _, ch := range []<-chan result{first, second} {
+		if r := recvResult(t, ch, "a waiter"); len(r.leases) != 1 || r.err != nil {
+			t.Fatalf("a waiter got %v, %v; want one lease each", r.leases, r.err)
+		}
+	}
+}
+
+// TestWaitPollsWithoutNotifier checks that without a Notifier a waiter tries
+// again every pollEvery, on the backend's clock, and gets a task that came
+// without a Wake.
+func TestWaitPollsWithoutNotifier(t *testing.T) {
+	s := newFakeStore()
+	c := fakeClient(t, s, false)
+	ch := goDequeue(context.Background(), c)
+	s.waitTries(t, 1)
+	if err := s.clock.WaitTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.add("a", 1)
+	s.clock.Advance(pollEvery)
+	if r := recvResult(t, ch, "a polling waiter"); len(r.leases) != 1 || r.err != nil {
+		t.Fatalf("a polling waiter got %v, %v; want the task", r.leases, r.err)
+	}
+}
+
+// TestWaitNextOnBackendClock checks that a waiter looks again once the Next of
+// its empty result has passed on the backend's clock: a delayed task came due.
+func TestWaitNextOnBackendClock(t *testing.T) {
+	s := newFakeStore()
+	s.next = 10 * time.Second
+	c := fakeClient(t, s, true)
+	ch := goDequeue(context.Background(), c)
+	s.waitTries(t, 2)
+	if err := s.clock.WaitTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.add("a", 1)
+	s.clock.Advance(s.next - time.Millisecond)
+	select {
+	case r := <-ch:
+		t.Fatalf("the waiter returned %v, %v before Next had passed", r.leases, r.err)
+	default:
+	}
+	s.clock.Advance(time.Millisecond)
+	if r := recvResult(t, ch, "a waiter past Next"); len(r.leases) != 1 || r.err != nil {
+		t.Fatalf("a waiter past Next got %v, %v; want the task", r.leases, r.err)
+	}
+}
+
+// TestWaitNotifyFails checks that a wait whose Notify fails polls, and that the
+// next wait tries Notify again.
+func TestWaitNotifyFails(t *testing.T) {
+	s := newFakeStore()
+	s.fail = fmt.Errorf("%w: no subscription", backend.ErrUnavailable)
+	c := fakeClient(t, s, true)
+	ch := goDequeue(context.Background(), c)
+	s.waitTries(t, 2) // the try after Notify failed
+	if err := s.clock.WaitTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.add("a", 1)
+	s.clock.Advance(pollEvery)
+	if r := recvResult(t, ch, "a waiter whose Notify failed"); len(r.leases) != 1 || r.err != nil {
+		t.Fatalf("got %v, %v; want the task, found by polling", r.leases, r.err)
+	}
+	s.mu.Lock()
+	s.fail = nil
+	s.mu.Unlock()
+	ch = goDequeue(context.Background(), c)
+	s.waitTries(t, 5)
+	if _, n, _ := s.count(); n != 2 {
+		t.Fatalf("%d Notify calls, want a second one for the second wait", n)
+	}
+	s.add("a", 1)
+	s.wake(t, backend.Wake{Queue: "a", Count: 1})
+	if r := recvResult(t, ch, "the second waiter"); len(r.leases) != 1 || r.err != nil {
+		t.Fatalf("got %v, %v; want the task", r.leases, r.err)
+	}
+}
+
+// TestWaitNotifyHangs checks that a wait whose Notify does not return ends with
+// its one try when the wait is over, and that Notify's ctx is then cancelled.
+func TestWaitNotifyHangs(t *testing.T) {
+	s := newFakeStore()
+	s.block = true
+	c := fakeClient(t, s, true)
+	ls, err := c.Dequeue(context.Background(), Wait(50*time.Millisecond))
+	if len(ls) != 0 || err != nil {
+		t.Fatalf("Dequeue = %v, %v; want nothing, no error", ls, err)
+	}
+	if tries, n, _ := s.count(); tries != 1 || n != 1 {
+		t.Fatalf("%d tries and %d Notify calls, want one of each", tries, n)
+	}
+	c.waits.mu.Lock()
+	l := c.waits.listen
+	c.waits.mu.Unlock()
+	if l != nil {
+		t.Fatal("the registration outlived the last waiter")
+	}
+}
