@@ -1,8 +1,3 @@
-//go:build ignore
-
-// re-enable when front lands: package conformance needs package keyq. The
-// targets follow conformance.Target of branch conf.
-
 package redisbackend
 
 import (

@@ -1,7 +1,3 @@
-//go:build ignore
-
-// re-enable when front lands: this test drives the failover through package keyq.
-
 package redisbackend
 
 import (

@@ -1,7 +1,3 @@
-//go:build ignore
-
-// re-enable when front lands: BenchmarkWakeup waits through package keyq.
-
 package redisbackend
 
 import (
