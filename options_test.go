@@ -62,7 +62,7 @@ func TestWorkerConfigZeroIsDefault(t *testing.T) {
 	e := newMemoryEnv(t, true)
 	for _, opts := range [][]keyq.WorkerOption{
 		{keyq.WorkerConfig{}},
-		{keyq.WorkerConfig{Concurrency: 3}, keyq.WorkerConfig{Batch: 2, SettleCalls: -1}},
+		{keyq.WorkerConfig{Concurrency: 3, Batch: 2, SettleCalls: -1}},
 		{keyq.WorkerConfig{Rate: 5}}, // a burst of 1
 	} {
 		if _, err := keyq.NewWorker(e.client, opts...); err != nil {

@@ -164,7 +164,7 @@ func (s *fakeStore) count() (tries, notifies, stops int) {
 
 func fakeClient(t *testing.T, s *fakeStore, notifier bool) *Client {
 	t.Helper()
-	c, err := New(fakeBackend{s, notifier}, "ns", WithQueues("a", "b"))
+	c, err := New(fakeBackend{s, notifier}, "ns", Queues("a", "b"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func ExampleWorker_Use() {
 
 // A worker in front of a rate-limited API: at most one task start every interval,
 // and credentials refreshed at start and whenever they are older than the period.
-func ExampleWorkerRefresh() {
+func ExampleWorkerConfig_refresh() {
 	ctx := context.Background()
 	b := memory.New()
 	defer b.Close()

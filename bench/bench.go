@@ -177,10 +177,10 @@ func (t *Target) client(workload string, c Config) (*keyq.Client, error) {
 	t.namespaces = append(t.namespaces, ns)
 	t.mu.Unlock()
 	return keyq.New(t.Backend, ns,
-		keyq.WithQueues(benchQueue),
-		keyq.WithAnswerTTL(time.Hour, time.Hour),
-		keyq.WithOpTimeout(OpTimeout),
-		keyq.WithJobTracking(!c.NoJobs))
+		keyq.Queues(benchQueue),
+		keyq.AnswerTTL(time.Hour, time.Hour),
+		keyq.OpTimeout(OpTimeout),
+		keyq.JobTracking(!c.NoJobs))
 }
 
 const benchQueue = "q"
@@ -384,7 +384,7 @@ func RunWorker(ctx context.Context, t *Target, c Config) (Result, error) {
 	for i := range msgs {
 		msgs[i].Type = "bench"
 	}
-	w, err := keyq.NewWorker(q, keyq.WorkerConcurrency(c.Workers), keyq.WorkerBatch(c.Batch))
+	w, err := keyq.NewWorker(q, keyq.WorkerConfig{Concurrency: c.Workers, Batch: c.Batch})
 	if err != nil {
 		return Result{}, err
 	}

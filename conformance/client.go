@@ -15,7 +15,7 @@ func (e *env) client(opts ...keyq.Option) *keyq.Client {
 
 func (e *env) clientOf(ns string, opts ...keyq.Option) *keyq.Client {
 	e.Helper()
-	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q"), keyq.WithOpTimeout(opTimeout)}, opts...)...)
+	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.Queues("q"), keyq.OpTimeout(opTimeout)}, opts...)...)
 	if err != nil {
 		e.Fatalf("keyq.New: %v", err)
 	}

@@ -123,7 +123,7 @@ func testAnswerTTLMillis(e *env) {
 		{whole + 999*time.Microsecond, whole + time.Millisecond},
 		{whole, whole},
 	} {
-		c := e.client(keyq.WithAnswerTTL(tc.ttl, tc.ttl))
+		c := e.client(keyq.AnswerTTL(tc.ttl, tc.ttl))
 		if err := c.SetAnswer(e.ctx, "k", 1); err != nil {
 			e.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func testAnswerTTLMillis(e *env) {
 // and job record are there.
 func testMaxDurations(e *env) {
 	max := keyq.MaxDuration
-	c := e.client(keyq.WithAnswerTTL(max, max), keyq.WithJobTTL(max), keyq.WithLease(max))
+	c := e.client(keyq.AnswerTTL(max, max), keyq.JobTTL(max), keyq.LeaseFor(max))
 	e.enqueue(c, "q", "later", keyq.Delay(max))
 	id := e.enqueue(c, "q", "now")
 	l := e.nextPayload(c, "now")
@@ -168,7 +168,7 @@ func testMaxDurations(e *env) {
 // testHugeWindows: Peek, Leases and Dead with a count or offset far beyond what
 // is stored return what there is, not an error.
 func testHugeWindows(e *env) {
-	c := e.client(keyq.WithMaxAttempts(1))
+	c := e.client(keyq.MaxAttempts(1))
 	for _, p := range []string{"a", "b", "c"} {
 		e.enqueue(c, "q", p)
 	}

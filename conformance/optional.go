@@ -33,7 +33,7 @@ type bareNamespace struct{ backend.Namespace }
 // bareClient returns a client of the test's namespace on the bare backend.
 func (e *env) bareClient() *keyq.Client {
 	e.Helper()
-	c, err := keyq.New(bare{e.tg.Backend}, e.ns, keyq.WithQueues("q"), keyq.WithOpTimeout(opTimeout))
+	c, err := keyq.New(bare{e.tg.Backend}, e.ns, keyq.Queues("q"), keyq.OpTimeout(opTimeout))
 	if err != nil {
 		e.Fatalf("keyq.New on a driver without optional interfaces: %v", err)
 	}

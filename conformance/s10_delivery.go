@@ -25,7 +25,7 @@ func testAtLeastOnce(e *env) {
 	if e.unit < time.Second/2 { // real time: about 30 sleeps of a unit; fake clocks walk further
 		n, steps = 60, 300
 	}
-	c := e.client(keyq.WithMaxAttempts(6), keyq.WithLease(e.u(2)))
+	c := e.client(keyq.MaxAttempts(6), keyq.LeaseFor(e.u(2)))
 	r := rand.New(rand.NewPCG(42, uint64(n)))
 	for i := range n {
 		e.enqueue(c, "q", strconv.Itoa(i))
@@ -49,7 +49,7 @@ func testAtLeastOnce(e *env) {
 			case 0:
 				err = c.Release(e.ctx, &l, keyq.ToTail())
 			case 1:
-				err = c.Release(e.ctx, &l, keyq.After(e.u(1)))
+				err = c.Release(e.ctx, &l, keyq.Delay(e.u(1)))
 			case 2:
 				continue // the consumer crashed: the lease is never ended
 			default:
@@ -109,7 +109,7 @@ func testValidationRunBatched(e *env) { validationRun(e, 1000, 10, keyq.ToTail()
 // is released (to the head unless opts say otherwise), and every task ends acked
 // exactly once with its answer.
 func validationRun(e *env, n, batch int, opts ...keyq.ReleaseOption) {
-	c := e.client(keyq.WithMaxAttempts(keyq.DefaultMaxAttempts))
+	c := e.client(keyq.MaxAttempts(keyq.DefaultMaxAttempts))
 	msgs := make([]keyq.Message, n)
 	for i := range msgs {
 		msgs[i] = keyq.Message{Payload: []byte(strconv.Itoa(i))}

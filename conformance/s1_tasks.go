@@ -141,7 +141,7 @@ func testTaskMetadata(e *env) {
 }
 
 func testInvalidInput(e *env) {
-	c := e.client(keyq.WithMaxPayload(8))
+	c := e.client(keyq.MaxPayload(8))
 	var nilCtx context.Context
 	lease := &keyq.Lease{Task: keyq.Task{ID: "1"}, Token: "1"}
 	cases := []struct {
@@ -150,8 +150,8 @@ func testInvalidInput(e *env) {
 	}{
 		{"empty namespace", func() error { _, err := keyq.New(e.tg.Backend, ""); return err }},
 		{"empty queue name", func() error { _, err := c.Enqueue(e.ctx, "", []byte("x")); return err }},
-		{"empty queue in WithQueues", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.WithQueues("a", "")); return err }},
-		{"empty queue in From", func() error { _, err := c.Next(e.ctx, keyq.From("")); return err }},
+		{"empty queue in WithQueues", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.Queues("a", "")); return err }},
+		{"empty queue in From", func() error { _, err := c.Next(e.ctx, keyq.Queues("")); return err }},
 		{"payload over the maximum", func() error { _, err := c.Enqueue(e.ctx, "q", []byte("123456789")); return err }},
 		{"payload over the maximum in a batch", func() error {
 			_, err := c.EnqueueBatch(e.ctx, "q", []keyq.Message{{Payload: []byte("ok")}, {Payload: []byte("123456789")}})
@@ -162,14 +162,14 @@ func testInvalidInput(e *env) {
 		{"negative wait", func() error { _, err := c.Next(e.ctx, keyq.Wait(-1)); return err }},
 		{"negative lease", func() error { _, err := c.Next(e.ctx, keyq.LeaseFor(-1)); return err }},
 		{"zero lease", func() error { _, err := c.Next(e.ctx, keyq.LeaseFor(0)); return err }},
-		{"negative release delay", func() error { return c.Release(e.ctx, lease, keyq.After(-1)) }},
+		{"negative release delay", func() error { return c.Release(e.ctx, lease, keyq.Delay(-1)) }},
 		{"negative extension", func() error { return c.Extend(e.ctx, lease, -1) }},
-		{"negative lease option", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.WithLease(-1)); return err }},
+		{"negative lease option", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.LeaseFor(-1)); return err }},
 		{"negative answer TTL", func() error {
-			_, err := keyq.New(e.tg.Backend, e.ns, keyq.WithAnswerTTL(-1, 1))
+			_, err := keyq.New(e.tg.Backend, e.ns, keyq.AnswerTTL(-1, 1))
 			return err
 		}},
-		{"negative op timeout", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.WithOpTimeout(-1)); return err }},
+		{"negative op timeout", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.OpTimeout(-1)); return err }},
 		{"zero max attempts", func() error { _, err := c.Enqueue(e.ctx, "q", []byte("x"), keyq.MaxAttempts(0)); return err }},
 		{"zero batch size", func() error { _, err := c.Dequeue(e.ctx, keyq.Batch(0)); return err }},
 		{"negative batch size", func() error { _, err := c.Dequeue(e.ctx, keyq.Batch(-3)); return err }},
@@ -215,13 +215,13 @@ func testOddNames(e *env) {
 	names := []string{"a{b}:c d", "{", "}", "}{", "x:y", " ", "{{}}", "\x00\xff", "%", "%7B", "%7D", "{%}"}
 	for _, ns := range names {
 		for _, q := range names {
-			c := e.clientOf(e.ns+ns, keyq.WithQueues(q))
+			c := e.clientOf(e.ns+ns, keyq.Queues(q))
 			e.enqueue(c, q, "in "+ns+"/"+q)
 		}
 	}
 	for _, ns := range names {
 		for _, q := range names {
-			c := e.clientOf(e.ns+ns, keyq.WithQueues(q))
+			c := e.clientOf(e.ns+ns, keyq.Queues(q))
 			if n, err := c.Len(e.ctx, q); err != nil || n != 1 {
 				e.Fatalf("Len of %q/%q = %d, %v; want 1", ns, q, n, err)
 			}

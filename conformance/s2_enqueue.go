@@ -60,7 +60,7 @@ func testAtHead(e *env) {
 }
 
 func testBatchAtomic(e *env) {
-	c := e.client(keyq.WithMaxPayload(4))
+	c := e.client(keyq.MaxPayload(4))
 	e.enqueue(c, "q", "k1", keyq.Key("taken"))
 	batches := []struct {
 		name string
@@ -140,7 +140,7 @@ func testUniqueQueued(e *env) {
 }
 
 func testUniqueAfterDone(e *env) {
-	c := e.client(keyq.WithMaxAttempts(1))
+	c := e.client(keyq.MaxAttempts(1))
 	e.enqueue(c, "q", "acked")
 	e.ack(c, e.next(c)) // no answer stored
 	e.enqueue(c, "q", "acked", keyq.Unique())

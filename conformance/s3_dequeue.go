@@ -30,7 +30,7 @@ func init() {
 }
 
 func testPriority(e *env) {
-	c := e.client(keyq.WithQueues("high", "low"))
+	c := e.client(keyq.Queues("high", "low"))
 	e.enqueue(c, "low", "low1")
 	e.enqueue(c, "high", "high1")
 	e.enqueue(c, "low", "low2")
@@ -41,12 +41,12 @@ func testPriority(e *env) {
 	}
 	e.enqueue(c, "low", "low3")
 	e.enqueue(c, "high", "high3")
-	e.nextPayload(c, "low3", keyq.From("low", "high"))
-	e.nextPayload(c, "not served", keyq.From("other"))
+	e.nextPayload(c, "low3", keyq.Queues("low", "high"))
+	e.nextPayload(c, "not served", keyq.Queues("other"))
 }
 
 func testDedupe(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(10)))
+	c := e.client(keyq.AnswerTTL(e.u(10), e.u(10)))
 	stored := e.mark()
 	if err := c.SetAnswer(e.ctx, "done", "cached"); err != nil {
 		e.Fatal(err)
@@ -87,7 +87,7 @@ func testDedupe(e *env) {
 }
 
 func testDedupeErrorTTL(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(20), e.u(6)))
+	c := e.client(keyq.AnswerTTL(e.u(20), e.u(6)))
 	stored := e.mark()
 	if err := c.SetErrorAnswer(e.ctx, "bad", "boom"); err != nil {
 		e.Fatal(err)
@@ -113,7 +113,7 @@ func testDedupeErrorTTL(e *env) {
 }
 
 func testBatchDequeue(e *env) {
-	c := e.client(keyq.WithQueues("a", "b"))
+	c := e.client(keyq.Queues("a", "b"))
 	for i := range 2 {
 		e.enqueue(c, "a", fmt.Sprint("a", i))
 	}
@@ -211,16 +211,16 @@ func testWakeUp(e *env) {
 }
 
 func testWakeRightQueue(e *env) {
-	c := e.client(keyq.WithQueues("a", "b"))
+	c := e.client(keyq.Queues("a", "b"))
 	onlyB := waitFor(func() *keyq.Lease {
-		l, err := c.Next(e.ctx, keyq.From("b"), keyq.Wait(longWait))
+		l, err := c.Next(e.ctx, keyq.Queues("b"), keyq.Wait(longWait))
 		if err != nil {
 			e.Errorf("waiting Next on b: %v", err)
 		}
 		return l
 	})
 	onlyA := waitFor(func() *keyq.Lease {
-		l, err := c.Next(e.ctx, keyq.From("a"), keyq.Wait(longWait))
+		l, err := c.Next(e.ctx, keyq.Queues("a"), keyq.Wait(longWait))
 		if err != nil {
 			e.Errorf("waiting Next on a: %v", err)
 		}

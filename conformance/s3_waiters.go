@@ -19,7 +19,7 @@ func init() {
 // waitingNext starts a consumer that waits up to longWait for a task of queues.
 func (e *env) waitingNext(c *keyq.Client, queues ...string) <-chan *keyq.Lease {
 	return waitFor(func() *keyq.Lease {
-		l, err := c.Next(e.ctx, keyq.From(queues...), keyq.Wait(longWait))
+		l, err := c.Next(e.ctx, keyq.Queues(queues...), keyq.Wait(longWait))
 		if err != nil {
 			e.Errorf("waiting Next(%v): %v", queues, err)
 		}
@@ -30,11 +30,11 @@ func (e *env) waitingNext(c *keyq.Client, queues ...string) <-chan *keyq.Lease {
 // testMultiQueueWaiters: a consumer of [a b] woken for a task in b may take a task
 // that reached a meanwhile; the task left in b must then wake the consumer of b.
 func testMultiQueueWaiters(e *env) {
-	c := e.client(keyq.WithQueues("a", "b"))
+	c := e.client(keyq.Queues("a", "b"))
 	// A lease held elsewhere, due before the consumers' leases, so a driver cannot
 	// rely on waking every waiter for a new earliest deadline.
 	e.enqueue(c, "elsewhere", "held")
-	e.next(c, keyq.From("elsewhere"), keyq.LeaseFor(e.u(20)))
+	e.next(c, keyq.Queues("elsewhere"), keyq.LeaseFor(e.u(20)))
 	for round := range 10 {
 		both := e.waitingNext(c, "a", "b")
 		e.settle(1) // first in line, so the task in b wakes it rather than the consumer of b

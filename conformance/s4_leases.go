@@ -170,7 +170,7 @@ func testReleaseDelay(e *env) {
 	e.enqueue(c, "q", "b")
 	l := e.nextPayload(c, "a")
 	released := e.mark()
-	e.release(c, l, keyq.After(e.u(3)))
+	e.release(c, l, keyq.Delay(e.u(3)))
 	e.within(released, 3, "the release and the calls before its delay is up", func() {
 		e.wantQueue(c, "q", keyq.QueueStats{Waiting: 1, Delayed: 1})
 		e.enqueue(c, "q", "c")
@@ -186,7 +186,7 @@ func testReleaseDelay(e *env) {
 }
 
 func testReleaseKeepAttempt(e *env) {
-	c := e.client(keyq.WithMaxAttempts(1))
+	c := e.client(keyq.MaxAttempts(1))
 	e.enqueue(c, "q", "a")
 	e.release(c, e.next(c), keyq.KeepAttempt())
 	if l := e.nextPayload(c, "a"); l.Attempt != 0 {
@@ -324,7 +324,7 @@ func testLeaseEndsOnce(e *env) {
 }
 
 func testDeadLetter(e *env) {
-	c := e.client(keyq.WithMaxAttempts(3))
+	c := e.client(keyq.MaxAttempts(3))
 	id := e.enqueue(c, "q", "doomed")
 	for i := range 3 {
 		l := e.nextPayload(c, "doomed")
@@ -355,7 +355,7 @@ func testDeadLetter(e *env) {
 }
 
 func testDeadByReclaim(e *env) {
-	c := e.client(keyq.WithMaxAttempts(1))
+	c := e.client(keyq.MaxAttempts(1))
 	e.enqueue(c, "q", "a")
 	e.next(c, keyq.LeaseFor(e.u(1)))
 	e.advance(2)
@@ -367,7 +367,7 @@ func testDeadByReclaim(e *env) {
 }
 
 func testDeadRequeuePurge(e *env) {
-	c := e.client(keyq.WithMaxAttempts(1))
+	c := e.client(keyq.MaxAttempts(1))
 	var ids []string
 	for _, p := range []string{"a", "b", "c"} {
 		ids = append(ids, e.enqueue(c, "q", p))

@@ -30,7 +30,7 @@ func (e *env) answer(c *keyq.Client, key string) keyq.Answer {
 }
 
 func testAnswerOutcome(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(3)))
+	c := e.client(keyq.AnswerTTL(e.u(10), e.u(3)))
 	stored := e.mark()
 	if err := c.SetAnswer(e.ctx, "ok", []int{1, 2}); err != nil {
 		e.Fatal(err)
@@ -58,7 +58,7 @@ func testAnswerOutcome(e *env) {
 }
 
 func testAnswerReplace(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(3)))
+	c := e.client(keyq.AnswerTTL(e.u(10), e.u(3)))
 	if err := c.SetAnswer(e.ctx, "k", "first"); err != nil {
 		e.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func testAnswerMissing(e *env) {
 }
 
 func testAnswerRefresh(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(10), e.u(10)))
+	c := e.client(keyq.AnswerTTL(e.u(10), e.u(10)))
 	stored := e.mark()
 	for _, k := range []string{"plain", "fresh", "exists"} {
 		if err := c.SetAnswer(e.ctx, k, k); err != nil {
@@ -136,7 +136,7 @@ func testAnswerRefresh(e *env) {
 }
 
 func testAnswerExpiry(e *env) {
-	c := e.client(keyq.WithAnswerTTL(e.u(2), e.u(2)))
+	c := e.client(keyq.AnswerTTL(e.u(2), e.u(2)))
 	if err := c.SetAnswer(e.ctx, "k", 1); err != nil {
 		e.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func (e *env) wantLeft(what string, a keyq.Answer, ttl time.Duration, stored, re
 // report the time left, TTL - elapsed, beside the full TTL, and leave it running.
 func testAnswerLeft(e *env) {
 	ttl := e.u(100)
-	c := e.client(keyq.WithAnswerTTL(ttl, ttl))
+	c := e.client(keyq.AnswerTTL(ttl, ttl))
 	var stored, read [2]time.Time
 	stored[0], stored[1] = e.between(func() {
 		if err := c.SetAnswer(e.ctx, "k", 1); err != nil {
@@ -206,7 +206,7 @@ func testAnswerLeft(e *env) {
 // and that later plain reads count down from the refresh.
 func testAnswerLeftRefresh(e *env) {
 	ttl := e.u(100)
-	c := e.client(keyq.WithAnswerTTL(ttl, ttl))
+	c := e.client(keyq.AnswerTTL(ttl, ttl))
 	if err := c.SetAnswer(e.ctx, "k", 1); err != nil {
 		e.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func testJobRecord(e *env) {
 // status (backend.Job): the deliveries that started, so that a task finished on its
 // first delivery does not read like one that never ran.
 func testJobAttempts(e *env) {
-	c := e.client(keyq.WithMaxAttempts(3))
+	c := e.client(keyq.MaxAttempts(3))
 	flaky := errors.New("flaky")
 
 	first := e.enqueue(c, "q", "first")
@@ -130,7 +130,7 @@ func testJobAttempts(e *env) {
 }
 
 func testJobStatuses(e *env) {
-	c := e.client(keyq.WithMaxAttempts(2))
+	c := e.client(keyq.MaxAttempts(2))
 	failed := e.enqueue(c, "q", "failed")
 	e.ack(c, e.next(c), keyq.WithErrorAnswer("bad input"))
 	e.wantStatus(c, failed, keyq.StatusFailed, 1)
@@ -170,7 +170,7 @@ func testJobStatuses(e *env) {
 }
 
 func testJobExpiry(e *env) {
-	c := e.client(keyq.WithJobTTL(e.u(3)))
+	c := e.client(keyq.JobTTL(e.u(3)))
 	done := e.enqueue(c, "q", "done")
 	l := e.next(c)
 	acked := e.mark()
@@ -188,7 +188,7 @@ func testJobExpiry(e *env) {
 }
 
 func testJobTrackingOff(e *env) {
-	c := e.client(keyq.WithJobTracking(false))
+	c := e.client(keyq.JobTracking(false))
 	id := e.enqueue(c, "q", "p")
 	for _, step := range []func(){func() {}, func() { e.next(c) }} {
 		step()
@@ -203,5 +203,5 @@ func testJobTrackingOff(e *env) {
 // inspection does not do (S9.5): it dequeues from a queue that has no task.
 func (e *env) housekeeping(c *keyq.Client) {
 	e.Helper()
-	e.none(c, keyq.From("housekeeping"))
+	e.none(c, keyq.Queues("housekeeping"))
 }

@@ -39,7 +39,7 @@ func (stalledNamespace) Enqueue(ctx context.Context, _ backend.EnqueueParams) ([
 }
 
 func testOpTimeout(e *env) {
-	c, err := keyq.New(stalled{e.tg.Backend}, e.ns, keyq.WithOpTimeout(50*time.Millisecond))
+	c, err := keyq.New(stalled{e.tg.Backend}, e.ns, keyq.OpTimeout(50*time.Millisecond))
 	if err != nil {
 		e.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func testOpTimeout(e *env) {
 	if d := time.Since(start); d < 50*time.Millisecond || d > patience {
 		e.Fatalf("stalled Enqueue returned after %v, want it after the 50ms operation timeout", d)
 	}
-	c, err = keyq.New(stalled{e.tg.Backend}, e.ns, keyq.WithOpTimeout(longWait))
+	c, err = keyq.New(stalled{e.tg.Backend}, e.ns, keyq.OpTimeout(longWait))
 	if err != nil {
 		e.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func testExpiredContext(e *env) {
 // ErrTimeout, but only once both have passed.
 func testWaitBeyondOpTimeout(e *env) {
 	const op, wait = 50 * time.Millisecond, 300 * time.Millisecond
-	c := e.client(keyq.WithOpTimeout(op))
+	c := e.client(keyq.OpTimeout(op))
 	start := time.Now()
 	ls, err := c.Dequeue(e.ctx, keyq.Wait(wait))
 	d := time.Since(start)

@@ -58,7 +58,7 @@ func testTypedErrors(e *env) {
 }
 
 func testConcurrentUse(e *env) {
-	c := e.client(keyq.WithQueues("a", "b"))
+	c := e.client(keyq.Queues("a", "b"))
 	const workers, rounds = 8, 60
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -185,11 +185,11 @@ func testNoPanics(e *env) {
 		},
 		func() error { _, err := c.EnqueueBatch(e.ctx, str(), []keyq.Message{{Key: str()}}); return err },
 		func() error {
-			_, err := c.Dequeue(e.ctx, keyq.Batch(num()), keyq.LeaseFor(dur()), keyq.From(str()))
+			_, err := c.Dequeue(e.ctx, keyq.Batch(num()), keyq.LeaseFor(dur()), keyq.Queues(str()))
 			return err
 		},
 		func() error { return c.Ack(e.ctx, lease(), keyq.WithAnswer(str())) },
-		func() error { return c.Release(e.ctx, lease(), keyq.After(dur())) },
+		func() error { return c.Release(e.ctx, lease(), keyq.Delay(dur())) },
 		func() error { return c.Extend(e.ctx, lease(), dur()) },
 		func() error { _, err := c.Peek(e.ctx, str(), num(), num()); return err },
 		func() error { _, err := c.Leases(e.ctx, num()); return err },

@@ -16,7 +16,7 @@ func init() {
 }
 
 func testLen(e *env) {
-	c := e.client(keyq.WithQueues("a", "b"), keyq.WithMaxAttempts(1))
+	c := e.client(keyq.Queues("a", "b"), keyq.MaxAttempts(1))
 	for _, p := range []string{"a1", "a2", "a3", "a4"} {
 		e.enqueue(c, "a", p)
 	}
@@ -55,7 +55,7 @@ func testLenDelayed(e *env, c *keyq.Client) {
 }
 
 func testCounters(e *env) {
-	c := e.client(keyq.WithMaxAttempts(2))
+	c := e.client(keyq.MaxAttempts(2))
 	for _, p := range []string{"a", "b", "c", "d"} {
 		e.enqueue(c, "q", p)
 	}
@@ -76,7 +76,7 @@ func testCounters(e *env) {
 }
 
 func testPeek(e *env) {
-	c := e.client(keyq.WithMaxAttempts(1))
+	c := e.client(keyq.MaxAttempts(1))
 	ids := []string{e.enqueue(c, "q", "a"), e.enqueue(c, "q", "b"), e.enqueue(c, "q", "x"), e.enqueue(c, "q", "c"), e.enqueue(c, "q", "d")}
 	l1 := e.next(c, keyq.LeaseFor(e.u(9)))
 	leased := e.mark()

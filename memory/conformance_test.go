@@ -47,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	b := memory.New(memory.WithClock(clk))
 	t.Cleanup(func() { b.Close() })
-	q, err := keyq.New(b, "ns", keyq.WithQueues("q"))
+	q, err := keyq.New(b, "ns", keyq.Queues("q"))
 	if err != nil {
 		t.Fatal(err)
 	}

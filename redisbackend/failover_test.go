@@ -63,7 +63,7 @@ func runFailover(t *testing.T, durable bool) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	q, err := keyq.New(b, "failover", keyq.WithQueues("q"), keyq.WithLease(2*time.Second))
+	q, err := keyq.New(b, "failover", keyq.Queues("q"), keyq.LeaseFor(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func BenchmarkWakeup(b *testing.B) {
 	}
 	defer rb.Close()
 	w := &watchNS{namespace: rb.handle("wake"), empty: make(chan struct{}, 1)}
-	q, err := keyq.New(watchBackend{rb, w}, "wake", keyq.WithQueues("q"))
+	q, err := keyq.New(watchBackend{rb, w}, "wake", keyq.Queues("q"))
 	if err != nil {
 		b.Fatal(err)
 	}

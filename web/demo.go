@@ -19,9 +19,9 @@ import (
 // good (dead-lettered after two attempts). It returns when the producer and the
 // worker have stopped.
 func Demo(ctx context.Context, c *keyq.Client) error {
-	w, err := keyq.NewWorker(c, keyq.WorkerQueues("emails", "thumbnails", "reports"),
-		keyq.WorkerConcurrency(8), keyq.WorkerLease(30*time.Second),
-		keyq.WorkerBackoff(func(int, error) time.Duration { return 2 * time.Second }), keyq.WorkerShutdownTimeout(time.Second))
+	w, err := keyq.NewWorker(c, keyq.WorkerConfig{Queues: []string{"emails", "thumbnails", "reports"}},
+		keyq.WorkerConfig{Concurrency: 8, Lease: 30 * time.Second},
+		keyq.WorkerConfig{Backoff: func(int, error) time.Duration { return 2 * time.Second }, ShutdownTimeout: time.Second})
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func newFixture(t *testing.T, cfg web.Config) *fixture {
 	b := memory.New()
 	t.Cleanup(func() { b.Close() })
 	ctx := context.Background()
-	c, err := keyq.New(b, "ns", keyq.WithQueues("jobs"))
+	c, err := keyq.New(b, "ns", keyq.Queues("jobs"))
 	if err != nil {
 		t.Fatal(err)
 	}

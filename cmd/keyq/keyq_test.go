@@ -58,7 +58,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) *harness {
 
 func newHarness(t *testing.T, open Opener, url string, b backend.Backend) *harness {
 	ns := "cli-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + strconv.Itoa(rand.IntN(1e9))
-	q, err := keyq.New(b, ns, keyq.WithQueues("q"))
+	q, err := keyq.New(b, ns, keyq.Queues("q"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // span's context into the task's headers through the propagator, and counts the
 // task in messaging.client.sent.messages.
 func (i *Instrumentation) EnqueueHook() keyq.Option {
-	return keyq.WithEnqueueHook(func(ctx context.Context, namespace, queue string, m *keyq.Message) {
+	return keyq.OnEnqueue(func(ctx context.Context, namespace, queue string, m *keyq.Message) {
 		attrs := []attributeKV{
 			System,
 			semconv.MessagingDestinationName(queue),

@@ -35,7 +35,7 @@ func Example() {
 	checkout.End()
 
 	done := make(chan struct{})
-	w, _ := inst.NewWorker(consumer, keyq.WorkerOnDone(func(*keyq.Task, keyq.Outcome, error) { close(done) }))
+	w, _ := inst.NewWorker(consumer, keyq.WorkerConfig{OnDone: func(*keyq.Task, keyq.Outcome, error) { close(done) }})
 	w.HandleFunc("email", func(ctx context.Context, t *keyq.Task) (any, error) {
 		fmt.Println("traceparent sent:", t.Headers["traceparent"] != "")
 		return "sent", nil

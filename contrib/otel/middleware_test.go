@@ -23,8 +23,8 @@ func TestMiddlewareAlone(t *testing.T) {
 	}
 	s := newSide(t)
 	settled := make(chan keyq.Outcome, 4)
-	w, err := keyq.NewWorker(c, keyq.WorkerBackoff(keyq.ImmediateBackoff),
-		keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, _ error) { settled <- o }))
+	w, err := keyq.NewWorker(c, keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff},
+		keyq.WorkerConfig{OnDone: func(_ *keyq.Task, o keyq.Outcome, _ error) { settled <- o }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func TestTrace(t *testing.T) {
 			ids = append(ids, batch...)
 			root.End()
 
-			w, err := work.inst.NewWorker(consumer, keyq.WorkerBackoff(keyq.ImmediateBackoff))
+			w, err := work.inst.NewWorker(consumer, keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,7 +24,7 @@ func TestCollector(t *testing.T) {
 		t.Run(bk.name, func(t *testing.T) {
 			ctx := context.Background()
 			b := bk.open(t)
-			shop, err := keyq.New(b, "shop", keyq.WithQueues("a", "b"))
+			shop, err := keyq.New(b, "shop", keyq.Queues("a", "b"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +157,7 @@ func TestCollectorTimeout(t *testing.T) {
 	if _, err := good.Enqueue(context.Background(), "default", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	stuck, err := keyq.New(slowStats{b}, "stuck", keyq.WithOpTimeout(time.Hour))
+	stuck, err := keyq.New(slowStats{b}, "stuck", keyq.OpTimeout(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

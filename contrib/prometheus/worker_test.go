@@ -45,8 +45,8 @@ func workload(t *testing.T, c *keyq.Client) {
 func runWorkload(t *testing.T, c *keyq.Client, m *keyqprom.WorkerMetrics, advance func(time.Duration)) {
 	t.Helper()
 	settled := make(chan keyq.Outcome, 10)
-	w, err := keyq.NewWorker(c, keyq.WorkerBackoff(keyq.ImmediateBackoff),
-		keyq.WorkerOnDone(func(_ *keyq.Task, o keyq.Outcome, _ error) { settled <- o }), // the application's own
+	w, err := keyq.NewWorker(c, keyq.WorkerConfig{Backoff: keyq.ImmediateBackoff},
+		keyq.WorkerConfig{OnDone: func(_ *keyq.Task, o keyq.Outcome, _ error) { settled <- o }},
 		m.OnDone(c.Namespace()))
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func newStore(t *testing.T, b backend.Backend) *store {
 	t.Cleanup(func() { b.Close() })
 	ctx := context.Background()
 	ns := fmt.Sprintf("browser-%d", time.Now().UnixNano())
-	c, err := keyq.New(b, ns, keyq.WithQueues("jobs"))
+	c, err := keyq.New(b, ns, keyq.Queues("jobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
