@@ -187,7 +187,7 @@ func echo(_ context.Context, task *keyq.Task) (any, error) { return "a-" + strin
 // TestWorkerAckBatches checks that handlers that finish together are acked in
 // fewer calls than tasks, with at most the set number of calls in flight, each task
 // once and with its answer; that a lone ack goes out alone without waiting; and
-// that WorkerAckBatches(0) acks each task in a call of its own.
+// that SettleCalls -1 acks each task in a call of its own.
 func TestWorkerAckBatches(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bf backendFactory) {
 		t.Run("handlers that finish together", func(t *testing.T) {

@@ -73,7 +73,7 @@ type Config struct {
 	// Idle is how long the wakeup consumer has been waiting before the task is
 	// enqueued; default 2ms.
 	Idle time.Duration
-	// NoJobs switches job records off (keyq.WithJobTracking(false), S6.4): one write
+	// NoJobs switches job records off (keyq.JobTracking(false), S6.4): one write
 	// less per state change.
 	NoJobs bool
 	// Progress, when set, is called with the number of tasks just finished. It

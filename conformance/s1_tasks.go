@@ -150,7 +150,7 @@ func testInvalidInput(e *env) {
 	}{
 		{"empty namespace", func() error { _, err := keyq.New(e.tg.Backend, ""); return err }},
 		{"empty queue name", func() error { _, err := c.Enqueue(e.ctx, "", []byte("x")); return err }},
-		{"empty queue in WithQueues", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.Queues("a", "")); return err }},
+		{"empty queue in Queues", func() error { _, err := keyq.New(e.tg.Backend, e.ns, keyq.Queues("a", "")); return err }},
 		{"empty queue in From", func() error { _, err := c.Next(e.ctx, keyq.Queues("")); return err }},
 		{"payload over the maximum", func() error { _, err := c.Enqueue(e.ctx, "q", []byte("123456789")); return err }},
 		{"payload over the maximum in a batch", func() error {

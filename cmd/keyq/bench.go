@@ -48,7 +48,7 @@ a real server; the workloads use namespaces of their own and delete them after.`
 	backends := fs.String("backends", "", "comma-separated backends: memory, miniredis, redis (default memory,miniredis, plus redis with --redis)")
 	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","), "comma-separated workloads")
 	url := fs.String("redis", "", "the Redis server of the redis backend, as a redis:// URL (default $"+redisURLEnv+", or redis://127.0.0.1:6379)")
-	jobs := fs.Bool("jobs", true, "keep job records (keyq.WithJobTracking); false saves a write per state change")
+	jobs := fs.Bool("jobs", true, "keep job records (keyq.JobTracking); false saves a write per state change")
 	asJSON := fs.Bool("json", false, "print one JSON object per result line")
 	args, err := fs.parse(args)
 	if err != nil {
