@@ -65,8 +65,9 @@ func missingFunction(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
 
-// exec runs s with keys and args, as a function where the server takes them,
-// else by EVALSHA (and EVAL after NOSCRIPT).
+// exec runs s with keys and args, as a function where the server takes them (by
+// FCALL_RO for a script that only reads), else by EVALSHA (and EVAL after
+// NOSCRIPT).
 func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	if err := b.checkEviction(ctx); err != nil {
 		return nil, err
@@ -75,12 +76,16 @@ func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...an
 		return b.execDurable(ctx, s, keys, args...)
 	}
 	if s.fn != "" && b.functions(ctx) {
-		v, err := b.client.FCall(ctx, s.fn, keys, args...).Result()
+		fcall := b.client.FCall
+		if s.noWrites {
+			fcall = b.client.FCallRO
+		}
+		v, err := fcall(ctx, s.fn, keys, args...).Result()
 		if !missingFunction(err) {
 			return v, err
 		}
 		if err := b.loadLibrary(ctx); err == nil {
-			return b.client.FCall(ctx, s.fn, keys, args...).Result()
+			return fcall(ctx, s.fn, keys, args...).Result()
 		}
 		// Loading failed: this call goes by EVALSHA, and the next one tries again.
 	}

@@ -1,5 +1,5 @@
 -- delanswer: delete an answer.
--- KEYS: the common keys (common.lua).
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] digest of the task key  ARGV[2] request TTL ms or ""
 -- Returns {now ms, 1 when deleted or 0 when there was none}. A resent request
 -- returns what its first run did.

@@ -1,5 +1,5 @@
 -- setanswer: store an answer, replacing any value and TTL.
--- KEYS: the common keys (common.lua).
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] digest of the task key  ARGV[2] the answer as stored (storedAnswer)
 -- ARGV[3] TTL ms
 -- Returns {now ms}.
