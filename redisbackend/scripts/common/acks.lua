@@ -10,6 +10,8 @@
 -- each, and read in place, by offsets: the blob is copied out only for a job
 -- record.
 local function ack_all(args, now)
+  -- pa starts answer keys, as answer_key builds them: the digests are read from
+  -- the lease records, so only the script knows them (DESIGN's exception).
   local out, acked, leased, pa, ix = {}, 0, {}, P .. KS_ANSWER, indexed()
   local pos, no = 1, 0 -- no: #out, kept by hand, as # is a search
   while pos <= #args do

@@ -110,9 +110,9 @@ local function queue_key(q) return P .. KS_QUEUE .. q end
 
 -- wake tells waiting consumers that n tasks became available in queue q: it
 -- publishes "<n>:<q>" on the namespace's channel, prefix .. KS_CHANNEL. An empty
--- message wakes every waiter of the namespace (new_event). A wake-up is best
--- effort: with PUBLISH refused (an ACL without the channel) the call goes on, and
--- waiters poll instead.
+-- message wakes every waiter of the namespace (new_event). A channel is not a
+-- key, so KEYS does not name it. A wake-up is best effort: with PUBLISH refused
+-- (an ACL without the channel) the call goes on, and waiters poll instead.
 local function wake(q, n)
   redis.pcall('PUBLISH', P .. KS_CHANNEL, n .. ':' .. q)
 end
