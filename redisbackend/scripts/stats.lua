@@ -1,8 +1,6 @@
 -- stats: count tasks per queue and read the counters. It only reads: it never
--- housekeeps, and counts what housekeeping would find (backend.Inspector): a
--- delayed task that is due as waiting, and a lease past its deadline as waiting,
--- or as dead when its attempts are used up (put_back), and counts it in the
--- reclaimed and dead counters.
+-- housekeeps, and counts a delayed task that is due, and a lease past its
+-- deadline, as waiting (backend.Inspector).
 -- KEYS: the common keys (common/begin.lua).
 -- ARGV[1..] queue names; none means every queue the namespace has seen.
 -- Returns {now ms, counters as a flat field/value list,
@@ -11,7 +9,7 @@
 local now = now_ms()
 local qs = ARGV
 if #qs == 0 then qs = redis.call('SMEMBERS', K_QUEUES) end
-local due, lapsed_n, spent = {}, {}, {} -- per queue: delayed due, leases expired, of which dead
+local due, lapsed_n = {}, {} -- per queue: delayed tasks due, leases expired
 -- The due delayed tasks are the first of the delayed zset.
 local n = redis.call('ZCOUNT', K_DELAYED, '-inf', now_s)
 for i = 0, n - 1, CHUNK do
@@ -20,27 +18,16 @@ for i = 0, n - 1, CHUNK do
     due[q] = (due[q] or 0) + 1
   end
 end
-local reclaimed, died = 0, 0 -- by housekeeping to come, in every queue
-lapsed(now, function(q, b)
-  lapsed_n[q] = (lapsed_n[q] or 0) + 1
-  reclaimed = reclaimed + 1
-  if blob_attempt(b) + 1 >= blob_max(b) then
-    spent[q] = (spent[q] or 0) + 1
-    died = died + 1
-  end
-end)
-local counters = redis.call('HMGET', K_STATS, 'enqueued', 'delivered', 'acked', 'released',
-  'reclaimed', 'deduped', 'dead')
-counters[5] = tonumber(counters[5] or '0') + reclaimed
-counters[7] = tonumber(counters[7] or '0') + died
-local out = {now, counters}
+lapsed(now, function(q) lapsed_n[q] = (lapsed_n[q] or 0) + 1 end)
+local out = {now, redis.call('HMGET', K_STATS, 'enqueued', 'delivered', 'acked', 'released',
+  'reclaimed', 'deduped', 'dead')}
 for _, q in ipairs(qs) do
   local c = redis.call('HMGET', K_STATS, ST_LEASED .. q, ST_DELAYED .. q, ST_DEAD .. q)
-  local d, l, s = due[q] or 0, lapsed_n[q] or 0, spent[q] or 0
+  local d, l = due[q] or 0, lapsed_n[q] or 0
   out[#out + 1] = q
-  out[#out + 1] = redis.call('LLEN', queue_key(q)) + d + l - s
+  out[#out + 1] = redis.call('LLEN', queue_key(q)) + d + l
   out[#out + 1] = tonumber(c[1] or '0') - l
   out[#out + 1] = tonumber(c[2] or '0') - d
-  out[#out + 1] = tonumber(c[3] or '0') + s
+  out[#out + 1] = tonumber(c[3] or '0')
 end
 return out
