@@ -10,32 +10,17 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/redisbackend/internal/lua"
 )
 
-// A blob is one task as the queue lists store it. Scripts read and write the fixed
-// header with string.byte and string.sub; only Go reads the rest:
-//
-//	offset  size  field
-//	0       1     flags: version<<4 | tracked<<1 | keyIsPayload
-//	1       2     attempt, big endian
-//	3       2     max attempts, big endian
-//	5       16    digest of the task key (keys.go)
-//	21      6     enqueued at, ms since the Unix epoch on the server's clock
-//	27      1     length n of the task ID
-//	28      n     task ID in decimal
-//	28+n          type, key (left out when it equals the payload), headers, each
-//	              uvarint-length-prefixed (headers as a count then key, value pairs),
-//	              then the payload up to the end
+// A blob is one task as the queue lists store it. Its fixed header, up to and
+// including the task ID, is internal/lua's (lua.Blob*), which scripts read and
+// write too; only Go reads the rest: type, key (left out when it equals the
+// payload), headers, each uvarint-length-prefixed (headers as a count then key,
+// value pairs), then the payload up to the end.
 //
 // The common case, a key that is the payload and no headers, costs 30 bytes plus
 // the ID over the bare payload.
-const (
-	blobVersion   = 1
-	flagKeyIsLoad = 1 << 0
-	flagTracked   = 1 << 1
-	blobPreLen    = 21 // the part Go writes before the server's fields
-	blobHeaderLen = 28
-)
 
 var errCorrupt = errors.New("redisbackend: corrupt record")
 
@@ -46,18 +31,18 @@ func corrupt(format string, args ...any) error {
 // encodeMessage returns the parts of a blob Go writes: the header up to the digest,
 // and the rest after the task ID.
 func encodeMessage(m *backend.Message, tracked bool) (pre, rest []byte) {
-	flags := byte(blobVersion << 4)
+	flags := byte(lua.BlobVersion << lua.VersionShift)
 	keyIsPayload := m.Key == string(m.Payload)
 	if keyIsPayload {
-		flags |= flagKeyIsLoad
+		flags |= lua.FlagKeyIsPayload
 	}
 	if tracked {
-		flags |= flagTracked
+		flags |= lua.FlagTracked
 	}
-	pre = make([]byte, blobPreLen)
-	pre[0] = flags
-	binary.BigEndian.PutUint16(pre[3:], uint16(m.MaxAttempts))
-	copy(pre[5:], digest(m.Key))
+	pre = make([]byte, lua.BlobPreLen)
+	pre[lua.BlobFlags] = flags
+	binary.BigEndian.PutUint16(pre[lua.BlobMax:], uint16(m.MaxAttempts))
+	copy(pre[lua.BlobDigest:], digest(m.Key))
 
 	n := len(m.Type) + len(m.Payload) + 2*binary.MaxVarintLen64
 	if !keyIsPayload {
@@ -92,29 +77,29 @@ func appendString(b []byte, s string) []byte {
 // decodeBlob decodes a stored task of the given queue.
 func decodeBlob(queue string, b []byte) (backend.Task, error) {
 	var t backend.Task
-	if len(b) < blobHeaderLen {
+	if len(b) < lua.BlobID {
 		return t, corrupt("task of %d bytes", len(b))
 	}
-	flags := b[0]
-	if flags>>4 != blobVersion {
-		return t, corrupt("task version %d", flags>>4)
+	flags := b[lua.BlobFlags]
+	if flags>>lua.VersionShift != lua.BlobVersion {
+		return t, corrupt("task version %d", flags>>lua.VersionShift)
 	}
-	idLen := int(b[27])
-	if idLen == 0 || len(b) < blobHeaderLen+idLen {
+	idLen := int(b[lua.BlobIDLen])
+	if idLen == 0 || len(b) < lua.BlobID+idLen {
 		return t, corrupt("task ID of %d bytes", idLen)
 	}
-	id := string(b[blobHeaderLen : blobHeaderLen+idLen])
+	id := string(b[lua.BlobID : lua.BlobID+idLen])
 	if !isDecimal(id) {
 		return t, corrupt("task ID %q", id)
 	}
 	t.ID = id
 	t.Queue = queue
-	t.Attempt = int(binary.BigEndian.Uint16(b[1:]))
-	t.MaxAttempts = int(binary.BigEndian.Uint16(b[3:]))
-	t.EnqueuedAt = msTime(int64(uint48(b[21:27])))
-	r := reader{b: b[blobHeaderLen+idLen:]}
+	t.Attempt = int(binary.BigEndian.Uint16(b[lua.BlobAttempt:]))
+	t.MaxAttempts = int(binary.BigEndian.Uint16(b[lua.BlobMax:]))
+	t.EnqueuedAt = msTime(int64(uint48(b[lua.BlobEnqueued:])))
+	r := reader{b: b[lua.BlobID+idLen:]}
 	t.Type = r.string()
-	if flags&flagKeyIsLoad == 0 {
+	if flags&lua.FlagKeyIsPayload == 0 {
 		t.Key = r.string()
 	}
 	if nh := r.uvarint(); nh > 0 && r.err == nil {
@@ -131,7 +116,7 @@ func decodeBlob(queue string, b []byte) (backend.Task, error) {
 		return backend.Task{}, r.err
 	}
 	t.Payload = append([]byte{}, r.b...)
-	if flags&flagKeyIsLoad != 0 {
+	if flags&lua.FlagKeyIsPayload != 0 {
 		t.Key = string(t.Payload)
 	}
 	return t, nil
@@ -177,7 +162,7 @@ func (r *reader) string() string {
 	return s
 }
 
-// unpackFields reads n fields written by pack in scripts/common.lua, each
+// unpackFields reads n fields written by pack in scripts/common/codec.lua, each
 // "<decimal length>:<bytes>", and returns them and the rest of s.
 func unpackFields(s string, n int) ([]string, string, error) {
 	out := make([]string, n)

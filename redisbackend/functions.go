@@ -65,10 +65,10 @@ func missingFunction(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
 
-// exec runs s with keys and args, as a function where the server takes them,
-// else by EVALSHA (loading the script after NOSCRIPT). A script that waits for
-// replicas under Options.WaitReplicas goes in one pipeline with WAITAOF or WAIT
-// (durable.go).
+// exec runs s with keys and args, as a function where the server takes them (by
+// FCALL_RO for a script that only reads), else by EVALSHA (loading the script
+// after NOSCRIPT). A script that waits for replicas under Options.WaitReplicas
+// goes in one pipeline with WAITAOF or WAIT (durable.go).
 func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	if err := b.checkEviction(ctx); err != nil {
 		return nil, err
@@ -80,7 +80,12 @@ func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...an
 		return cmd(b.client).Result()
 	}
 	if s.fn != "" && b.functions(ctx) {
-		fcall := func(c redis.Cmdable) *redis.Cmd { return c.FCall(ctx, s.fn, keys, args...) }
+		fcall := func(c redis.Cmdable) *redis.Cmd {
+			if s.noWrites {
+				return c.FCallRO(ctx, s.fn, keys, args...)
+			}
+			return c.FCall(ctx, s.fn, keys, args...)
+		}
 		v, err := do(fcall)
 		if !missingFunction(err) {
 			return v, err

@@ -99,7 +99,11 @@ func TestLibraryScripts(t *testing.T) {
 		if s.fn != libraryName+"_"+name {
 			t.Errorf("%s: function %q, want %q", name, s.fn, libraryName+"_"+name)
 		}
-		if !strings.Contains(library, "redis.register_function('"+s.fn+"',") {
+		reg := "redis.register_function('" + s.fn + "',"
+		if s.noWrites {
+			reg = "redis.register_function{function_name='" + s.fn + "', flags={'no-writes'},"
+		}
+		if !strings.Contains(library, reg) {
 			t.Errorf("%s: the library does not register %s", name, s.fn)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/redisbackend/internal/lua"
 )
 
 // buildBlob puts together a blob as scripts/enqueue.lua does.
@@ -38,7 +39,7 @@ func FuzzDecodeBlob(f *testing.F) {
 			return
 		}
 		m := backend.Message{Type: task.Type, Key: task.Key, Payload: task.Payload, Headers: task.Headers, MaxAttempts: task.MaxAttempts}
-		pre, rest := encodeMessage(&m, b[0]&flagTracked != 0)
+		pre, rest := encodeMessage(&m, b[lua.BlobFlags]&lua.FlagTracked != 0)
 		binary.BigEndian.PutUint16(pre[1:], uint16(task.Attempt))
 		again, err := decodeBlob(queue, buildBlob(pre, rest, uint48(b[21:27]), task.ID))
 		if err != nil {

@@ -3,16 +3,14 @@ package redisbackend
 import (
 	"crypto/sha256"
 	"strings"
-)
 
-// digestLen is how many bytes of a key's SHA-256 a task carries. 128 bits keep
-// accidental collisions out of reach while keeping each queued task small.
-const digestLen = 16
+	"github.com/keyq/keyq/redisbackend/internal/lua"
+)
 
 // nsKeys are the key names of one namespace. Every one starts with the namespace's
 // prefix, "<Prefix>:{<escaped namespace>}:", so all of them hash to one cluster slot
-// and one script can touch them all. The order of all matches KEYS in
-// scripts/common.lua.
+// and one script can touch them all. Their names are internal/lua's (lua.Key*), and
+// all is the KEYS every namespace script takes (lua.Keys).
 type nsKeys struct {
 	prefix  string
 	all     []string // seq, delayed, leases, lease, stats, dead, deadz, queues, prefix, epoch
@@ -21,14 +19,7 @@ type nsKeys struct {
 
 func newNSKeys(prefix, ns string) *nsKeys {
 	p := prefix + ":{" + escapeTag(ns) + "}:"
-	return &nsKeys{
-		prefix: p,
-		all: []string{
-			p + "seq", p + "delayed", p + "leases", p + "lease", p + "stats",
-			p + "dead", p + "deadz", p + "queues", p, p + "epoch",
-		},
-		channel: p + "w",
-	}
+	return &nsKeys{prefix: p, all: lua.Keys(p), channel: p + lua.Channel}
 }
 
 // with returns the KEYS of a call: the namespace's ten, then the request key req,
@@ -41,11 +32,9 @@ func (k *nsKeys) with(req string, extra ...string) []string {
 	return append(append(append(keys, k.all...), req), extra...)
 }
 
-func (k *nsKeys) answer(key string) string { return k.prefix + "a:" + string(digest(key)) }
-func (k *nsKeys) job(id string) string     { return k.prefix + "j:" + id }
-func (k *nsKeys) limiter(name string) string {
-	return k.prefix + "r:" + name
-}
+func (k *nsKeys) answer(key string) string   { return k.prefix + lua.KeyAnswer + string(digest(key)) }
+func (k *nsKeys) job(id string) string       { return k.prefix + lua.KeyJob + id }
+func (k *nsKeys) limiter(name string) string { return k.prefix + lua.KeyLimiter + name }
 
 // escapeTag percent-encodes '%', '{' and '}' so that the escaped namespace can sit
 // inside a hash tag: the tag then ends at our own '}', and two namespaces never
@@ -70,9 +59,9 @@ func escapeTag(ns string) string {
 	return b.String()
 }
 
-// digest is the first digestLen bytes of the SHA-256 of a task key. Answers and the
+// digest is the first lua.DigestLen bytes of the SHA-256 of a task key. Answers and the
 // key index are addressed by it, so a key may be a payload of any size.
 func digest(key string) []byte {
 	sum := sha256.Sum256([]byte(key))
-	return sum[:digestLen]
+	return sum[:lua.DigestLen]
 }

@@ -1,30 +1,34 @@
 package redisbackend
 
 import (
-	"crypto/sha1"
 	"embed"
-	"encoding/hex"
 	"io/fs"
-	"path"
-	"slices"
-	"strings"
 
+	"github.com/keyq/keyq/redisbackend/internal/lua"
 	"github.com/redis/go-redis/v9"
 )
 
 // The Lua scripts, one per state change (scripts/*.lua). Each opens with a comment
 // listing its KEYS and ARGV. Scripts that touch a namespace's tasks share the KEYS
-// layout of scripts/common.lua, which they include where they say --@common, and
-// first run housekeeping (backend/doc.go). Times come from the server's TIME.
+// of scripts/common/begin.lua and the code of scripts/common, which internal/lua
+// joins after a prelude generated from the storage layout (internal/lua/layout.go)
+// and splices in where a script says --@common; those that change state first run
+// housekeeping (backend/doc.go). Times come from the server's TIME.
 //
-// A script that includes common.lua runs one of two ways (functions.go): as a
-// function of one Redis 7 function library that holds them all, where the server
-// takes FUNCTION LOAD, or else by EVALSHA, with common.lua spliced in. The library
-// spares each call the definitions of common.lua, which cost a third of a small
-// script's time.
+// A script that includes the common code runs one of two ways (functions.go): as
+// a function of one Redis 7 function library that holds them all, where the
+// server takes FUNCTION LOAD, or else by EVALSHA, with the common code spliced in.
+// The library spares each call the definitions of the common code, which cost a
+// third of a small script's time.
 //
-//go:embed scripts/*.lua
+//go:embed scripts/*.lua scripts/common/*.lua
 var scriptFS embed.FS
+
+// scriptDir is scripts/, as internal/lua reads it.
+var scriptDir = must(fs.Sub(scriptFS, "scripts"))
+
+// commonCode is the code spliced in where a script says --@common.
+var commonCode = must(lua.Common(scriptDir))
 
 var (
 	scriptEnqueue    = loadScript("enqueue")
@@ -46,86 +50,61 @@ var (
 
 // script is one of scripts/*.lua.
 type script struct {
-	eval *redis.Script // the script for EVALSHA, common.lua spliced in
-	fn   string        // its function in the library, or "" (no common.lua)
-	// ro, for the scripts that only read (readOnly), is the same script without
-	// housekeeping, which writes: a function flagged no-writes, and a script that
-	// never writes for EVALSHA. A server out of memory refuses every function that
-	// may write, and a script at its first write; it runs these (oom.go).
+	eval *redis.Script // the script for EVALSHA, the common code spliced in
+	fn   string        // its function in the library, or "" (no common code)
+	// noWrites is set for the scripts that only read (lua.NoWrites): their
+	// function is flagged no-writes and runs by FCALL_RO; by EVALSHA they are
+	// scripts without flags that never write. A server out of memory, or a
+	// read-only replica, runs both.
+	noWrites bool
+	// ro, for the scripts that write only on request (lua.Twins), is the same
+	// script without housekeeping, which writes: a function flagged no-writes,
+	// and a script that never writes for EVALSHA. A server out of memory refuses
+	// every function that may write, and a script at its first write; it runs
+	// these (oom.go).
 	ro *script
 	// durable is set for the scripts that wait for replicas under
 	// Options.WaitReplicas (durable.go).
 	durable bool
 }
 
-// readOnly names the scripts that change nothing but through housekeeping.
-// getanswer writes when asked to refresh; its read-only twin is only used for
-// plain reads.
-var readOnly = map[string]bool{"stats": true, "peek": true, "leases": true, "dead": true, "job": true, "getanswer": true}
-
-const commonMark = "--@common\n"
-
-// libraryName and library are the function library: common.lua, then each script
-// that includes it as a function that calls begin(KEYS) and runs the script's
-// body. The name carries a hash of the code, so that builds of keyq with other
-// scripts keep their own functions on a shared server.
+// libraryName and library are the function library (lua.Library).
 var libraryName, library = buildLibrary()
 
-func readScript(name string) string {
-	src, err := scriptFS.ReadFile("scripts/" + name + ".lua")
+func buildLibrary() (name, code string) {
+	name, code, err := lua.Library(scriptDir)
 	if err != nil {
 		panic(err)
 	}
-	return string(src)
+	return name, code
 }
 
-// loadScript reads scripts/<name>.lua and splices in scripts/common.lua.
+// loadScript reads scripts/<name>.lua and splices in the common code.
 func loadScript(name string) *script {
-	src := readScript(name)
-	if !strings.Contains(src, commonMark) {
+	src := string(must(fs.ReadFile(scriptDir, name+".lua")))
+	if !lua.Includes(src) {
 		return &script{eval: redis.NewScript(src), durable: durableScripts[name]}
 	}
-	common := readScript("common")
 	s := &script{
-		eval:    redis.NewScript(strings.Replace(src, commonMark, common+"begin(KEYS)\n", 1)),
-		fn:      libraryName + "_" + name,
-		durable: durableScripts[name],
+		eval:     redis.NewScript(lua.Script(commonCode, src, false)),
+		fn:       lua.Function(libraryName, name, false),
+		noWrites: lua.NoWrites[name],
+		durable:  durableScripts[name],
 	}
-	if readOnly[name] {
+	if lua.Twins[name] {
 		s.ro = &script{
-			eval: redis.NewScript(strings.Replace(src, commonMark, common+"begin(KEYS, true)\n", 1)),
-			fn:   libraryName + "_" + name + "_ro",
+			eval:     redis.NewScript(lua.Script(commonCode, src, true)),
+			fn:       lua.Function(libraryName, name, true),
+			noWrites: true,
 		}
 	}
 	return s
 }
 
-func buildLibrary() (name, code string) {
-	files, err := fs.Glob(scriptFS, "scripts/*.lua")
+// must returns v, and panics on err: for what the package needs at init.
+func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
-	slices.Sort(files)
-	var body strings.Builder
-	body.WriteString(readScript("common"))
-	for _, f := range files {
-		n := strings.TrimSuffix(path.Base(f), ".lua")
-		src := readScript(n)
-		if n == "common" || !strings.Contains(src, commonMark) {
-			continue
-		}
-		// The name is filled in below, once the code's hash is known.
-		body.WriteString("redis.register_function('%NAME%_" + n + "', function(KEYS, ARGV)\nbegin(KEYS)\n")
-		body.WriteString(strings.Replace(src, commonMark, "", 1))
-		body.WriteString("\nend)\n")
-		if readOnly[n] {
-			body.WriteString("redis.register_function{function_name='%NAME%_" + n + "_ro', flags={'no-writes'},\n" +
-				"callback=function(KEYS, ARGV)\nbegin(KEYS, true)\n")
-			body.WriteString(strings.Replace(src, commonMark, "", 1))
-			body.WriteString("\nend}\n")
-		}
-	}
-	sum := sha1.Sum([]byte(body.String()))
-	name = "keyq_" + hex.EncodeToString(sum[:8])
-	return name, "#!lua name=" + name + "\n" + strings.ReplaceAll(body.String(), "%NAME%", name)
+	return v
 }

@@ -1,5 +1,5 @@
 -- deadaction: requeue or purge dead tasks.
--- KEYS: the common keys (common.lua).
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] "requeue" or "purge"  ARGV[2] "1" for every dead task
 -- ARGV[3..#ARGV-1] task IDs, with their epochs  ARGV[#ARGV] request TTL ms or ""
 -- Returns {now ms, tasks moved or deleted}. A resent request returns what its
@@ -27,9 +27,9 @@ for _, id in ipairs(ids) do
   if rec then
     redis.call('HDEL', K_DEAD, id)
     redis.call('ZREM', K_DEADZ, id)
-    local f = unpack_n(rec, 5)
-    local q, b = f[1], f[6]
-    bump('x:' .. q, -1)
+    local f = unpack_n(rec, DEAD_FIELDS)
+    local q, b = f[1], f[DEAD_FIELDS + 1]
+    bump(ST_DEAD .. q, -1)
     if ARGV[1] == 'requeue' then
       b = blob_set_attempt(b, 0)
       redis.call('RPUSH', queue_key(q), b)

@@ -1,5 +1,5 @@
 -- delanswer: delete an answer.
--- KEYS: the common keys (common.lua), the optional request key KEYS[11] (else
+-- KEYS: the common keys (common/begin.lua), the optional request key KEYS[11] (else
 -- unused), KEYS[12] the answer.
 -- ARGV[1] request TTL ms or ""
 -- Returns {now ms, 1 when deleted or 0 when there was none}. A resent request

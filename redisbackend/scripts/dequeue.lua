@@ -1,6 +1,6 @@
 -- dequeue: lease up to a count of tasks from queues in priority order, dropping
 -- tasks whose key has an answer (and refreshing that answer's TTL).
--- KEYS: the common keys (common.lua).
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
 -- ARGV[#ARGV - 1] an epoch for a new sequence  ARGV[#ARGV] request TTL ms or ""
 -- Returns {now ms, deadline ms, deduped, ms to the next event or -1 (always -1
@@ -43,19 +43,18 @@ local deadline = now_up + lease
 local out = {now, deadline, 0, 0, 0, 0}
 local got, deduped = 0, 0
 local tq, tb = {}, {} -- queue and blob per lease, in delivery order
-local pa = P .. 'a:'
-local DEDUPE_CAP = 1000 -- backend.DedupeCap
+local pa = P .. KS_ANSWER -- answer keys as answer_key builds them, and why
 for i = 3, #ARGV do
   local q = ARGV[i]
   local qk = queue_key(q)
   while got < count and deduped < DEDUPE_CAP do
     -- Pop what is still wanted, at most DEDUPE_CAP - deduped so that the cap holds
-    -- even if every popped task is dropped, and at most 1000 at a time.
-    local want = math.min(count - got, DEDUPE_CAP - deduped, 1000)
+    -- even if every popped task is dropped, and at most CHUNK at a time.
+    local want = math.min(count - got, DEDUPE_CAP - deduped, CHUNK)
     local bs = redis.call('LPOP', qk, itoa(want))
     if not bs then break end
     local keys = {}
-    for j, b in ipairs(bs) do keys[j] = pa .. ssub(b, 6, 21) end
+    for j, b in ipairs(bs) do keys[j] = pa .. ssub(b, B_DIGEST, B_DIGEST_END) end
     -- Usually no popped task has an answer: one EXISTS for all of them says so.
     local any = redis.call('EXISTS', unpack(keys)) > 0
     for j, b in ipairs(bs) do
@@ -105,10 +104,10 @@ for i = 1, got do
     bk, next_bk = bk + 1, next_bk + LB
   end
   per_queue[q] = (per_queue[q] or 0) + 1
-  if sbyte(b, 1) % 4 >= 2 then
+  if sbyte(b, B_FLAGS) % (2 * F_TRACKED) >= F_TRACKED then -- blob_tracked
     -- The record counts this delivery as it starts: attempts is its attempt + 1,
-    -- mostly 1, which then needs no formatting (common.lua, job_end).
-    local a = u16(b, 2)
+    -- mostly 1, which then needs no formatting (common/jobs.lua, job_end).
+    local a = u16(b, B_ATTEMPT)
     job_set(b, 'status', 'running', 'start', now_s, 'attempts', a == 0 and '1' or itoa(a + 1))
   end
   if q ~= run_q then
@@ -121,7 +120,7 @@ for i = 1, got do
   no = no + 1
   out[no] = b
 end
-for q, k in pairs(per_queue) do bump('l:' .. q, k) end
+for q, k in pairs(per_queue) do bump(ST_LEASED .. q, k) end
 if got > 0 then
   bump('delivered', got)
   new_event(K_LEASES, first_group)

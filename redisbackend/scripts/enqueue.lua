@@ -1,9 +1,9 @@
 -- enqueue: add tasks to one queue, all or nothing.
--- KEYS: the common keys (common.lua).
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] queue name        ARGV[2] "1" to push at the head
 -- ARGV[3] delay ms (0: now) ARGV[4] "1" for a unique enqueue
 -- ARGV[5] job TTL ms, or "0" when jobs are not tracked
--- ARGV[6..] per task: blob header bytes 1-21, blob rest, and when jobs are tracked
+-- ARGV[6..] per task: the blob's bytes before B_ENQ, the blob's rest, and when jobs are tracked
 --           the task type
 -- ARGV[#ARGV - 1] an epoch for a new sequence  ARGV[#ARGV] request TTL ms or ""
 -- Returns {now ms, first ID - 1, epoch}: the tasks' IDs follow it, one by one; or
@@ -26,7 +26,7 @@ if unique then
   index_build()
   local seen = {}
   for i = 0, n - 1 do
-    local digest = ssub(ARGV[6 + w * i], 6, 21)
+    local digest = ssub(ARGV[6 + w * i], B_DIGEST, B_DIGEST_END)
     if seen[digest] or redis.call('EXISTS', answer_key(digest)) == 1 or index_has(digest) then
       req_done('dup')
       return {'dup'}
@@ -64,7 +64,7 @@ for i = 0, n - 1 do
 end
 if delay > 0 then
   many('ZADD', K_DELAYED, items, 2)
-  bump('d:' .. q, n)
+  bump(ST_DELAYED .. q, n)
   new_event(K_DELAYED, items[2])
 else
   -- One LPUSH of many puts them in the order of as many LPUSHes: the last first.

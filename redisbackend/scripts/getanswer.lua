@@ -1,6 +1,6 @@
 -- getanswer: read an answer and the time it has left, and with refresh reset its
 -- TTL to the full TTL it was stored with.
--- KEYS: the common keys (common.lua), KEYS[11] unused, KEYS[12] the answer.
+-- KEYS: the common keys (common/begin.lua), KEYS[11] unused, KEYS[12] the answer.
 -- ARGV[1] "1" to refresh
 -- Returns {now ms, value, ok, ttl ms, ms left}, or {now ms} when there is no answer.
 -- The time left is PTTL's, or the full TTL after a refresh.

@@ -1,19 +1,19 @@
--- leases: list live leases, earliest deadline first, then by token. Expired leases
--- that housekeeping has not reached yet are not live.
--- KEYS: the common keys (common.lua).
+-- leases: list live leases, earliest deadline first, then by token. It only reads,
+-- and never housekeeps: expired leases that housekeeping has not reached yet are
+-- not live, and not listed.
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] count
 -- Returns {now ms, then per lease: token, deadline ms, pack(queue) .. blob, then the
 -- epoch or ""}.
 --@common
 local now = now_ms()
-housekeep(now)
 local limit = tonumber(ARGV[1])
 -- Every group holds at least one lease, so limit groups are enough.
 local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
 local out, n = {now}, 0
 for gi = 1, #groups, 2 do
   local d = tonumber(groups[gi + 1])
-  local toks, recs = group_records(tonumber(string.sub(groups[gi], 1, 16)), d)
+  local toks, recs = group_records(group_bucket(groups[gi]), d)
   for _, token in ipairs(toks) do
     if n >= limit then
       out[#out + 1] = epoch()

@@ -1,5 +1,5 @@
 -- reclaim: run housekeeping until no expired lease is left, or for ten rounds.
--- KEYS: the common keys (common.lua).
+-- KEYS: the common keys (common/begin.lua).
 -- ARGV[1] request TTL ms or ""
 -- Returns {now ms, leases reclaimed, 1 when expired leases may be left, else 0}. A
 -- resent request returns what its first run did.

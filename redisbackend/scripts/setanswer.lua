@@ -1,5 +1,5 @@
 -- setanswer: store an answer, replacing any value and TTL.
--- KEYS: the common keys (common.lua), KEYS[11] unused, KEYS[12] the answer.
+-- KEYS: the common keys (common/begin.lua), KEYS[11] unused, KEYS[12] the answer.
 -- ARGV[1] the answer as stored (storedAnswer)  ARGV[2] TTL ms
 -- Returns {now ms}.
 --@common

@@ -1,0 +1,142 @@
+package lua
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+)
+
+// The scripts live in a directory (redisbackend/scripts): one file <name>.lua per
+// script, and the code they share in common/, split by concern. A script that
+// says --@common on a line of its own includes the common code there: the
+// prelude, then CommonFiles in order, then begin(KEYS).
+
+// CommonFiles are the files of common/, in the order they are joined: each uses
+// only what the prelude and the files before it define.
+var CommonFiles = []string{
+	"begin",        // the KEYS, per-call state, time, numbers, wake-ups, epochs, requests
+	"codec",        // packed fields, blobs, lease records
+	"answers",      // answer keys and TTLs
+	"jobs",         // job records
+	"leases",       // lease buckets and groups, finding and dropping a lease
+	"keyindex",     // the key index of unique enqueues
+	"housekeeping", // dead letters, putting tasks back, promoting and reclaiming
+	"acks",         // acking leases in groups
+}
+
+const commonMark = "--@common\n"
+
+// NoWrites names the scripts that only read: they never housekeep, are
+// registered as functions flagged no-writes and run by FCALL_RO, so a server out
+// of memory (noeviction) or a read-only replica runs them.
+var NoWrites = map[string]bool{"stats": true, "peek": true, "leases": true, "dead": true, "job": true}
+
+// Twins names the scripts that write only when asked to (getanswer refreshes a
+// TTL on request): each also has a read-only twin, flagged no-writes, that skips
+// housekeeping, for plain reads on a server that refuses writes.
+var Twins = map[string]bool{"getanswer": true}
+
+// Includes reports whether a script's source includes the common code.
+func Includes(src string) bool { return strings.Contains(src, commonMark) }
+
+// Common returns the code that a script including the common code starts with:
+// the prelude, then the files of common/ in the order of CommonFiles. It fails
+// when common/ holds a file CommonFiles does not name, so none is left out.
+func Common(fsys fs.FS) (string, error) {
+	files, err := fs.Glob(fsys, "common/*.lua")
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if !slices.Contains(CommonFiles, strings.TrimSuffix(path.Base(f), ".lua")) {
+			return "", fmt.Errorf("lua: %s is not in CommonFiles", f)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(Prelude())
+	for _, n := range CommonFiles {
+		src, err := fs.ReadFile(fsys, "common/"+n+".lua")
+		if err != nil {
+			return "", err
+		}
+		b.Write(src)
+	}
+	return b.String(), nil
+}
+
+// Script returns the source of a script for EVAL: src with common spliced in
+// where it says --@common, and begin called, for a read-only twin with ro set.
+// A script without the mark is returned as it is.
+func Script(common, src string, ro bool) string {
+	call := "begin(KEYS)\n"
+	if ro {
+		call = "begin(KEYS, true)\n"
+	}
+	return strings.Replace(src, commonMark, common+call, 1)
+}
+
+// Function returns the name of a script's function in the library lib, or of
+// its read-only twin.
+func Function(lib, script string, ro bool) string {
+	if ro {
+		return lib + "_" + script + "_ro"
+	}
+	return lib + "_" + script
+}
+
+// Library returns the function library's name and code: the common code, then
+// each script that includes it as a function that calls begin and runs the
+// script's body; NoWrites scripts and Twins' twins are flagged no-writes. The
+// name carries a hash of the code, so that builds of keyq with other scripts keep
+// their own functions on a shared server.
+func Library(fsys fs.FS) (name, code string, err error) {
+	common, err := Common(fsys)
+	if err != nil {
+		return "", "", err
+	}
+	files, err := fs.Glob(fsys, "*.lua")
+	if err != nil {
+		return "", "", err
+	}
+	slices.Sort(files)
+	var body strings.Builder
+	body.WriteString(common)
+	for _, f := range files {
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return "", "", err
+		}
+		src := string(b)
+		if !Includes(src) {
+			continue
+		}
+		n := strings.TrimSuffix(path.Base(f), ".lua")
+		register := func(ro, noWrites bool) {
+			// The name is filled in below, once the code's hash is known.
+			fn := Function("%NAME%", n, ro)
+			if noWrites {
+				body.WriteString("redis.register_function{function_name='" + fn +
+					"', flags={'no-writes'}, callback=function(KEYS, ARGV)\n")
+			} else {
+				body.WriteString("redis.register_function('" + fn + "', function(KEYS, ARGV)\n")
+			}
+			body.WriteString(Script("", src, ro))
+			if noWrites {
+				body.WriteString("\nend}\n")
+			} else {
+				body.WriteString("\nend)\n")
+			}
+		}
+		register(false, NoWrites[n])
+		if Twins[n] {
+			register(true, true)
+		}
+	}
+	sum := sha1.Sum([]byte(body.String()))
+	name = "keyq_" + hex.EncodeToString(sum[:8])
+	return name, "#!lua name=" + name + "\n" + strings.ReplaceAll(body.String(), "%NAME%", name), nil
+}

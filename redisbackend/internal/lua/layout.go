@@ -1,0 +1,186 @@
+// Package lua holds what the Go and Lua sides of redisbackend share: the storage
+// layout (key names, record offsets, constants), defined once here, and the
+// assembly of the scripts (redisbackend/scripts) into scripts for EVALSHA and one
+// Redis 7 function library. The Lua code reads the layout from a prelude that
+// Prelude generates from this file, so neither side spells a number the other
+// one reads.
+package lua
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/keyq/keyq/backend"
+)
+
+// A namespace's keys are its prefix, "<Prefix>:{<escaped namespace>}:", then one
+// of these suffixes. The hash tag puts them all in one cluster slot.
+const (
+	KeySeq     = "seq"     // string: the sequence of task IDs and lease tokens
+	KeyDelayed = "delayed" // zset: due ms -> delayed member (DelayedPad)
+	KeyLeases  = "leases"  // zset: deadline ms -> lease group
+	KeyLease   = "lease"   // hash: lease group -> live leases it holds
+	KeyStats   = "stats"   // hash: counters and per-queue counts (Stat*)
+	KeyDead    = "dead"    // hash: task ID -> dead record
+	KeyDeadz   = "deadz"   // zset: dead order -> task ID
+	KeyQueues  = "queues"  // set: every queue the namespace has seen
+	KeyEpoch   = "epoch"   // string: the name of the sequence's life
+
+	// The keys below take a name after the suffix; scripts build them from the
+	// prefix, KEYS[9] (see scripts/common/begin.lua).
+	KeyQueue   = "q:" // + queue: list of blobs
+	KeyAnswer  = "a:" // + digest: answer string
+	KeyJob     = "j:" // + task ID: job record hash
+	KeyIndex   = "k:" // + 12 bits of the digest: key index hash, field digest .. ID
+	KeyRecords = "l:" // + lease bucket: hash of lease records, token -> record
+	KeyLimiter = "r:" // + name: a rate limiter (Go only)
+	Channel    = "w"  // the wake-up Pub/Sub channel
+)
+
+// Keys returns the KEYS every namespace script takes, KEYS[1] to KEYS[10], for
+// the namespace whose keys start with prefix. KEYS[9] is the prefix itself, which
+// no script reads or writes as a key. A call that names a request key passes it
+// as KEYS[11].
+func Keys(prefix string) []string {
+	p := prefix
+	return []string{
+		p + KeySeq, p + KeyDelayed, p + KeyLeases, p + KeyLease, p + KeyStats,
+		p + KeyDead, p + KeyDeadz, p + KeyQueues, p, p + KeyEpoch,
+	}
+}
+
+// DigestLen is how many bytes of a key's SHA-256 a task carries. 128 bits keep
+// accidental collisions out of reach while keeping each queued task small.
+const DigestLen = 16
+
+// A blob is one task as the queue lists store it. Offsets are 0-based here and
+// 1-based (B_*) in Lua:
+//
+//	offset        size       field
+//	BlobFlags     1          flags: BlobVersion<<VersionShift | FlagTracked | FlagKeyIsPayload
+//	BlobAttempt   2          attempt, big endian
+//	BlobMax       2          max attempts, big endian
+//	BlobDigest    DigestLen  digest of the task key
+//	BlobEnqueued  6          enqueued at, ms since the Unix epoch on the server's clock
+//	BlobIDLen     1          length n of the task ID
+//	BlobID        n          task ID in decimal
+//	BlobID+n                 what only Go reads (redisbackend/encoding.go)
+//
+// Go writes the bytes before BlobEnqueued (BlobPreLen) and the rest after the
+// ID; the enqueue script fills in the enqueued time and the ID.
+const (
+	BlobFlags    = 0
+	BlobAttempt  = 1
+	BlobMax      = 3
+	BlobDigest   = 5
+	BlobEnqueued = BlobDigest + DigestLen
+	BlobIDLen    = BlobEnqueued + 6
+	BlobID       = BlobIDLen + 1 // the header's length
+	BlobPreLen   = BlobEnqueued
+
+	BlobVersion      = 1
+	VersionShift     = 4
+	FlagKeyIsPayload = 1 << 0
+	FlagTracked      = 1 << 1
+)
+
+// A lease record, the value of a token in its bucket's hash (KeyRecords), is
+// enc48(deadline ms) .. enc32(#queue) .. queue .. blob: fixed-width fields, so
+// that reading one takes no number parsing.
+const (
+	RecDeadline = 0  // 6 bytes
+	RecQueueLen = 6  // 4 bytes
+	RecQueue    = 10 // the queue's bytes, then the blob
+)
+
+// LeaseBucket is how many consecutive lease tokens share one hash of lease
+// records: token t lives in KeyRecords + t/LeaseBucket.
+const LeaseBucket = 128
+
+// Pad is the width, in decimal digits with leading zeros, of the task ID that
+// starts a delayed member (pad(ID) .. pack(queue) .. blob) and of the bucket that
+// starts a lease group (pad(bucket) .. "@" .. deadline ms): zset members with the
+// same score sort by it.
+const Pad = 16
+
+// DeadFields is how many packed fields start a dead record, before the blob:
+// queue, reason, died ms, job type, job TTL ms.
+const DeadFields = 5
+
+// Chunk is the most arguments, or argument groups, a script passes to one
+// redis.call: Lua's unpack must fit them on its stack.
+const Chunk = 1000
+
+// The stats hash holds the counters and, per queue q, StatLeased+q, StatDelayed+q
+// and StatDead+q; StatIndexed is set once the namespace keeps the key index.
+const (
+	StatLeased  = "l:"
+	StatDelayed = "d:"
+	StatDead    = "x:"
+	StatIndexed = "ix"
+)
+
+// constants are the names Lua knows the layout by, in the order of the prelude.
+var constants = []struct {
+	name  string
+	value any
+	doc   string
+}{
+	{"KS_QUEUE", KeyQueue, "key suffixes (lua.Key*)"},
+	{"KS_ANSWER", KeyAnswer, ""},
+	{"KS_JOB", KeyJob, ""},
+	{"KS_INDEX", KeyIndex, ""},
+	{"KS_RECORDS", KeyRecords, ""},
+	{"KS_CHANNEL", Channel, ""},
+	{"DIGEST_LEN", DigestLen, "bytes of a key digest"},
+	{"B_FLAGS", BlobFlags + 1, "blob byte positions, 1-based (lua.Blob*)"},
+	{"B_ATTEMPT", BlobAttempt + 1, ""},
+	{"B_MAX", BlobMax + 1, ""},
+	{"B_DIGEST", BlobDigest + 1, ""},
+	{"B_DIGEST_END", BlobDigest + DigestLen, ""},
+	{"B_ENQ", BlobEnqueued + 1, ""},
+	{"B_IDLEN", BlobIDLen + 1, ""},
+	{"F_TRACKED", FlagTracked, "the flag bit of a tracked task"},
+	{"R_DEADLINE", RecDeadline + 1, "lease record byte positions, 1-based (lua.Rec*)"},
+	{"R_QLEN", RecQueueLen + 1, ""},
+	{"R_QUEUE", RecQueue + 1, ""},
+	{"LB", LeaseBucket, "tokens per lease bucket"},
+	{"PAD", Pad, "digits of a padded ID or bucket"},
+	{"PAD_FMT", fmt.Sprintf("%%0%dd", Pad), ""},
+	{"DEAD_FIELDS", DeadFields, "packed fields before a dead record's blob"},
+	{"CHUNK", Chunk, "arguments per redis.call"},
+	{"HK_BATCH", backend.HousekeepingBatch, "backend.HousekeepingBatch"},
+	{"HK_BATCH_S", fmt.Sprint(backend.HousekeepingBatch), ""},
+	{"DEDUPE_CAP", backend.DedupeCap, "backend.DedupeCap"},
+	{"ST_LEASED", StatLeased, "stats fields (lua.Stat*)"},
+	{"ST_DELAYED", StatDelayed, ""},
+	{"ST_DEAD", StatDead, ""},
+	{"ST_INDEXED", StatIndexed, ""},
+}
+
+// Prelude returns the Lua that defines the layout, one local per constant, which
+// comes first in every script that includes the common code.
+func Prelude() string {
+	var b strings.Builder
+	b.WriteString("-- The storage layout, generated from redisbackend/internal/lua/layout.go.\n")
+	for _, c := range constants {
+		var v string
+		switch x := c.value.(type) {
+		case int:
+			v = fmt.Sprint(x)
+		case string:
+			if strings.ContainsAny(x, "'\\\n") {
+				panic("lua: constant " + c.name + " needs escaping")
+			}
+			v = "'" + x + "'"
+		default:
+			panic(fmt.Sprintf("lua: constant %s of type %T", c.name, c.value))
+		}
+		fmt.Fprintf(&b, "local %s = %s", c.name, v)
+		if c.doc != "" {
+			b.WriteString(" -- " + c.doc)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

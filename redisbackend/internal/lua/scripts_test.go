@@ -1,0 +1,295 @@
+package lua
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Each script run on its own with KEYS and ARGV, and the keys it left checked.
+
+// TestEnqueue: a unique enqueue writes the queue list, the key index, the job
+// records, the queues set, the counters and the sequence; a second one with a key
+// in the index changes nothing; a delayed one writes the delayed zset.
+func TestEnqueue(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		now := e.serverMS()
+		r := e.run("enqueue", "q", "0", "0", "1", "60000",
+			pre("a", 3, true), "rest-a", "type-a", pre("b", 3, true), "rest-b", "type-b", "e1", "")
+		if len(r) != 3 || num(t, r[1]) != 0 || r[2] != "e1" {
+			t.Fatalf("reply %v, want {now, 0, e1}", r)
+		}
+		list := e.list(KeyQueue + "q")
+		if len(list) != 2 {
+			t.Fatalf("queue holds %d blobs, want 2", len(list))
+		}
+		for i, k := range []string{"a", "b"} {
+			b := parseBlob(t, list[i])
+			id := fmt.Sprint(i + 1)
+			if b.id != id || b.digest != digestOf(k) || b.max != 3 || b.attempt != 0 || b.rest != "rest-"+k ||
+				b.flags&FlagTracked == 0 || b.enqueued < now {
+				t.Errorf("blob %d: %+v", i, b)
+			}
+			ix := e.hash(KeyIndex + digestOf(k)[:1] + string(rune(digestOf(k)[1]/16)))
+			if _, ok := ix[digestOf(k)+id]; !ok {
+				t.Errorf("key index of %q: %q, want the field digest .. %s", k, ix, id)
+			}
+			j := e.hash(KeyJob + id)
+			if j["queue"] != "q" || j["type"] != "type-"+k || j["ttl"] != "60000" || j["status"] != "" {
+				t.Errorf("job record %s: %v", id, j)
+			}
+		}
+		if st := e.hash(KeyStats); st["enqueued"] != "2" || st[StatIndexed] != "1" {
+			t.Errorf("stats %v, want enqueued 2 and the index kept", st)
+		}
+		if e.get(KeySeq) != "2" || e.get(KeyEpoch) != "e1" {
+			t.Errorf("seq %q epoch %q, want 2 and e1", e.get(KeySeq), e.get(KeyEpoch))
+		}
+		if m, _ := e.c.SMembers(context.Background(), e.key(KeyQueues)).Result(); !slices.Equal(m, []string{"q"}) {
+			t.Errorf("queues %v, want [q]", m)
+		}
+
+		before := e.snapshot()
+		if r := e.run("enqueue", "q", "0", "0", "1", "0", pre("b", 3, false), "b", "e1", ""); r[0] != "dup" {
+			t.Errorf("unique enqueue of a waiting key: %v, want {dup}", r)
+		}
+		sameKeys(t, "a duplicate enqueue", before, e.snapshot())
+
+		now = e.serverMS()
+		e.enqueue("later", 5000, false, 3, "c")
+		z := e.zset(KeyDelayed)
+		if len(z) != 1 || int64(z[0].Score) < now+5000 {
+			t.Fatalf("delayed %v, want one member due in 5s from %d", z, now)
+		}
+		m := z[0].Member.(string)
+		want := fmt.Sprintf("%0*d", Pad, 3) + packed("later")
+		if m[:len(want)] != want || parseBlob(t, m[len(want):]).id != "3" {
+			t.Errorf("delayed member %q, want pad(3) .. pack(later) .. blob", m)
+		}
+		if st := e.hash(KeyStats); st[StatDelayed+"later"] != "1" {
+			t.Errorf("stats %v, want 1 delayed in later", st)
+		}
+	})
+}
+
+// TestDequeue: a dequeue moves tasks from the queue list to lease records of
+// their bucket, counts a lease group, and drops a task whose key has an answer.
+func TestDequeue(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.enqueue("q", 0, false, 3, "a", "b", "c", "done")
+		e.run("setanswer", digestOf("done"), "160000:v", "60000")
+		r := e.dequeue(2, 30000, "q")
+		// {now, deadline, deduped, next, more, first token - 1, q, 2, blob, blob, epoch}
+		// IDs and tokens come from one sequence: the tokens follow the four IDs.
+		if len(r) != 11 || r[6] != "q" || num(t, r[7]) != 2 || num(t, r[5]) != 4 || r[10] != "e1" {
+			t.Fatalf("reply %v", r)
+		}
+		deadline := num(t, r[1])
+		if left := e.list(KeyQueue + "q"); len(left) != 2 {
+			t.Fatalf("queue holds %d, want 2", len(left))
+		}
+		recs := e.hash(KeyRecords + "0")
+		if len(recs) != 2 {
+			t.Fatalf("lease records %v, want tokens 5 and 6", recs)
+		}
+		for tok, id := range map[string]string{"5": "1", "6": "2"} {
+			rec := parseRecord(t, recs[tok])
+			if rec.deadline != deadline || rec.queue != "q" || parseBlob(t, rec.blob).id != id {
+				t.Errorf("lease %s: %+v", tok, rec)
+			}
+		}
+		group := fmt.Sprintf("%0*d@%d", Pad, 0, deadline)
+		if g := e.hash(KeyLease); g[group] != "2" {
+			t.Errorf("lease groups %v, want %s: 2", g, group)
+		}
+		if z := e.zset(KeyLeases); len(z) != 1 || z[0].Member != group || int64(z[0].Score) != deadline {
+			t.Errorf("leases %v, want %s at %d", z, group, deadline)
+		}
+		if st := e.hash(KeyStats); st[StatLeased+"q"] != "2" || st["delivered"] != "2" {
+			t.Errorf("stats %v", st)
+		}
+
+		r = e.dequeue(5, 30000, "q")
+		if num(t, r[2]) != 1 || num(t, r[7]) != 1 || parseBlob(t, r[8].(string)).id != "3" {
+			t.Fatalf("second dequeue %v, want task 3 and one dropped", r)
+		}
+		if len(e.list(KeyQueue+"q")) != 0 || e.hash(KeyStats)["deduped"] != "1" {
+			t.Errorf("queue %d left, stats %v", len(e.list(KeyQueue+"q")), e.hash(KeyStats))
+		}
+	})
+}
+
+// TestReclaim: reclaim puts an expired lease's task back at the head of its
+// queue with its attempt counted, and dead-letters it once its attempts are used
+// up; deadaction requeues and purges dead tasks.
+func TestReclaimAndDeadAction(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.enqueue("q", 0, false, 2, "a")
+		e.dequeue(1, 20, "q")
+		e.pass(30 * time.Millisecond)
+		if r := e.run("reclaim", ""); num(t, r[1]) != 1 || num(t, r[2]) != 0 {
+			t.Fatalf("reclaim %v, want 1 reclaimed, none left", r)
+		}
+		list := e.list(KeyQueue + "q")
+		if len(list) != 1 || parseBlob(t, list[0]).attempt != 1 {
+			t.Fatalf("queue %q, want the task at attempt 1", list)
+		}
+		if len(e.hash(KeyRecords+"0")) != 0 || e.exists(KeyLease) || e.exists(KeyLeases) {
+			t.Errorf("lease records %v, groups left", e.hash(KeyRecords+"0"))
+		}
+		if st := e.hash(KeyStats); st[StatLeased+"q"] != "0" || st["reclaimed"] != "1" {
+			t.Errorf("stats %v", st)
+		}
+
+		e.dequeue(1, 20, "q")
+		e.pass(30 * time.Millisecond)
+		e.run("reclaim", "")
+		dead := e.hash(KeyDead)
+		rec, ok := dead["1"]
+		if !ok || len(e.list(KeyQueue+"q")) != 0 {
+			t.Fatalf("dead %v, want task 1, its queue empty", dead)
+		}
+		head := packed("q", "lease expired")
+		if rec[:len(head)] != head {
+			t.Errorf("dead record %q, want it to start with %q", rec, head)
+		}
+		if z := e.zset(KeyDeadz); len(z) != 1 || z[0].Member != "1" {
+			t.Errorf("deadz %v", z)
+		}
+
+		if r := e.run("deadaction", "requeue", "0", "e1-1", ""); num(t, r[1]) != 1 {
+			t.Fatalf("requeue %v, want 1", r)
+		}
+		list = e.list(KeyQueue + "q")
+		if len(list) != 1 || parseBlob(t, list[0]).attempt != 0 || len(e.hash(KeyDead)) != 0 {
+			t.Fatalf("after requeue: queue %q, dead %v", list, e.hash(KeyDead))
+		}
+		if st := e.hash(KeyStats); st[StatDead+"q"] != "0" {
+			t.Errorf("stats %v, want no dead task in q", st)
+		}
+		e.dequeue(1, 20, "q")
+		e.pass(30 * time.Millisecond)
+		e.run("reclaim", "")
+		e.dequeue(1, 20, "q")
+		e.pass(30 * time.Millisecond)
+		e.run("reclaim", "")
+		if r := e.run("deadaction", "purge", "1", ""); num(t, r[1]) != 1 {
+			t.Fatalf("purge %v, want 1", r)
+		}
+		if e.exists(KeyDead) || e.exists(KeyDeadz) || len(e.list(KeyQueue+"q")) != 0 {
+			t.Errorf("after purge: dead %v, queue %q", e.hash(KeyDead), e.list(KeyQueue+"q"))
+		}
+	})
+}
+
+// TestAnswers: setanswer stores an answer with its TTL, getanswer reads it and
+// with refresh resets the TTL, delanswer deletes it.
+func TestAnswers(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		d := digestOf("k")
+		e.run("setanswer", d, "160000:value", "60000")
+		k := e.key(KeyAnswer + d)
+		if v, _ := e.c.Get(context.Background(), k).Result(); v != "160000:value" {
+			t.Fatalf("answer %q", v)
+		}
+		e.pass(10 * time.Millisecond)
+		r := e.run("getanswer", d, "0")
+		if len(r) != 5 || r[1] != "value" || r[2] != "1" || r[3] != "60000" || num(t, r[4]) >= 60000 {
+			t.Fatalf("getanswer %v", r)
+		}
+		r = e.run("getanswer", d, "1")
+		if ttl, _ := e.c.PTTL(context.Background(), k).Result(); ttl < 59*time.Second || r[4] != "60000" {
+			t.Errorf("refresh: %v, TTL %v", r, ttl)
+		}
+		if r := e.run("delanswer", d, ""); num(t, r[1]) != 1 || e.exists(KeyAnswer+d) {
+			t.Errorf("delanswer %v", r)
+		}
+		if r := e.run("delanswer", d, ""); num(t, r[1]) != 0 {
+			t.Errorf("delanswer of none %v", r)
+		}
+		if r := e.run("getanswer", d, "0"); len(r) != 1 {
+			t.Errorf("getanswer of none %v", r)
+		}
+	})
+}
+
+// TestAllow: the limiter grants burst tokens at once, then asks to wait.
+func TestAllow(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		k := []string{e.key(KeyLimiter + "l")}
+		for i := range 3 {
+			v, err := e.call("allow", false, k, "1000000", "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := v.(int64); (i < 2) != (w == 0) {
+				t.Errorf("call %d: wait %dµs", i, w)
+			}
+		}
+		if ttl, _ := e.c.PTTL(context.Background(), k[0]).Result(); ttl <= 0 {
+			t.Errorf("limiter TTL %v, want one", ttl)
+		}
+	})
+}
+
+// TestInspectionReadOnly: stats, peek, leases, dead and job run read-only
+// (EVAL_RO, FCALL_RO, which refuse any write) and change no key, with a due
+// delayed task and an expired lease that housekeeping has not reached. Stats
+// counts both as waiting; the others show what stands.
+func TestInspectionReadOnly(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		// Task 1 is dead, 3 tracked and leased past its deadline (token 4), 5
+		// leased (token 6), 7 delayed and due, 8 waiting: IDs and tokens come from
+		// one sequence.
+		e.enqueue("q", 0, false, 1, "dead")
+		e.dequeue(1, 20, "q")
+		e.pass(30 * time.Millisecond)
+		e.run("reclaim", "")
+		e.run("enqueue", "q", "0", "0", "0", "60000", pre("lapsed", 3, true), "x", "t", "e1", "")
+		e.dequeue(1, 20, "q")
+		e.enqueue("q", 0, false, 3, "live")
+		e.dequeue(1, 60000, "q")
+		e.enqueue("q", 20, false, 3, "due")
+		e.enqueue("q", 0, false, 3, "waiting")
+		e.pass(30 * time.Millisecond)
+
+		before := e.snapshot()
+		r := e.runRO("stats")
+		// {now, counters, q, waiting, leased, delayed, dead}
+		if len(r) != 7 || r[2] != "q" {
+			t.Fatalf("stats %v", r)
+		}
+		if w, l, d, x := num(t, r[3]), num(t, r[4]), num(t, r[5]), num(t, r[6]); w != 3 || l != 1 || d != 0 || x != 1 {
+			t.Errorf("stats waiting %d leased %d delayed %d dead %d, want 3 1 0 1", w, l, d, x)
+		}
+		if c := list(t, r[1]); num(t, c[4]) != 1 {
+			t.Errorf("counters %v, want 1 reclaimed", c)
+		}
+		if r := e.runRO("peek", "q", "0", "10"); len(r) != 3 || parseBlob(t, r[1].(string)).id != "8" {
+			t.Errorf("peek %v, want task 8 alone", r)
+		}
+		if r := e.runRO("leases", "10"); len(r) != 5 || r[1] != "6" {
+			t.Errorf("leases %v, want the live lease of task 5 alone", r)
+		}
+		if r := e.runRO("dead", "0", "10"); len(r) != 3 {
+			t.Errorf("dead %v, want task 1", r)
+		}
+		r = e.runRO("job", "3", "e1")
+		job := map[string]string{}
+		for i := 1; i+1 < len(r); i += 2 {
+			job[r[i].(string)] = r[i+1].(string)
+		}
+		if job["status"] != "running" || job["attempts"] != "1" {
+			t.Errorf("job 3 %v, want running at 1: housekeeping has not reached it", job)
+		}
+		sameKeys(t, "inspection", before, e.snapshot())
+
+		// What stats counted as waiting is what housekeeping then puts there.
+		e.run("reclaim", "")
+		if r := e.run("stats", "q"); num(t, r[3]) != 3 || num(t, r[4]) != 1 || num(t, r[5]) != 0 || num(t, r[6]) != 1 {
+			t.Errorf("stats after housekeeping %v, want 3 1 0 1", r)
+		}
+	})
+}

@@ -1,0 +1,168 @@
+-- common/begin.lua: the KEYS and the per-call state. The common code (common/*.lua,
+-- joined in the order of CommonFiles in internal/lua/assemble.go, after the
+-- layout's prelude) is spliced into each script where it says --@common. Every
+-- script gets the same KEYS (lua.Keys):
+--   KEYS[1] seq      string  the namespace's sequence (task IDs and lease tokens)
+--   KEYS[2] delayed  zset    due ms -> pad(id) .. pack(queue) .. blob
+--   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline
+--   KEYS[4] lease    hash    lease group -> how many live leases it holds
+--   KEYS[5] stats    hash    counters, and per queue l:<q> leased, d:<q> delayed, x:<q> dead
+--   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
+--   KEYS[7] deadz    zset    dead order -> id
+--   KEYS[8] queues   set     every queue the namespace has seen
+--   KEYS[9] prefix   string  never read or written: the namespace's key prefix. The
+--                            per-queue, per-key and per-task keys are built from it
+--                            (queue_key, answer_key, job_key, index_key, lease_key)
+--                            and share its hash tag, so they lie in its slot.
+--   KEYS[10] epoch   string  the name of the sequence's life (see Epochs below)
+--   KEYS[11] request string  optional: the outcome of this call, for a resend
+--                            (see Requests below)
+--
+-- The code is loaded two ways (scripts.go): spliced into each script for EVALSHA,
+-- or once, as a Redis 7 function library that holds every script as a function.
+-- A library outlives its calls, so whatever belongs to one call is set by begin,
+-- which every script calls first.
+local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
+local K_EPOCH, K_REQ, req_ttl
+local ix_kept -- indexed()'s answer, once asked
+local now_s   -- now_ms() as a string
+-- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
+-- from it, so that a lease or a delay never ends before its full duration has
+-- passed on the server's clock (S4.1, S7.2), while now_ms(), rounded down, says
+-- what has ended.
+local now_up
+-- The string functions every task goes through, as locals: a global lookup per call
+-- is a table read. Loading a library may not read globals, so begin sets them.
+local sbyte, ssub, sfind, floor
+
+-- read_only is true in the read-only twins of the scripts that write only on
+-- request (Twins in internal/lua): housekeeping, which writes, is skipped there.
+local read_only
+
+local function begin(keys, ro)
+  read_only = ro == true
+  K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
+  K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
+  ix_kept, now_s = nil, nil
+  K_EPOCH, K_REQ, req_ttl = keys[10], keys[11], nil
+  sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
+end
+
+-- A number given to redis.call is formatted with %.17g, which costs more than the
+-- rest of a small call: arguments that are numbers in Lua go as strings where they
+-- are built once anyway, or are literals.
+
+local function now_ms()
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + floor(t[2] / 1000)
+  now_up = t[1] * 1000 + math.ceil(t[2] / 1000)
+  now_s = string.format('%d', now)
+  return now
+end
+
+local function pad16(n) return string.format(PAD_FMT, n) end
+local function itoa(n) return string.format('%d', n) end
+
+-- D2[i + 1] is i in two digits, '00' to '99', made on first use. In a function
+-- library it outlives the call, which is safe: it never changes.
+local D2 = {}
+-- decimals returns the decimal strings of the n numbers first, first + 1, ...: a
+-- batch's IDs or tokens. Formatting a number is the dearest step of a small call,
+-- so it formats only the hundreds, once per hundred, and appends two digits.
+local function decimals(first, n)
+  local out, k, x = {}, 0, first
+  while k < n do
+    local hi, lo = floor(x / 100), x % 100
+    local last = math.min(99, lo + n - k - 1)
+    if hi == 0 then
+      for j = lo, last do out[k + j - lo + 1] = itoa(j) end
+    else
+      local hs = itoa(hi)
+      for j = lo, last do
+        local d = D2[j + 1]
+        if not d then
+          d = string.char(48 + floor(j / 10), 48 + j % 10)
+          D2[j + 1] = d
+        end
+        out[k + j - lo + 1] = hs .. d
+      end
+    end
+    k, x = k + last - lo + 1, x + last - lo + 1
+  end
+  return out
+end
+
+-- many calls cmd on key with args[1..n] in chunks of at most CHUNK groups of width
+-- arguments, which keeps unpack within Lua's stack.
+local function many(cmd, key, args, width)
+  local step = CHUNK * width
+  for i = 1, #args, step do
+    redis.call(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
+
+-- queue_key names queue q's list. DESIGN's exception: built from the prefix,
+-- because which queues a call touches is known only inside the script
+-- (housekeeping puts tasks back in the queues their records name).
+local function queue_key(q) return P .. KS_QUEUE .. q end
+
+-- wake tells waiting consumers that n tasks became available in queue q: it
+-- publishes "<n>:<q>" on the namespace's channel, prefix .. KS_CHANNEL. An empty
+-- message wakes every waiter of the namespace (new_event). A channel is not a
+-- key, so KEYS does not name it. A wake-up is best effort: with PUBLISH refused
+-- (an ACL without the channel) the call goes on, and waiters poll instead.
+local function wake(q, n)
+  redis.pcall('PUBLISH', P .. KS_CHANNEL, n .. ':' .. q)
+end
+
+-- new_event wakes the waiters when the member just added to a delayed or leases
+-- zset is now its earliest: they time their next try by the earliest event, and
+-- this one is sooner than they know. The message is an empty queue name.
+local function new_event(zkey, member)
+  local first = redis.call('ZRANGE', zkey, '0', '0')
+  if first[1] == member then redis.pcall('PUBLISH', P .. KS_CHANNEL, '') end
+end
+
+-- Epochs. A task ID or lease token is "<epoch>-<n>" (epoch.go): n from the
+-- sequence, and the epoch a random name of the sequence's life, made by Go and
+-- stored at KEYS[10]. Whenever the sequence starts again at 1 (a new namespace,
+-- or a store that lost its data) or the epoch is missing, the call that takes
+-- numbers stores a new one, so numbers handed out again never carry the epoch
+-- they were handed out with before. Stored tasks and leases hold n alone: Go adds
+-- the epoch on the way out, splits it off on the way in and passes it once per
+-- call, and a call whose epoch is not the current one names nothing.
+
+-- epoch returns the current epoch, or '' when there is none.
+local function epoch() return redis.call('GET', K_EPOCH) or '' end
+
+-- epoch_is tells whether e is the current epoch.
+local function epoch_is(e) return e ~= '' and redis.call('GET', K_EPOCH) == e end
+
+-- take_seq takes n numbers from the sequence and returns the first minus one and
+-- their epoch; cand is the epoch to store when a new one is needed.
+local function take_seq(n, cand)
+  local last = redis.call('INCRBY', K_SEQ, itoa(n))
+  local e = last ~= n and redis.call('GET', K_EPOCH)
+  if not e then
+    redis.call('SET', K_EPOCH, cand)
+    e = cand
+  end
+  return last - n, e
+end
+
+-- Requests. go-redis sends a command again after some network errors, and the
+-- first send may have run. So a call that changes state may name a request key,
+-- KEYS[11], unique to the call, and pass how long to keep it (ms) as its last
+-- argument. req_check, called before any write, returns the outcome a run of the
+-- same request stored, or nil; req_done stores this run's outcome. Without a
+-- request key both do nothing.
+local function req_check(ttl)
+  if not K_REQ or ttl == '' then return nil end
+  req_ttl = ttl
+  return redis.call('GET', K_REQ) or nil
+end
+local function req_done(outcome)
+  if req_ttl then redis.call('SET', K_REQ, outcome, 'PX', req_ttl) end
+end

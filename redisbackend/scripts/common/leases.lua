@@ -1,0 +1,85 @@
+-- common/leases.lua: leases. Leases are kept in buckets of LB consecutive tokens,
+-- a hash of lease records per bucket, and a lease group is the leases of one
+-- bucket with one deadline. The leases zset orders groups by deadline then bucket,
+-- so by deadline then token, as housekeeping reclaims them; a dequeue of n tasks
+-- costs one record each and a group or two, not a zset entry each.
+
+local function lease_bucket(token) return math.floor(token / LB) end
+-- lease_key names bucket bk's hash of lease records. DESIGN's exception: built
+-- from the prefix, because the buckets follow from tokens the script takes from
+-- the sequence, or from the lease groups housekeeping finds due.
+local function lease_key(bk) return P .. KS_RECORDS .. itoa(bk) end
+local function group(bk, d) return pad16(bk) .. '@' .. itoa(d) end
+local function group_bucket(g) return tonumber(ssub(g, 1, PAD)) end
+
+-- group_records returns the tokens and records of bucket bk's leases with
+-- deadline d, in token order (a hash has no order of its own).
+local function group_records(bk, d)
+  local all = redis.call('HGETALL', lease_key(bk))
+  local toks, recs = {}, {}
+  for i = 1, #all, 2 do
+    if dec48(all[i + 1], R_DEADLINE) == d then
+      toks[#toks + 1] = tonumber(all[i])
+      recs[all[i]] = all[i + 1]
+    end
+  end
+  table.sort(toks)
+  for i, t in ipairs(toks) do toks[i] = itoa(t) end
+  return toks, recs
+end
+
+-- group_add counts n more leases in bucket bk with deadline d.
+local function group_add(bk, d, n)
+  local ds = itoa(d)
+  local g = pad16(bk) .. '@' .. ds
+  if redis.call('HINCRBY', K_LEASE, g, itoa(n)) == n then redis.call('ZADD', K_LEASES, ds, g) end
+  return g
+end
+-- group_sub counts n leases fewer in bucket bk with deadline d, and forgets the
+-- group when none is left.
+local function group_sub(bk, d, n)
+  local g = group(bk, d)
+  if redis.call('HINCRBY', K_LEASE, g, itoa(-n)) <= 0 then
+    redis.call('HDEL', K_LEASE, g)
+    redis.call('ZREM', K_LEASES, g)
+  end
+end
+
+-- take_lease finds a live lease by token and task ID; it returns queue, blob,
+-- deadline and record, or nil. Housekeeping may not have reached an expired lease
+-- yet: it is lost all the same.
+local function take_lease(token, id, now)
+  local t = tonumber(token)
+  if not t then return nil end
+  local rec = redis.call('HGET', lease_key(lease_bucket(t)), token)
+  if not rec then return nil end
+  local dl, q, b = lease_rec(rec)
+  if dl <= now or blob_id(b) ~= id then return nil end
+  return q, b, dl, rec
+end
+
+-- lapsed calls f(queue, blob) for each lease past its deadline at now, which
+-- housekeeping has not reclaimed yet; it only reads. Those leases' groups are the
+-- first of the leases zset.
+local function lapsed(now, f)
+  local buckets, n = {}, redis.call('ZCOUNT', K_LEASES, '-inf', itoa(now))
+  for i = 0, n - 1, CHUNK do
+    for _, g in ipairs(redis.call('ZRANGE', K_LEASES, i, math.min(i + CHUNK, n) - 1)) do
+      buckets[group_bucket(g)] = true
+    end
+  end
+  for bk in pairs(buckets) do
+    local all = redis.call('HGETALL', lease_key(bk))
+    for i = 2, #all, 2 do
+      local dl, q, b = lease_rec(all[i])
+      if dl <= now then f(q, b) end
+    end
+  end
+end
+
+local function drop_lease(token, q, dl)
+  local bk = lease_bucket(tonumber(token))
+  redis.call('HDEL', lease_key(bk), token)
+  group_sub(bk, dl, 1)
+  bump(ST_LEASED .. q, -1)
+end
