@@ -29,7 +29,7 @@ for i = 3, #ARGV, 2 do
     d, s = deadline, ds
     if deadline ~= dl then
       local bk = lease_bucket(tonumber(token))
-      redis.call('HSET', lease_key(bk), token, enc48(deadline) .. ssub(rec, 7))
+      redis.call('HSET', lease_key(bk), token, enc48(deadline) .. ssub(rec, R_QLEN))
       group_sub(bk, dl, 1)
       added[group_add(bk, deadline, 1)] = true
     end

@@ -119,6 +119,19 @@ func (e *env) run(name string, args ...any) []any {
 	return list(e.t, v)
 }
 
+// runAnswer runs an answer script (setanswer, getanswer, delanswer): the
+// namespace's KEYS, the request key's place taken by the prefix key (KEYS[9],
+// never touched), and the answer key of digest d as KEYS[12]; args follow.
+func (e *env) runAnswer(name, d string, args ...any) []any {
+	e.t.Helper()
+	keys := append(append([]string(nil), e.keys...), e.keys[8], e.key(KeyAnswer+d))
+	v, err := e.call(name, false, keys, args...)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	return list(e.t, v)
+}
+
 // runRO runs a namespace script read-only: on a real server by EVAL_RO or
 // FCALL_RO. miniredis counts TIME as a write there, so on it the script runs by
 // EVAL, and only comparing the keys before and after shows that it wrote nothing.

@@ -79,7 +79,7 @@ func TestEnqueue(t *testing.T) {
 func TestDequeue(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.enqueue("q", 0, false, 3, "a", "b", "c", "done")
-		e.run("setanswer", digestOf("done"), "160000:v", "60000")
+		e.runAnswer("setanswer", digestOf("done"), "160000:v", "60000")
 		r := e.dequeue(2, 30000, "q")
 		// {now, deadline, deduped, next, more, first token - 1, q, 2, blob, blob, epoch}
 		// IDs and tokens come from one sequence: the tokens follow the four IDs.
@@ -189,27 +189,27 @@ func TestReclaimAndDeadAction(t *testing.T) {
 func TestAnswers(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		d := digestOf("k")
-		e.run("setanswer", d, "160000:value", "60000")
+		e.runAnswer("setanswer", d, "160000:value", "60000")
 		k := e.key(KeyAnswer + d)
 		if v, _ := e.c.Get(context.Background(), k).Result(); v != "160000:value" {
 			t.Fatalf("answer %q", v)
 		}
 		e.pass(10 * time.Millisecond)
-		r := e.run("getanswer", d, "0")
+		r := e.runAnswer("getanswer", d, "0")
 		if len(r) != 5 || r[1] != "value" || r[2] != "1" || r[3] != "60000" || num(t, r[4]) >= 60000 {
 			t.Fatalf("getanswer %v", r)
 		}
-		r = e.run("getanswer", d, "1")
+		r = e.runAnswer("getanswer", d, "1")
 		if ttl, _ := e.c.PTTL(context.Background(), k).Result(); ttl < 59*time.Second || r[4] != "60000" {
 			t.Errorf("refresh: %v, TTL %v", r, ttl)
 		}
-		if r := e.run("delanswer", d, ""); num(t, r[1]) != 1 || e.exists(KeyAnswer+d) {
+		if r := e.runAnswer("delanswer", d, ""); num(t, r[1]) != 1 || e.exists(KeyAnswer+d) {
 			t.Errorf("delanswer %v", r)
 		}
-		if r := e.run("delanswer", d, ""); num(t, r[1]) != 0 {
+		if r := e.runAnswer("delanswer", d, ""); num(t, r[1]) != 0 {
 			t.Errorf("delanswer of none %v", r)
 		}
-		if r := e.run("getanswer", d, "0"); len(r) != 1 {
+		if r := e.runAnswer("getanswer", d, "0"); len(r) != 1 {
 			t.Errorf("getanswer of none %v", r)
 		}
 	})
