@@ -11,8 +11,8 @@ const (
 	// milliseconds, rounded up (Millis), so a positive duration is at least 1 ms.
 	MaxDuration = 100 * 365 * 24 * time.Hour
 
-	// MaxCount is the largest Count of a Dequeue and the most requests of one
-	// AckBatch. The Count of Peek, Leases and Dead, and their Offset, may be
+	// MaxCount is the largest Count of a Dequeue and the most items of one
+	// Settle or Extend. The Count of Peek, Leases and Dead, and their Offset, may be
 	// larger: drivers return the window that exists.
 	MaxCount = 100_000
 )

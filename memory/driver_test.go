@@ -582,3 +582,86 @@ func TestInspectionOnlyReads(t *testing.T) {
 		t.Fatalf("dequeue after: %+v, want both tasks and one reclaim", res)
 	}
 }
+
+// Producers and consumers at once, with signals, under the race detector: every
+// task is delivered and acked once.
+func TestConcurrentCycle(t *testing.T) {
+	d := newDriver(t)
+	const producers, consumers, each = 3, 3, 200
+	signal := make(chan struct{}, 1)
+	stop, err := d.ns.Notify(d.ctx, func(backend.Wake) {
+		select {
+		case signal <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var wg sync.WaitGroup
+	for range producers {
+		wg.Go(func() {
+			for range each {
+				if _, err := d.ns.Enqueue(d.ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{{Key: "k", MaxAttempts: 1}}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	acked := make(chan int, consumers)
+	for range consumers {
+		wg.Go(func() {
+			n := 0
+			defer func() { acked <- n }()
+			for {
+				res, err := d.ns.Dequeue(d.ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 7, Lease: time.Hour})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(res.Leases) == 0 {
+					select {
+					case <-signal:
+						continue
+					case <-time.After(100 * time.Millisecond): // no signal: are the producers done?
+						st, err := d.ns.Stats(d.ctx, backend.StatsParams{})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if st.Counters.Enqueued == producers*each && st.Queues["q"].Waiting == 0 {
+							return
+						}
+						continue
+					}
+				}
+				items := make([]backend.Settlement, len(res.Leases))
+				for i, l := range res.Leases {
+					items[i] = backend.Settlement{LeaseRef: ref(l), Action: backend.Ack}
+				}
+				rs, err := d.ns.Settle(d.ctx, backend.SettleParams{Items: items})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, r := range rs {
+					if r != backend.SettleDone {
+						t.Errorf("ack: %v", r)
+					}
+				}
+				n += len(rs)
+			}
+		})
+	}
+	wg.Wait()
+	close(acked)
+	total := 0
+	for n := range acked {
+		total += n
+	}
+	if st := d.stats(t); total != producers*each || st.Counters.Acked != producers*each {
+		t.Fatalf("acked %d (counter %d) of %d tasks", total, st.Counters.Acked, producers*each)
+	}
+}

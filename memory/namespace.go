@@ -78,10 +78,11 @@ type deadTask struct {
 	died   time.Time
 }
 
-// Namespace is the handle of one namespace of a Backend, as Backend.Namespace
-// returns it. Besides backend.Namespace it implements backend.Inspector,
+// Namespace is the handle of one namespace of a Backend; get it from
+// Backend.Namespace (a Namespace made otherwise is not usable). Besides backend.Namespace it implements backend.Inspector,
 // backend.Admin, backend.Notifier and backend.RateLimiter. Its methods are safe for
-// concurrent use, and each runs under the namespace's one lock.
+// concurrent use, each runs under the namespace's one lock and none waits; after
+// the Backend's Close they return backend.ErrClosed.
 type Namespace struct {
 	b    *Backend
 	mu   sync.Mutex
@@ -107,8 +108,8 @@ type Namespace struct {
 	listeners map[uint64]func(backend.Wake) // by registration
 	lastID    uint64                        // of the latest registration
 	fresh     []*queue                      // queues whose tasks became available in this call
-	// eventAt is the earliest delayed due time or lease deadline when the call began
-	// (after its housekeeping); an earlier one at its end sends Wake{} if asked.
+	// eventAt is the earliest delayed due time or lease deadline at the end of the
+	// last call; an earlier one at the end of this call sends Wake{} if asked.
 	eventAt time.Time
 	asked   bool // an empty Dequeue reported Next since the last Wake{}
 }

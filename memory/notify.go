@@ -32,14 +32,14 @@ func (ns *Namespace) open(ctx context.Context, p interface{ Validate() error }) 
 	}
 	now := ns.b.clock.Now()
 	ns.housekeep(now)
-	ns.eventAt = ns.nextEvent()
 	return now, nil
 }
 
 // unlock ends a call: it tells the Notify registrations what became available,
-// and, if an empty Dequeue reported a Next since the last Wake{}, whether a
-// delayed due time or lease deadline came sooner than any the call began with,
-// and then unlocks the namespace.
+// and sends Wake{} when a delayed due time or lease deadline came sooner than the
+// earliest there was before the call and an empty Dequeue reported a Next since
+// the last Wake{} (without one, nobody sleeps towards a Next). Then it unlocks
+// the namespace.
 func (ns *Namespace) unlock() {
 	for _, q := range ns.fresh {
 		if n := min(q.fresh, q.tasks.len()); n > 0 { // minus those this call took
@@ -91,17 +91,18 @@ func (ns *Namespace) nextEvent() time.Time {
 //
 // f gets Wake{Queue: q, Count: n} when n tasks became available in q (an enqueue
 // without delay, a release without delay, RequeueDead, or housekeeping moving due
-// delayed tasks and expired leases back), and Wake{} when, after a Dequeue came
-// back empty, a delayed due time or lease deadline came sooner than the earliest
-// one there was.
+// delayed tasks and expired leases back), less those the same call took; and
+// Wake{} when a call made a delayed due time or lease deadline earlier than any
+// there was before it, if a Dequeue came back empty since the last Wake{}: a
+// caller that sleeps towards the Next of that Dequeue then looks again.
 func (ns *Namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func(), err error) {
-	if f == nil {
-		return nil, fmt.Errorf("%w: nil notify function", backend.ErrInvalid)
-	}
 	if err := ns.lock(ctx, nil); err != nil {
 		return nil, err
 	}
 	defer ns.unlock()
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil notify function", backend.ErrInvalid)
+	}
 	ns.lastID++
 	id := ns.lastID
 	ns.listeners[id] = f
