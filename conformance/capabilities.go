@@ -49,8 +49,8 @@ func testManyExpired(e *env) {
 }
 
 func testRateLimiter(e *env) {
-	if _, ok := e.tg.Backend.(backend.RateLimiter); !ok {
-		e.Skip("optional: the driver does not implement backend.RateLimiter; Client.Allow gives ErrInvalid")
+	if _, ok := e.handle().(backend.RateLimiter); !ok {
+		e.Skip("optional: the driver does not implement backend.RateLimiter; Client.Allow gives errors.ErrUnsupported")
 	}
 	c1, c2 := e.client(), e.client()
 	interval := e.u(2)

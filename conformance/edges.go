@@ -1,8 +1,6 @@
 package conformance
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -13,90 +11,17 @@ import (
 
 // Limits at the edges, where backends are most apt to differ: durations at their
 // maximum and below a millisecond, batches whose items touch one key, windows far
-// larger than what is stored, dedupe beyond one round's cap, a nil context.
+// larger than what is stored, dedupe beyond one round's cap. The driver tier
+// (driver_input.go) calls the driver itself with a nil context and other bad input.
 
 func init() {
 	register(
-		test{name: "S1.5 a nil context is ErrInvalid on every driver method", fn: testNilContextDriver},
 		test{name: "S3.2 dedupe beyond one round's cap delivers what housekeeping brought", fn: testDedupeBeyondCap},
 		test{name: "S4.2 a batch ack applies its items in order", fn: testAckBatchOrder},
 		test{name: "S5.1 and S7.4 an answer's TTL is kept in whole milliseconds, rounded up", fn: testAnswerTTLMillis},
 		test{name: "S7.2 the longest delay, lease and TTLs hold", fn: testMaxDurations},
 		test{name: "S9.3 peek, leases and dead return the window of a huge count or offset", fn: testHugeWindows},
 	)
-}
-
-// testNilContextDriver calls every driver method with a nil context: each gives
-// ErrInvalid, none panics.
-func testNilContextDriver(e *env) {
-	b := e.tg.Backend
-	var ctx context.Context // nil
-	ns := e.ns
-	calls := map[string]func() error{
-		"Enqueue": func() error {
-			_, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q",
-				Tasks: []backend.Message{{Payload: []byte("x"), Key: "x", MaxAttempts: 1}}})
-			return err
-		},
-		"Dequeue": func() error {
-			_, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 1, Lease: time.Second})
-			return err
-		},
-		"Ack":     func() error { return b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: "1", Token: "2"}) },
-		"Release": func() error { return b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: "1", Token: "2"}) },
-		"Extend": func() error {
-			_, err := b.Extend(ctx, backend.ExtendParams{Namespace: ns, TaskID: "1", Token: "2", Lease: time.Second})
-			return err
-		},
-		"Reclaim": func() error { _, err := b.Reclaim(ctx, backend.ReclaimParams{Namespace: ns}); return err },
-		"SetAnswer": func() error {
-			return b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: ns, Key: "k", Answer: backend.Answer{TTL: time.Second}})
-		},
-		"GetAnswer":    func() error { _, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: "k"}); return err },
-		"DeleteAnswer": func() error { return b.DeleteAnswer(ctx, backend.DeleteAnswerParams{Namespace: ns, Key: "k"}) },
-		"Job":          func() error { _, err := b.Job(ctx, backend.JobParams{Namespace: ns, ID: "1"}); return err },
-		"Stats":        func() error { _, err := b.Stats(ctx, backend.StatsParams{Namespace: ns}); return err },
-		"Peek": func() error {
-			_, err := b.Peek(ctx, backend.PeekParams{Namespace: ns, Queue: "q", Count: 1})
-			return err
-		},
-		"Leases": func() error { _, err := b.Leases(ctx, backend.LeasesParams{Namespace: ns, Count: 1}); return err },
-		"Dead":   func() error { _, err := b.Dead(ctx, backend.DeadParams{Namespace: ns, Count: 1}); return err },
-		"RequeueDead": func() error {
-			_, err := b.RequeueDead(ctx, backend.DeadActionParams{Namespace: ns, All: true})
-			return err
-		},
-		"PurgeDead": func() error {
-			_, err := b.PurgeDead(ctx, backend.DeadActionParams{Namespace: ns, All: true})
-			return err
-		},
-	}
-	if ba, ok := b.(backend.BatchAcker); ok {
-		calls["AckBatch"] = func() error {
-			_, err := ba.AckBatch(ctx, []backend.AckParams{{Namespace: ns, TaskID: "1", Token: "2"}})
-			return err
-		}
-		calls["AckBatch empty"] = func() error { _, err := ba.AckBatch(ctx, nil); return err }
-	}
-	if rl, ok := b.(backend.RateLimiter); ok {
-		calls["Allow"] = func() error {
-			_, err := rl.Allow(ctx, backend.AllowParams{Namespace: ns, Name: "r", Interval: time.Second, Burst: 1})
-			return err
-		}
-	}
-	for name, f := range calls {
-		err := func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			return f()
-		}()
-		if !errors.Is(err, keyq.ErrInvalid) {
-			e.Errorf("%s with a nil context: %v, want ErrInvalid", name, err)
-		}
-	}
 }
 
 // testDedupeBeyondCap: answered tasks beyond one round's cap (backend.DedupeCap)

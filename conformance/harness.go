@@ -2,6 +2,15 @@
 // docs/semantics.md turned into tests, one or more per rule, each named after the
 // rule it checks ("S4.2 ...").
 //
+// The suite has two tiers. The driver tier calls the driver's backend.Namespace
+// handles directly, as package keyq does: bad input to every method (S8.10),
+// done contexts, odd values, and each storage call's own contract; its tests'
+// names say "driver:" after the rule's number. The client tier checks every rule
+// through keyq.Client, as an application sees it. Run runs both; RunDriver runs
+// the driver tier alone, for a driver that is not yet complete. A test that needs
+// an optional interface the driver lacks (Inspector, Admin, Notifier,
+// RateLimiter, NamespaceLister) skips, naming it.
+//
 // A driver runs the whole suite with a few lines in a _test.go file:
 //
 //	func TestConformance(t *testing.T) {
@@ -36,9 +45,10 @@ type Target struct {
 	// clocks leave it zero (one second); a harness on real time sets it short, such
 	// as 200ms, and long enough that a few calls fit comfortably inside one Unit.
 	Unit time.Duration
-	// Waiting, when set, reports how many Dequeue calls are blocked waiting in the
-	// backend. Tests use it to know a consumer is waiting before they enqueue; without
-	// it they give the consumer a head start instead.
+	// Waiting, when set, reports how many consumers are waiting for tasks. Tests use
+	// it to know a consumer is waiting before they enqueue; without it they give the
+	// consumer a head start instead. Waiting lives in package keyq, so a driver
+	// cannot tell: harnesses of drivers leave it nil.
 	Waiting func() int
 }
 

@@ -69,7 +69,7 @@ func testDedupe(e *env) {
 	e.enqueue(c, "q", "fresh")
 	refreshed := e.mark()
 	e.within(stored, 10, "storing the answer and the dequeues that drop its tasks", func() {
-		dr, err := e.tg.Backend.Dequeue(e.ctx, backend.DequeueParams{Namespace: e.ns, Queues: []string{"q"}, Count: 5, Lease: e.u(5)})
+		dr, err := e.handle().Dequeue(e.ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 5, Lease: e.u(5)})
 		if err != nil || len(dr.Leases) != 1 || dr.Deduped != 1 {
 			e.Fatalf("driver Dequeue = %d leases, %d deduped, %v; want 1 and 1", len(dr.Leases), dr.Deduped, err)
 		}

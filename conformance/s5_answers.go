@@ -162,14 +162,6 @@ func testAnswerDelete(e *env) {
 	e.nextPayload(c, "k")
 }
 
-// between reads the backend's clock around f and returns its readings just before
-// and just after.
-func (e *env) between(f func()) (before, after time.Time) {
-	before = e.tg.Now()
-	f()
-	return before, e.tg.Now()
-}
-
 // wantLeft checks an answer's time left against the backend's clock: it was stored
 // (or refreshed) between stored[0] and stored[1] and read between read[0] and
 // read[1], so it has between TTL - (read[1] - stored[0]) and TTL - (read[0] -

@@ -23,7 +23,17 @@ func init() {
 // that stopped answering.
 type stalled struct{ backend.Backend }
 
-func (stalled) Enqueue(ctx context.Context, _ backend.EnqueueParams) ([]string, error) {
+func (s stalled) Namespace(name string) (backend.Namespace, error) {
+	h, err := s.Backend.Namespace(name)
+	if err != nil {
+		return nil, err
+	}
+	return stalledNamespace{h}, nil
+}
+
+type stalledNamespace struct{ backend.Namespace }
+
+func (stalledNamespace) Enqueue(ctx context.Context, _ backend.EnqueueParams) ([]string, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/backend"
 )
 
@@ -21,6 +20,10 @@ type test struct {
 	name   string
 	fn     func(e *env)
 	serial bool // runs alone, before the parallel tests
+	// driver puts the test in the driver tier: it calls the backend.Namespace
+	// handle directly, without package keyq. Its name says "driver:" after the
+	// rule's number.
+	driver bool
 }
 
 // tests lists every conformance test; each rule file adds its own.
@@ -28,11 +31,30 @@ var tests []test
 
 func register(ts ...test) { tests = append(tests, ts...) }
 
-// Run runs every conformance test against targets made by h, each as a parallel
-// subtest named after its rule, with a fresh target and namespace.
+// Run runs every conformance test, both tiers, against targets made by h, each as
+// a parallel subtest named after its rule, with a fresh target and namespace: the
+// driver tier calls the driver's Namespace handles directly (its tests' names say
+// "driver:" after the rule's number, so -run 'TestX/driver' selects them), the
+// client tier goes through keyq.Client as an application does.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
+	run(t, h, func(test) bool { return true })
+}
+
+// RunDriver runs the driver tier alone: the tests that call the driver's
+// Namespace handles directly, with bad input among them (S1.5, S8.4). A new
+// driver passes it before it runs Run, which runs both tiers.
+func RunDriver(t *testing.T, h Harness) {
+	t.Helper()
+	run(t, h, func(tc test) bool { return tc.driver })
+}
+
+func run(t *testing.T, h Harness, keep func(test) bool) {
+	t.Helper()
 	for _, tc := range slices.SortedFunc(slices.Values(tests), func(a, b test) int { return ruleCompare(a.name, b.name) }) {
+		if !keep(tc) {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			if !tc.serial {
 				t.Parallel() // paused until the serial tests are done
@@ -106,6 +128,14 @@ func (e *env) attempt(fn func(*env)) (missed *late) {
 // the exact time; for Redis a TIME call, read no later than the step that follows.
 func (e *env) mark() time.Time { return e.tg.Now() }
 
+// between reads the backend's clock around f and returns its readings just before
+// and just after.
+func (e *env) between(f func()) (before, after time.Time) {
+	before = e.tg.Now()
+	f()
+	return before, e.tg.Now()
+}
+
 // margin is what the checks inside within rely on: that the steps since mark take
 // less than n units.
 type margin struct {
@@ -135,6 +165,7 @@ func (e *env) within(mark time.Time, n float64, what string, checks func()) {
 // did not keep the margin (see within).
 func (e *env) Fatalf(format string, args ...any) {
 	e.Helper()
+	e.skipIfUnsupported(args)
 	e.retryIfLate()
 	e.T.Fatalf(format, args...)
 }
@@ -142,8 +173,23 @@ func (e *env) Fatalf(format string, args ...any) {
 // Fatal is Fatalf with the formatting of Print.
 func (e *env) Fatal(args ...any) {
 	e.Helper()
+	e.skipIfUnsupported(args)
 	e.retryIfLate()
 	e.T.Fatal(args...)
+}
+
+// skipIfUnsupported skips the test when what failed is a call that needs an
+// optional interface the driver does not implement: its error matches
+// errors.ErrUnsupported (S9.5). The skip names the capability, so that a driver
+// without inspection or admin runs the rest of the suite and sees what it left
+// out; a driver with them never skips here.
+func (e *env) skipIfUnsupported(args []any) {
+	e.Helper()
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, errors.ErrUnsupported) {
+			e.Skipf("optional: this test needs a capability the driver lacks: %v", err)
+		}
+	}
 }
 
 // retryIfLate abandons the attempt when a margin is being relied on and the steps
@@ -211,118 +257,6 @@ func (e *env) u(n float64) time.Duration { return time.Duration(n * float64(e.un
 
 // advance moves the backend's clock forward by n units.
 func (e *env) advance(n float64) { e.tg.Advance(e.u(n)) }
-
-// client returns a client of the test's namespace, serving queue "q" with an
-// operation timeout of opTimeout unless the options say otherwise.
-func (e *env) client(opts ...keyq.Option) *keyq.Client {
-	e.Helper()
-	return e.clientOf(e.ns, opts...)
-}
-
-func (e *env) clientOf(ns string, opts ...keyq.Option) *keyq.Client {
-	e.Helper()
-	c, err := keyq.New(e.tg.Backend, ns, append([]keyq.Option{keyq.WithQueues("q"), keyq.WithOpTimeout(opTimeout)}, opts...)...)
-	if err != nil {
-		e.Fatalf("keyq.New: %v", err)
-	}
-	return c
-}
-
-func (e *env) enqueue(c *keyq.Client, queue, payload string, opts ...keyq.EnqueueOption) string {
-	e.Helper()
-	id, err := c.Enqueue(e.ctx, queue, []byte(payload), opts...)
-	if err != nil {
-		e.Fatalf("Enqueue(%q, %q): %v", queue, payload, err)
-	}
-	return id
-}
-
-// next leases one task and fails the test when there is none.
-func (e *env) next(c *keyq.Client, opts ...keyq.DequeueOption) *keyq.Lease {
-	e.Helper()
-	l, err := c.Next(e.ctx, opts...)
-	if err != nil {
-		e.Fatalf("Next: %v", err)
-	}
-	if l == nil {
-		e.Fatal("Next: no task, want one")
-	}
-	return l
-}
-
-// nextPayload leases one task and checks its payload.
-func (e *env) nextPayload(c *keyq.Client, want string, opts ...keyq.DequeueOption) *keyq.Lease {
-	e.Helper()
-	l := e.next(c, opts...)
-	if string(l.Payload) != want {
-		e.Fatalf("Next delivered %q, want %q", l.Payload, want)
-	}
-	return l
-}
-
-// none checks that nothing can be leased now.
-func (e *env) none(c *keyq.Client, opts ...keyq.DequeueOption) {
-	e.Helper()
-	l, err := c.Next(e.ctx, opts...)
-	if err != nil {
-		e.Fatalf("Next: %v", err)
-	}
-	if l != nil {
-		e.Fatalf("Next delivered %q (ID %s), want nothing", l.Payload, l.ID)
-	}
-}
-
-func (e *env) ack(c *keyq.Client, l *keyq.Lease, opts ...keyq.AckOption) {
-	e.Helper()
-	if err := c.Ack(e.ctx, l, opts...); err != nil {
-		e.Fatalf("Ack(%s): %v", l.ID, err)
-	}
-}
-
-func (e *env) release(c *keyq.Client, l *keyq.Lease, opts ...keyq.ReleaseOption) {
-	e.Helper()
-	if err := c.Release(e.ctx, l, opts...); err != nil {
-		e.Fatalf("Release(%s): %v", l.ID, err)
-	}
-}
-
-// drain leases and acks everything available now and returns the payloads in order.
-func (e *env) drain(c *keyq.Client) []string {
-	e.Helper()
-	var out []string
-	for {
-		l, err := c.Next(e.ctx)
-		if err != nil {
-			e.Fatalf("Next: %v", err)
-		}
-		if l == nil {
-			return out
-		}
-		out = append(out, string(l.Payload))
-		e.ack(c, l)
-	}
-}
-
-func (e *env) stats(c *keyq.Client, queues ...string) keyq.Stats {
-	e.Helper()
-	st, err := c.Stats(e.ctx, queues...)
-	if err != nil {
-		e.Fatalf("Stats: %v", err)
-	}
-	return st
-}
-
-func (e *env) queueStats(c *keyq.Client, queue string) keyq.QueueStats {
-	e.Helper()
-	return e.stats(c, queue).Queues[queue]
-}
-
-func (e *env) wantQueue(c *keyq.Client, queue string, want keyq.QueueStats) {
-	e.Helper()
-	if got := e.queueStats(c, queue); got != want {
-		e.Fatalf("queue %q: stats %+v, want %+v", queue, got, want)
-	}
-}
 
 // wantErr checks that err matches target with errors.Is.
 func (e *env) wantErr(what string, err, target error) {

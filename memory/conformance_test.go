@@ -1,9 +1,5 @@
-//go:build ignore
-
-// This file runs package conformance, and the waiting tests that go through
-// keyq.Client, on the memory driver. It does not build until package keyq and
-// package conformance speak contract v2; the lead removes the build line above
-// when they do.
+// This file runs package conformance, both tiers, and the waiting tests that go
+// through keyq.Client, on the memory driver.
 
 package memory_test
 

@@ -98,7 +98,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	s.sampler.watch(ns)
 	v := indexPage{Page: s.newPage(ctx, ns, r)}
-	fail := func(what string, err error) { v.Errors = append(v.Errors, what+": "+err.Error()) }
+	fail := func(what string, err error) { v.Errors = append(v.Errors, problem(what, err)) }
 	st, err := c.Stats(ctx)
 	if err != nil {
 		fail("stats", err)
@@ -138,7 +138,7 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
 	v := taskPage{Page: s.newPage(ctx, ns, r), ID: id}
-	fail := func(what string, err error) { v.Errors = append(v.Errors, what+": "+err.Error()) }
+	fail := func(what string, err error) { v.Errors = append(v.Errors, problem(what, err)) }
 	switch j, err := c.Job(ctx, id); {
 	case err == nil:
 		v.Job = &j
@@ -231,15 +231,28 @@ func (s *Server) deadAction(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		code := http.StatusInternalServerError
-		if errors.Is(err, keyq.ErrInvalid) {
+		switch {
+		case errors.Is(err, keyq.ErrInvalid):
 			code = http.StatusBadRequest
+		case errors.Is(err, errors.ErrUnsupported):
+			code = http.StatusNotImplemented
 		}
-		http.Error(w, fmt.Sprintf("%d: %s: %v", code, action, err), code)
+		http.Error(w, fmt.Sprintf("%d: %s", code, problem(action, err)), code)
 		return
 	}
 	verb := map[string]string{"requeue": "requeued", "purge": "purged"}[action]
 	q := url.Values{"ns": {ns}, "done": {verb + " " + strconv.Itoa(n) + " dead task" + plural(n)}}
 	http.Redirect(w, r, "/?"+q.Encode()+"#dead", http.StatusSeeOther)
+}
+
+// problem says what went wrong with one part of a page: the error, or, for a
+// part that needs an optional interface the driver lacks (inspection, admin),
+// that the backend does not support it.
+func problem(what string, err error) string {
+	if errors.Is(err, errors.ErrUnsupported) {
+		return what + ": not supported by this backend (" + err.Error() + ")"
+	}
+	return what + ": " + err.Error()
 }
 
 func plural(n int) string {

@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, env *Env) int {
 			return 0
 		case errors.Is(err, errUsage):
 			return 2
+		case errors.Is(err, errors.ErrUnsupported):
+			fmt.Fprintf(env.Stderr, "keyq %s: not supported by this backend: %v\n", name, err)
+			return 1
 		default:
 			fmt.Fprintf(env.Stderr, "keyq %s: %v\n", name, err)
 			return 1
@@ -99,7 +102,8 @@ Flags may come before or after the arguments; "--" ends the flags.
 Use "keyq help <command>" or "keyq <command> --help" for more about a command.
 
 Exit status: 0 on success, 1 when the command failed (the store cannot be
-reached, a key, job or namespace is not found), 2 on bad usage.
+reached, a key, job or namespace is not found, the backend does not support
+the command), 2 on bad usage.
 `)
 }
 

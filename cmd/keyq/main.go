@@ -27,7 +27,8 @@
 // is null.
 //
 // The exit status is 0 on success, 1 when the command failed (the store cannot be
-// reached; an answer, job record or namespace is not there), and 2 on bad usage:
+// reached; an answer, job record or namespace is not there; the backend does not
+// support the command, as a driver without inspection), and 2 on bad usage:
 // an unknown command or flag, or a missing or malformed argument, found before
 // the store is opened.
 package main

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -38,7 +37,7 @@ cluster: the more keys the server holds, keyq's or not, the longer it takes.`)
 	defer b.Close()
 	l, ok := b.(backend.NamespaceLister)
 	if !ok {
-		return errors.New("this store cannot list its namespaces")
+		return backend.Unsupported("listing namespaces")
 	}
 	names, err := l.Namespaces(ctx)
 	if err != nil {

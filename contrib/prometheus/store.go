@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyq/keyq"
+	"github.com/keyq/keyq/backend"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -67,7 +68,9 @@ func Logger(l *slog.Logger) Option { return func(col *Collector) { col.log = l }
 
 // NewCollector returns a collector of the namespaces given with Namespace. It fails
 // with an error matching keyq.ErrInvalid when none is given, a client is nil, a
-// namespace is given twice, a queue name is empty, or the timeout is not positive.
+// namespace is given twice, a queue name is empty, or the timeout is not positive,
+// and with one matching errors.ErrUnsupported when a namespace's backend cannot
+// read its stats (its driver has no backend.Inspector).
 func NewCollector(opts ...Option) (*Collector, error) {
 	col := &Collector{timeout: DefaultScrapeTimeout, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -131,6 +134,11 @@ func (col *Collector) validate() error {
 			return fmt.Errorf("%w: namespace %q given twice", keyq.ErrInvalid, ns)
 		}
 		seen[ns] = true
+		if h, err := t.c.Backend().Namespace(ns); err != nil {
+			return fmt.Errorf("namespace %q: %w", ns, err)
+		} else if _, ok := h.(backend.Inspector); !ok {
+			return fmt.Errorf("namespace %q: %w", ns, backend.Unsupported("reading stats without a backend.Inspector"))
+		}
 		for _, q := range t.queues {
 			if q == "" {
 				return fmt.Errorf("%w: empty queue name in namespace %q", keyq.ErrInvalid, ns)

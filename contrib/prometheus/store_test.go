@@ -124,7 +124,22 @@ keyq_scrape_errors_total{namespace="shop"} 0
 // slowStats is a backend whose Stats hangs until its context ends.
 type slowStats struct{ backend.Backend }
 
-func (slowStats) Stats(ctx context.Context, _ backend.StatsParams) (backend.Stats, error) {
+func (s slowStats) Namespace(name string) (backend.Namespace, error) {
+	h, err := s.Backend.Namespace(name)
+	if err != nil {
+		return nil, err
+	}
+	return slowStatsNamespace{h.(inspecting)}, nil
+}
+
+type inspecting interface {
+	backend.Namespace
+	backend.Inspector
+}
+
+type slowStatsNamespace struct{ inspecting }
+
+func (slowStatsNamespace) Stats(ctx context.Context, _ backend.StatsParams) (backend.Stats, error) {
 	<-ctx.Done()
 	return backend.Stats{}, ctx.Err()
 }
@@ -203,5 +218,32 @@ func TestNewCollectorInvalid(t *testing.T) {
 		if _, err := keyqprom.NewCollector(opts...); !errors.Is(err, keyq.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// bare is a backend whose namespace handles have the required methods alone: a
+// driver that cannot inspect.
+type bare struct{ backend.Backend }
+
+func (b bare) Namespace(name string) (backend.Namespace, error) {
+	h, err := b.Backend.Namespace(name)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ backend.Namespace }{h}, nil
+}
+
+// TestNewCollectorUnsupported checks that a namespace whose driver cannot read
+// stats is refused when the collector is made, with errors.ErrUnsupported, not at
+// every scrape.
+func TestNewCollectorUnsupported(t *testing.T) {
+	b := memory.New()
+	t.Cleanup(func() { _ = b.Close() })
+	c, err := keyq.New(bare{b}, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyqprom.NewCollector(keyqprom.Namespace(c)); !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, keyq.ErrInvalid) {
+		t.Errorf("NewCollector of a namespace whose driver has no Inspector: %v, want errors.ErrUnsupported", err)
 	}
 }
