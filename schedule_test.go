@@ -46,7 +46,7 @@ func TestScheduleNext(t *testing.T) {
 		{keyq.Schedule{Cron: "*/15 * * * *"}, "2030-01-01T12:07:00Z", "2030-01-01T12:15:00Z", "2030-01-01T12:30:00Z"},
 		{keyq.Schedule{Cron: "30 */15 * * * *"}, "2030-01-01T12:15:30Z", "2030-01-01T12:30:30Z", "2030-01-01T12:45:30Z"}, // seconds first
 		{keyq.Schedule{Cron: "@hourly"}, "2030-01-01T12:00:00Z", "2030-01-01T13:00:00Z", "2030-01-01T14:00:00Z"},
-		{keyq.Schedule{Cron: "0 9 * * *"}, "2030-01-01T00:00:00Z", "2030-01-01T09:00:00Z", "2030-01-02T09:00:00Z"},               // UTC, not the host's zone
+		{keyq.Schedule{Cron: "0 9 * * *"}, "2030-01-01T00:00:00Z", "2030-01-01T09:00:00Z", "2030-01-02T09:00:00Z"},                   // UTC, not the host's zone
 		{keyq.Schedule{Cron: "0 9 * * *", Location: berlin}, "2030-01-01T00:00:00Z", "2030-01-01T08:00:00Z", "2030-01-02T08:00:00Z"}, // CET
 		{keyq.Schedule{Cron: "CRON_TZ=Europe/Berlin 0 9 * * *"}, "2030-07-01T00:00:00Z", "2030-07-01T07:00:00Z", "2030-07-02T07:00:00Z"},
 		{keyq.Schedule{Cron: "TZ=Europe/Berlin 0 9 * * *", Location: time.UTC}, "2030-07-01T00:00:00Z", "2030-07-01T07:00:00Z", "2030-07-02T07:00:00Z"},
