@@ -48,8 +48,9 @@ func SchedulerClock(c clock.Clock) SchedulerOption {
 }
 
 // SchedulerWindow sets how late, by the scheduler's clock, it may still enqueue a
-// tick (S11.2): a tick it reaches later than that (the process stalled, the store
-// was unreachable) is skipped. The window must be shorter than both answer TTLs
+// tick (S11.2): every tick it reaches within the window is enqueued, oldest
+// first, several at once after a stall; a tick it reaches later than that (the
+// process stalled, the store was unreachable) is skipped, and not reported. The window must be shorter than both answer TTLs
 // of the client, which keep a finished tick's key taken (S11.1). The default is
 // DefaultScheduleWindow, or half the shorter answer TTL if that is less.
 func SchedulerWindow(d time.Duration) SchedulerOption {
@@ -79,7 +80,9 @@ type Tick struct {
 	// scheduler (the store refused it, or the schedule's last-run record shows
 	// it). With an ID, the task is enqueued but the last-run record could not be
 	// written. Any other error is the enqueue's: the scheduler tries the tick
-	// again while it is within the window.
+	// again while it is within the window. A Tick with a zero At reports that
+	// the namespace's list of schedules, read by Client.Schedules, could not be
+	// updated when the scheduler started.
 	Err error
 }
 
