@@ -109,7 +109,7 @@ func (l *tickLedger) check(t *testing.T, at time.Time) string {
 
 // wantQueue fails t unless queue holds exactly one task per tick of want, with
 // the tick's key and ID, and nothing else.
-func wantQueue(t *testing.T, c *keyq.Client, queue, name string, want map[time.Time]string) {
+func wantTickQueue(t *testing.T, c *keyq.Client, queue, name string, want map[time.Time]string) {
 	t.Helper()
 	tasks, err := c.Peek(context.Background(), queue, 0, len(want)+10)
 	if err != nil {
@@ -175,7 +175,7 @@ func TestSchedulerExactlyOnceMemory(t *testing.T) {
 	if len(l.byTick) > 0 {
 		t.Fatalf("ticks reported that the clock never reached: %v", l.byTick)
 	}
-	wantQueue(t, newClient(0), "q", sc.Name, want)
+	wantTickQueue(t, newClient(0), "q", sc.Name, want)
 }
 
 // TestSchedulerExactlyOnceRedis runs 5 schedulers, each with its own connection,
@@ -204,11 +204,11 @@ func TestSchedulerExactlyOnceRedis(t *testing.T) {
 		case tk := <-ch:
 			l.add(t, tk)
 		case <-ctx.Done():
-			t.Fatalf("after %d of %d ticks: schedulers that reported a first tick: %v; ticks incomplete: %v", len(want), ticks, l.started, pending(l))
+			t.Fatalf("after %d of %d ticks: schedulers that reported a first tick: %v; ticks incomplete: %v", len(want), ticks, l.started, pendingTicks(l))
 		}
 		if first.IsZero() && len(l.started) == n {
 			for _, at := range l.started {
-				first = later(first, at)
+				first = laterTick(first, at)
 			}
 		}
 		for !first.IsZero() && len(want) < ticks {
@@ -255,14 +255,14 @@ func TestSchedulerExactlyOnceRedis(t *testing.T) {
 	}
 }
 
-func later(a, b time.Time) time.Time {
+func laterTick(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
 	}
 	return b
 }
 
-func pending(l *tickLedger) string {
+func pendingTicks(l *tickLedger) string {
 	var s []string
 	for at, tks := range l.byTick {
 		if len(tks) < l.n {
