@@ -48,6 +48,7 @@ func init() {
 		{"enqueue", "enqueue tasks given as arguments or as lines on stdin", cmdEnqueue},
 		{"answer", "get or delete the stored answer of a task key", cmdAnswer},
 		{"namespaces", "list the namespaces the store holds", cmdNamespaces},
+		{"schedules", "list the periodic tasks of a namespace: last and next run", cmdSchedules},
 		{"web", "serve a dashboard of the store over HTTP", cmdWeb},
 	}
 }
