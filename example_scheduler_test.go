@@ -16,7 +16,7 @@ func ExampleScheduler() {
 	clk := clock.NewFake(time.Date(2030, 1, 1, 8, 59, 0, 0, time.UTC))
 	b := memory.New(memory.WithClock(clk))
 	defer b.Close()
-	c, _ := keyq.New(b, "billing", keyq.WithQueues("reports"))
+	c, _ := keyq.New(b, "billing", keyq.Queues("reports"))
 
 	ticked := make(chan keyq.Tick, 1)
 	s, _ := keyq.NewScheduler(c, keyq.SchedulerOnTick(func(t keyq.Tick) { ticked <- t }))

@@ -141,7 +141,7 @@ func TestSchedulerExactlyOnceMemory(t *testing.T) {
 	b := memory.New(memory.WithClock(clk))
 	t.Cleanup(func() { b.Close() })
 	newClient := func(int) *keyq.Client {
-		c, err := keyq.New(b, "sched", keyq.WithJobTracking(false))
+		c, err := keyq.New(b, "sched", keyq.JobTracking(false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func TestSchedulerExactlyOnceRedis(t *testing.T) {
 	url := redistest.URL(t)
 	ns := namespace(t)
 	newClient := func(int) *keyq.Client {
-		c, err := keyq.New(newRedisBackend(t, url), ns, keyq.WithOpTimeout(waitFor))
+		c, err := keyq.New(newRedisBackend(t, url), ns, keyq.OpTimeout(waitFor))
 		if err != nil {
 			t.Fatal(err)
 		}

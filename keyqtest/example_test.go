@@ -25,7 +25,7 @@ func (exampleT) Errorf(s string, a ...any) { fmt.Printf(s+"\n", a...) }
 var t = exampleT{}
 
 func ExampleNew() {
-	c, clk := keyqtest.New(t, keyq.WithQueues("mail"))
+	c, clk := keyqtest.New(t, keyq.Queues("mail"))
 	ctx := context.Background()
 	_, _ = c.Enqueue(ctx, "mail", []byte("reminder"), keyq.Delay(time.Hour))
 	n, _ := c.Len(ctx, "mail")
@@ -40,7 +40,7 @@ func ExampleNew() {
 }
 
 func ExampleRequireEnqueued() {
-	c, _ := keyqtest.New(t, keyq.WithQueues("mail"))
+	c, _ := keyqtest.New(t, keyq.Queues("mail"))
 	_, _ = c.Enqueue(context.Background(), "mail", []byte(`{"to":"ann@example.com"}`), keyq.Type("welcome"))
 
 	task := keyqtest.RequireEnqueued(t, c, "mail", keyqtest.HasType("welcome"))
@@ -55,7 +55,7 @@ func ExampleRequireEnqueued() {
 }
 
 func ExampleWorkOne() {
-	c, _ := keyqtest.New(t, keyq.WithQueues("mail"))
+	c, _ := keyqtest.New(t, keyq.Queues("mail"))
 	_, _ = c.Enqueue(context.Background(), "mail", []byte("ann@example.com"), keyq.Type("welcome"))
 
 	send := keyq.HandlerFunc(func(ctx context.Context, task *keyq.Task) (any, error) {
@@ -70,7 +70,7 @@ func ExampleWorkOne() {
 }
 
 func ExampleDrain() {
-	c, _ := keyqtest.New(t, keyq.WithQueues("mail"))
+	c, _ := keyqtest.New(t, keyq.Queues("mail"))
 	for _, to := range []string{"ann", "bob"} {
 		_, _ = c.Enqueue(context.Background(), "mail", []byte(to), keyq.Type("welcome"))
 	}
@@ -79,7 +79,7 @@ func ExampleDrain() {
 		w.HandleFunc("welcome", func(ctx context.Context, task *keyq.Task) (any, error) {
 			return "sent to " + string(task.Payload), nil
 		})
-	}, keyq.WorkerConcurrency(1))
+	}, keyq.WorkerConfig{Concurrency: 1})
 	for _, r := range results {
 		fmt.Printf("%s %s %s\n", r.Task.Payload, r.Outcome, r.Answer.Value)
 	}

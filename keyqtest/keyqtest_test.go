@@ -61,7 +61,7 @@ func enqueue(t *testing.T, c *keyq.Client, queue, payload string, opts ...keyq.E
 }
 
 func TestRequireEnqueued(t *testing.T) {
-	c, _ := keyqtest.New(t, keyq.WithQueues("q"))
+	c, _ := keyqtest.New(t, keyq.Queues("q"))
 	enqueue(t, c, "q", "a", keyq.Type("mail"))
 	id := enqueue(t, c, "q", "b", keyq.Type("sms"), keyq.Key("k"))
 	enqueue(t, c, "q", "c", keyq.Type("sms"))
@@ -80,7 +80,7 @@ func TestRequireEnqueued(t *testing.T) {
 // TestRequireEnqueuedFails checks that a task that is not there fails the test,
 // ends it, and that the message lists what is there.
 func TestRequireEnqueuedFails(t *testing.T) {
-	c, _ := keyqtest.New(t, keyq.WithQueues("q"))
+	c, _ := keyqtest.New(t, keyq.Queues("q"))
 	ctx := context.Background()
 
 	f := &fakeTB{t: t}
@@ -116,7 +116,7 @@ func TestRequireEnqueuedFails(t *testing.T) {
 }
 
 func TestWorkOne(t *testing.T) {
-	c, _ := keyqtest.New(t, keyq.WithQueues("q"))
+	c, _ := keyqtest.New(t, keyq.Queues("q"))
 	enqueue(t, c, "q", "ok", keyq.Type("a"))
 	enqueue(t, c, "q", "final", keyq.Type("b"))
 	enqueue(t, c, "q", "retry")
@@ -158,7 +158,7 @@ func TestWorkOne(t *testing.T) {
 }
 
 func TestDrain(t *testing.T) {
-	c, clk := keyqtest.New(t, keyq.WithQueues("q"))
+	c, clk := keyqtest.New(t, keyq.Queues("q"))
 	for i := range 5 {
 		enqueue(t, c, "q", fmt.Sprint(i), keyq.Type("n"))
 	}

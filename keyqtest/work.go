@@ -48,7 +48,7 @@ func WorkOne(tb testing.TB, c *keyq.Client, queue string, h keyq.Handler, opts .
 			defer once.Do(stop) // take no other task
 			return h.Handle(ctx, t)
 		}))
-	}, nil, append(opts, keyq.WorkerConcurrency(1), keyq.WorkerBatch(1)))
+	}, nil, append(opts, keyq.WorkerConfig{Concurrency: 1, Batch: 1}))
 	for _, r := range rs {
 		if r.Outcome != keyq.OutcomeReturned { // a task taken after the stop, handed back unstarted
 			return r
@@ -99,7 +99,7 @@ func work(tb testing.TB, c *keyq.Client, queue string, setup func(w *keyq.Worker
 		rs     []Result
 		signal = make(chan struct{}, 1)
 	)
-	opts = append([]keyq.WorkerOption{keyq.WorkerQueues(queue)}, opts...)
+	opts = append([]keyq.WorkerOption{keyq.WorkerConfig{Queues: []string{queue}}}, opts...)
 	opts = append(opts, keyq.WorkerAddOnDone(func(t *keyq.Task, o keyq.Outcome, err error) {
 		mu.Lock()
 		rs = append(rs, Result{Task: *t, Outcome: o, Err: err})
