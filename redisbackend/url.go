@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
@@ -32,7 +33,10 @@ import (
 // the TLS options of every TLS form: tls_ca_file=FILE, the PEM file of the CAs
 // that verify the servers' certificates instead of the host's root CAs;
 // tls_cert_file=FILE and tls_key_file=FILE, a client certificate and its key; and
-// skip_verify=true, which turns off the verification of the servers' certificates. A cluster has no database number; a Sentinel URL needs master.
+// skip_verify=true, which turns off the verification of the servers' certificates;
+// and wait_replicas=N and wait_timeout=DURATION, Options.WaitReplicas and
+// Options.WaitTimeout for an opts that leaves them 0 (S8.8). A cluster has no
+// database number; a Sentinel URL needs master.
 // Options that cannot work for keyq are refused: route_by_latency, route_randomly
 // and replica_only for Sentinel, and context_timeout_enabled=false.
 //
@@ -69,6 +73,12 @@ func OpenURL(ctx context.Context, url string, opts Options) (*Backend, error) {
 		return nil, redactErr(fmt.Errorf("%s: %w", t.where, mapErr(ctx, err)), url)
 	}
 	opts.TLSConfig = nil // the client has it; New refuses it
+	if opts.WaitReplicas == 0 {
+		opts.WaitReplicas = t.waitReplicas
+	}
+	if opts.WaitTimeout == 0 {
+		opts.WaitTimeout = t.waitTimeout
+	}
 	b, err := New(client, opts)
 	if err == nil {
 		if err = b.checkEviction(ctx); err != nil {
@@ -90,6 +100,11 @@ type target struct {
 	single   *redis.Options
 	cluster  *redis.ClusterOptions
 	failover *redis.FailoverOptions
+
+	// waitReplicas and waitTimeout are the URL's wait_replicas and wait_timeout,
+	// for the Options that leave them 0.
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 func (t *target) newClient() redis.UniversalClient {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
@@ -104,6 +105,10 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 			return nil, urlError(s, "context_timeout_enabled must stay on: every call ends by its context's deadline (S7.1)")
 		}
 	}
+	waitReplicas, waitTimeout, err := waitParams(q)
+	if err != nil {
+		return nil, urlError(s, err.Error())
+	}
 	var username, password string
 	if u.User != nil {
 		username = u.User.Username()
@@ -112,12 +117,24 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 	// go-redis parses the rest; it never sees a secret, so its errors hold none.
 	plain := *u
 	plain.User = nil
+	var t *target
 	switch sc.kind {
 	case kindCluster:
-		return parseCluster(s, &plain, q, hosts, username, password, tlsConf, sc.tls, insecure)
+		t, err = parseCluster(s, &plain, q, hosts, username, password, tlsConf, sc.tls, insecure)
 	case kindSentinel:
-		return parseSentinel(s, &plain, q, hosts, username, password, tlsConf, sc.tls, insecure)
+		t, err = parseSentinel(s, &plain, q, hosts, username, password, tlsConf, sc.tls, insecure)
+	default:
+		t, err = parseSingle(s, &plain, q, u.Hostname(), username, password, tlsConf, sc.tls, insecure)
 	}
+	if err != nil {
+		return nil, err
+	}
+	t.waitReplicas, t.waitTimeout = waitReplicas, waitTimeout
+	return t, nil
+}
+
+func parseSingle(s string, plain *url.URL, q url.Values, hostname, username, password string,
+	tlsConf *tls.Config, useTLS, insecure bool) (*target, error) {
 	plain.RawQuery = q.Encode()
 	o, err := redis.ParseURL(plain.String())
 	if err != nil {
@@ -125,10 +142,37 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 	}
 	o.Username, o.Password = username, password
 	o.ContextTimeoutEnabled = true
-	if sc.tls {
-		o.TLSConfig = tlsConfig(tlsConf, u.Hostname(), insecure)
+	if useTLS {
+		o.TLSConfig = tlsConfig(tlsConf, hostname, insecure)
 	}
 	return &target{where: "redis at " + o.Addr, single: o}, nil
+}
+
+// maxWaitReplicas bounds the URL option wait_replicas.
+const maxWaitReplicas = 1000
+
+// waitParams removes the options wait_replicas=N and wait_timeout=DURATION from
+// q and returns them (Options.WaitReplicas and Options.WaitTimeout); absent, 0.
+func waitParams(q url.Values) (int, time.Duration, error) {
+	var n int
+	var d time.Duration
+	if q.Has("wait_replicas") {
+		v := q.Get("wait_replicas")
+		q.Del("wait_replicas")
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 0 || n > maxWaitReplicas {
+			return 0, 0, fmt.Errorf("option wait_replicas=%q: want a whole number from 0 to %d", v, maxWaitReplicas)
+		}
+	}
+	if q.Has("wait_timeout") {
+		v := q.Get("wait_timeout")
+		q.Del("wait_timeout")
+		var err error
+		if d, err = time.ParseDuration(v); err != nil || d <= 0 {
+			return 0, 0, fmt.Errorf("option wait_timeout=%q: want a positive duration such as 500ms", v)
+		}
+	}
+	return n, d, nil
 }
 
 func parseCluster(s string, u *url.URL, q url.Values, hosts, username, password string,

@@ -3,10 +3,13 @@ package redisbackend
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyq/keyq/backend"
 )
 
 // TestParseURLForms: each URL form makes the client it names, with the account,
@@ -99,5 +102,35 @@ func TestOpenURLCluster(t *testing.T) {
 	}
 	for i := range 3 { // namespaces in different slots
 		roundTrip(t, b, "ns"+string(rune('a'+i)))
+	}
+}
+
+// TestParseURLWaitReplicas: wait_replicas and wait_timeout reach the target on
+// every form, and bad values are ErrInvalid without the password.
+func TestParseURLWaitReplicas(t *testing.T) {
+	for _, u := range []string{
+		"redis://:pw@h?wait_replicas=2&wait_timeout=250ms",
+		"redis+sentinel://:pw@a?master=m&wait_replicas=2&wait_timeout=250ms",
+		"redis+cluster://:pw@a:7000?wait_replicas=2&wait_timeout=250ms",
+	} {
+		tg, err := parseURL(u, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", RedactURL(u), err)
+		}
+		if tg.waitReplicas != 2 || tg.waitTimeout != 250*time.Millisecond {
+			t.Errorf("%s: wait_replicas %d, wait_timeout %v; want 2, 250ms", RedactURL(u), tg.waitReplicas, tg.waitTimeout)
+		}
+	}
+	for _, u := range []string{
+		"redis://:s3cret@h?wait_replicas=-1",
+		"redis://:s3cret@h?wait_replicas=two",
+		"redis://:s3cret@h?wait_replicas=1001",
+		"redis://:s3cret@h?wait_timeout=0s",
+		"redis://:s3cret@h?wait_timeout=soon",
+	} {
+		_, err := parseURL(u, nil)
+		if !errors.Is(err, backend.ErrInvalid) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v; want ErrInvalid without the password", RedactURL(u), err)
+		}
 	}
 }
