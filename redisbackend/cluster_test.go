@@ -27,9 +27,14 @@ func startCluster(t *testing.T) *redis.ClusterClient {
 		nodes = append(nodes, c)
 	}
 	for i, c := range nodes {
-		lo, hi := i*16384/3, (i+1)*16384/3-1
-		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
-			t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+		// CLUSTER ADDSLOTS with every slot, not ADDSLOTSRANGE, which Redis 6.2
+		// and KeyDB lack.
+		args := []any{"CLUSTER", "ADDSLOTS"}
+		for slot := i * 16384 / 3; slot < (i+1)*16384/3; slot++ {
+			args = append(args, slot)
+		}
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("CLUSTER ADDSLOTS: %v", err)
 		}
 		if i > 0 {
 			host, port, _ := strings.Cut(addrs[0], ":")
