@@ -15,6 +15,7 @@
 //	enqueue     enqueue tasks given as arguments or as lines on stdin
 //	answer      get or delete the stored answer of a task key
 //	namespaces  list the namespaces the store holds
+//	schedules   list the periodic tasks of a namespace: last and next run
 //	web         serve a dashboard of the store over HTTP
 //
 // "keyq help <command>" or "keyq <command> --help" describes each, on stdout.

@@ -24,6 +24,7 @@ var secretArgs = map[string][]func(url string) []string{
 		return []string{"bench", "--backends", "redis", "--redis", url, "--tasks", "1", "--samples", "1"}
 	}},
 	"namespaces": {storeCmd("namespaces")},
+	"schedules":  {storeCmd("schedules")},
 	"stats":      {storeCmd("stats")},
 	"peek":       {storeCmd("peek")},
 	"leases":     {storeCmd("leases")},
