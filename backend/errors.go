@@ -74,17 +74,17 @@ func Deadline(err error) error {
 // context.Canceled. It returns nil while ctx is live.
 func CtxErr(ctx context.Context) error { return Deadline(ctx.Err()) }
 
-// Check begins a driver call: a nil ctx or input whose Validate fails gives
-// ErrInvalid, a done ctx its CtxErr. Drivers call it first in every method that
-// takes parameters (S1.5, S8.4).
-func Check(ctx context.Context, p interface{ Validate() error }) error {
+// Check begins a driver call: a nil ctx is ErrInvalid, then invalid, the error
+// of the call's parameters' Validate method (nil for a call without any), then a
+// done ctx's CtxErr. Drivers call it first in every method, as
+// backend.Check(ctx, p.Validate()) (S1.5, S8.4, S8.10): passing the error rather
+// than the parameters keeps them off the heap.
+func Check(ctx context.Context, invalid error) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrInvalid)
 	}
-	if p != nil {
-		if err := p.Validate(); err != nil {
-			return err
-		}
+	if invalid != nil {
+		return invalid
 	}
 	return CtxErr(ctx)
 }

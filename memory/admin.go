@@ -42,7 +42,7 @@ func (ns *Namespace) PurgeDead(ctx context.Context, p backend.DeadActionParams) 
 
 // deadAction takes the selected tasks off the dead-letter list and hands each to f.
 func (ns *Namespace) deadAction(ctx context.Context, p *backend.DeadActionParams, f func(*deadTask, time.Time)) (int, error) {
-	now, err := ns.open(ctx, p)
+	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return 0, err
 	}
@@ -76,7 +76,7 @@ func (ns *Namespace) deadAction(ctx context.Context, p *backend.DeadActionParams
 
 // DeleteAnswer removes an answer; see backend.Admin.
 func (ns *Namespace) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams) error {
-	now, err := ns.open(ctx, &p)
+	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ func answerNotFound(key string) error {
 
 // SetAnswer stores an answer; see backend.Namespace.
 func (ns *Namespace) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return err
 	}
 	defer ns.unlock()
@@ -27,7 +27,7 @@ func (ns *Namespace) SetAnswer(ctx context.Context, p backend.SetAnswerParams) e
 // GetAnswer reads an answer, resetting its TTL with p.Refresh; see
 // backend.Namespace.
 func (ns *Namespace) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (backend.Answer, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return backend.Answer{}, err
 	}
 	defer ns.unlock()

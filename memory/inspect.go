@@ -14,7 +14,7 @@ import (
 
 // Job returns a task's job record; see backend.Inspector.
 func (ns *Namespace) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return backend.Job{}, err
 	}
 	defer ns.unlock()
@@ -28,7 +28,7 @@ func (ns *Namespace) Job(ctx context.Context, p backend.JobParams) (backend.Job,
 // Stats counts tasks per queue; see backend.Inspector. A due delayed task and a
 // lease past its deadline count as waiting.
 func (ns *Namespace) Stats(ctx context.Context, p backend.StatsParams) (backend.Stats, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return backend.Stats{}, err
 	}
 	defer ns.unlock()
@@ -67,7 +67,7 @@ func (ns *Namespace) Stats(ctx context.Context, p backend.StatsParams) (backend.
 // Peek returns waiting tasks from the head of a queue, as it stands; see
 // backend.Inspector.
 func (ns *Namespace) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	defer ns.unlock()
@@ -84,7 +84,7 @@ func (ns *Namespace) Peek(ctx context.Context, p backend.PeekParams) ([]backend.
 
 // Leases lists live leases, earliest deadline first; see backend.Inspector.
 func (ns *Namespace) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	defer ns.unlock()
@@ -105,7 +105,7 @@ func (ns *Namespace) Leases(ctx context.Context, p backend.LeasesParams) ([]back
 
 // Dead lists dead-lettered tasks, oldest first; see backend.Inspector.
 func (ns *Namespace) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	defer ns.unlock()

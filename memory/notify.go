@@ -8,11 +8,12 @@ import (
 	"github.com/keyq/keyq/backend"
 )
 
-// lock begins a call: it checks ctx and p (backend.Check), locks the namespace and
-// fails with backend.ErrClosed after Close. p may be nil. The caller must call
-// ns.unlock.
-func (ns *Namespace) lock(ctx context.Context, p interface{ Validate() error }) error {
-	if err := backend.Check(ctx, p); err != nil {
+// lock begins a call: it checks ctx and invalid, the error of the call's
+// parameters' Validate (backend.Check; nil for a call without parameters), locks
+// the namespace and fails with backend.ErrClosed after Close. The caller must
+// call ns.unlock.
+func (ns *Namespace) lock(ctx context.Context, invalid error) error {
+	if err := backend.Check(ctx, invalid); err != nil {
 		return err
 	}
 	ns.mu.Lock()
@@ -26,8 +27,8 @@ func (ns *Namespace) lock(ctx context.Context, p interface{ Validate() error }) 
 // open is lock for a call that changes tasks: it runs housekeeping, and returns
 // the time it read, which the call then uses throughout (the clock is read once
 // per call).
-func (ns *Namespace) open(ctx context.Context, p interface{ Validate() error }) (time.Time, error) {
-	if err := ns.lock(ctx, p); err != nil {
+func (ns *Namespace) open(ctx context.Context, invalid error) (time.Time, error) {
+	if err := ns.lock(ctx, invalid); err != nil {
 		return time.Time{}, err
 	}
 	now := ns.b.clock.Now()

@@ -12,7 +12,7 @@ import (
 // see backend.RateLimiter. It is a generic cell rate algorithm: one token every
 // p.Interval, up to p.Burst at once.
 func (ns *Namespace) Allow(ctx context.Context, p backend.AllowParams) (time.Duration, error) {
-	if err := ns.lock(ctx, &p); err != nil {
+	if err := ns.lock(ctx, p.Validate()); err != nil {
 		return 0, err
 	}
 	defer ns.unlock()

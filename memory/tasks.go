@@ -12,7 +12,7 @@ import (
 
 // Enqueue adds tasks to a queue; see backend.Namespace.
 func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
-	now, err := ns.open(ctx, &p)
+	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]st
 // Dequeue leases tasks without waiting; see backend.Namespace. Next is measured on
 // the backend's clock.
 func (ns *Namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	now, err := ns.open(ctx, &p)
+	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return backend.DequeueResult{}, err
 	}
@@ -142,7 +142,7 @@ func (ns *Namespace) lease(r backend.LeaseRef, now time.Time) *task {
 
 // Settle ends many leases under one lock; see backend.Namespace.
 func (ns *Namespace) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
-	now, err := ns.open(ctx, &p)
+	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (ns *Namespace) settle(s *backend.Settlement, now time.Time) backend.Settle
 
 // Extend moves live leases' deadlines; see backend.Namespace.
 func (ns *Namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
-	now, err := ns.open(ctx, &p)
+	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return nil, err
 	}

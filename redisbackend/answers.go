@@ -20,7 +20,7 @@ import (
 
 // SetAnswer implements backend.Namespace.
 func (n *namespace) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return err
 	}
 	ttl := durMS(p.Answer.TTL)
@@ -31,7 +31,7 @@ func (n *namespace) SetAnswer(ctx context.Context, p backend.SetAnswerParams) er
 
 // GetAnswer implements backend.Namespace.
 func (n *namespace) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (backend.Answer, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return backend.Answer{}, err
 	}
 	s := scriptGetAnswer
@@ -84,7 +84,7 @@ func decodeAnswer(v []any) (backend.Answer, error) {
 
 // DeleteAnswer implements backend.Admin.
 func (n *namespace) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams) error {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return err
 	}
 	r, err := n.b.runReq(ctx, scriptDelAnswer, n.k, nil, n.k.answer(p.Key))

@@ -158,10 +158,11 @@ func (b *Backend) Close() error {
 	return err
 }
 
-// begin checks what every call checks first: its ctx and input (backend.Check),
-// then that the backend is open. p may be nil for a call without parameters.
-func (b *Backend) begin(ctx context.Context, p interface{ Validate() error }) error {
-	if err := backend.Check(ctx, p); err != nil {
+// begin checks what every call checks first: its ctx and invalid, the error of
+// its parameters' Validate (backend.Check; nil for a call without parameters),
+// then that the backend is open.
+func (b *Backend) begin(ctx context.Context, invalid error) error {
+	if err := backend.Check(ctx, invalid); err != nil {
 		return err
 	}
 	select {

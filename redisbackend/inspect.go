@@ -12,7 +12,7 @@ import (
 
 // Stats implements backend.Inspector.
 func (n *namespace) Stats(ctx context.Context, p backend.StatsParams) (backend.Stats, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return backend.Stats{}, err
 	}
 	args := make([]any, len(p.Queues)) // none means every queue
@@ -56,7 +56,7 @@ func decodeStats(r []any) (backend.Stats, error) {
 
 // Peek implements backend.Inspector.
 func (n *namespace) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	off, cnt := window(p.Offset, p.Count)
@@ -111,7 +111,7 @@ func window(offset, count int) (off, n string) {
 
 // Leases implements backend.Inspector.
 func (n *namespace) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	_, cnt := window(0, p.Count)
@@ -164,7 +164,7 @@ func decodeLease(token, deadline, rec string) (backend.Lease, error) {
 
 // Dead implements backend.Inspector.
 func (n *namespace) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	off, cnt := window(p.Offset, p.Count)
@@ -221,7 +221,7 @@ func (n *namespace) PurgeDead(ctx context.Context, p backend.DeadActionParams) (
 }
 
 func (n *namespace) deadAction(ctx context.Context, action string, p backend.DeadActionParams) (int, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return 0, err
 	}
 	args := make([]any, 0, 3+len(p.IDs))
@@ -253,7 +253,7 @@ func (n *namespace) deadAction(ctx context.Context, action string, p backend.Dea
 // A delivery writes attempts as it starts, and a release or reclaim as it puts the
 // task back (see backend.Job for what the count means).
 func (n *namespace) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return backend.Job{}, err
 	}
 	epoch, id, ok := splitID(p.ID)

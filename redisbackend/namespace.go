@@ -48,7 +48,7 @@ func (b *Backend) handle(name string) *namespace {
 
 // Enqueue implements backend.Namespace.
 func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	var jobTTL int64
@@ -96,7 +96,7 @@ func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]str
 // long past ctx's deadline the call may wait for the reply.
 func (n *namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
 	var res backend.DequeueResult
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return res, err
 	}
 	args := make([]any, 0, 4+len(p.Queues))

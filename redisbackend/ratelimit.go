@@ -12,7 +12,7 @@ import (
 // namespace shares the limit. The limiter's state is one string key holding its
 // theoretical arrival time in µs, expiring once the limiter is full again.
 func (n *namespace) Allow(ctx context.Context, p backend.AllowParams) (time.Duration, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return 0, err
 	}
 	interval := p.Interval.Microseconds()

@@ -18,7 +18,7 @@ const leaseBucket = 128
 // trip. Items that cannot name a lease, and a token given again, are
 // backend.SettleLost without reaching the server.
 func (n *namespace) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	items := p.Items
@@ -177,7 +177,7 @@ func jobOutcome(s *backend.Settlement) string {
 // Extend implements backend.Namespace: one script (scripts/extend.lua) extends
 // every lease of a call whose leases share an epoch.
 func (n *namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
-	if err := n.b.begin(ctx, &p); err != nil {
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
 	out := make([]time.Time, len(p.Leases))
