@@ -176,6 +176,9 @@ type WorkerConfig struct {
 	// clock, the handler's context is cancelled with cause ErrTaskTimeout and the
 	// delivery counts as a transient failure with the last error "timeout",
 	// retried or dead-lettered like any other. The default, 0, sets no bound.
+	// A task's own Timeout, set at enqueue, takes its place, and a task's
+	// Deadline cuts it short (S7.6, S7.7). The handler's context reports the
+	// limit as its deadline.
 	Timeout time.Duration
 	// TimeoutFinal makes a handler that runs over the Timeout a final failure,
 	// as in an RQ-style job queue: the task is acked with the job status timeout
