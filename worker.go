@@ -446,9 +446,9 @@ func (w *Worker) fetchSize() int {
 
 // delivery is one lease the worker holds.
 type delivery struct {
-	lease    Lease
-	lost     atomic.Bool
-	cancel   context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
+	lease  Lease
+	lost   atomic.Bool
+	cancel context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
 }
 
 // start keeps the leases of one fetch alive and starts their handlers one by
