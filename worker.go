@@ -411,7 +411,7 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		if w.stopping(ctx) {
 			return nil
 		}
-		leases, err := w.c.Dequeue(ctx, Queues(w.cfg.queues...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
+		leases, err := w.c.Dequeue(ctx, Queues(w.fetchQueues()...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
 		if len(leases) > 0 {
 			w.start(ctx, base, forceCtx, leases)
 		}
@@ -432,6 +432,15 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		}
 		fails++
 	}
+}
+
+// fetchQueues are the queues of the next fetch, in order: the worker's, or an
+// order drawn by weight.
+func (w *Worker) fetchQueues() []string {
+	if w.cfg.weights != nil {
+		return w.cfg.weights.order(w.cfg.intN)
+	}
+	return w.cfg.queues
 }
 
 // fetchSize is how many tasks the next fetch may lease: the batch, or, for a batch
