@@ -41,12 +41,18 @@ func (l handlerLimit) expired(now time.Time) bool {
 	return !l.deadline.IsZero() && !now.Before(l.deadline)
 }
 
-// limited returns the handler's context under l: a timer on the worker's clock
-// cancels it through cancel with l's cause, and its Deadline reports l.at. The
-// returned function stops the timer.
+// limited returns the handler's context under l: it ends at l.at with l's
+// cause, and its Deadline reports l.at. On the real clock that is
+// context.WithDeadlineCause (Err is context.DeadlineExceeded); on another
+// clock a timer of that clock cancels it through cancel. The returned function
+// releases what it holds.
 func (w *Worker) limited(ctx context.Context, l handlerLimit, cancel context.CancelCauseFunc) (context.Context, func()) {
 	if l.at.IsZero() {
 		return ctx, func() {}
+	}
+	if w.cfg.clock == clock.Real() {
+		ctx, end := context.WithDeadlineCause(ctx, l.at, l.cause)
+		return ctx, end
 	}
 	t := w.cfg.clock.TimerAt(l.at)
 	stop, stopped := make(chan struct{}), make(chan struct{})
@@ -58,17 +64,13 @@ func (w *Worker) limited(ctx context.Context, l handlerLimit, cancel context.Can
 		case <-stop:
 		}
 	}()
-	end := func() {}
-	if w.cfg.clock == clock.Real() {
-		ctx, end = context.WithDeadlineCause(ctx, l.at, l.cause)
-	} else if at, ok := ctx.Deadline(); !ok || l.at.Before(at) {
+	if at, ok := ctx.Deadline(); !ok || l.at.Before(at) {
 		ctx = clockDeadline{ctx, l.at}
 	}
 	return ctx, func() {
 		t.Stop()
 		close(stop)
 		<-stopped
-		end()
 	}
 }
 
