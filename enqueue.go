@@ -42,7 +42,7 @@ func Key(k string) EnqueueOption { return enqueueOption(func(o *enqueueOptions) 
 func Type(t string) EnqueueOption { return enqueueOption(func(o *enqueueOptions) { o.typ = t }) }
 
 // Header adds a string header to the task (S1.4). A name that starts with
-// ReservedHeaderPrefix is refused with ErrInvalid (S7.5).
+// ReservedHeaderPrefix is refused with ErrInvalid (S7.6).
 func Header(name, value string) EnqueueOption {
 	return enqueueOption(func(o *enqueueOptions) {
 		if err := checkHeaders(map[string]string{name: ""}); err != nil {

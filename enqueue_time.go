@@ -7,7 +7,7 @@ import (
 )
 
 // Headers whose names start with ReservedHeaderPrefix belong to keyq: Enqueue and
-// EnqueueBatch refuse a user header of that name with ErrInvalid (S7.5).
+// EnqueueBatch refuse a user header of that name with ErrInvalid (S7.6).
 const ReservedHeaderPrefix = "keyq-"
 
 // The reserved headers that carry a task's own time limits (S7.6, S7.7).
