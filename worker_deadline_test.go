@@ -50,6 +50,10 @@ func TestEnqueueReservedHeaders(t *testing.T) {
 			_, err := e.client.Enqueue(ctx, "q", nil, keyq.Timeout(keyq.MaxDuration+1))
 			return err
 		},
+		"At(over MaxDuration)": func() error {
+			_, err := e.client.Enqueue(ctx, "q", nil, keyq.At(time.Now().Add(keyq.MaxDuration+time.Hour)))
+			return err
+		},
 		"Deadline(zero)": func() error {
 			_, err := e.client.Enqueue(ctx, "q", nil, keyq.Deadline(time.Time{}))
 			return err
