@@ -115,6 +115,10 @@ type WorkerStats struct {
 //
 // For each delivery the worker:
 //   - dead-letters a task whose type has no handler (reason ErrNoHandler);
+//   - does not start a task taken at or after its Deadline, and cancels a
+//     handler still running at it (cause ErrTaskDeadline): either way it acks the
+//     task with the job status timeout and the error answer "deadline
+//     exceeded", for good (S7.7);
 //   - on success, acks with the handler's result as the answer (job finished);
 //   - on a Final error, acks with a FailureAnswer as the error answer (job failed);
 //   - on a timeout with WorkerConfig.TimeoutFinal, acks with an error answer (job timeout);
