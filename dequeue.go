@@ -2,6 +2,7 @@ package keyq
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -18,6 +19,7 @@ func (f dequeueOption) applyDequeue(o *dequeueOptions) { f(o) }
 type dequeueOptions struct {
 	p    backend.DequeueParams
 	wait time.Duration
+	err  error // a bad option's
 }
 
 // Wait makes the call block up to d for a task to arrive; the default, 0, returns at
@@ -25,6 +27,9 @@ type dequeueOptions struct {
 func Wait(d time.Duration) DequeueOption {
 	return dequeueOption(func(o *dequeueOptions) { o.wait = d })
 }
+
+// randIntN draws the order of a Weighted call.
+var randIntN = rand.IntN
 
 // Batch leases up to n tasks in one call (S3.3). The default is 1.
 func Batch(n int) DequeueOption { return dequeueOption(func(o *dequeueOptions) { o.p.Count = n }) }
@@ -46,6 +51,9 @@ func (c *Client) dequeue(ctx context.Context, opts []DequeueOption) (backend.Deq
 			return backend.DequeueResult{}, c.wrap("dequeue", invalid("nil option"))
 		}
 		f.applyDequeue(&o)
+	}
+	if o.err != nil {
+		return backend.DequeueResult{}, c.wrap("dequeue", o.err)
 	}
 	if o.wait < 0 || o.wait > MaxDuration {
 		return backend.DequeueResult{}, c.wrap("dequeue", invalid("wait %v out of range 0 to %v", o.wait, MaxDuration))

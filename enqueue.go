@@ -31,6 +31,7 @@ type enqueueOptions struct {
 	delay       time.Duration
 	unique      bool
 	maxAttempts int
+	err         error // a bad option's
 }
 
 // Key sets the task's key, its identity for dedupe and answers (S1.2). Without it, or
@@ -40,13 +41,15 @@ func Key(k string) EnqueueOption { return enqueueOption(func(o *enqueueOptions) 
 // Type sets the task's type, the name of the handler that runs it (S1.4).
 func Type(t string) EnqueueOption { return enqueueOption(func(o *enqueueOptions) { o.typ = t }) }
 
-// Header adds a string header to the task (S1.4).
+// Header adds a string header to the task (S1.4). A name that starts with
+// ReservedHeaderPrefix is refused with ErrInvalid (S7.6).
 func Header(name, value string) EnqueueOption {
 	return enqueueOption(func(o *enqueueOptions) {
-		if o.headers == nil {
-			o.headers = make(map[string]string)
+		if err := checkHeaders(map[string]string{name: ""}); err != nil {
+			o.err = err
+			return
 		}
-		o.headers[name] = value
+		reserve(o, name, value)
 	})
 }
 
@@ -93,6 +96,9 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 		}
 		f.applyEnqueue(&o)
 	}
+	if o.err != nil {
+		return nil, c.wrap(op, o.err)
+	}
 	p := backend.EnqueueParams{
 		Queue:     queue,
 		Tasks:     make([]backend.Message, len(msgs)),
@@ -105,6 +111,9 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 	for i, m := range msgs {
 		if len(m.Payload) > c.cfg.maxPayload {
 			return nil, c.wrap(op, invalid("payload of %d bytes is over the %d byte maximum", len(m.Payload), c.cfg.maxPayload))
+		}
+		if err := checkHeaders(m.Headers); err != nil {
+			return nil, c.wrap(op, err)
 		}
 		t := backend.Message{Key: m.Key, Type: m.Type, Payload: m.Payload, Headers: m.Headers, MaxAttempts: o.maxAttempts}
 		if t.Key == "" {

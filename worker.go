@@ -19,7 +19,7 @@ import (
 // or running over the worker's timeout is transient and retried (see Worker).
 //
 // The context is cancelled when the handler runs over its timeout (cause
-// ErrTaskTimeout), when its lease is lost (cause ErrLeaseLost), or when a shutdown
+// ErrTaskTimeout) or its task's deadline (cause ErrTaskDeadline), when its lease is lost (cause ErrLeaseLost), or when a shutdown
 // runs out of time (cause ErrShutdown); context.Cause tells which. A handler that
 // returns after its lease was lost is not acked: the task belongs to someone else.
 type Handler interface {
@@ -37,6 +37,10 @@ var (
 	// ErrTaskTimeout is the cause of a handler context that ran over the worker's
 	// timeout. Its text, "timeout", is the job record's last error.
 	ErrTaskTimeout = errors.New("timeout")
+	// ErrTaskDeadline is the cause of a handler context still running at its
+	// task's deadline (Deadline), and the reason a task taken after it is not
+	// started. Its text, "deadline exceeded", is the job record's last error.
+	ErrTaskDeadline = errors.New("deadline exceeded")
 	// ErrShutdown is the cause of a handler context cancelled because a shutdown ran
 	// out of time; its task goes back to the head of its queue with its attempt kept.
 	ErrShutdown = errors.New("keyq: worker shut down")
@@ -111,6 +115,10 @@ type WorkerStats struct {
 //
 // For each delivery the worker:
 //   - dead-letters a task whose type has no handler (reason ErrNoHandler);
+//   - does not start a task taken at or after its Deadline, and cancels a
+//     handler still running at it (cause ErrTaskDeadline): either way it acks the
+//     task with the job status timeout and the error answer "deadline
+//     exceeded", for good (S7.7);
 //   - on success, acks with the handler's result as the answer (job finished);
 //   - on a Final error, acks with a FailureAnswer as the error answer (job failed);
 //   - on a timeout with WorkerConfig.TimeoutFinal, acks with an error answer (job timeout);
@@ -407,7 +415,7 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		if w.stopping(ctx) {
 			return nil
 		}
-		leases, err := w.c.Dequeue(ctx, Queues(w.cfg.queues...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
+		leases, err := w.c.Dequeue(ctx, Queues(w.fetchQueues()...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
 		if len(leases) > 0 {
 			w.start(ctx, base, forceCtx, leases)
 		}
@@ -430,6 +438,15 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 	}
 }
 
+// fetchQueues are the queues of the next fetch, in order: the worker's, or an
+// order drawn by weight.
+func (w *Worker) fetchQueues() []string {
+	if w.cfg.weights != nil {
+		return w.cfg.weights.order(w.cfg.intN)
+	}
+	return w.cfg.queues
+}
+
 // fetchSize is how many tasks the next fetch may lease: the batch, or, for a batch
 // of 1 without pacing, one per free handler slot. Slots only free up until start
 // takes them, so each of those leases gets a slot at once.
@@ -442,10 +459,9 @@ func (w *Worker) fetchSize() int {
 
 // delivery is one lease the worker holds.
 type delivery struct {
-	lease    Lease
-	lost     atomic.Bool
-	timedOut atomic.Bool
-	cancel   context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
+	lease  Lease
+	lost   atomic.Bool
+	cancel context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
 }
 
 // start keeps the leases of one fetch alive and starts their handlers one by
@@ -505,28 +521,41 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 		<-w.sem
 		w.wg.Done()
 	}()
+	lim, err := w.limit(&d.lease.Task)
+	if err != nil || lim.expired(w.cfg.clock.Now()) {
+		w.keep.remove(d)
+		if err != nil {
+			w.fail(base, d, Final(err))
+		} else {
+			w.expired(base, d)
+		}
+		return
+	}
 	hctx, cancel := context.WithCancelCause(forceCtx)
 	defer cancel(nil)
 	w.keep.started(d, cancel)
-	stopTimeout := w.timeout(d, cancel)
+	hctx, stopLimit := w.limited(hctx, lim, cancel)
 	w.running.Add(1)
 	v, err := w.call(hctx, h, &d.lease.Task)
 	w.running.Add(-1)
-	stopTimeout()
+	stopLimit()
 	w.keep.remove(d)
-	forced := errors.Is(context.Cause(hctx), ErrShutdown)
+	cause := context.Cause(hctx)
+	timedOut := errors.Is(cause, ErrTaskTimeout)
 	switch {
 	case d.lost.Load():
 		w.settled(d, OutcomeLost, errors.Join(ErrLeaseLost, err))
-	case err == nil && !d.timedOut.Load():
+	case errors.Is(cause, ErrTaskDeadline):
+		w.expired(base, d)
+	case err == nil && !timedOut:
 		w.ack(base, d, v)
-	case forced:
+	case errors.Is(cause, ErrShutdown):
 		w.release(base, d, OutcomeReturned, err, KeepAttempt(), Because(ErrShutdown))
-	case d.timedOut.Load() && w.cfg.timeoutFinal:
+	case timedOut && w.cfg.timeoutFinal:
 		w.timeouts.Add(1)
 		msg := ErrTaskTimeout.Error()
 		w.ackWith(base, d, OutcomeFailed, ErrTaskTimeout, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg))
-	case d.timedOut.Load():
+	case timedOut:
 		w.timeouts.Add(1)
 		w.retry(base, d, ErrTaskTimeout)
 	case IsFinal(err):
@@ -536,29 +565,11 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 	}
 }
 
-// timeout runs the handler timeout of d, when the worker has one, on the
-// worker's clock: it marks d timed out and cancels its handler. The returned
-// function stops it.
-func (w *Worker) timeout(d *delivery, cancel context.CancelCauseFunc) func() {
-	if w.cfg.timeout <= 0 {
-		return func() {}
-	}
-	t := w.cfg.clock.NewTimer(w.cfg.timeout)
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		select {
-		case <-t.C():
-			d.timedOut.Store(true)
-			cancel(ErrTaskTimeout)
-		case <-stop:
-		}
-	}()
-	return func() {
-		t.Stop()
-		close(stop)
-		<-stopped
-	}
+// expired acks d, whose deadline has passed, as timed out with the error
+// answer "deadline exceeded", for good (S7.7).
+func (w *Worker) expired(base context.Context, d *delivery) {
+	msg := ErrTaskDeadline.Error()
+	w.ackWith(base, d, OutcomeFailed, ErrTaskDeadline, WithErrorAnswer(FailureAnswer{Error: msg}), WithStatus(StatusTimeout, msg))
 }
 
 // call runs h, turning a panic into a PanicError.

@@ -1,5 +1,7 @@
 package keyq
 
+import "math/rand/v2"
+
 // StopRequested is closed once Shutdown has been called; for tests only.
 func (w *Worker) StopRequested() <-chan struct{} { return w.stop }
 
@@ -14,3 +16,9 @@ func (w *Worker) QueuedAcks() int {
 // AckEnd is closed once Run, stopping, waits for the acks still in flight; for
 // tests only.
 func (w *Worker) AckEnd() <-chan struct{} { return w.ackEnd }
+
+// WorkerRand makes the worker draw the order of weighted queues from r; for
+// tests only.
+func WorkerRand(r *rand.Rand) WorkerOption {
+	return workerOption(func(c *workerConfig) { c.intN = r.IntN })
+}

@@ -1,6 +1,7 @@
 package keyq
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"math"
@@ -56,6 +57,9 @@ type sharedRate struct {
 type workerConfig struct {
 	concurrency     int
 	queues          []string
+	weights         weights         // nil: serve queues in strict priority
+	intN            func(n int) int // draws the order of weighted queues
+	err             error           // a bad WorkerConfig's
 	batch           int
 	lease           time.Duration
 	pollWait        time.Duration
@@ -81,6 +85,7 @@ func workerDefaults(c *Client) workerConfig {
 	return workerConfig{
 		concurrency:     DefaultWorkerConcurrency,
 		queues:          c.Queues(),
+		intN:            randIntN,
 		batch:           DefaultWorkerBatch,
 		lease:           c.LeaseDuration(),
 		pollWait:        DefaultWorkerPollWait,
@@ -95,6 +100,9 @@ func workerDefaults(c *Client) workerConfig {
 }
 
 func (c *workerConfig) validate() error {
+	if c.err != nil {
+		return c.err
+	}
 	switch {
 	case c.concurrency < 1 || c.concurrency > MaxWorkerConcurrency:
 		return invalid("worker concurrency %d out of range 1 to %d", c.concurrency, MaxWorkerConcurrency)
@@ -153,6 +161,14 @@ type WorkerConfig struct {
 	// Queues are the queues the worker serves, highest priority first. The
 	// default is the client's queues.
 	Queues []string
+	// Weights makes the worker serve the queues named by its keys by weight
+	// instead (S3.8): each fetch draws the order of the queues as Weighted
+	// does, so a queue of weight w is served first in w of every sum-of-weights
+	// fetches on average, and a fetch takes from the next queue when the drawn
+	// one is empty: no queue starves and no worker idles while any of them has
+	// a task. Weights are 1 to MaxWeight. Setting both Queues and Weights is
+	// invalid.
+	Weights map[string]int
 	// Batch is how many tasks one fetch may lease. The worker fetches once a
 	// handler slot is free and starts the tasks of a fetch in order as slots
 	// free up, so it may hold up to Batch-1 leases more than it runs: their
@@ -176,6 +192,9 @@ type WorkerConfig struct {
 	// clock, the handler's context is cancelled with cause ErrTaskTimeout and the
 	// delivery counts as a transient failure with the last error "timeout",
 	// retried or dead-lettered like any other. The default, 0, sets no bound.
+	// A task's own Timeout, set at enqueue, takes its place, and a task's
+	// Deadline cuts it short (S7.6, S7.7). The handler's context reports the
+	// limit as its deadline.
 	Timeout time.Duration
 	// TimeoutFinal makes a handler that runs over the Timeout a final failure,
 	// as in an RQ-style job queue: the task is acked with the job status timeout
@@ -261,7 +280,18 @@ type SharedRate struct {
 func (w WorkerConfig) applyWorker(c *workerConfig) {
 	setIf(&c.concurrency, w.Concurrency)
 	if len(w.Queues) > 0 {
-		c.queues = slices.Clone(w.Queues)
+		c.queues, c.weights = slices.Clone(w.Queues), nil
+	}
+	if len(w.Weights) > 0 {
+		ws, err := newWeights(w.Weights)
+		if len(w.Queues) > 0 {
+			err = invalid("worker Queues and Weights both set; choose one")
+		}
+		if err != nil {
+			c.err = cmp.Or(c.err, err)
+		} else {
+			c.queues, c.weights = ws.names(), ws
+		}
 	}
 	setIf(&c.batch, w.Batch)
 	setIf(&c.lease, w.Lease)
