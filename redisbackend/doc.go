@@ -70,7 +70,7 @@
 //
 // Scripts that touch keys named after queues, task IDs or key digests get the
 // namespace prefix as KEYS[9] and build those names from it; they all share the
-// namespace's hash tag and so its slot. See scripts/common.lua.
+// namespace's hash tag and so its slot. See scripts/common/begin.lua.
 //
 // # Waking consumers
 //
@@ -110,7 +110,7 @@
 //
 // # Scripts
 //
-// A script that includes scripts/common.lua defines some fifty Lua functions before
+// A script that includes the common code (scripts/common/*.lua) defines some fifty Lua functions before
 // it does its work, which costs a third of the server's time for a small call. So
 // the Backend tries FUNCTION LOAD once: where it works (Redis 7), every such script
 // is a function of one library, keyq_<hash of its code>, defined once per server

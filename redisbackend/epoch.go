@@ -7,7 +7,7 @@ import (
 
 // A task ID or lease token of this backend is "<epoch>-<n>": n is the number the
 // namespace's sequence gave it, and the epoch is a random name of that sequence's
-// life, stored beside it (scripts/common.lua, Epochs). A store that loses its
+// life, stored beside it (scripts/common/begin.lua, Epochs). A store that loses its
 // data, say a server restarted without persistence, starts its sequence at 1
 // again under a new epoch, so an ID or token handed out before the loss never
 // names a task or lease handed out after it: calls with one find nothing

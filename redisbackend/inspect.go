@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/redisbackend/internal/lua"
 )
 
 // Stats implements backend.Inspector.
@@ -195,7 +196,7 @@ func (n *namespace) Dead(ctx context.Context, p backend.DeadParams) ([]backend.D
 // decodeDead decodes a dead-letter record,
 // pack(queue, reason, died ms, job type, job TTL) .. blob.
 func decodeDead(rec string) (backend.DeadTask, error) {
-	f, blob, err := unpackFields(rec, 5)
+	f, blob, err := unpackFields(rec, lua.DeadFields)
 	if err != nil {
 		return backend.DeadTask{}, err
 	}

@@ -15,7 +15,7 @@ import (
 // twice would queue a batch twice, or report ErrLeaseLost for an ack it made. So
 // every call that changes state runs its script under a request key, i:<16
 // random bytes>, that the script checks before it writes anything and in which it
-// stores its outcome (scripts/common.lua, Requests). A resend finds it and returns
+// stores its outcome (scripts/common/begin.lua, Requests). A resend finds it and returns
 // that outcome, changing nothing. Each call pays one GET and one SET with PX on the
 // server, however many tasks it carries. A client that never resends
 // (MaxRetries: -1, and for a cluster MaxRedirects: -1 as well) needs none of it,

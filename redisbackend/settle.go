@@ -7,11 +7,8 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/redisbackend/internal/lua"
 )
-
-// leaseBucket is how many consecutive lease tokens share one record hash,
-// l:<token / leaseBucket> (LB in scripts/common.lua).
-const leaseBucket = 128
 
 // Settle implements backend.Namespace: one script (scripts/settle.lua) settles
 // every item of a call whose leases share an epoch, so a batch costs one round
@@ -105,7 +102,7 @@ type ackKey struct {
 // settleArgs builds settle.lua's arguments for the items[i], i in idx, which
 // share an epoch, and returns the index in items of each result of its reply.
 //
-// The acks go first, as ack_all (scripts/common.lua) reads them: groups of leases
+// The acks go first, as ack_all (scripts/common/acks.lua) reads them: groups of leases
 // that share a record bucket, an answer TTL and a job outcome, each as its
 // bucket, the TTL, the job outcome ("" for finished without error, else status,
 // newline, error) and a count, then per lease its token, its task ID after one
@@ -128,7 +125,7 @@ func settleArgs(items []backend.Settlement, idx []int) (args []any, order []int)
 			continue
 		}
 		token, _ := strconv.ParseInt(s.Token[epochLen+1:], 10, 64)
-		k := ackKey{bucket: token / leaseBucket, job: jobOutcome(s)}
+		k := ackKey{bucket: token / lua.LeaseBucket, job: jobOutcome(s)}
 		if s.Answer != nil {
 			k.ttl = durMS(s.Answer.TTL)
 		}

@@ -1,5 +1,5 @@
 -- extend: move live leases' deadlines to now + a duration.
--- KEYS: the common keys (common.lua), with the optional request key KEYS[11].
+-- KEYS: the common keys (common/begin.lua), with the optional request key KEYS[11].
 -- ARGV[1] the leases' epoch  ARGV[2] lease ms  ARGV[3..] per lease: token, task ID
 -- ARGV[#ARGV] request TTL ms or ""
 -- Returns {now ms, then per lease its new deadline ms, or 0 when it is not live};
@@ -39,7 +39,7 @@ end
 -- Waiters time their next try by the earliest deadline: tell them when it is new.
 if next(added) then
   local first = redis.call('ZRANGE', K_LEASES, '0', '0')
-  if added[first[1]] then redis.pcall('PUBLISH', P .. 'w', '') end
+  if added[first[1]] then redis.pcall('PUBLISH', P .. KS_CHANNEL, '') end
 end
 req_done(table.concat(done, ' '))
 return out

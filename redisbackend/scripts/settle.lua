@@ -1,8 +1,8 @@
 -- settle: end many leases at once, each with its own outcome; the items are
 -- independent, each settled when its lease is live, as if alone.
--- KEYS: the common keys (common.lua), with the optional request key KEYS[11].
+-- KEYS: the common keys (common/begin.lua), with the optional request key KEYS[11].
 -- ARGV[1] the leases' epoch  ARGV[2] n, how many arguments the acks take
--- ARGV[3 .. 2 + n] the acks, in groups as ack_all in common.lua reads them
+-- ARGV[3 .. 2 + n] the acks, in groups as ack_all in common/acks.lua reads them
 -- then per release or dead-letter: token, task ID, mode, delay ms, error; mode is
 --   "d" to dead-letter, or "r" then "1" or "0" for to the tail, then "1" or "0"
 --   for keeping the attempt count

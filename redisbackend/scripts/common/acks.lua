@@ -1,6 +1,6 @@
 -- common/acks.lua: acking leases in groups.
 
--- ack_all acks leases given in groups (ackArgs in ackbatch.go): per group its lease
+-- ack_all acks leases given in groups (settleArgs in settle.go): per group its lease
 -- bucket, the answers' TTL in ms, the job outcome ("" for finished without error,
 -- else status, newline, error) and a count n; then per lease of the group its
 -- token, its task ID after one byte of the ID's length, and its answer as stored
