@@ -2,6 +2,7 @@ package redisbackend
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -11,30 +12,33 @@ import (
 // An answer is one string per task key, named after the key's digest:
 // "<ok><full TTL ms>:<value>" (storedAnswer), with a PX of that TTL. A TTL refresh,
 // on a dedupe or a refreshing read, is PEXPIRE with the stored TTL. A read gives
-// the time left by PTTL, in the same script. Answer calls run
-// housekeeping first, as every driver does (backend/doc.go).
+// the time left by PTTL, in the same script. SetAnswer and GetAnswer change no
+// task and run no housekeeping; DeleteAnswer, an Admin call, does (backend/doc.go).
 
-// SetAnswer implements backend.Backend.
-func (b *Backend) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// The answer scripts take the answer's key as KEYS[12], after the optional request
+// key (runReq), so that a cluster client routes by keys it is given.
+
+// SetAnswer implements backend.Namespace.
+func (n *namespace) SetAnswer(ctx context.Context, p backend.SetAnswerParams) error {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return err
 	}
 	ttl := durMS(p.Answer.TTL)
-	_, err := b.run(ctx, scriptSetAnswer, b.nsKeys(p.Namespace), digest(p.Key),
+	_, err := n.b.run(ctx, scriptSetAnswer, n.k.with("", n.k.answer(p.Key)),
 		storedAnswer(p.Answer.Value, p.Answer.OK, ttl), ttl)
 	return err
 }
 
-// GetAnswer implements backend.Backend.
-func (b *Backend) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (backend.Answer, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// GetAnswer implements backend.Namespace.
+func (n *namespace) GetAnswer(ctx context.Context, p backend.GetAnswerParams) (backend.Answer, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return backend.Answer{}, err
 	}
 	s := scriptGetAnswer
 	if p.Refresh { // a write: no read-only twin
 		s = scriptGetAnswerRefresh
 	}
-	r, err := b.run(ctx, s, b.nsKeys(p.Namespace), digest(p.Key), flag(p.Refresh))
+	r, err := n.b.run(ctx, s, n.k.with("", n.k.answer(p.Key)), flag(p.Refresh))
 	if err != nil {
 		return backend.Answer{}, err
 	}
@@ -54,11 +58,11 @@ func decodeAnswer(v []any) (backend.Answer, error) {
 	value, err1 := str(v[0])
 	ok, err2 := str(v[1])
 	ttl, err3 := str(v[2])
-	if err := firstErr(err1, err2, err3); err != nil {
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return backend.Answer{}, err
 	}
-	ms := num(ttl)
-	if ms <= 0 || (ok != "0" && ok != "1") {
+	ms, err := strconv.ParseInt(ttl, 10, 64)
+	if err != nil || ms <= 0 || (ok != "0" && ok != "1") {
 		return backend.Answer{}, corrupt("answer with ok %q and ttl %q", ok, ttl)
 	}
 	var left int64 = -1
@@ -78,16 +82,23 @@ func decodeAnswer(v []any) (backend.Answer, error) {
 		TTL: time.Duration(ms) * time.Millisecond, Left: time.Duration(left) * time.Millisecond}, nil
 }
 
-// DeleteAnswer implements backend.Backend.
-func (b *Backend) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams) error {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// DeleteAnswer implements backend.Admin.
+func (n *namespace) DeleteAnswer(ctx context.Context, p backend.DeleteAnswerParams) error {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return err
 	}
-	r, err := b.runReq(ctx, scriptDelAnswer, b.nsKeys(p.Namespace), []any{digest(p.Key)})
+	r, err := n.b.runReq(ctx, scriptDelAnswer, n.k, nil, n.k.answer(p.Key))
 	if r == nil { // else err is nil or ErrNotReplicated
 		return err
 	}
-	if len(r) != 2 || num(r[1]) == 0 {
+	if len(r) != 2 {
+		return corrupt("delete answer reply of %d items", len(r))
+	}
+	deleted, ierr := integer(r[1])
+	switch {
+	case ierr != nil:
+		return ierr
+	case deleted == 0:
 		return backend.ErrNotFound
 	}
 	return err

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
-	"github.com/keyq/keyq/clock"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,9 +20,6 @@ import (
 type Options struct {
 	// Prefix starts every key name. It must not contain '{' or '}'. Default "keyq".
 	Prefix string
-	// Clock measures Dequeue waits on the host. It is never used for leases, delays
-	// or TTLs, which come from the server's clock. Default clock.Real().
-	Clock clock.Clock
 	// DequeueGrace is how long a dequeue script already sent may outlive the
 	// caller's context, cancelled or past its deadline, so that the tasks it leases
 	// reach the caller instead of waiting for their leases to expire (S3.5). A
@@ -40,7 +36,7 @@ type Options struct {
 	// a client made by the caller carries its own TLS configuration.
 	TLSConfig *tls.Config
 	// Logger receives what the Backend has to report outside a call's result: a
-	// server that refuses it the wake-up channel (wait.go), once. Default
+	// server that refuses it the wake-up channel (notify.go), once. Default
 	// slog.Default().
 	Logger *slog.Logger
 	// AllowEviction accepts a server whose maxmemory-policy is not noeviction. By
@@ -69,10 +65,8 @@ type Options struct {
 type Backend struct {
 	client redis.UniversalClient
 	opts   Options
-	keys   sync.Map // namespace -> *nsKeys
+	spaces sync.Map // namespace name -> *namespace
 	wait   *waiter
-
-	waiting atomic.Int64 // Dequeue calls blocked waiting, for tests
 
 	resends bool // the client may send a command twice (request.go)
 	// testRequest, when set by a test, names the request key of every call, so
@@ -92,8 +86,8 @@ type Backend struct {
 }
 
 var (
-	_ backend.Backend     = (*Backend)(nil)
-	_ backend.RateLimiter = (*Backend)(nil)
+	_ backend.Backend         = (*Backend)(nil)
+	_ backend.NamespaceLister = (*Backend)(nil)
 )
 
 // New returns a Backend that stores its data through client, which may be a single
@@ -124,9 +118,6 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("%w: key prefix %q holds a brace", backend.ErrInvalid, opts.Prefix)
 		}
 	}
-	if opts.Clock == nil {
-		opts.Clock = clock.Real()
-	}
 	if opts.WaitReplicas < 0 || opts.WaitTimeout < 0 {
 		return nil, fmt.Errorf("%w: WaitReplicas %d, WaitTimeout %v: negative", backend.ErrInvalid, opts.WaitReplicas, opts.WaitTimeout)
 	}
@@ -151,9 +142,10 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	return b, nil
 }
 
-// Close stops the backend's Pub/Sub subscription and its goroutine. Blocked
-// Dequeue calls return backend.ErrClosed, later calls fail with it, and a second
-// Close returns nil. The client and the stored data are left alone.
+// Close stops the backend's Pub/Sub subscription and its goroutines, after
+// calling every Notify callback still registered once more with an empty Wake.
+// Later calls fail with backend.ErrClosed, and a second Close returns nil. The
+// client and the stored data are left alone.
 func (b *Backend) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
@@ -166,37 +158,27 @@ func (b *Backend) Close() error {
 	return err
 }
 
-func (b *Backend) nsKeys(ns string) *nsKeys {
-	if k, ok := b.keys.Load(ns); ok {
-		return k.(*nsKeys)
-	}
-	k, _ := b.keys.LoadOrStore(ns, newNSKeys(b.opts.Prefix, ns))
-	return k.(*nsKeys)
-}
-
-// begin checks what every call checks first.
-func (b *Backend) begin(ctx context.Context, validate func() error) error {
-	if ctx == nil {
-		return fmt.Errorf("%w: nil context", backend.ErrInvalid)
+// begin checks what every call checks first: its ctx and input (backend.Check),
+// then that the backend is open. p may be nil for a call without parameters.
+func (b *Backend) begin(ctx context.Context, p interface{ Validate() error }) error {
+	if err := backend.Check(ctx, p); err != nil {
+		return err
 	}
 	select {
 	case <-b.closed:
 		return backend.ErrClosed
 	default:
+		return nil
 	}
-	if err := validate(); err != nil {
-		return err
-	}
-	return ctxErr(ctx)
 }
 
 // run runs a namespace script and returns its reply as a list. A script that only
 // reads, refused because the server is out of memory, runs again as its
 // read-only twin, without housekeeping (oom.go).
-func (b *Backend) run(ctx context.Context, s *script, k *nsKeys, args ...any) ([]any, error) {
-	v, err := b.exec(ctx, s, k.all, args...)
+func (b *Backend) run(ctx context.Context, s *script, keys []string, args ...any) ([]any, error) {
+	v, err := b.exec(ctx, s, keys, args...)
 	if err != nil && s.ro != nil && isOOM(err) {
-		v, err = b.exec(ctx, s.ro, k.all, args...)
+		v, err = b.exec(ctx, s.ro, keys, args...)
 	}
 	return replyOf(ctx, v, err)
 }
@@ -231,324 +213,6 @@ func flag(v bool) string {
 	return "0"
 }
 
-// Enqueue implements backend.Backend.
-func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
-		return nil, err
-	}
-	var jobTTL int64
-	if p.TrackJobs {
-		jobTTL = durMS(p.JobTTL)
-	}
-	args := make([]any, 0, 7+3*len(p.Tasks))
-	args = append(args, p.Queue, flag(p.AtHead), durMS(p.Delay), flag(p.Unique), jobTTL)
-	for i := range p.Tasks {
-		pre, rest := encodeMessage(&p.Tasks[i], p.TrackJobs)
-		args = append(args, pre, rest)
-		if jobTTL > 0 { // the job record's type; enqueue.lua reads it only then
-			args = append(args, p.Tasks[i].Type)
-		}
-	}
-	args = append(args, newEpoch())
-	r, err := b.runReq(ctx, scriptEnqueue, b.nsKeys(p.Namespace), args)
-	if r == nil { // else err is nil or ErrNotReplicated
-		return nil, err
-	}
-	if len(r) == 1 && r[0] == "dup" {
-		return nil, backend.ErrDuplicate
-	}
-	if len(r) != 3 {
-		return nil, corrupt("enqueue reply of %d items", len(r))
-	}
-	base, ok := r[1].(int64)
-	epoch, _ := r[2].(string)
-	if !ok || len(epoch) != epochLen {
-		return nil, corrupt("enqueue reply: first ID %v, epoch %v", r[1], r[2])
-	}
-	ids := make([]string, len(p.Tasks))
-	m := newIDMaker(epoch)
-	for i := range ids {
-		ids[i] = m.id(base + int64(i) + 1)
-	}
-	return ids, err
-}
-
-// Dequeue implements backend.Backend. A waiting Dequeue listens on the namespace's
-// wake-up channel (wait.go) and holds no pool connection while it waits.
-func (b *Backend) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
-		return backend.DequeueResult{}, err
-	}
-	k := b.nsKeys(p.Namespace)
-	if p.Wait == 0 {
-		res, _, err := b.dequeueOnce(ctx, k, p)
-		return res, err
-	}
-	// The subscription is confirmed within the wait, or the call makes one try
-	// without waiting: a server that is down then reports itself.
-	rctx, cancel := context.WithTimeout(ctx, p.Wait)
-	reg, err := b.wait.register(rctx, k.channel, p.Queues, p.Count)
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil && rctx.Err() != nil {
-			res, _, err := b.dequeueOnce(ctx, k, p)
-			return res, b.closedOr(err)
-		}
-		return backend.DequeueResult{}, b.closedOr(err)
-	}
-	defer b.wait.unregister(k.channel, reg)
-	total := b.opts.Clock.NewTimer(p.Wait)
-	defer total.Stop()
-	deduped := 0
-	woken := "" // the queue of the wake-up that led to this try
-	for {
-		select { // a wake-up since the last try is served by this one
-		case q := <-reg.c:
-			if woken == "" {
-				woken = q
-			}
-		default:
-		}
-		res, next, err := b.dequeueOnce(ctx, k, p)
-		res.Deduped += deduped
-		if woken != "" && (err != nil || len(res.Leases) == p.Count) {
-			// A failed try may not have looked, and a full batch may have left
-			// tasks in the queue this wake-up was for; a shorter batch emptied
-			// every queue of p.Queues.
-			b.wait.passOn(k.channel, woken)
-		}
-		woken = ""
-		if err != nil || len(res.Leases) > 0 {
-			return res, b.closedOr(err)
-		}
-		deduped = res.Deduped
-		var nextC <-chan time.Time
-		var nextT clock.Timer
-		if reg.poll && (next < 0 || next > pollEvery) { // no wake-up will come
-			next = pollEvery
-		}
-		if next >= 0 {
-			nextT = b.opts.Clock.NewTimer(next)
-			nextC = nextT.C()
-		}
-		b.waiting.Add(1)
-		err = nil
-		done := false
-		select {
-		case woken = <-reg.c:
-		case <-nextC:
-		case <-total.C():
-			done = true
-		case <-ctx.Done():
-			err = ctxErr(ctx)
-		case <-b.closed:
-			err = backend.ErrClosed
-		}
-		b.waiting.Add(-1)
-		if nextT != nil {
-			nextT.Stop()
-		}
-		if done || err != nil {
-			return res, err
-		}
-	}
-}
-
-// closedOr returns ErrClosed once the backend is closed, else err: a call cut short
-// by Close reports the Close, not the broken connection it caused.
-func (b *Backend) closedOr(err error) error {
-	if err == nil {
-		return nil
-	}
-	select {
-	case <-b.closed:
-		return backend.ErrClosed
-	default:
-		return err
-	}
-}
-
-// dequeueOnce runs the dequeue script once. It returns the time until the next
-// delayed task is due or lease expires, or -1 when there is none.
-func (b *Backend) dequeueOnce(ctx context.Context, k *nsKeys, p backend.DequeueParams) (backend.DequeueResult, time.Duration, error) {
-	var res backend.DequeueResult
-	select {
-	case <-b.closed:
-		return res, -1, backend.ErrClosed
-	default:
-	}
-	if ctx.Err() != nil {
-		return res, -1, ctxErr(ctx)
-	}
-	args := make([]any, 0, 4+len(p.Queues))
-	args = append(args, p.Count, durMS(p.Lease))
-	for _, q := range p.Queues {
-		args = append(args, q)
-	}
-	args = append(args, newEpoch())
-	// Once sent, the script runs to the end: a cancelled ctx must not lose the
-	// tasks it leased (S3.5). Without a deadline, the client's read timeout bounds
-	// the call.
-	dctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
-	if d, ok := ctx.Deadline(); ok {
-		dctx, cancel = context.WithDeadline(dctx, d.Add(b.opts.DequeueGrace))
-	}
-	defer cancel()
-	next := time.Duration(-1)
-	for { // more than one round only when a round stopped at its dedupe cap
-		r, err := b.runReq(dctx, scriptDequeue, k, args)
-		if err == nil {
-			var more bool
-			if more, err = decodeDequeue(r, &res); err == nil {
-				next = -1
-				if n := num(r[3]); n >= 0 {
-					next = time.Duration(n) * time.Millisecond
-				}
-				if !more || len(res.Leases) >= p.Count || ctx.Err() != nil {
-					return res, next, nil
-				}
-				args[0] = p.Count - len(res.Leases)
-				continue
-			}
-		}
-		switch {
-		case len(res.Leases) > 0: // leased by an earlier round: they are the caller's
-			return res, next, nil
-		case ctx.Err() != nil:
-			return res, -1, ctxErr(ctx)
-		}
-		return res, -1, err
-	}
-}
-
-// decodeDequeue adds the leases of a dequeue script's reply to res and reports
-// whether the script asks to be called again.
-func decodeDequeue(r []any, res *backend.DequeueResult) (more bool, err error) {
-	if len(r) < 7 {
-		return false, corrupt("dequeue reply of %d items", len(r))
-	}
-	epoch, _ := r[len(r)-1].(string)
-	r = r[:len(r)-1]
-	if len(r) > 6 && len(epoch) != epochLen {
-		return false, corrupt("dequeue reply: epoch %v", epoch)
-	}
-	m := newIDMaker(epoch)
-	deadline := msTime(num(r[1]))
-	res.Deduped += int(num(r[2]))
-	token := num(r[5]) // the leases' tokens follow it, one by one
-	for i := 6; i < len(r); {
-		queue, err := str(r[i])
-		if err != nil {
-			return false, err
-		}
-		if i+1 >= len(r) {
-			return false, corrupt("dequeue reply: queue %q without a count at its end", queue)
-		}
-		n, ok := r[i+1].(int64)
-		if !ok || n <= 0 || n > int64(len(r)-i-2) {
-			return false, corrupt("dequeue reply: a run of %v leases at item %d of %d", r[i+1], i, len(r))
-		}
-		for _, v := range r[i+2 : i+2+int(n)] {
-			blob, err := str(v)
-			if err != nil {
-				return false, err
-			}
-			t, err := decodeBlob(queue, []byte(blob))
-			if err != nil {
-				return false, err
-			}
-			token++
-			t.ID = m.decimal(t.ID)
-			res.Leases = append(res.Leases, backend.Lease{Task: t, Token: m.id(token), Deadline: deadline})
-		}
-		i += 2 + int(n)
-	}
-	return num(r[4]) == 1, nil
-}
-
-func leaseResult(r []any) error {
-	if s, ok := r[0].(string); ok && s == "lost" {
-		return backend.ErrLeaseLost
-	}
-	return nil
-}
-
-// Ack implements backend.Backend.
-func (b *Backend) Ack(ctx context.Context, p backend.AckParams) error {
-	if err := b.begin(ctx, p.Validate); err != nil {
-		return err
-	}
-	if !ackable(&p) {
-		return backend.ErrLeaseLost
-	}
-	args, _ := ackArgs([]backend.AckParams{p}, []int{0})
-	r, err := b.runReq(ctx, scriptAck, b.nsKeys(p.Namespace), append(args, p.Token[:epochLen]))
-	if r == nil {
-		return err
-	}
-	return firstErr(leaseResult(r), err)
-}
-
-// Release implements backend.Backend.
-func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
-	if err := b.begin(ctx, p.Validate); err != nil {
-		return err
-	}
-	epoch, token, id, ok := leaseName(p.Token, p.TaskID)
-	if !ok {
-		return backend.ErrLeaseLost
-	}
-	r, err := b.runReq(ctx, scriptRelease, b.nsKeys(p.Namespace), []any{token, id, flag(p.ToTail),
-		durMS(p.Delay), p.Error, flag(p.KeepAttempt), flag(p.DeadLetter), epoch})
-	if r == nil {
-		return err
-	}
-	return firstErr(leaseResult(r), err)
-}
-
-// Extend implements backend.Backend.
-func (b *Backend) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
-		return time.Time{}, err
-	}
-	epoch, token, id, ok := leaseName(p.Token, p.TaskID)
-	if !ok {
-		return time.Time{}, backend.ErrLeaseLost
-	}
-	r, err := b.runReq(ctx, scriptExtend, b.nsKeys(p.Namespace), []any{token, id, durMS(p.Lease), epoch})
-	if err != nil {
-		return time.Time{}, err
-	}
-	if err := leaseResult(r); err != nil {
-		return time.Time{}, err
-	}
-	if len(r) != 2 {
-		return time.Time{}, corrupt("extend reply of %d items", len(r))
-	}
-	return msTime(num(r[1])), nil
-}
-
-// Reclaim implements backend.Backend.
-func (b *Backend) Reclaim(ctx context.Context, p backend.ReclaimParams) (int, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
-		return 0, err
-	}
-	total := 0
-	for { // one script reclaims at most ten housekeeping batches
-		r, err := b.runReq(ctx, scriptReclaim, b.nsKeys(p.Namespace), nil)
-		if err != nil {
-			return total, err
-		}
-		if len(r) != 3 {
-			return total, corrupt("reclaim reply of %d items", len(r))
-		}
-		total += int(num(r[1]))
-		if num(r[2]) == 0 {
-			return total, nil
-		}
-	}
-}
-
 func str(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
@@ -557,23 +221,35 @@ func str(v any) (string, error) {
 	return s, nil
 }
 
-// num reads an integer reply item; a missing or malformed one reads as 0.
-func num(v any) int64 {
+// integer reads an integer reply item: a number, or a string of one.
+func integer(v any) (int64, error) {
 	switch v := v.(type) {
 	case int64:
-		return v
+		return v, nil
 	case string:
-		n, _ := strconv.ParseInt(v, 10, 64)
-		return n
-	}
-	return 0
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n, nil
 		}
 	}
-	return nil
+	return 0, corrupt("reply item %v (%T), want an integer", v, v)
+}
+
+// ints reads integer reply items and keeps the first error, so that a decoder
+// reads every field and checks once.
+type ints struct{ err error }
+
+// orZero reads a counter that may be absent (a nil reply item) as 0.
+func (p *ints) orZero(v any) int64 {
+	if v == nil {
+		return 0
+	}
+	return p.of(v)
+}
+
+func (p *ints) of(v any) int64 {
+	n, err := integer(v)
+	if p.err == nil {
+		p.err = err
+	}
+	return n
 }

@@ -13,13 +13,11 @@ import (
 // splits the epoch off every ID and token this backend returns, checking that it
 // is always the same one, and puts it back on every ID and token it is given.
 type bareIDs struct {
-	backend.Backend
+	*namespace
 	epoch string // noEpoch until a reply shows the real one
 }
 
-var _ backend.BatchAcker = (*bareIDs)(nil)
-
-func newBareIDs(b backend.Backend) *bareIDs { return &bareIDs{Backend: b, epoch: noEpoch} }
+func newBareIDs(n *namespace) *bareIDs { return &bareIDs{namespace: n, epoch: noEpoch} }
 
 // strip returns the number of an ID or token of this backend.
 func (w *bareIDs) strip(s string) (string, error) {
@@ -45,7 +43,7 @@ func (w *bareIDs) stripTask(t *backend.Task) error {
 }
 
 func (w *bareIDs) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
-	ids, err := w.Backend.Enqueue(ctx, p)
+	ids, err := w.namespace.Enqueue(ctx, p)
 	for i := range ids {
 		if ids[i], err = w.strip(ids[i]); err != nil {
 			return nil, err
@@ -55,7 +53,7 @@ func (w *bareIDs) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 }
 
 func (w *bareIDs) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	res, err := w.Backend.Dequeue(ctx, p)
+	res, err := w.namespace.Dequeue(ctx, p)
 	for i := range res.Leases {
 		l := &res.Leases[i]
 		if err := w.stripTask(&l.Task); err != nil {
@@ -68,32 +66,25 @@ func (w *bareIDs) Dequeue(ctx context.Context, p backend.DequeueParams) (backend
 	return res, err
 }
 
-func (w *bareIDs) Ack(ctx context.Context, p backend.AckParams) error {
-	p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
-	return w.Backend.Ack(ctx, p)
-}
-
-func (w *bareIDs) AckBatch(ctx context.Context, ps []backend.AckParams) ([]error, error) {
-	dressed := make([]backend.AckParams, len(ps))
-	for i, p := range ps {
-		p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
-		dressed[i] = p
+func (w *bareIDs) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
+	items := make([]backend.Settlement, len(p.Items))
+	for i, s := range p.Items {
+		s.TaskID, s.Token = w.dress(s.TaskID), w.dress(s.Token)
+		items[i] = s
 	}
-	return w.Backend.(backend.BatchAcker).AckBatch(ctx, dressed)
+	return w.namespace.Settle(ctx, backend.SettleParams{Items: items})
 }
 
-func (w *bareIDs) Release(ctx context.Context, p backend.ReleaseParams) error {
-	p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
-	return w.Backend.Release(ctx, p)
-}
-
-func (w *bareIDs) Extend(ctx context.Context, p backend.ExtendParams) (time.Time, error) {
-	p.TaskID, p.Token = w.dress(p.TaskID), w.dress(p.Token)
-	return w.Backend.Extend(ctx, p)
+func (w *bareIDs) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
+	leases := make([]backend.LeaseRef, len(p.Leases))
+	for i, l := range p.Leases {
+		leases[i] = backend.LeaseRef{TaskID: w.dress(l.TaskID), Token: w.dress(l.Token)}
+	}
+	return w.namespace.Extend(ctx, backend.ExtendParams{Leases: leases, Lease: p.Lease})
 }
 
 func (w *bareIDs) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
-	ts, err := w.Backend.Peek(ctx, p)
+	ts, err := w.namespace.Peek(ctx, p)
 	for i := range ts {
 		if err := w.stripTask(&ts[i]); err != nil {
 			return nil, err
@@ -103,7 +94,7 @@ func (w *bareIDs) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Tas
 }
 
 func (w *bareIDs) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
-	ls, err := w.Backend.Leases(ctx, p)
+	ls, err := w.namespace.Leases(ctx, p)
 	for i := range ls {
 		if err := w.stripTask(&ls[i].Task); err != nil {
 			return nil, err
@@ -116,7 +107,7 @@ func (w *bareIDs) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 }
 
 func (w *bareIDs) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
-	ds, err := w.Backend.Dead(ctx, p)
+	ds, err := w.namespace.Dead(ctx, p)
 	for i := range ds {
 		if err := w.stripTask(&ds[i].Task); err != nil {
 			return nil, err
@@ -135,16 +126,16 @@ func (w *bareIDs) dressIDs(p backend.DeadActionParams) backend.DeadActionParams 
 }
 
 func (w *bareIDs) RequeueDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
-	return w.Backend.RequeueDead(ctx, w.dressIDs(p))
+	return w.namespace.RequeueDead(ctx, w.dressIDs(p))
 }
 
 func (w *bareIDs) PurgeDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
-	return w.Backend.PurgeDead(ctx, w.dressIDs(p))
+	return w.namespace.PurgeDead(ctx, w.dressIDs(p))
 }
 
 func (w *bareIDs) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
 	p.ID = w.dress(p.ID)
-	j, err := w.Backend.Job(ctx, p)
+	j, err := w.namespace.Job(ctx, p)
 	if err == nil {
 		j.ID, err = w.strip(j.ID)
 	}

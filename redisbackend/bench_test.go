@@ -1,15 +1,11 @@
 package redisbackend
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +19,6 @@ import (
 // and, for comparison, on the memory backend. Run them with
 //
 //	go test -run '^$' -bench . ./redisbackend/
-
-var payload100 = bytes.Repeat([]byte("x"), 100)
-
-// benchSeq numbers benchmark tasks, so that no two share a key (a shared key with
-// an answer would be deduped, not delivered).
-var benchSeq atomic.Int64
 
 func benchBackends(b *testing.B, f func(b *testing.B, be backend.Backend)) {
 	b.Run("driver=memory", func(b *testing.B) {
@@ -47,23 +37,12 @@ func benchBackends(b *testing.B, f func(b *testing.B, be backend.Backend)) {
 	})
 }
 
-// message returns a task with a distinct 100-byte payload that is also its key.
-func message(i int) backend.Message {
-	p := slices.Clone(payload100)
-	copy(p, strconv.Itoa(i))
-	return backend.Message{Key: string(p), Payload: p, MaxAttempts: 25}
-}
-
-func reportTasks(b *testing.B, n int) {
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
-}
-
 // BenchmarkEnqueue measures enqueues of one 100-byte task.
 func BenchmarkEnqueue(b *testing.B) {
 	benchBackends(b, func(b *testing.B, be backend.Backend) {
 		ctx := context.Background()
 		for b.Loop() {
-			if _, err := be.Enqueue(ctx, backend.EnqueueParams{Namespace: "bench", Queue: "q",
+			if _, err := benchNS(b, be, "bench").Enqueue(ctx, backend.EnqueueParams{Queue: "q",
 				Tasks: []backend.Message{message(int(benchSeq.Add(1)))}}); err != nil {
 				b.Fatal(err)
 			}
@@ -73,44 +52,57 @@ func BenchmarkEnqueue(b *testing.B) {
 }
 
 // cycle enqueues batch tasks, leases them and acks each with an answer, in one
-// AckBatch call when the backend has it.
+// Settle call.
 func cycle(ctx context.Context, be backend.Backend, ns string, first, batch int) error {
+	n, err := be.Namespace(ns)
+	if err != nil {
+		return err
+	}
 	msgs := make([]backend.Message, batch)
 	for i := range msgs {
 		msgs[i] = message(first + i)
 	}
-	if _, err := be.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: msgs}); err != nil {
+	if _, err := n.Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msgs}); err != nil {
 		return err
 	}
 	for got := 0; got < batch; {
-		res, err := be.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: batch - got,
-			Wait: time.Second, Lease: time.Minute})
+		res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: batch - got, Lease: time.Minute})
 		if err != nil {
 			return err
 		}
-		acks := make([]backend.AckParams, len(res.Leases))
+		if len(res.Leases) == 0 {
+			if res.Deduped == 0 {
+				return fmt.Errorf("%d of %d tasks missing", batch-got, batch)
+			}
+			got += res.Deduped
+			continue
+		}
+		acks := make([]backend.Settlement, len(res.Leases))
 		for i, l := range res.Leases {
-			acks[i] = backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+			acks[i] = backend.Settlement{LeaseRef: backend.LeaseRef{TaskID: l.ID, Token: l.Token}, Action: backend.Ack,
 				Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}
 		}
-		if ba, ok := be.(backend.BatchAcker); ok && len(acks) > 1 {
-			errs, err := ba.AckBatch(ctx, acks)
-			if err == nil {
-				err = errors.Join(errs...)
-			}
-			if err != nil {
-				return err
-			}
-		} else {
-			for _, a := range acks {
-				if err := be.Ack(ctx, a); err != nil {
-					return err
-				}
+		out, err := n.Settle(ctx, backend.SettleParams{Items: acks})
+		if err != nil {
+			return err
+		}
+		for i, r := range out {
+			if r != backend.SettleDone {
+				return fmt.Errorf("ack %d: %v", i, r)
 			}
 		}
 		got += len(res.Leases) + res.Deduped
 	}
 	return nil
+}
+
+// benchNS returns be's namespace ns.
+func benchNS(b *testing.B, be backend.Backend, ns string) backend.Namespace {
+	n, err := be.Namespace(ns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // BenchmarkCycle measures the full cycle of a task: enqueue, lease, ack with an
@@ -147,48 +139,6 @@ func BenchmarkCycle(b *testing.B) {
 			reportTasks(b, 100*b.N)
 		})
 	})
-}
-
-// BenchmarkWakeup measures how long a consumer blocked in a waiting Dequeue takes
-// to get a task from the moment its enqueue starts, and reports p50 and p99.
-func BenchmarkWakeup(b *testing.B) {
-	client := realClient(b)
-	rb, err := New(client, Options{Prefix: testPrefix()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rb.Close()
-	ctx := context.Background()
-	lat := make([]time.Duration, 0, b.N)
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		ch := make(chan error, 1)
-		before := rb.waiting.Load()
-		go func() {
-			res, err := rb.Dequeue(ctx, backend.DequeueParams{Namespace: "wake", Queues: []string{"q"}, Count: 1,
-				Wait: 10 * time.Second, Lease: time.Minute})
-			if err == nil && len(res.Leases) != 1 {
-				err = fmt.Errorf("woke with %d tasks", len(res.Leases))
-			}
-			ch <- err
-		}()
-		for rb.waiting.Load() == before {
-			time.Sleep(100 * time.Microsecond) // poll until the consumer blocks
-		}
-		b.StartTimer()
-		start := time.Now()
-		if _, err := rb.Enqueue(ctx, backend.EnqueueParams{Namespace: "wake", Queue: "q",
-			Tasks: []backend.Message{message(i)}}); err != nil {
-			b.Fatal(err)
-		}
-		if err := <-ch; err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkMemory measures the server memory a queued 100-byte task costs, with job
@@ -247,7 +197,7 @@ func BenchmarkMemory(b *testing.B) {
 					for j := range msgs {
 						msgs[j] = message(i + j)
 					}
-					if _, err := rb.Enqueue(ctx, backend.EnqueueParams{Namespace: "mem", Queue: "q", Tasks: msgs,
+					if _, err := nsOf(rb, "mem").Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msgs,
 						TrackJobs: track, JobTTL: time.Hour}); err != nil {
 						b.Fatal(err)
 					}

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestCloseLeavesNoGoroutine (S8.3): many Dequeue calls wait on a server that
+// TestCloseLeavesNoGoroutine (S8.3): many Notify calls wait on a server that
 // accepts connections and never answers, so their subscriptions never confirm;
 // Close ends them with ErrClosed, and once it has returned no goroutine of the
 // Backend's waiter, nor one it started in go-redis's Pub/Sub, is left.
@@ -31,14 +31,14 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := b.Dequeue(context.Background(), dq("ns", time.Minute))
+			_, err := nsOf(b, "ns").Notify(context.Background(), func(backend.Wake) {})
 			errs <- err
 		}()
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for countStacks("redisbackend.(*waiter).register") < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d Dequeue calls reached the waiter in 10s", countStacks("redisbackend.(*waiter).register"), n)
+			t.Fatalf("%d of %d Notify calls reached the waiter in 10s", countStacks("redisbackend.(*waiter).register"), n)
 		}
 		time.Sleep(5 * time.Millisecond) // polling for goroutines to arrive, bounded above
 	}
@@ -54,10 +54,10 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		select {
 		case err := <-errs:
 			if !errors.Is(err, backend.ErrClosed) {
-				t.Fatalf("a waiting Dequeue ended with %v, want ErrClosed", err)
+				t.Fatalf("a waiting Notify ended with %v, want ErrClosed", err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatal("a waiting Dequeue did not return within 10s of Close")
+			t.Fatal("a waiting Notify did not return within 10s of Close")
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyq/keyq/conformance"
 	"github.com/keyq/keyq/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -57,15 +56,10 @@ func startCluster(t *testing.T) *redis.ClusterClient {
 	return cc
 }
 
-// TestConformanceCluster runs the shared suite on a three-node Redis Cluster: every
-// script must touch only keys of its namespace's slot, or the cluster refuses it.
-func TestConformanceCluster(t *testing.T) {
+// TestClusterLibrary: every master of a cluster gets the function library, and
+// gets it again after losing it, as a node new to the cluster would have none.
+func TestClusterLibrary(t *testing.T) {
 	cc := startCluster(t)
-	conformance.Run(t, conformance.HarnessFunc(func(t *testing.T) conformance.Target {
-		return newReal(t, cc)
-	}))
-	// Every master gets the function library, and gets it again after losing it,
-	// as a node new to the cluster would have none.
 	t.Run("function library on every master", func(t *testing.T) {
 		b, err := New(cc, Options{Prefix: testPrefix()})
 		if err != nil {

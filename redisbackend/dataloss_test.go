@@ -42,7 +42,7 @@ func TestLeaseAcrossDataLoss(t *testing.T) {
 		}
 		var err error
 		for range 100 { // the server may still be coming back
-			if _, err = b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: msgs,
+			if _, err = nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msgs,
 				TrackJobs: true, JobTTL: time.Hour}); err == nil {
 				break
 			}
@@ -51,7 +51,7 @@ func TestLeaseAcrossDataLoss(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Enqueue: %v", name, err)
 		}
-		res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: n, Lease: time.Minute})
+		res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: n, Lease: time.Minute})
 		if err != nil || len(res.Leases) != n {
 			t.Fatalf("%s: Dequeue: %d leases, %v", name, len(res.Leases), err)
 		}
@@ -67,38 +67,41 @@ func TestLeaseAcrossDataLoss(t *testing.T) {
 	}
 
 	// Every call with an old lease or ID acts on nothing.
-	ack := func(l backend.Lease) backend.AckParams {
-		return backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+	h := nsOf(b, ns)
+	ack := func(l backend.Lease) backend.Settlement {
+		return backend.Settlement{LeaseRef: ref(l), Action: backend.Ack,
 			Answer: &backend.Answer{Value: []byte("answer of " + string(l.Payload)), OK: true, TTL: time.Hour}}
 	}
-	if err := b.Ack(ctx, ack(old[0])); !errors.Is(err, backend.ErrLeaseLost) {
+	if err := settle1(ctx, h, ack(old[0])); !errors.Is(err, backend.ErrLeaseLost) {
 		t.Errorf("Ack of a lease from before the loss: %v, want ErrLeaseLost", err)
 	}
-	if err := b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: old[1].ID, Token: old[1].Token, DeadLetter: true}); !errors.Is(err, backend.ErrLeaseLost) {
-		t.Errorf("Release of a lease from before the loss: %v, want ErrLeaseLost", err)
+	if err := settle1(ctx, h, backend.Settlement{LeaseRef: ref(old[1]), Action: backend.DeadLetter}); !errors.Is(err, backend.ErrLeaseLost) {
+		t.Errorf("DeadLetter of a lease from before the loss: %v, want ErrLeaseLost", err)
 	}
-	if _, err := b.Extend(ctx, backend.ExtendParams{Namespace: ns, TaskID: old[2].ID, Token: old[2].Token, Lease: time.Second}); !errors.Is(err, backend.ErrLeaseLost) {
+	if _, err := extend1(ctx, h, ref(old[2]), time.Second); !errors.Is(err, backend.ErrLeaseLost) {
 		t.Errorf("Extend of a lease from before the loss: %v, want ErrLeaseLost", err)
 	}
-	var batch []backend.AckParams
+	// A batch of old and new leases: the old ones are lost, the new one done.
+	batch := []backend.Settlement{ack(fresh[len(fresh)-1])}
 	for _, l := range old[3:] {
 		batch = append(batch, ack(l))
 	}
-	errs, err := b.AckBatch(ctx, batch)
+	res, err := h.Settle(ctx, backend.SettleParams{Items: batch})
 	if err != nil {
-		t.Fatalf("AckBatch: %v", err)
+		t.Fatalf("Settle: %v", err)
 	}
-	for i, err := range errs {
-		if !errors.Is(err, backend.ErrLeaseLost) {
-			t.Errorf("AckBatch item %d of leases from before the loss: %v, want ErrLeaseLost", i, err)
+	for i, r := range res {
+		if want := map[bool]backend.SettleResult{true: backend.SettleDone, false: backend.SettleLost}[i == 0]; r != want {
+			t.Errorf("Settle item %d of a batch of one new lease then leases from before the loss: %v, want %v", i, r, want)
 		}
 	}
-	if j, err := b.Job(ctx, backend.JobParams{Namespace: ns, ID: old[0].ID}); !errors.Is(err, backend.ErrNotFound) {
+	fresh = fresh[:len(fresh)-1]
+	if j, err := nsOf(b, ns).Job(ctx, backend.JobParams{ID: old[0].ID}); !errors.Is(err, backend.ErrNotFound) {
 		t.Errorf("Job of an ID from before the loss: %+v, %v; want ErrNotFound", j, err)
 	}
 
 	// The new tasks are as they were: leased, live, without answers.
-	leases, err := b.Leases(ctx, backend.LeasesParams{Namespace: ns, Count: 100})
+	leases, err := nsOf(b, ns).Leases(ctx, backend.LeasesParams{Count: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,32 +113,32 @@ func TestLeaseAcrossDataLoss(t *testing.T) {
 		if !slices.Contains(tokens, l.Token) {
 			t.Errorf("lease %s of task %s (%s) is gone: live leases %v", l.Token, l.ID, l.Payload, tokens)
 		}
-		if a, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: l.Key}); !errors.Is(err, backend.ErrNotFound) {
+		if a, err := nsOf(b, ns).GetAnswer(ctx, backend.GetAnswerParams{Key: l.Key}); !errors.Is(err, backend.ErrNotFound) {
 			t.Errorf("task %s (%s) has answer %q, %v; want none", l.ID, l.Key, a.Value, err)
 		}
-		if j, err := b.Job(ctx, backend.JobParams{Namespace: ns, ID: l.ID}); err != nil || j.Status != backend.StatusRunning {
+		if j, err := nsOf(b, ns).Job(ctx, backend.JobParams{ID: l.ID}); err != nil || j.Status != backend.StatusRunning {
 			t.Errorf("job %s: %+v, %v; want running", l.ID, j, err)
 		}
 	}
 	// A dead-lettered new task is not reached with the old ID of its number.
-	if err := b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: fresh[0].ID, Token: fresh[0].Token, DeadLetter: true}); err != nil {
-		t.Fatalf("Release of a new lease: %v", err)
+	if err := settle1(ctx, h, backend.Settlement{LeaseRef: ref(fresh[0]), Action: backend.DeadLetter}); err != nil {
+		t.Fatalf("DeadLetter of a new lease: %v", err)
 	}
-	for _, f := range []func(context.Context, backend.DeadActionParams) (int, error){b.RequeueDead, b.PurgeDead} {
-		if n, err := f(ctx, backend.DeadActionParams{Namespace: ns, IDs: []string{old[0].ID}}); n != 0 || err != nil {
+	for _, f := range []func(context.Context, backend.DeadActionParams) (int, error){h.RequeueDead, h.PurgeDead} {
+		if n, err := f(ctx, backend.DeadActionParams{IDs: []string{old[0].ID}}); n != 0 || err != nil {
 			t.Errorf("dead action with an ID from before the loss: %d, %v; want 0", n, err)
 		}
 	}
 	for _, l := range fresh[1:] {
-		if err := b.Ack(ctx, ack(l)); err != nil {
+		if err := settle1(ctx, h, ack(l)); err != nil {
 			t.Errorf("Ack of new lease %s: %v", l.Token, err)
 		}
-		a, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: l.Key})
+		a, err := nsOf(b, ns).GetAnswer(ctx, backend.GetAnswerParams{Key: l.Key})
 		if want := "answer of " + string(l.Payload); err != nil || string(a.Value) != want {
 			t.Errorf("task %s: answer %q, %v; want %q", l.ID, a.Value, err, want)
 		}
 	}
-	st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+	st, err := nsOf(b, ns).Stats(ctx, backend.StatsParams{Queues: []string{"q"}})
 	if err != nil {
 		t.Fatal(err)
 	}

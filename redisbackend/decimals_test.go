@@ -40,7 +40,7 @@ func TestDecimalsAcrossPowers(t *testing.T) {
 			defer b.Close()
 			for _, start := range []int64{0, 95, 990, 9_950, 99_999, 1e12 - 150} {
 				ns := "n" + strconv.FormatInt(start, 10)
-				if err := c.Set(ctx, b.nsKeys(ns).all[0], start, 0).Err(); err != nil {
+				if err := c.Set(ctx, nsOf(b, ns).k.all[0], start, 0).Err(); err != nil {
 					t.Fatal(err)
 				}
 				const n = 160 // crosses at least one hundred, whatever start is
@@ -48,7 +48,7 @@ func TestDecimalsAcrossPowers(t *testing.T) {
 				for i := range tasks {
 					tasks[i] = backend.Message{Key: strconv.Itoa(i), Payload: []byte("p"), MaxAttempts: 3}
 				}
-				ids, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: tasks})
+				ids, err := nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: tasks})
 				if err != nil {
 					t.Fatalf("start %d: enqueue: %v", start, err)
 				}
@@ -58,13 +58,13 @@ func TestDecimalsAcrossPowers(t *testing.T) {
 						t.Fatalf("start %d: ID %d is %q, want %q", start, i, id, want)
 					}
 				}
-				res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: n, Lease: time.Minute})
+				res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: n, Lease: time.Minute})
 				if err != nil || len(res.Leases) != n {
 					t.Fatalf("start %d: dequeue: %d leases, %v", start, len(res.Leases), err)
 				}
 				_, firstNum, _ := splitID(res.Leases[0].Token)
 				first, _ := strconv.ParseInt(firstNum, 10, 64)
-				acks := make([]backend.AckParams, n)
+				acks := make([]backend.Settlement, n)
 				for i, l := range res.Leases {
 					if l.ID != ids[i] {
 						t.Fatalf("start %d: lease %d has ID %q, want %q", start, i, l.ID, ids[i])
@@ -73,15 +73,15 @@ func TestDecimalsAcrossPowers(t *testing.T) {
 						want := strconv.FormatInt(first+int64(i), 10)
 						t.Fatalf("start %d: lease %d has token %q, want %q", start, i, l.Token, want)
 					}
-					acks[i] = backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token}
+					acks[i] = backend.Settlement{LeaseRef: ref(l), Action: backend.Ack}
 				}
-				errs, err := b.AckBatch(ctx, acks)
+				got, err := nsOf(b, ns).Settle(ctx, backend.SettleParams{Items: acks})
 				if err != nil {
 					t.Fatalf("start %d: ack: %v", start, err)
 				}
-				for i, err := range errs {
-					if err != nil {
-						t.Fatalf("start %d: ack of lease %d (token %s): %v", start, i, acks[i].Token, err)
+				for i, r := range got {
+					if r != backend.SettleDone {
+						t.Fatalf("start %d: ack of lease %d (token %s): %v", start, i, acks[i].Token, r)
 					}
 				}
 			}

@@ -21,14 +21,14 @@ func TestDedupeCap(t *testing.T) {
 		msgs[i] = backend.Message{Key: "answered", Payload: fmt.Appendf(nil, "%d", i), MaxAttempts: 1}
 	}
 	msgs = append(msgs, backend.Message{Key: "fresh", Payload: []byte("fresh"), MaxAttempts: 1})
-	if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q", Tasks: msgs}); err != nil {
+	if _, err := nsOf(b, "ns").Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msgs}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: "ns", Key: "answered",
+	if err := nsOf(b, "ns").SetAnswer(ctx, backend.SetAnswerParams{Key: "answered",
 		Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Dequeue(ctx, dq("ns", 0))
+	res, err := nsOf(b, "ns").Dequeue(ctx, dq())
 	if err != nil || len(res.Leases) != 1 || string(res.Leases[0].Payload) != "fresh" || res.Deduped != n {
 		t.Fatalf("Dequeue = %d leases, %d deduped, %v; want the fresh task and %d deduped", len(res.Leases), res.Deduped, err, n)
 	}

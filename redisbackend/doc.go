@@ -10,8 +10,7 @@
 // connection never leaves half a change. Each script opens with a comment listing
 // its KEYS and ARGV, and runs the housekeeping of backend/doc.go first. Lease
 // deadlines, delays, enqueue times and TTLs come from the server's TIME inside the
-// script, never from the host, so hosts with skewed clocks behave (S7.3). The host's
-// clock (Options.Clock) only measures how long a Dequeue waits.
+// script, never from the host, so hosts with skewed clocks behave (S7.3).
 //
 // # Keys
 //
@@ -46,7 +45,7 @@
 // lost its data (a server restarted without persistence, keys evicted), the call
 // that takes numbers stores a new epoch. So an ID or token handed out before a
 // loss never names a task or lease handed out after it, though the numbers repeat:
-// an Ack, Release or Extend with an old lease is backend.ErrLeaseLost, a Job with an
+// a Settle or Extend of an old lease finds it lost, a Job with an
 // old ID is backend.ErrNotFound, and a dead-letter action skips old IDs. The check
 // costs one GET per call, whatever the number of tasks. A store that goes back in
 // time without starting its sequence again (a replica promoted with writes missing)
@@ -73,37 +72,34 @@
 // namespace prefix as KEYS[9] and build those names from it; they all share the
 // namespace's hash tag and so its slot. See scripts/common.lua.
 //
-// # Waiting
+// # Waking consumers
 //
-// Blocking inside a script is impossible, so a waiting Dequeue runs the
-// non-blocking dequeue script and, when it finds nothing, waits for a message on
-// the namespace's Pub/Sub channel. Every script that makes tasks available
-// publishes how many and in which queue; each Backend wakes that many of its
-// waiters of the queue (wait.go), and a woken waiter that fills its batch or gives
-// up passes the wake-up on. One Pub/Sub connection per Backend serves all waiters,
-// so a waiter holds no pool connection and ends at once on cancel or Close. The
-// script also returns when the next delayed task is due or lease expires, and the
-// waiter wakes then; scripts that bring that time forward wake every waiter. A
-// (re)subscription wakes every waiter too, since messages may have been lost while
-// the connection was down. While idle nothing polls; go-redis pings the Pub/Sub
-// connection every few seconds to check it. Publishing is best effort: a server
-// whose ACL refuses the user the channel (Redis 7's default for new users,
-// acl-pubsub-default resetchannels) fails no call; the Backend finds the refusal
-// when its subscription is not confirmed within 200ms, logs it once
-// (Options.Logger), and its waiters then try again every 50ms. Measured idle wake-up on loopback
-// (BenchmarkWakeup): p50 0.30 ms, p99 0.69 ms.
+// Blocking inside a script is impossible, and a Dequeue never waits: when it
+// finds nothing it returns when the next delayed task is due or lease expires
+// (DequeueResult.Next), and package keyq waits. It listens through Notify: every
+// script that makes tasks available publishes how many and in which queue on the
+// namespace's Pub/Sub channel, and scripts that bring the next event forward
+// publish an empty message. One Pub/Sub connection per Backend serves every
+// Notify (notify.go), so a waiting consumer holds no pool connection. A
+// (re)subscription sends every listener Wake{}, since messages may have been
+// lost while the connection was down. While idle nothing polls; go-redis pings
+// the Pub/Sub connection every few seconds to check it. Publishing is best
+// effort: a server whose ACL refuses the user the channel (Redis 7's default for
+// new users, acl-pubsub-default resetchannels) fails no call; the Backend finds
+// the refusal when its subscription is not confirmed within 200ms, logs it once
+// (Options.Logger), and then sends its listeners Wake{} every 50ms, so that
+// they poll.
 //
 // # Retries
 //
 // go-redis sends a command again after some network errors, and the first send may
-// have run. So every call that changes state (Enqueue, Dequeue, Ack, AckBatch,
-// Release, Extend, RequeueDead, PurgeDead, DeleteAnswer, Reclaim) names a fresh
-// request key, i:<16 random
-// bytes>: its script first looks for it and, when found, returns the outcome stored
+// have run. So every call that changes state (Enqueue, Dequeue, Settle, Extend,
+// RequeueDead, PurgeDead, DeleteAnswer, Reclaim) names a fresh request key, i:<16
+// random bytes>: its script first looks for it and, when found, returns the outcome stored
 // there without changing anything; else it does its work and stores its outcome
 // there, with a PX of the time left until the call's deadline plus 2s (2s to 1
 // minute; 1 minute without a deadline). A resent Enqueue returns the IDs of the
-// first run, a resent Ack, Release or Extend its outcome, a resent Dequeue the
+// first run, a resent Settle or Extend its outcome, a resent Dequeue the
 // leases the first run took that are still live. Each call pays one GET and one SET
 // on the server, and the server keeps one small key per call for that time. A
 // client that never resends (MaxRetries: -1, and MaxRedirects: -1 for a cluster)

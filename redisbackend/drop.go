@@ -24,16 +24,14 @@ const dropBatch = 500
 // A namespace that holds nothing returns 0 and no error. An empty ns or a nil ctx is
 // backend.ErrInvalid; after Close it fails with backend.ErrClosed.
 func (b *Backend) DropNamespace(ctx context.Context, ns string) (int, error) {
-	err := b.begin(ctx, func() error {
-		if ns == "" {
-			return fmt.Errorf("%w: empty namespace", backend.ErrInvalid)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := b.begin(ctx, nil); err != nil {
 		return 0, err
 	}
-	pattern := escapeGlob(b.nsKeys(ns).prefix) + "*"
+	if ns == "" {
+		return 0, fmt.Errorf("%w: empty namespace", backend.ErrInvalid)
+	}
+	pattern := escapeGlob(b.handle(ns).k.prefix) + "*"
+	var err error
 	var n atomic.Int64
 	if cc, ok := b.client.(*redis.ClusterClient); ok {
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
 )
@@ -19,35 +18,26 @@ import (
 func fillNamespace(t *testing.T, b *Backend, ns string) {
 	t.Helper()
 	ctx := context.Background()
-	q, err := keyq.New(b, ns, keyq.WithQueues("q", "r"), keyq.WithMaxAttempts(1))
-	if err != nil {
+	n := nsOf(b, ns)
+	mustEnqueue(t, n, backend.EnqueueParams{Queue: "q", TrackJobs: true, JobTTL: time.Hour,
+		Tasks: []backend.Message{msg("a", 1), msg("b", 1), msg("c", 1), msg("d", 1)}})
+	mustEnqueue(t, n, backend.EnqueueParams{Queue: "r", Unique: true, Tasks: []backend.Message{msg("u", 1)}})
+	mustEnqueue(t, n, backend.EnqueueParams{Queue: "r", Delay: time.Hour, Tasks: []backend.Message{msg("later", 1)}})
+	leases := mustDequeue(t, n, 3, "q", "r")
+	if len(leases) != 3 {
+		t.Fatalf("Dequeue = %d leases; want 3", len(leases))
+	}
+	res, err := n.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{
+		{LeaseRef: ref(leases[0]), Action: backend.Ack, Answer: &backend.Answer{Value: []byte("done"), OK: true, TTL: time.Hour}},
+		{LeaseRef: ref(leases[1]), Action: backend.Release}, // one attempt only: dead
+	}})
+	if err != nil || res[0] != backend.SettleDone || res[1] != backend.SettleDead {
+		t.Fatalf("Settle = %v, %v; want [done dead]", res, err)
+	}
+	if err := n.SetAnswer(ctx, backend.SetAnswerParams{Key: "gone", Answer: backend.Answer{Value: []byte("no such thing"), TTL: time.Hour}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"a", "b", "c", "d"} {
-		if _, err := q.Enqueue(ctx, "q", []byte(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := q.Enqueue(ctx, "r", []byte("u"), keyq.Unique()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.Enqueue(ctx, "r", []byte("later"), keyq.Delay(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	leases, err := q.Dequeue(ctx, keyq.Batch(3))
-	if err != nil || len(leases) != 3 {
-		t.Fatalf("Dequeue = %d leases, %v; want 3", len(leases), err)
-	}
-	if err := q.Ack(ctx, &leases[0], keyq.WithAnswer("done")); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Release(ctx, &leases[1]); err != nil { // one attempt only: dead
-		t.Fatal(err)
-	}
-	if err := q.SetErrorAnswer(ctx, "gone", "no such thing"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Allow(ctx, backend.AllowParams{Namespace: ns, Name: "api", Interval: time.Second, Burst: 1}); err != nil {
+	if _, err := nsOf(b, ns).Allow(ctx, backend.AllowParams{Name: "api", Interval: time.Second, Burst: 1}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -145,14 +135,11 @@ func TestDropNamespace(t *testing.T) {
 			if n, err := b.DropNamespace(ctx, drop); n != 0 || err != nil {
 				t.Errorf("second DropNamespace = %d, %v; want 0, nil", n, err)
 			}
-			q, err := keyq.New(b, drop)
-			if err != nil {
-				t.Fatal(err)
+			h := nsOf(b, drop)
+			if _, err := h.GetAnswer(ctx, backend.GetAnswerParams{Key: "a"}); !errors.Is(err, backend.ErrNotFound) {
+				t.Errorf("GetAnswer(a) after the drop: %v; want ErrNotFound", err)
 			}
-			if ok, err := q.Exists(ctx, "a"); ok || err != nil {
-				t.Errorf("Exists(a) after the drop = %v, %v; want false, nil", ok, err)
-			}
-			if st, err := q.Stats(ctx); err != nil || st.Counters.Enqueued != 0 {
+			if st, err := h.Stats(ctx, backend.StatsParams{}); err != nil || st.Counters.Enqueued != 0 {
 				t.Errorf("Stats after the drop = %+v, %v; want zero counters", st, err)
 			}
 			for _, ns := range others {

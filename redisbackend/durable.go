@@ -29,8 +29,7 @@ import (
 
 // durableScripts names the scripts that wait for replicas under WaitReplicas.
 var durableScripts = map[string]bool{
-	"enqueue": true, "ack": true, "ackbatch": true, "release": true,
-	"deadaction": true, "setanswer": true, "delanswer": true,
+	"enqueue": true, "settle": true, "deadaction": true, "setanswer": true, "delanswer": true,
 }
 
 // Whether the server has WAITAOF.
@@ -51,30 +50,6 @@ func notReplicated(got int64, want int, timeout time.Duration, aof bool) error {
 		what = "written to their append-only files"
 	}
 	return fmt.Errorf("%w: %d of %d replicas had %s the change within %v", backend.ErrNotReplicated, got, want, what, timeout)
-}
-
-// execDurable runs s as exec does, followed on the same connection by WAITAOF or
-// WAIT. On success it returns the script's reply; when fewer than
-// Options.WaitReplicas replicas confirmed the change in time, the reply and an
-// error matching backend.ErrNotReplicated.
-func (b *Backend) execDurable(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
-	if s.fn != "" && b.functions(ctx) {
-		v, err := b.pipeWait(ctx, func(p redis.Pipeliner) *redis.Cmd { return p.FCall(ctx, s.fn, keys, args...) })
-		if !missingFunction(err) {
-			return v, err
-		}
-		if err := b.loadLibrary(ctx); err == nil {
-			return b.pipeWait(ctx, func(p redis.Pipeliner) *redis.Cmd { return p.FCall(ctx, s.fn, keys, args...) })
-		}
-	}
-	v, err := b.pipeWait(ctx, func(p redis.Pipeliner) *redis.Cmd { return p.EvalSha(ctx, s.eval.Hash(), keys, args...) })
-	if err == nil || !redis.HasErrorPrefix(err, "NOSCRIPT") {
-		return v, err
-	}
-	if err := s.eval.Load(ctx, b.client).Err(); err != nil {
-		return nil, err
-	}
-	return b.pipeWait(ctx, func(p redis.Pipeliner) *redis.Cmd { return p.EvalSha(ctx, s.eval.Hash(), keys, args...) })
 }
 
 // pipeWait sends the command that write queues, then WAITAOF or WAIT (or both,

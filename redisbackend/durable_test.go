@@ -27,13 +27,13 @@ func durableBackend(t testing.TB, opts Options) (b *Backend, master, replica *re
 }
 
 func enqueueParams(payload string) backend.EnqueueParams {
-	return backend.EnqueueParams{Namespace: "ns", Queue: "q",
+	return backend.EnqueueParams{Queue: "q",
 		Tasks: []backend.Message{{Key: payload, Payload: []byte(payload), MaxAttempts: 25}}}
 }
 
 func leaseOne(t *testing.T, b *Backend) backend.Lease {
 	t.Helper()
-	res, err := b.Dequeue(context.Background(), backend.DequeueParams{Namespace: "ns", Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+	res, err := nsOf(b, "ns").Dequeue(context.Background(), dq())
 	if err != nil || len(res.Leases) != 1 {
 		t.Fatalf("Dequeue = %+v, %v; want one lease", res, err)
 	}
@@ -57,14 +57,14 @@ func TestWaitReplicas(t *testing.T) {
 			const timeout = 300 * time.Millisecond
 			b, master, replica := durableBackend(t, Options{WaitReplicas: 1, WaitTimeout: timeout, NoFunctions: noFn})
 			ctx := context.Background()
-
-			if _, err := b.Enqueue(ctx, enqueueParams("a")); err != nil {
+			n := nsOf(b, "ns")
+			if _, err := n.Enqueue(ctx, enqueueParams("a")); err != nil {
 				mi, _ := redistest.Command(ctx, master.Addr, "INFO", "replication")
 				ri, _ := redistest.Command(ctx, replica.Addr, "INFO", "replication")
 				t.Fatalf("Enqueue with the replica up: %v\n%s\n%s", err, mi, ri)
 			}
 			l := leaseOne(t, b)
-			if err := b.Ack(ctx, backend.AckParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}); err != nil {
+			if err := ack1(ctx, n, l); err != nil {
 				t.Fatalf("Ack with the replica up: %v", err)
 			}
 			if b.aofMode.Load() == aofUnknown {
@@ -74,7 +74,7 @@ func TestWaitReplicas(t *testing.T) {
 			replica.Pause(t)
 			defer replica.Resume(t)
 			start := time.Now()
-			ids, err := b.Enqueue(ctx, enqueueParams("b"))
+			ids, err := n.Enqueue(ctx, enqueueParams("b"))
 			took := time.Since(start)
 			if !errors.Is(err, backend.ErrNotReplicated) || len(ids) != 1 {
 				t.Fatalf("Enqueue with the replica stopped = %v, %v; want one ID and ErrNotReplicated", ids, err)
@@ -87,21 +87,34 @@ func TestWaitReplicas(t *testing.T) {
 			if l.Task.ID != ids[0] {
 				t.Fatalf("leased %s; want the task enqueued, %s", l.Task.ID, ids[0])
 			}
-			err = b.Release(ctx, backend.ReleaseParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID})
-			if !errors.Is(err, backend.ErrNotReplicated) {
-				t.Fatalf("Release = %v; want ErrNotReplicated", err)
+			// A Settle returns its results with the error.
+			dParams := backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{msg("d", 1)}}
+			if _, err := n.Enqueue(ctx, dParams); !errors.Is(err, backend.ErrNotReplicated) {
+				t.Fatalf("Enqueue d = %v; want ErrNotReplicated", err)
+			}
+			l2 := mustDequeue(t, n, 1, "q")
+			if len(l2) != 1 {
+				t.Fatalf("Dequeue d: %d leases", len(l2))
+			}
+			res, err := n.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{
+				{LeaseRef: ref(l), Action: backend.Release},
+				{LeaseRef: ref(l2[0]), Action: backend.Release}, // one attempt: dead
+				{LeaseRef: ref(l), Action: backend.Ack},
+			}})
+			if !errors.Is(err, backend.ErrNotReplicated) || len(res) != 3 ||
+				res[0] != backend.SettleDone || res[1] != backend.SettleDead || res[2] != backend.SettleLost {
+				t.Fatalf("Settle = %v, %v; want [done dead lost] and ErrNotReplicated", res, err)
 			}
 			l = leaseOne(t, b)
-			errs, err := b.AckBatch(ctx, []backend.AckParams{{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}, {Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}})
-			if err != nil || len(errs) != 2 || !errors.Is(errs[0], backend.ErrNotReplicated) || !errors.Is(errs[1], backend.ErrLeaseLost) {
-				t.Fatalf("AckBatch = %v, %v; want [ErrNotReplicated, ErrLeaseLost], nil", errs, err)
+			if err := ack1(ctx, n, l); !errors.Is(err, backend.ErrNotReplicated) {
+				t.Fatalf("Ack = %v; want ErrNotReplicated", err)
 			}
-			err = b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: "ns", Key: "k", Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Minute}})
+			err = nsOf(b, "ns").SetAnswer(ctx, backend.SetAnswerParams{Key: "k", Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Minute}})
 			if !errors.Is(err, backend.ErrNotReplicated) {
 				t.Fatalf("SetAnswer = %v; want ErrNotReplicated", err)
 			}
 			// A lease that is gone is reported as such: nothing changed.
-			err = b.Ack(ctx, backend.AckParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID})
+			err = ack1(ctx, n, l)
 			if !errors.Is(err, backend.ErrLeaseLost) {
 				t.Fatalf("a second Ack = %v; want ErrLeaseLost", err)
 			}
@@ -109,7 +122,7 @@ func TestWaitReplicas(t *testing.T) {
 			replica.Resume(t)
 			deadline := time.Now().Add(30 * time.Second)
 			for { // the replica catches up
-				_, err := b.Enqueue(ctx, enqueueParams("c"))
+				_, err := n.Enqueue(ctx, enqueueParams("c"))
 				if err == nil {
 					break
 				}
@@ -126,7 +139,7 @@ func TestWaitReplicas(t *testing.T) {
 func TestWaitReplicasMore(t *testing.T) {
 	b, _, _ := durableBackend(t, Options{WaitReplicas: 2, WaitTimeout: 50 * time.Millisecond})
 	ctx := context.Background()
-	if _, err := b.Enqueue(ctx, enqueueParams("a")); !errors.Is(err, backend.ErrNotReplicated) {
+	if _, err := nsOf(b, "ns").Enqueue(ctx, enqueueParams("a")); !errors.Is(err, backend.ErrNotReplicated) {
 		t.Fatalf("Enqueue = %v; want ErrNotReplicated", err)
 	}
 	leaseOne(t, b)
@@ -159,15 +172,15 @@ func BenchmarkWaitReplicas(b *testing.B) {
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := be.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q", Tasks: []backend.Message{message(i)}}); err != nil {
+				if _, err := nsOf(be, "ns").Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{message(i)}}); err != nil {
 					b.Fatal(err)
 				}
-				res, err := be.Dequeue(ctx, backend.DequeueParams{Namespace: "ns", Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+				res, err := nsOf(be, "ns").Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
 				if err != nil || len(res.Leases) != 1 {
 					b.Fatal(res, err)
 				}
 				l := res.Leases[0]
-				if err := be.Ack(ctx, backend.AckParams{Namespace: "ns", Token: l.Token, TaskID: l.Task.ID}); err != nil {
+				if err := ack1(ctx, nsOf(be, "ns"), l); err != nil {
 					b.Fatal(err)
 				}
 			}

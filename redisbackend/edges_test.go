@@ -22,7 +22,7 @@ func TestNeverEarly(t *testing.T) {
 	}
 	defer b.Close()
 	ctx := context.Background()
-	k := b.nsKeys("ns")
+	k := nsOf(b, "ns").k
 	const rounds = 300
 	for i := range rounds {
 		d := time.Millisecond + time.Duration(i*37%1000)*time.Microsecond // 1 to 2 ms
@@ -30,7 +30,7 @@ func TestNeverEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q", Delay: d,
+		if _, err := nsOf(b, "ns").Enqueue(ctx, backend.EnqueueParams{Queue: "q", Delay: d,
 			Tasks: []backend.Message{{Payload: []byte("x"), Key: strconv.Itoa(i), MaxAttempts: 1}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestNeverEarly(t *testing.T) {
 		}
 		client.Del(ctx, k.all[1])
 
-		if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q",
+		if _, err := nsOf(b, "ns").Enqueue(ctx, backend.EnqueueParams{Queue: "q",
 			Tasks: []backend.Message{{Payload: []byte("x"), Key: "l" + strconv.Itoa(i), MaxAttempts: 1}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestNeverEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: "ns", Queues: []string{"q"}, Count: 1, Lease: d})
+		res, err := nsOf(b, "ns").Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: d})
 		if err != nil || len(res.Leases) != 1 {
 			t.Fatalf("Dequeue = %d leases, %v", len(res.Leases), err)
 		}
@@ -65,7 +65,7 @@ func TestNeverEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		at, err := b.Extend(ctx, backend.ExtendParams{Namespace: "ns", TaskID: res.Leases[0].ID, Token: res.Leases[0].Token, Lease: d})
+		at, err := extend1(ctx, nsOf(b, "ns"), ref(res.Leases[0]), d)
 		if err == nil {
 			if early := before.Add(d).Sub(at); early > 0 {
 				t.Fatalf("round %d: a lease extended by %v at server time %v ends at %v, %v early",

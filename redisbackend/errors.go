@@ -14,7 +14,7 @@ import (
 
 // mapErr turns an error of a Redis call made with ctx into the driver contract's
 // errors: a cancelled ctx comes back as it is; a deadline, of ctx or of the network,
-// is backend.ErrTimeout; a connection that cannot be made or broke is
+// is backend.ErrTimeout (backend.Deadline); a connection that cannot be made or broke is
 // backend.ErrUnavailable. The go-redis error stays reachable with errors.As. mapErr
 // never returns redis.Nil; callers handle it before.
 func mapErr(ctx context.Context, err error) error {
@@ -33,8 +33,8 @@ func mapErr(ctx context.Context, err error) error {
 	if isOOM(err) {
 		return fmt.Errorf("%w: %w", backend.ErrFull, err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
+	if d := backend.Deadline(err); d != err {
+		return d
 	}
 	if errors.Is(err, redis.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
@@ -42,21 +42,6 @@ func mapErr(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redisbackend: %w", err)
-}
-
-// ctxErr returns the error of a done ctx: context.Canceled as it is, a deadline as
-// backend.ErrTimeout wrapping context.DeadlineExceeded.
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %w", backend.ErrTimeout, err)
-	}
-	return err
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isNetErr(err error) bool {

@@ -30,7 +30,7 @@ func TestErrorRefused(t *testing.T) {
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = b.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q",
+	_, err = nsOf(b, "ns").Enqueue(ctx, backend.EnqueueParams{Queue: "q",
 		Tasks: []backend.Message{{Payload: []byte("x"), Key: "x", MaxAttempts: 1}}})
 	if !errors.Is(err, backend.ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("Enqueue to a closed port: %v, want ErrUnavailable wrapping ECONNREFUSED", err)
@@ -39,9 +39,9 @@ func TestErrorRefused(t *testing.T) {
 	if !errors.As(err, &oe) {
 		t.Fatalf("Enqueue to a closed port: %v does not reach the *net.OpError", err)
 	}
-	_, err = b.Dequeue(ctx, dq("ns", 100*time.Millisecond))
+	_, err = nsOf(b, "ns").Notify(ctx, func(backend.Wake) {})
 	if !errors.Is(err, backend.ErrUnavailable) {
-		t.Fatalf("waiting Dequeue on a closed port: %v, want ErrUnavailable", err)
+		t.Fatalf("Notify on a closed port: %v, want ErrUnavailable", err)
 	}
 }
 
@@ -70,7 +70,7 @@ func TestErrorTimeout(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), tc.ctx)
 			defer cancel()
 			start := time.Now()
-			_, err = b.Stats(ctx, backend.StatsParams{Namespace: "ns"})
+			_, err = nsOf(b, "ns").Stats(ctx, backend.StatsParams{})
 			if !errors.Is(err, backend.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Stats on a silent server: %v, want ErrTimeout", err)
 			}
@@ -87,7 +87,7 @@ func TestErrorCancel(t *testing.T) {
 	b := newMini(t).b
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := b.Stats(ctx, backend.StatsParams{Namespace: "ns"})
+	_, err := nsOf(b, "ns").Stats(ctx, backend.StatsParams{})
 	if err != context.Canceled {
 		t.Fatalf("Stats with a cancelled context: %v, want context.Canceled as is", err)
 	}
@@ -100,16 +100,16 @@ func TestErrorNoRedisNil(t *testing.T) {
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"GetAnswer": func() error {
-			_, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: "ns", Key: "k"})
+			_, err := nsOf(b, "ns").GetAnswer(ctx, backend.GetAnswerParams{Key: "k"})
 			return err
 		}(),
 		"GetAnswer refresh": func() error {
-			_, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: "ns", Key: "k", Refresh: true})
+			_, err := nsOf(b, "ns").GetAnswer(ctx, backend.GetAnswerParams{Key: "k", Refresh: true})
 			return err
 		}(),
-		"DeleteAnswer": b.DeleteAnswer(ctx, backend.DeleteAnswerParams{Namespace: "ns", Key: "k"}),
+		"DeleteAnswer": nsOf(b, "ns").DeleteAnswer(ctx, backend.DeleteAnswerParams{Key: "k"}),
 		"Job": func() error {
-			_, err := b.Job(ctx, backend.JobParams{Namespace: "ns", ID: "1"})
+			_, err := nsOf(b, "ns").Job(ctx, backend.JobParams{ID: "1"})
 			return err
 		}(),
 	} {
@@ -119,8 +119,9 @@ func TestErrorNoRedisNil(t *testing.T) {
 	}
 }
 
-// TestErrorTimeoutWaiting: a waiting Dequeue on a server that never answers ends
-// with ErrTimeout soon after its context's deadline, not after its wait.
+// TestErrorTimeoutWaiting: a Dequeue on a server that never answers ends with
+// ErrTimeout soon after its context's deadline and DequeueGrace, and so does a
+// Notify whose subscription is never confirmed.
 func TestErrorTimeoutWaiting(t *testing.T) {
 	// Closed after the silent server is gone (cleanups run last first): a Close
 	// while the server holds the connections waits on their I/O.
@@ -141,16 +142,27 @@ func TestErrorTimeoutWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err = b.Dequeue(ctx, dq("ns", time.Minute))
-	if !errors.Is(err, backend.ErrTimeout) {
-		t.Fatalf("waiting Dequeue on a silent server: %v, want ErrTimeout", err)
-	}
-	// Only a bound on a hang: the call must end long before its wait of a minute.
-	if d := time.Since(start); d > 30*time.Second {
-		t.Fatalf("waiting Dequeue on a silent server took %v", d)
+	for _, call := range []struct {
+		name string
+		f    func(ctx context.Context) error
+	}{
+		{"Dequeue", func(ctx context.Context) error { _, err := nsOf(b, "ns").Dequeue(ctx, dq()); return err }},
+		{"Notify", func(ctx context.Context) error {
+			_, err := nsOf(b, "ns").Notify(ctx, func(backend.Wake) {})
+			return err
+		}},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		err := call.f(ctx)
+		cancel()
+		if !errors.Is(err, backend.ErrTimeout) {
+			t.Fatalf("%s on a silent server: %v, want ErrTimeout", call.name, err)
+		}
+		// Only a bound on a hang.
+		if d := time.Since(start); d > 30*time.Second {
+			t.Fatalf("%s on a silent server took %v", call.name, d)
+		}
 	}
 }
 

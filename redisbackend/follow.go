@@ -7,11 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
 )
 
 // followEvery is how often a waiter behind Sentinel checks that its Pub/Sub
-// connection is on the master, while some Dequeue waits.
+// connection is on the master, while someone listens.
 const followEvery = 250 * time.Millisecond
 
 // follower keeps a waiter's subscription on the current master of a Sentinel
@@ -20,11 +21,11 @@ const followEvery = 250 * time.Millisecond
 // to other servers, but not a Pub/Sub connection: that one stays on the old
 // master, which after a failover hears no wake-up, until Sentinel demotes it
 // seconds later. So the Pub/Sub connection also subscribes a channel of its own,
-// and while some Dequeue waits, the follower publishes on it every followEvery
+// and while someone listens, the follower publishes on it every followEvery
 // through the command connections, which go to the master. PUBLISH answers how
 // many clients heard it: none means the Pub/Sub connection is elsewhere, and the
 // follower replaces it with a new one, dialed to the master, subscribed to every
-// channel, and wakes every waiter so that each tries its dequeue at once. A
+// channel, and sends every listener Wake{} so that each looks again at once. A
 // server that refuses the probe (an ACL without the channel, a server that is
 // down) changes nothing.
 type follower struct {
@@ -120,7 +121,7 @@ func (f *follower) subscribe(ps *redis.PubSub, channels ...string) {
 }
 
 // move replaces w's Pub/Sub connection old with a new one, subscribed to every
-// channel, and wakes every waiter.
+// channel, and sends every listener Wake{}.
 func (f *follower) move(w *waiter, old *redis.PubSub) {
 	w.mu.Lock()
 	if w.closing || w.ps != old {
@@ -134,7 +135,7 @@ func (f *follower) move(w *waiter, old *redis.PubSub) {
 	channels := []string{f.channel}
 	for name, st := range w.chans {
 		channels = append(channels, name)
-		st.wakeLocked("", 1) // every waiter: try again: tasks may have come meanwhile
+		st.send(backend.Wake{}) // look again: tasks may have come meanwhile
 	}
 	f.mu.Lock()
 	f.sent = ps

@@ -66,23 +66,37 @@ func missingFunction(err error) bool {
 }
 
 // exec runs s with keys and args, as a function where the server takes them,
-// else by EVALSHA (and EVAL after NOSCRIPT).
+// else by EVALSHA (loading the script after NOSCRIPT). A script that waits for
+// replicas under Options.WaitReplicas goes in one pipeline with WAITAOF or WAIT
+// (durable.go).
 func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	if err := b.checkEviction(ctx); err != nil {
 		return nil, err
 	}
-	if s.durable && b.opts.WaitReplicas > 0 {
-		return b.execDurable(ctx, s, keys, args...)
+	do := func(cmd func(redis.Cmdable) *redis.Cmd) (any, error) {
+		if s.durable && b.opts.WaitReplicas > 0 {
+			return b.pipeWait(ctx, func(p redis.Pipeliner) *redis.Cmd { return cmd(p) })
+		}
+		return cmd(b.client).Result()
 	}
 	if s.fn != "" && b.functions(ctx) {
-		v, err := b.client.FCall(ctx, s.fn, keys, args...).Result()
+		fcall := func(c redis.Cmdable) *redis.Cmd { return c.FCall(ctx, s.fn, keys, args...) }
+		v, err := do(fcall)
 		if !missingFunction(err) {
 			return v, err
 		}
 		if err := b.loadLibrary(ctx); err == nil {
-			return b.client.FCall(ctx, s.fn, keys, args...).Result()
+			return do(fcall)
 		}
 		// Loading failed: this call goes by EVALSHA, and the next one tries again.
 	}
-	return s.eval.Run(ctx, b.client, keys, args...).Result()
+	evalsha := func(c redis.Cmdable) *redis.Cmd { return c.EvalSha(ctx, s.eval.Hash(), keys, args...) }
+	v, err := do(evalsha)
+	if err == nil || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+		return v, err
+	}
+	if err := s.eval.Load(ctx, b.client).Err(); err != nil {
+		return nil, err
+	}
+	return do(evalsha)
 }

@@ -29,15 +29,15 @@ func libraries(t *testing.T, c *redis.Client) []string {
 func roundTrip(t *testing.T, b *Backend, ns string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: []backend.Message{{Key: "p", Payload: []byte("p"), MaxAttempts: 3}}}); err != nil {
+	if _, err := nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{{Key: "p", Payload: []byte("p"), MaxAttempts: 3}}}); err != nil {
 		t.Fatalf("enqueue: %v", err)
 	}
-	res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+	res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
 	if err != nil || len(res.Leases) != 1 {
 		t.Fatalf("dequeue: %d leases, %v", len(res.Leases), err)
 	}
 	l := res.Leases[0]
-	if err := b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token}); err != nil {
+	if err := ack1(ctx, nsOf(b, ns), l); err != nil {
 		t.Fatalf("ack: %v", err)
 	}
 }
@@ -91,8 +91,8 @@ func TestFunctionsProbe(t *testing.T) {
 // common.lua, and every such script knows its function's name.
 func TestLibraryScripts(t *testing.T) {
 	for name, s := range map[string]*script{
-		"enqueue": scriptEnqueue, "dequeue": scriptDequeue, "ack": scriptAck, "ackbatch": scriptAckBatch,
-		"release": scriptRelease, "extend": scriptExtend, "reclaim": scriptReclaim, "stats": scriptStats,
+		"enqueue": scriptEnqueue, "dequeue": scriptDequeue, "settle": scriptSettle,
+		"extend": scriptExtend, "reclaim": scriptReclaim, "stats": scriptStats,
 		"peek": scriptPeek, "leases": scriptLeases, "dead": scriptDead, "deadaction": scriptDeadAction,
 		"getanswer": scriptGetAnswer, "setanswer": scriptSetAnswer, "delanswer": scriptDelAnswer, "job": scriptJob,
 	} {

@@ -1,15 +1,18 @@
 package redisbackend
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/keyq/keyq/conformance"
+	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -20,10 +23,11 @@ var baseTime = time.Unix(1_700_000_000, 0)
 // miniTarget is a Backend on a fresh embedded miniredis whose clock starts at
 // baseTime and moves only by Advance.
 type miniTarget struct {
-	conformance.Target
-	mr     *miniredis.Miniredis
-	client *redis.Client
-	b      *Backend
+	mr      *miniredis.Miniredis
+	client  *redis.Client
+	b       *Backend
+	Now     func() time.Time
+	Advance func(time.Duration)
 }
 
 func newMini(t testing.TB) *miniTarget {
@@ -38,10 +42,8 @@ func newMini(t testing.TB) *miniTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt := &miniTarget{mr: mr, client: client, b: b}
-	mt.Target = conformance.Target{
-		Backend: b,
-		Waiting: func() int { return int(b.waiting.Load()) },
+	t.Cleanup(func() { b.Close() })
+	return &miniTarget{mr: mr, client: client, b: b,
 		Now: func() time.Time {
 			mu.Lock()
 			defer mu.Unlock()
@@ -53,15 +55,17 @@ func newMini(t testing.TB) *miniTarget {
 			mr.FastForward(d)
 			mr.SetTime(now)
 			mu.Unlock()
-			// Waiting dequeues time their next event on the host's clock, which
+			// Waiting consumers time their next event on the host's clock, which
 			// does not move here: wake them as the server would on a due event.
 			for _, ch := range mr.PubSubChannels("*") {
 				mr.Publish(ch, "")
 			}
 		},
 	}
-	return mt
 }
+
+// nsOf returns the handle of namespace name of b.
+func nsOf(b *Backend, name string) *namespace { return b.handle(name) }
 
 // runID and nsSeq make key prefixes unique to one test in one run, so tests can
 // share a real server (KEYQ_REDIS_URL) with each other and with earlier runs.
@@ -88,31 +92,81 @@ func realClient(t testing.TB) *redis.Client {
 	return c
 }
 
-// newReal returns a target on a real server with a fresh namespace prefix.
-func newReal(t testing.TB, client redis.UniversalClient) conformance.Target {
-	t.Helper()
-	return newRealWith(t, client, Options{})
+// msg is a task whose key is its payload.
+func msg(payload string, maxAttempts int) backend.Message {
+	return backend.Message{Key: payload, Payload: []byte(payload), MaxAttempts: maxAttempts}
 }
 
-// newRealWith is newReal with options; the prefix is always a fresh one.
-func newRealWith(t testing.TB, client redis.UniversalClient, opts Options) conformance.Target {
+// ref names the lease l.
+func ref(l backend.Lease) backend.LeaseRef { return backend.LeaseRef{TaskID: l.ID, Token: l.Token} }
+
+// settle1 settles one item, reporting a lost lease as ErrLeaseLost.
+func settle1(ctx context.Context, n *namespace, s backend.Settlement) error {
+	r, err := n.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{s}})
+	if r == nil {
+		return err
+	}
+	if r[0] == backend.SettleLost {
+		return backend.ErrLeaseLost
+	}
+	return err
+}
+
+// ack1 acks l without an answer.
+func ack1(ctx context.Context, n *namespace, l backend.Lease) error {
+	return settle1(ctx, n, backend.Settlement{LeaseRef: ref(l), Action: backend.Ack})
+}
+
+// extend1 extends one lease, reporting a lost lease as ErrLeaseLost.
+func extend1(ctx context.Context, n *namespace, r backend.LeaseRef, d time.Duration) (time.Time, error) {
+	out, err := n.Extend(ctx, backend.ExtendParams{Leases: []backend.LeaseRef{r}, Lease: d})
+	if out == nil {
+		return time.Time{}, err
+	}
+	if out[0].IsZero() {
+		return time.Time{}, backend.ErrLeaseLost
+	}
+	return out[0], err
+}
+
+// mustEnqueue enqueues p on n and returns the IDs.
+func mustEnqueue(t testing.TB, n *namespace, p backend.EnqueueParams) []string {
 	t.Helper()
-	opts.Prefix = testPrefix()
-	b, err := New(client, opts)
+	ids, err := n.Enqueue(context.Background(), p)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Enqueue: %v", err)
 	}
-	return conformance.Target{
-		Backend: b,
-		Waiting: func() int { return int(b.waiting.Load()) },
-		Now: func() time.Time {
-			tm, err := client.Time(context.Background()).Result()
-			if err != nil {
-				t.Errorf("TIME: %v", err)
-			}
-			return tm.Truncate(time.Millisecond)
-		},
-		Advance: func(d time.Duration) { time.Sleep(d) }, // real time: the only way to move it
-		Unit:    200 * time.Millisecond,
+	return ids
+}
+
+// mustDequeue leases up to count tasks of queues on n for a minute.
+func mustDequeue(t testing.TB, n *namespace, count int, queues ...string) []backend.Lease {
+	t.Helper()
+	res, err := n.Dequeue(context.Background(), backend.DequeueParams{Queues: queues, Count: count, Lease: time.Minute})
+	if err != nil {
+		t.Fatalf("Dequeue: %v", err)
 	}
+	return res.Leases
+}
+
+// dq leases one task of queue q for a minute.
+func dq() backend.DequeueParams {
+	return backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute}
+}
+
+var payload100 = bytes.Repeat([]byte("x"), 100)
+
+// benchSeq numbers benchmark tasks, so that no two share a key (a shared key with
+// an answer would be deduped, not delivered).
+var benchSeq atomic.Int64
+
+// message returns a task with a distinct 100-byte payload that is also its key.
+func message(i int) backend.Message {
+	p := slices.Clone(payload100)
+	copy(p, strconv.Itoa(i))
+	return backend.Message{Key: string(p), Payload: p, MaxAttempts: 25}
+}
+
+func reportTasks(b *testing.B, n int) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
 }

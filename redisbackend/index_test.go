@@ -23,12 +23,12 @@ func TestKeyIndexBuiltOnFirstUnique(t *testing.T) {
 		for i, k := range keys {
 			msgs[i] = backend.Message{Key: k, Payload: []byte("p-" + k), MaxAttempts: 1}
 		}
-		_, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: q, Tasks: msgs, Delay: delay, Unique: unique})
+		_, err := nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: q, Tasks: msgs, Delay: delay, Unique: unique})
 		return err
 	}
 	lease := func(q string, n int) []backend.Lease {
 		t.Helper()
-		res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{q}, Count: n, Lease: time.Hour})
+		res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{q}, Count: n, Lease: time.Hour})
 		if err != nil || len(res.Leases) != n {
 			t.Fatalf("Dequeue(%s, %d) = %d leases, %v", q, n, len(res.Leases), err)
 		}
@@ -53,8 +53,11 @@ func TestKeyIndexBuiltOnFirstUnique(t *testing.T) {
 	leased := lease("l", 300)
 	must(enqueue("x", 0, false, "dead", "done"))
 	gone := lease("x", 2)
-	must(b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: gone[0].ID, Token: gone[0].Token}))
-	must(b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: gone[1].ID, Token: gone[1].Token}))
+	res, err := nsOf(b, ns).Settle(ctx, backend.SettleParams{Items: []backend.Settlement{
+		{LeaseRef: ref(gone[0]), Action: backend.DeadLetter}, {LeaseRef: ref(gone[1]), Action: backend.Ack}}})
+	if err != nil || res[0] != backend.SettleDone || res[1] != backend.SettleDone {
+		t.Fatalf("Settle = %v, %v; want both done", res, err)
+	}
 
 	for _, k := range []string{"w1", "w2", "w3", "d1", "l0", "l127", "l128", "l299"} {
 		if err := enqueue("u", 0, true, k); !errors.Is(err, backend.ErrDuplicate) {
@@ -64,7 +67,7 @@ func TestKeyIndexBuiltOnFirstUnique(t *testing.T) {
 	must(enqueue("u", 0, true, "dead", "done", "fresh"))
 
 	// Kept from now on: an ack frees its key, a plain enqueue takes one.
-	must(b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: leased[200].ID, Token: leased[200].Token}))
+	must(ack1(ctx, nsOf(b, ns), leased[200]))
 	must(enqueue("u", 0, true, "l200"))
 	must(enqueue("a", 0, false, "w4"))
 	if err := enqueue("u", 0, true, "w4"); !errors.Is(err, backend.ErrDuplicate) {

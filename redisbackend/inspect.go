@@ -2,22 +2,24 @@ package redisbackend
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/keyq/keyq/backend"
 )
 
-// Stats implements backend.Backend.
-func (b *Backend) Stats(ctx context.Context, p backend.StatsParams) (backend.Stats, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// Stats implements backend.Inspector.
+func (n *namespace) Stats(ctx context.Context, p backend.StatsParams) (backend.Stats, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return backend.Stats{}, err
 	}
 	args := make([]any, len(p.Queues)) // none means every queue
 	for i, q := range p.Queues {
 		args[i] = q
 	}
-	r, err := b.run(ctx, scriptStats, b.nsKeys(p.Namespace), args...)
+	r, err := n.b.run(ctx, scriptStats, n.k.all, args...)
 	if err != nil {
 		return backend.Stats{}, err
 	}
@@ -33,9 +35,10 @@ func decodeStats(r []any) (backend.Stats, error) {
 	if !ok || len(c) != 7 {
 		return s, corrupt("stats counters %T", r[1])
 	}
+	var in ints
 	s.Counters = backend.Counters{
-		Enqueued: num(c[0]), Delivered: num(c[1]), Acked: num(c[2]), Released: num(c[3]),
-		Reclaimed: num(c[4]), Deduped: num(c[5]), Dead: num(c[6]),
+		Enqueued: in.orZero(c[0]), Delivered: in.orZero(c[1]), Acked: in.orZero(c[2]), Released: in.orZero(c[3]),
+		Reclaimed: in.orZero(c[4]), Deduped: in.orZero(c[5]), Dead: in.orZero(c[6]),
 	}
 	s.Queues = make(map[string]backend.QueueStats, (len(r)-2)/5)
 	for i := 2; i < len(r); i += 5 {
@@ -43,18 +46,21 @@ func decodeStats(r []any) (backend.Stats, error) {
 		if err != nil {
 			return s, err
 		}
-		s.Queues[q] = backend.QueueStats{Waiting: num(r[i+1]), Leased: num(r[i+2]), Delayed: num(r[i+3]), Dead: num(r[i+4])}
+		s.Queues[q] = backend.QueueStats{Waiting: in.of(r[i+1]), Leased: in.of(r[i+2]), Delayed: in.of(r[i+3]), Dead: in.of(r[i+4])}
+	}
+	if in.err != nil {
+		return backend.Stats{}, fmt.Errorf("stats reply: %w", in.err)
 	}
 	return s, nil
 }
 
-// Peek implements backend.Backend.
-func (b *Backend) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// Peek implements backend.Inspector.
+func (n *namespace) Peek(ctx context.Context, p backend.PeekParams) ([]backend.Task, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return nil, err
 	}
-	off, n := window(p.Offset, p.Count)
-	r, err := b.run(ctx, scriptPeek, b.nsKeys(p.Namespace), p.Queue, off, n)
+	off, cnt := window(p.Offset, p.Count)
+	r, err := n.b.run(ctx, scriptPeek, n.k.all, p.Queue, off, cnt)
 	if err != nil {
 		return nil, err
 	}
@@ -103,13 +109,13 @@ func window(offset, count int) (off, n string) {
 	return strconv.FormatInt(min(int64(offset), maxWindow), 10), strconv.FormatInt(min(int64(count), maxWindow), 10)
 }
 
-// Leases implements backend.Backend.
-func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// Leases implements backend.Inspector.
+func (n *namespace) Leases(ctx context.Context, p backend.LeasesParams) ([]backend.Lease, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return nil, err
 	}
-	_, n := window(0, p.Count)
-	r, err := b.run(ctx, scriptLeases, b.nsKeys(p.Namespace), n)
+	_, cnt := window(0, p.Count)
+	r, err := n.b.run(ctx, scriptLeases, n.k.all, cnt)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +131,7 @@ func (b *Backend) Leases(ctx context.Context, p backend.LeasesParams) ([]backend
 		token, err1 := str(r[i])
 		deadline, err2 := str(r[i+1])
 		rec, err3 := str(r[i+2])
-		if err := firstErr(err1, err2, err3); err != nil {
+		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, err
 		}
 		l, err := decodeLease(token, deadline, rec)
@@ -156,13 +162,13 @@ func decodeLease(token, deadline, rec string) (backend.Lease, error) {
 	return backend.Lease{Task: t, Token: token, Deadline: msTime(int64(ms))}, nil
 }
 
-// Dead implements backend.Backend.
-func (b *Backend) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+// Dead implements backend.Inspector.
+func (n *namespace) Dead(ctx context.Context, p backend.DeadParams) ([]backend.DeadTask, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return nil, err
 	}
-	off, n := window(p.Offset, p.Count)
-	r, err := b.run(ctx, scriptDead, b.nsKeys(p.Namespace), off, n)
+	off, cnt := window(p.Offset, p.Count)
+	r, err := n.b.run(ctx, scriptDead, n.k.all, off, cnt)
 	if err != nil {
 		return nil, err
 	}
@@ -204,18 +210,18 @@ func decodeDead(rec string) (backend.DeadTask, error) {
 	return backend.DeadTask{Task: t, Reason: f[1], DiedAt: msTime(ms)}, nil
 }
 
-// RequeueDead implements backend.Backend.
-func (b *Backend) RequeueDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
-	return b.deadAction(ctx, "requeue", p)
+// RequeueDead implements backend.Admin.
+func (n *namespace) RequeueDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
+	return n.deadAction(ctx, "requeue", p)
 }
 
-// PurgeDead implements backend.Backend.
-func (b *Backend) PurgeDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
-	return b.deadAction(ctx, "purge", p)
+// PurgeDead implements backend.Admin.
+func (n *namespace) PurgeDead(ctx context.Context, p backend.DeadActionParams) (int, error) {
+	return n.deadAction(ctx, "purge", p)
 }
 
-func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadActionParams) (int, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+func (n *namespace) deadAction(ctx context.Context, action string, p backend.DeadActionParams) (int, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return 0, err
 	}
 	args := make([]any, 0, 3+len(p.IDs))
@@ -227,30 +233,34 @@ func (b *Backend) deadAction(ctx context.Context, action string, p backend.DeadA
 			}
 		}
 	}
-	r, err := b.runReq(ctx, scriptDeadAction, b.nsKeys(p.Namespace), args)
+	r, err := n.b.runReq(ctx, scriptDeadAction, n.k, args)
 	if r == nil { // else err is nil or ErrNotReplicated
 		return 0, err
 	}
 	if len(r) != 2 {
 		return 0, corrupt("dead action reply of %d items", len(r))
 	}
-	return int(num(r[1])), err
+	moved, ierr := integer(r[1])
+	if ierr != nil {
+		return 0, ierr
+	}
+	return int(moved), err
 }
 
-// Job implements backend.Backend. A job record is a hash j:<id> with fields status,
+// Job implements backend.Inspector. A job record is a hash j:<id> with fields status,
 // attempts, queue, type, enq, start, end (ms on the server's clock), err and ttl.
 // Enqueue writes neither status nor attempts: without them a job is pending, at 0.
 // A delivery writes attempts as it starts, and a release or reclaim as it puts the
 // task back (see backend.Job for what the count means).
-func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+func (n *namespace) Job(ctx context.Context, p backend.JobParams) (backend.Job, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return backend.Job{}, err
 	}
 	epoch, id, ok := splitID(p.ID)
 	if !ok {
 		return backend.Job{}, backend.ErrNotFound
 	}
-	r, err := b.run(ctx, scriptJob, b.nsKeys(p.Namespace), id, epoch)
+	r, err := n.b.run(ctx, scriptJob, n.k.all, id, epoch)
 	if err != nil {
 		return backend.Job{}, err
 	}
@@ -261,7 +271,7 @@ func (b *Backend) Job(ctx context.Context, p backend.JobParams) (backend.Job, er
 	for i := 1; i < len(r); i += 2 {
 		k, err1 := str(r[i])
 		v, err2 := str(r[i+1])
-		if err := firstErr(err1, err2); err != nil {
+		if err := errors.Join(err1, err2); err != nil {
 			return backend.Job{}, err
 		}
 		m[k] = v

@@ -31,6 +31,16 @@ func newNSKeys(prefix, ns string) *nsKeys {
 	}
 }
 
+// with returns the KEYS of a call: the namespace's ten, then the request key req,
+// or the prefix key (KEYS[9] again, never touched) when req is "", then extra.
+func (k *nsKeys) with(req string, extra ...string) []string {
+	if req == "" {
+		req = k.all[8]
+	}
+	keys := make([]string, 0, len(k.all)+1+len(extra))
+	return append(append(append(keys, k.all...), req), extra...)
+}
+
 func (k *nsKeys) answer(key string) string { return k.prefix + "a:" + string(digest(key)) }
 func (k *nsKeys) job(id string) string     { return k.prefix + "j:" + id }
 func (k *nsKeys) limiter(name string) string {

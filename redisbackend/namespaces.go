@@ -6,11 +6,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
 )
-
-var _ backend.NamespaceLister = (*Backend)(nil)
 
 // scanCount is the COUNT hint of each SCAN call: large enough to walk a big key
 // space in few round trips, small enough that no single call holds the server long.
@@ -21,7 +18,7 @@ const scanCount = 1000
 // KEYS, so the server stays responsive, and on a cluster it walks every master.
 // Its cost grows with every key on the server, keyq's or not; ctx bounds it.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	if err := b.begin(ctx, func() error { return nil }); err != nil {
+	if err := b.begin(ctx, nil); err != nil {
 		return nil, err
 	}
 	start := b.opts.Prefix + ":{"

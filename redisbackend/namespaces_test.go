@@ -47,10 +47,10 @@ func testNamespaces(t *testing.T, b *Backend, client redis.UniversalClient) {
 	}
 	list()
 	// Reading a namespace does not make it one the store holds.
-	if _, err := b.Stats(ctx, backend.StatsParams{Namespace: "ghost"}); err != nil {
+	if _, err := nsOf(b, "ghost").Stats(ctx, backend.StatsParams{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Peek(ctx, backend.PeekParams{Namespace: "ghost", Queue: "q", Count: 1}); err != nil {
+	if _, err := nsOf(b, "ghost").Peek(ctx, backend.PeekParams{Queue: "q", Count: 1}); err != nil {
 		t.Fatal(err)
 	}
 	list()
@@ -61,7 +61,7 @@ func testNamespaces(t *testing.T, b *Backend, client redis.UniversalClient) {
 		t.Fatal(err)
 	}
 	msg := []backend.Message{{Key: "k", Payload: []byte("p"), MaxAttempts: 1}}
-	if _, err := other.Enqueue(ctx, backend.EnqueueParams{Namespace: "theirs", Queue: "q", Tasks: msg}); err != nil {
+	if _, err := nsOf(other, "theirs").Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msg}); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.Set(ctx, b.opts.Prefix+":{no-colon}", "x", time.Minute).Err(); err != nil {
@@ -73,12 +73,12 @@ func testNamespaces(t *testing.T, b *Backend, client redis.UniversalClient) {
 	for i := range 40 { // enough keys that SCAN takes more than one call on a cluster
 		names = append(names, "n"+string(rune('a'+i%26))+string(rune('a'+i/26)))
 	}
-	if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: names[0], Queue: "q", Tasks: msg}); err != nil {
+	if _, err := nsOf(b, names[0]).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msg}); err != nil {
 		t.Fatal(err)
 	}
 	answer := backend.Answer{Value: []byte("1"), OK: true, TTL: time.Minute}
 	for _, ns := range names[1:] {
-		if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: ns, Key: "k", Answer: answer}); err != nil {
+		if err := nsOf(b, ns).SetAnswer(ctx, backend.SetAnswerParams{Key: "k", Answer: answer}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/internal/redistest"
 	"github.com/redis/go-redis/v9"
@@ -22,7 +21,7 @@ func TestEvictionPolicy(t *testing.T) {
 	defer client.Close()
 	ctx := context.Background()
 	enqueue := func(b *Backend) error {
-		_, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: "ns", Queue: "q",
+		_, err := nsOf(b, "ns").Enqueue(ctx, backend.EnqueueParams{Queue: "q",
 			Tasks: []backend.Message{{Payload: []byte("x"), Key: "x", MaxAttempts: 1}}})
 		return err
 	}
@@ -38,7 +37,7 @@ func TestEvictionPolicy(t *testing.T) {
 		if !errors.Is(err, backend.ErrInvalid) || !errors.Is(err, ErrEvictionPolicy) {
 			t.Fatalf("Enqueue under %s: %v, want ErrInvalid and ErrEvictionPolicy", policy, err)
 		}
-		if _, err := b.Stats(ctx, backend.StatsParams{Namespace: "ns"}); !errors.Is(err, ErrEvictionPolicy) {
+		if _, err := nsOf(b, "ns").Stats(ctx, backend.StatsParams{}); !errors.Is(err, ErrEvictionPolicy) {
 			t.Fatalf("Stats under %s: %v, want ErrEvictionPolicy", policy, err)
 		}
 		b.Close()
@@ -91,7 +90,7 @@ func TestEvictionPolicy(t *testing.T) {
 }
 
 // TestOutOfMemory (S8.1): a server over its maxmemory with noeviction refuses writes:
-// Enqueue fails with ErrFull (keyq.ErrFull through the front) and changes
+// Enqueue fails with ErrFull and changes
 // nothing, while Stats, Peek, Leases, Dead, Job and plain GetAnswer still work,
 // with functions and by EVALSHA. Once there is room, writes work again.
 func TestOutOfMemory(t *testing.T) {
@@ -112,30 +111,26 @@ func TestOutOfMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			q, err := keyq.New(b, "ns", keyq.WithQueues("q"), keyq.WithMaxAttempts(1))
-			if err != nil {
+			q := nsOf(b, "ns")
+			mustEnqueue(t, q, backend.EnqueueParams{Queue: "q", TrackJobs: true, JobTTL: time.Hour,
+				Tasks: []backend.Message{msg("a", 1), msg("b", 1), msg("c", 1), msg("d", 1)}})
+			dead := mustDequeue(t, q, 1, "q")
+			if len(dead) != 1 {
+				t.Fatalf("Dequeue = %d leases", len(dead))
+			}
+			if err := settle1(ctx, q, backend.Settlement{LeaseRef: ref(dead[0]), Action: backend.Release}); err != nil { // dead: one attempt
 				t.Fatal(err)
 			}
-			for _, p := range []string{"a", "b", "c", "d"} {
-				if _, err := q.Enqueue(ctx, "q", []byte(p)); err != nil {
-					t.Fatal(err)
-				}
+			ls := mustDequeue(t, q, 1, "q")
+			if len(ls) != 1 {
+				t.Fatalf("Dequeue = %d leases", len(ls))
 			}
-			dead, err := q.Next(ctx)
-			if err != nil || dead == nil {
-				t.Fatalf("Next = %v, %v", dead, err)
-			}
-			if err := q.Release(ctx, dead); err != nil { // dead: one attempt
+			l := ls[0]
+			answer := backend.Answer{Value: []byte("1"), OK: true, TTL: time.Hour}
+			if err := q.SetAnswer(ctx, backend.SetAnswerParams{Key: "answered", Answer: answer}); err != nil {
 				t.Fatal(err)
 			}
-			l, err := q.Next(ctx)
-			if err != nil || l == nil {
-				t.Fatalf("Next = %v, %v", l, err)
-			}
-			if err := q.SetAnswer(ctx, "answered", 1); err != nil {
-				t.Fatal(err)
-			}
-			before, err := q.Stats(ctx)
+			before, err := q.Stats(ctx, backend.StatsParams{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,43 +144,44 @@ func TestOutOfMemory(t *testing.T) {
 					client.ConfigSet(context.Background(), "maxmemory", "0")
 				}
 			}()
-			if _, err := q.Enqueue(ctx, "q", []byte("e")); !errors.Is(err, keyq.ErrFull) || !errors.Is(err, backend.ErrFull) {
+			e := backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{msg("e", 1)}}
+			if _, err := q.Enqueue(ctx, e); !errors.Is(err, backend.ErrFull) {
 				t.Fatalf("Enqueue out of memory: %v, want ErrFull", err)
 			}
-			if err := q.SetAnswer(ctx, "other", 1); !errors.Is(err, keyq.ErrFull) {
+			if err := q.SetAnswer(ctx, backend.SetAnswerParams{Key: "other", Answer: answer}); !errors.Is(err, backend.ErrFull) {
 				t.Fatalf("SetAnswer out of memory: %v, want ErrFull", err)
 			}
-			st, err := q.Stats(ctx)
+			st, err := q.Stats(ctx, backend.StatsParams{})
 			if err != nil {
 				t.Fatalf("Stats out of memory: %v", err)
 			}
 			if st.Counters != before.Counters || st.Queues["q"] != before.Queues["q"] {
 				t.Fatalf("out of memory, stats went from %+v to %+v: a refused call changed something", before, st)
 			}
-			if ts, err := q.Peek(ctx, "q", 0, 10); err != nil || len(ts) != 2 {
+			if ts, err := q.Peek(ctx, backend.PeekParams{Queue: "q", Count: 10}); err != nil || len(ts) != 2 {
 				t.Fatalf("Peek out of memory = %d tasks, %v; want 2", len(ts), err)
 			}
-			if ls, err := q.Leases(ctx, 10); err != nil || len(ls) != 1 {
+			if ls, err := q.Leases(ctx, backend.LeasesParams{Count: 10}); err != nil || len(ls) != 1 {
 				t.Fatalf("Leases out of memory = %d, %v; want 1", len(ls), err)
 			}
-			if ds, err := q.Dead(ctx, 0, 10); err != nil || len(ds) != 1 {
+			if ds, err := q.Dead(ctx, backend.DeadParams{Count: 10}); err != nil || len(ds) != 1 {
 				t.Fatalf("Dead out of memory = %d, %v; want 1", len(ds), err)
 			}
-			if j, err := q.Job(ctx, l.ID); err != nil || j.Status != keyq.StatusRunning {
+			if j, err := q.Job(ctx, backend.JobParams{ID: l.ID}); err != nil || j.Status != backend.StatusRunning {
 				t.Fatalf("Job out of memory = %+v, %v; want running", j, err)
 			}
-			if ok, err := q.Exists(ctx, "answered"); err != nil || !ok {
-				t.Fatalf("Exists out of memory = %v, %v; want true", ok, err)
+			if a, err := q.GetAnswer(ctx, backend.GetAnswerParams{Key: "answered"}); err != nil || string(a.Value) != "1" {
+				t.Fatalf("GetAnswer out of memory = %+v, %v; want 1", a, err)
 			}
 
 			if err := client.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 				t.Fatal(err)
 			}
 			full = false
-			if _, err := q.Enqueue(ctx, "q", []byte("e")); err != nil {
+			if _, err := q.Enqueue(ctx, e); err != nil {
 				t.Fatalf("Enqueue with room again: %v", err)
 			}
-			if err := q.Ack(ctx, l); err != nil {
+			if err := ack1(ctx, q, l); err != nil {
 				t.Fatalf("Ack with room again: %v", err)
 			}
 		})

@@ -37,8 +37,8 @@ func (s *syncBuffer) String() string {
 // TestNoChannelPermission (S3.7): a user whose ACL allows every command and key but no
 // Pub/Sub channel (as Redis 7 users get by default) can enqueue, dequeue, ack and
 // wait: a refused wake-up fails no call and leaves no half-done change, the
-// counters agree with the tasks, the refusal is logged once, and a waiting
-// Dequeue gets a task enqueued during its wait long before the wait is over
+// counters agree with the tasks, the refusal is logged once, and Notify
+// returns and then tells its listeners to look again every pollEvery
 // (issue 12, item 5).
 func TestNoChannelPermission(t *testing.T) {
 	srv := redistest.Start(t)
@@ -68,7 +68,7 @@ func TestNoChannelPermission(t *testing.T) {
 			const ns = "acl"
 			enqueue := func(key string) {
 				t.Helper()
-				if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", TrackJobs: true, JobTTL: time.Hour,
+				if _, err := nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", TrackJobs: true, JobTTL: time.Hour,
 					Tasks: []backend.Message{{Type: "t", Key: key, Payload: []byte(key), MaxAttempts: 3}}}); err != nil {
 					t.Fatalf("Enqueue %s: %v", key, err)
 				}
@@ -79,51 +79,38 @@ func TestNoChannelPermission(t *testing.T) {
 					t.Fatalf("Dequeue: %+v, %v; want the lease of %s", res, err, key)
 				}
 				l := res.Leases[0]
-				if err := b.Ack(ctx, backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+				if err := settle1(ctx, nsOf(b, ns), backend.Settlement{LeaseRef: ref(l), Action: backend.Ack,
 					Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Hour}}); err != nil {
 					t.Fatalf("Ack: %v", err)
 				}
 			}
 
 			enqueue("a")
-			res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+			res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
 			ackOne(res, err, "a")
 
-			// Two waits in a row: the first finds out, the second knows.
+			// Two listeners in a row: the first finds out, the second knows.
 			for _, key := range []string{"b", "c"} {
-				const wait = 20 * time.Second
-				got := make(chan struct{})
-				start := time.Now()
-				go func() {
-					defer close(got)
-					res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 1,
-						Lease: time.Minute, Wait: wait})
-					ackOne(res, err, key)
-				}()
-				for b.waiting.Load() == 0 { // the Dequeue is waiting
-					select {
-					case <-got:
-						t.Fatalf("Dequeue returned before %s was enqueued", key)
-					case <-ctx.Done():
-						t.Fatal("hung waiting for the Dequeue to wait")
-					case <-time.After(time.Millisecond): // poll interval of the check
+				w := newWakeLog()
+				stop, err := nsOf(b, ns).Notify(ctx, w.f)
+				if err != nil {
+					t.Fatalf("Notify on a refused channel: %v", err)
+				}
+				for range 3 { // the driver polls for the listener
+					if wk := w.next(t, 10*time.Second, "a poll wake-up"); wk != (backend.Wake{}) {
+						t.Fatalf("wake-up %+v on a refused channel, want Wake{}", wk)
 					}
 				}
+				stop()
 				enqueue(key)
-				select {
-				case <-got:
-				case <-ctx.Done():
-					t.Fatal("hung waiting for the Dequeue")
-				}
-				if d := time.Since(start); d >= wait/2 {
-					t.Errorf("the waiting Dequeue got %s after %v of its %v wait: it sat the wait out", key, d, wait)
-				}
+				res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+				ackOne(res, err, key)
 			}
 			if n := strings.Count(logs.String(), "refuses"); n != 1 {
 				t.Errorf("the refused channel was logged %d times, want once:\n%s", n, logs.String())
 			}
 
-			st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+			st, err := nsOf(b, ns).Stats(ctx, backend.StatsParams{Queues: []string{"q"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +122,7 @@ func TestNoChannelPermission(t *testing.T) {
 	}
 }
 
-// TestAckFailsBeforeWriting: a batch ack whose arguments fail a check in its
+// TestAckFailsBeforeWriting: a settle whose ack arguments fail a check in its
 // second group fails before anything is written, not after acking the first
 // group (issue 12, item 5). Redis does not roll a script back.
 func TestAckFailsBeforeWriting(t *testing.T) {
@@ -154,57 +141,57 @@ func TestAckFailsBeforeWriting(t *testing.T) {
 			defer b.Close()
 			ctx := context.Background()
 			const ns = "partial"
-			if _, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Unique: true, Tasks: []backend.Message{
+			if _, err := nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Unique: true, Tasks: []backend.Message{
 				{Key: "a", Payload: []byte("a"), MaxAttempts: 3}, {Key: "b", Payload: []byte("b"), MaxAttempts: 3}}}); err != nil {
 				t.Fatal(err)
 			}
-			res, err := b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 2, Lease: time.Minute})
+			res, err := nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 2, Lease: time.Minute})
 			if err != nil || len(res.Leases) != 2 {
 				t.Fatalf("Dequeue: %+v, %v", res, err)
 			}
-			ps := make([]backend.AckParams, 2)
+			items := make([]backend.Settlement, 2)
 			for i, l := range res.Leases {
-				ps[i] = backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+				items[i] = backend.Settlement{LeaseRef: ref(l), Action: backend.Ack,
 					Answer: &backend.Answer{Value: []byte("v"), OK: true, TTL: time.Duration(i+1) * time.Hour}}
 			}
-			args, _ := ackArgs(ps, []int{0, 1}) // two groups: the TTLs differ
+			args, _ := settleArgs(items, []int{0, 1}) // two groups: the TTLs differ
 			// The second group's TTL, as no valid call sends it.
-			if i := 4 + 3 + 1; fmt.Sprint(args[i]) != "7200000" {
+			if i := 2 + 4 + 3 + 1; fmt.Sprint(args[i]) != "7200000" {
 				t.Fatalf("argument %d is %v, want the second group's TTL", i, args[i])
 			} else {
 				args[i] = "-5"
 			}
-			args = append(args, ps[0].Token[:epochLen], "")
-			if _, err := b.run(ctx, scriptAckBatch, b.nsKeys(ns), args...); err == nil {
-				t.Fatal("the batch ack with a bad TTL succeeded")
+			k := nsOf(b, ns).k
+			if _, err := b.run(ctx, scriptSettle, k.with(""), append(args, "")...); err == nil {
+				t.Fatal("the settle with a bad TTL succeeded")
 			}
 
 			// Nothing changed: both leases live, no answers, the keys still present.
-			leases, err := b.Leases(ctx, backend.LeasesParams{Namespace: ns, Count: 10})
+			leases, err := nsOf(b, ns).Leases(ctx, backend.LeasesParams{Count: 10})
 			if err != nil || len(leases) != 2 {
 				t.Errorf("Leases: %d, %v; want both", len(leases), err)
 			}
 			for _, key := range []string{"a", "b"} {
-				if _, err := b.GetAnswer(ctx, backend.GetAnswerParams{Namespace: ns, Key: key}); !errors.Is(err, backend.ErrNotFound) {
+				if _, err := nsOf(b, ns).GetAnswer(ctx, backend.GetAnswerParams{Key: key}); !errors.Is(err, backend.ErrNotFound) {
 					t.Errorf("answer of %s: %v; want none", key, err)
 				}
-				_, err := b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Unique: true,
+				_, err := nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Unique: true,
 					Tasks: []backend.Message{{Key: key, Payload: []byte(key), MaxAttempts: 3}}})
 				if !errors.Is(err, backend.ErrDuplicate) {
 					t.Errorf("unique enqueue of leased key %s: %v; want ErrDuplicate (the key index lost it)", key, err)
 				}
 			}
-			st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+			st, err := nsOf(b, ns).Stats(ctx, backend.StatsParams{Queues: []string{"q"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if st.Queues["q"].Leased != 2 || st.Counters.Acked != 0 {
 				t.Errorf("stats %+v, %+v; want 2 leased, none acked", st.Queues["q"], st.Counters)
 			}
-			// And the batch, sent right, acks both.
-			errs, err := b.AckBatch(ctx, ps)
-			if err != nil || errs[0] != nil || errs[1] != nil {
-				t.Errorf("AckBatch: %v, %v", errs, err)
+			// And the call, sent right, acks both.
+			got, err := nsOf(b, ns).Settle(ctx, backend.SettleParams{Items: items})
+			if err != nil || got[0] != backend.SettleDone || got[1] != backend.SettleDone {
+				t.Errorf("Settle: %v, %v", got, err)
 			}
 		})
 	}

@@ -11,18 +11,18 @@ import (
 // script (scripts/allow.lua) on the server's clock, so every process sharing the
 // namespace shares the limit. The limiter's state is one string key holding its
 // theoretical arrival time in µs, expiring once the limiter is full again.
-func (b *Backend) Allow(ctx context.Context, p backend.AllowParams) (time.Duration, error) {
-	if err := b.begin(ctx, p.Validate); err != nil {
+func (n *namespace) Allow(ctx context.Context, p backend.AllowParams) (time.Duration, error) {
+	if err := n.b.begin(ctx, &p); err != nil {
 		return 0, err
 	}
 	interval := p.Interval.Microseconds()
 	if interval < 1 {
 		interval = 1
 	}
-	k := b.nsKeys(p.Namespace).limiter(p.Name)
-	n, err := scriptAllow.eval.Run(ctx, b.client, []string{k}, interval, p.Burst).Int64()
+	k := n.k.limiter(p.Name)
+	wait, err := scriptAllow.eval.Run(ctx, n.b.client, []string{k}, interval, p.Burst).Int64()
 	if err != nil {
 		return 0, mapErr(ctx, err)
 	}
-	return time.Duration(n) * time.Microsecond, nil
+	return time.Duration(wait) * time.Microsecond, nil
 }

@@ -49,27 +49,28 @@ func clientResends(c redis.UniversalClient) bool {
 }
 
 // runReq runs a script that changes state, as run does, under a fresh request key
-// when the client may resend; the request's TTL in ms, or "" without one, goes as
-// the last argument. args must not be used by another call meanwhile: the TTL is
-// appended in place when it has room.
-func (b *Backend) runReq(ctx context.Context, s *script, k *nsKeys, args []any) ([]any, error) {
+// (KEYS[11]) when the client may resend; the request's TTL in ms, or "" without
+// one, goes as the last argument. Without a request key KEYS[11] is the
+// namespace's prefix key, which no script touches, so that the extra keys of a
+// call, after it, keep their places. args must not be used by another call
+// meanwhile: the TTL is appended in place when it has room.
+func (b *Backend) runReq(ctx context.Context, s *script, k *nsKeys, args []any, extra ...string) ([]any, error) {
 	if !b.resends {
-		return b.run(ctx, s, k, append(args, "")...)
+		return b.run(ctx, s, k.with("", extra...), append(args, "")...)
 	}
 	ttl := reqMax
 	if d, ok := ctx.Deadline(); ok {
 		ttl = min(max(time.Until(d)+reqSlack, reqMin), reqMax)
 	}
-	keys := make([]string, len(k.all)+1)
-	copy(keys, k.all)
+	var req string
 	if b.testRequest != nil {
-		keys[len(k.all)] = b.testRequest(k)
+		req = b.testRequest(k)
 	} else {
 		var id [16]byte
 		binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
 		binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
-		keys[len(k.all)] = k.prefix + "i:" + string(id[:])
+		req = k.prefix + "i:" + string(id[:])
 	}
-	v, err := b.exec(ctx, s, keys, append(args, strconv.FormatInt(ttl.Milliseconds(), 10))...)
+	v, err := b.exec(ctx, s, k.with(req, extra...), append(args, strconv.FormatInt(ttl.Milliseconds(), 10))...)
 	return replyOf(ctx, v, err)
 }

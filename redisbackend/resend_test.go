@@ -2,6 +2,7 @@ package redisbackend
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,46 +56,44 @@ func TestResendReturnsFirstOutcome(t *testing.T) {
 			msgs := []backend.Message{{Key: "a", Payload: []byte("a"), MaxAttempts: 3}, {Key: "b", Payload: []byte("b"), MaxAttempts: 3},
 				{Key: "c", Payload: []byte("c"), MaxAttempts: 3}, {Key: "d", Payload: []byte("d"), MaxAttempts: 3}}
 			twice("Enqueue", func() (any, error) {
-				return b.Enqueue(ctx, backend.EnqueueParams{Namespace: ns, Queue: "q", Tasks: msgs})
+				return nsOf(b, ns).Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: msgs})
 			})
 			res := twice("Dequeue", func() (any, error) {
-				return b.Dequeue(ctx, backend.DequeueParams{Namespace: ns, Queues: []string{"q"}, Count: 4, Lease: time.Minute})
+				return nsOf(b, ns).Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 4, Lease: time.Minute})
 			}).(backend.DequeueResult)
 			if len(res.Leases) != 4 {
 				t.Fatalf("Dequeue: %d leases, want 4", len(res.Leases))
 			}
 			ls := res.Leases
-			ack := func(l backend.Lease) backend.AckParams {
-				return backend.AckParams{Namespace: ns, TaskID: l.ID, Token: l.Token,
+			h := nsOf(b, ns)
+			ack := func(l backend.Lease) backend.Settlement {
+				return backend.Settlement{LeaseRef: ref(l), Action: backend.Ack,
 					Answer: &backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}
 			}
-			twice("Ack", func() (any, error) { return nil, b.Ack(ctx, ack(ls[0])) })
-			twice("AckBatch", func() (any, error) {
-				errs, err := b.AckBatch(ctx, []backend.AckParams{ack(ls[1]), ack(ls[0])})
-				kinds := make([]string, len(errs))
-				for i, e := range errs {
-					kinds[i] = errKind(e)
-				}
-				return kinds, err
+			got := twice("Settle", func() (any, error) {
+				return h.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{ack(ls[0]), ack(ls[1]), ack(ls[0])}})
 			})
+			if want := []backend.SettleResult{backend.SettleDone, backend.SettleDone, backend.SettleLost}; !slices.Equal(got.([]backend.SettleResult), want) {
+				t.Fatalf("Settle = %v, want %v", got, want)
+			}
 			twice("Extend", func() (any, error) {
-				return b.Extend(ctx, backend.ExtendParams{Namespace: ns, TaskID: ls[2].ID, Token: ls[2].Token, Lease: time.Hour})
+				return h.Extend(ctx, backend.ExtendParams{Leases: []backend.LeaseRef{ref(ls[2]), ref(ls[0]), ref(ls[3])}, Lease: time.Hour})
 			})
-			twice("Release", func() (any, error) {
-				return nil, b.Release(ctx, backend.ReleaseParams{Namespace: ns, TaskID: ls[2].ID, Token: ls[2].Token, DeadLetter: true})
+			twice("DeadLetter", func() (any, error) {
+				return h.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(ls[2]), Action: backend.DeadLetter}}})
 			})
 			twice("RequeueDead", func() (any, error) {
-				return b.RequeueDead(ctx, backend.DeadActionParams{Namespace: ns, IDs: []string{ls[2].ID}})
+				return nsOf(b, ns).RequeueDead(ctx, backend.DeadActionParams{IDs: []string{ls[2].ID}})
 			})
-			if err := b.SetAnswer(ctx, backend.SetAnswerParams{Namespace: ns, Key: "x",
+			if err := nsOf(b, ns).SetAnswer(ctx, backend.SetAnswerParams{Key: "x",
 				Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}); err != nil {
 				t.Fatal(err)
 			}
 			twice("DeleteAnswer", func() (any, error) {
-				return nil, b.DeleteAnswer(ctx, backend.DeleteAnswerParams{Namespace: ns, Key: "x"})
+				return nil, nsOf(b, ns).DeleteAnswer(ctx, backend.DeleteAnswerParams{Key: "x"})
 			})
 			b.testRequest = nil
-			st, err := b.Stats(ctx, backend.StatsParams{Namespace: ns, Queues: []string{"q"}})
+			st, err := nsOf(b, ns).Stats(ctx, backend.StatsParams{Queues: []string{"q"}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,8 +29,7 @@ var scriptFS embed.FS
 var (
 	scriptEnqueue    = loadScript("enqueue")
 	scriptDequeue    = loadScript("dequeue")
-	scriptAck        = loadScript("ack")
-	scriptRelease    = loadScript("release")
+	scriptSettle     = loadScript("settle")
 	scriptExtend     = loadScript("extend")
 	scriptReclaim    = loadScript("reclaim")
 	scriptStats      = loadScript("stats")

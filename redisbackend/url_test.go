@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/internal/redistest"
 	"github.com/keyq/keyq/redisbackend"
@@ -32,10 +31,10 @@ func TestOpenURL(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 
-	if _, err := redisbackend.OpenURL(ctx, "not a url", redisbackend.Options{}); !errors.Is(err, keyq.ErrInvalid) {
+	if _, err := redisbackend.OpenURL(ctx, "not a url", redisbackend.Options{}); !errors.Is(err, backend.ErrInvalid) {
 		t.Fatalf("bad URL: %v, want ErrInvalid", err)
 	}
-	if _, err := redisbackend.OpenURL(ctx, "redis://"+closedPort(t), redisbackend.Options{}); !errors.Is(err, keyq.ErrUnavailable) {
+	if _, err := redisbackend.OpenURL(ctx, "redis://"+closedPort(t), redisbackend.Options{}); !errors.Is(err, backend.ErrUnavailable) {
 		t.Fatalf("refused connection: %v, want ErrUnavailable", err)
 	}
 }
@@ -45,15 +44,16 @@ func roundTrip(t *testing.T, b backend.Backend) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	q, err := keyq.New(b, "ns-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	q, err := b.Namespace("ns-" + strings.ReplaceAll(t.Name(), "/", "-"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Enqueue(ctx, keyq.DefaultQueue, []byte("x")); err != nil {
+	if _, err := q.Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{{Key: "x", Payload: []byte("x"), MaxAttempts: 1}}}); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
-	if l, err := q.Next(ctx); err != nil || l == nil || string(l.Payload) != "x" {
-		t.Fatalf("Next = %v, %v", l, err)
+	res, err := q.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+	if err != nil || len(res.Leases) != 1 || string(res.Leases[0].Payload) != "x" {
+		t.Fatalf("Dequeue = %+v, %v", res, err)
 	}
 }
 
@@ -162,11 +162,12 @@ func TestOpenURLSilentServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	q, err := keyq.New(b, "silent", keyq.WithOpTimeout(300*time.Millisecond))
+	ns, err := b.Namespace("silent")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Stats(ctx); err != nil {
+	q := ns.(backend.Inspector)
+	if _, err := q.Stats(ctx, backend.StatsParams{}); err != nil {
 		t.Fatalf("Stats before the pause: %v", err)
 	}
 	srv.Pause(t)
@@ -175,8 +176,18 @@ func TestOpenURLSilentServer(t *testing.T) {
 		name string
 		fn   func() error
 	}{
-		{"Stats", func() error { _, err := q.Stats(context.Background()); return err }},
-		{"Enqueue", func() error { _, err := q.Enqueue(context.Background(), "q", []byte("x")); return err }},
+		{"Stats", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := q.Stats(ctx, backend.StatsParams{})
+			return err
+		}},
+		{"Enqueue", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := ns.Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{{Key: "x", Payload: []byte("x"), MaxAttempts: 1}}})
+			return err
+		}},
 		{"OpenURL", func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
@@ -190,7 +201,7 @@ func TestOpenURLSilentServer(t *testing.T) {
 		start := time.Now()
 		err := call.fn()
 		d := time.Since(start)
-		if !errors.Is(err, keyq.ErrTimeout) {
+		if !errors.Is(err, backend.ErrTimeout) {
 			t.Errorf("%s on a silent server: %v, want ErrTimeout", call.name, err)
 		}
 		// go-redis's own read timeout is 5 s: far above 300 ms and this bound.
@@ -219,7 +230,7 @@ func TestContextTimeoutEnabled(t *testing.T) {
 			t.Errorf("%s: ContextTimeoutEnabled = %v, %v; want %v, %v", c.name, on, known, c.enabled, c.know)
 		}
 	}
-	if _, err := redisbackend.New(redis.NewClient(&redis.Options{}), redisbackend.Options{TLSConfig: &tls.Config{}}); !errors.Is(err, keyq.ErrInvalid) {
+	if _, err := redisbackend.New(redis.NewClient(&redis.Options{}), redisbackend.Options{TLSConfig: &tls.Config{}}); !errors.Is(err, backend.ErrInvalid) {
 		t.Errorf("New with Options.TLSConfig: %v, want ErrInvalid", err)
 	}
 }
@@ -271,7 +282,7 @@ func TestOpenURLTLS(t *testing.T) {
 		"redis://:" + marker + "@" + srv.Addr + "?tls_ca_file=" + certs.CAFile,
 	} {
 		_, err := open(bad, nil)
-		if !errors.Is(err, keyq.ErrInvalid) || strings.Contains(fmtAll(err), marker) {
+		if !errors.Is(err, backend.ErrInvalid) || strings.Contains(fmtAll(err), marker) {
 			t.Errorf("OpenURL(%s): %v, want ErrInvalid without the password", redisbackend.RedactURL(bad), err)
 		}
 		t.Logf("%v", err)
@@ -298,7 +309,7 @@ func TestOpenURLTLS(t *testing.T) {
 	if _, err := open("rediss://:"+marker+"@server.invalid:"+port(srv.TLSAddr), &tls.Config{RootCAs: certs.Pool, ServerName: "other.example"}); err == nil {
 		t.Error("a certificate for another name was accepted")
 	}
-	if _, err := open("redis://:"+marker+"@"+srv.Addr, &tls.Config{RootCAs: certs.Pool}); !errors.Is(err, keyq.ErrInvalid) {
+	if _, err := open("redis://:"+marker+"@"+srv.Addr, &tls.Config{RootCAs: certs.Pool}); !errors.Is(err, backend.ErrInvalid) {
 		t.Errorf("TLSConfig with a redis:// URL: %v, want ErrInvalid", err)
 	}
 }
@@ -323,7 +334,7 @@ func TestOpenURLSentinel(t *testing.T) {
 	b.Close()
 
 	_, err = redisbackend.OpenURL(ctx, "redis+sentinel://:"+marker+"@"+s1.Addr+"?master=nosuch", redisbackend.Options{})
-	if !errors.Is(err, keyq.ErrUnavailable) || !strings.Contains(err.Error(), "no sentinel knows") || strings.Contains(fmtAll(err), marker) {
+	if !errors.Is(err, backend.ErrUnavailable) || !strings.Contains(err.Error(), "no sentinel knows") || strings.Contains(fmtAll(err), marker) {
 		t.Fatalf("an unknown master: %v", err)
 	}
 	t.Logf("unknown master: %v", err)

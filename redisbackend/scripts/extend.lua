@@ -1,23 +1,45 @@
--- extend: move a live lease's deadline to now + a duration.
--- KEYS: the common keys (common.lua).
--- ARGV[1] token  ARGV[2] task ID  ARGV[3] lease ms  ARGV[4] the lease's epoch
--- ARGV[5] request TTL ms or ""
--- Returns {now ms, deadline ms}, or {"lost"} when the lease is not live. A resent
--- request returns what its first run did.
+-- extend: move live leases' deadlines to now + a duration.
+-- KEYS: the common keys (common.lua), with the optional request key KEYS[11].
+-- ARGV[1] the leases' epoch  ARGV[2] lease ms  ARGV[3..] per lease: token, task ID
+-- ARGV[#ARGV] request TTL ms or ""
+-- Returns {now ms, then per lease its new deadline ms, or 0 when it is not live};
+-- or {"lost"} when the epoch is not the current one. A resent request returns
+-- what its first run did.
 --@common
+local reqttl = table.remove(ARGV)
 local now = now_ms()
-local seen = req_check(ARGV[5])
-if seen then return {now, tonumber(seen)} end
-if not epoch_is(ARGV[4]) then return {'lost'} end
-housekeep(now)
-local q, _, dl, rec = take_lease(ARGV[1], ARGV[2], now)
-if not q then return {'lost'} end
-local deadline = now_up + tonumber(ARGV[3])
-if deadline ~= dl then
-  local bk = lease_bucket(tonumber(ARGV[1]))
-  redis.call('HSET', lease_key(bk), ARGV[1], enc48(deadline) .. string.sub(rec, 7))
-  group_sub(bk, dl, 1)
-  new_event(K_LEASES, group_add(bk, deadline, 1))
+local seen = req_check(reqttl)
+if seen then
+  local out = {now}
+  for w in string.gmatch(seen, '%S+') do out[#out + 1] = tonumber(w) end
+  return out
 end
-req_done(itoa(deadline))
-return {now, deadline}
+if not epoch_is(ARGV[1]) then return {'lost'} end
+local lease = tonumber(ARGV[2])
+if not lease then return redis.error_reply('ERR keyq: bad lease') end
+housekeep(now)
+local deadline = now_up + lease
+local ds = itoa(deadline)
+local out, done, added = {now}, {}, {}
+for i = 3, #ARGV, 2 do
+  local token = ARGV[i]
+  local q, _, dl, rec = take_lease(token, ARGV[i + 1], now)
+  local d, s = 0, '0'
+  if q then
+    d, s = deadline, ds
+    if deadline ~= dl then
+      local bk = lease_bucket(tonumber(token))
+      redis.call('HSET', lease_key(bk), token, enc48(deadline) .. ssub(rec, 7))
+      group_sub(bk, dl, 1)
+      added[group_add(bk, deadline, 1)] = true
+    end
+  end
+  out[#out + 1], done[#done + 1] = d, s
+end
+-- Waiters time their next try by the earliest deadline: tell them when it is new.
+if next(added) then
+  local first = redis.call('ZRANGE', K_LEASES, '0', '0')
+  if added[first[1]] then redis.pcall('PUBLISH', P .. 'w', '') end
+end
+req_done(table.concat(done, ' '))
+return out

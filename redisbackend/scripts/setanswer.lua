@@ -1,10 +1,8 @@
 -- setanswer: store an answer, replacing any value and TTL.
--- KEYS: the common keys (common.lua).
--- ARGV[1] digest of the task key  ARGV[2] the answer as stored (storedAnswer)
--- ARGV[3] TTL ms
+-- KEYS: the common keys (common.lua), KEYS[11] unused, KEYS[12] the answer.
+-- ARGV[1] the answer as stored (storedAnswer)  ARGV[2] TTL ms
 -- Returns {now ms}.
 --@common
 local now = now_ms()
-housekeep(now)
-redis.call('SET', answer_key(ARGV[1]), ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[12], ARGV[1], 'PX', ARGV[2])
 return {now}

@@ -2,6 +2,7 @@ package redisbackend
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -13,33 +14,56 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// waiter wakes waiting Dequeue calls. Scripts that make tasks available PUBLISH
-// "<count>:<queue>" on the namespace's channel, and an empty message when a delayed
-// task or lease deadline comes sooner than any known. One Pub/Sub connection per
-// Backend subscribes to the channels of the namespaces someone waits on. A message
-// for a queue wakes its waiters, longest waiting first, until their batch sizes
-// add up to count, so that one task does not send every idle consumer to the
-// server, nor a batch's worth every consumer that asks for a batch; an empty
-// message wakes all of the namespace's waiters. A waiter holds no pool connection and ends at once
-// when its ctx is done or the backend closes.
-//
-// A waiter registers before it tries to dequeue, so a message published after the
-// try wakes it. A waiter woken for a queue that then leases a full batch, or leaves
-// without trying, passes the wake-up on to another waiter of that queue: tasks may
-// be left there. Messages sent while the subscription was down are lost, so every
-// (re)subscription confirmation wakes all waiters of the channel. Channels stay
-// subscribed until Close.
+// Notify implements backend.Notifier. Scripts that make tasks available PUBLISH
+// "<count>:<queue>" on the namespace's channel, and an empty message when a
+// delayed task or lease deadline comes sooner than any known; Notify passes them
+// on to f as Wake{Queue, Count} and Wake{}. One Pub/Sub connection per Backend
+// subscribes to the channels of the namespaces someone listens on, and Notify
+// returns once the server has confirmed the namespace's channel. Messages sent
+// while the subscription was down are lost, so every (re)subscription
+// confirmation sends Wake{} to every f of the channel; so does Close, after which
+// f is not called again. Channels stay subscribed until Close.
+func (n *namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func(), err error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil notify function", backend.ErrInvalid)
+	}
+	if err := n.b.begin(ctx, nil); err != nil {
+		return nil, err
+	}
+	r, err := n.b.wait.register(ctx, n.k.channel, f)
+	if err != nil {
+		return nil, n.b.closedOr(err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { n.b.wait.unregister(n.k.channel, r) }) }, nil
+}
+
+// closedOr returns ErrClosed once the backend is closed, else err: a call cut short
+// by Close reports the Close, not the broken connection it caused.
+func (b *Backend) closedOr(err error) error {
+	select {
+	case <-b.closed:
+		return backend.ErrClosed
+	default:
+		return err
+	}
+}
+
+// waiter holds the Backend's Pub/Sub connection and the Notify registrations.
+// It calls every f with w.mu held, so that unregister, which takes it, returns
+// only once f will not be called again.
 //
 // A server whose ACL refuses the channel (Redis 7 users have no channel by
 // default: acl-pubsub-default resetchannels) never confirms the subscription. When
 // a subscription is not confirmed within probeAfter, the waiter publishes on the
-// channel to find out; a NOPERM refusal is logged once per Backend, and waiters on
-// that channel try again every pollEvery until a confirmation comes after all.
+// channel to find out; a NOPERM refusal is logged once per Backend, Notify
+// returns, and the waiter calls the channel's functions with Wake{} every
+// pollEvery, so that waiters poll, until a confirmation comes after all.
 //
 // Behind go-redis's Sentinel (failover) client the subscription may be left on a
 // server that is no longer the master: go-redis moves its command connections
 // to the new master on +switch-master, but not a Pub/Sub connection, which would
-// hear no wake-up until Sentinel demotes the old master, seconds later. So
+// hear no message until Sentinel demotes the old master, seconds later. So
 // there the waiter watches where it listens (follow.go).
 type waiter struct {
 	client redis.UniversalClient
@@ -52,39 +76,40 @@ type waiter struct {
 	chans   map[string]*channelState
 	done    chan struct{} // closed when the receive loop has ended
 	closing bool
-	subs    sync.WaitGroup // the goroutines that call ps.Subscribe
+	polling bool           // the poll loop runs
+	subs    sync.WaitGroup // the goroutines that call ps.Subscribe, and the poll loop
 
 	follow *follower // nil unless the client follows a master through Sentinel
 }
 
 type channelState struct {
 	ready  chan struct{} // closed at the first subscription confirmation
-	regs   []*waitReg    // in registration order
-	denied bool          // the server refused the channel and has not confirmed it since
+	regs   []*notifyReg
+	denied bool // the server refused the channel and has not confirmed it since
 }
 
 const (
 	probeAfter = 200 * time.Millisecond // a subscription not confirmed by then is probed
-	pollEvery  = 50 * time.Millisecond  // how often waiters try when the channel is refused
+	pollEvery  = 50 * time.Millisecond  // how often waiters poll when the channel is refused
 )
 
-// waitReg is one waiting Dequeue, for up to count tasks. c receives the queue it
-// was woken for, or "" when it should simply try again. poll is set when no
-// wake-up will come: the server refused the channel.
-type waitReg struct {
-	queues []string
-	count  int
-	c      chan string
-	poll   bool
+// notifyReg is one Notify call.
+type notifyReg struct{ f func(backend.Wake) }
+
+// send calls every registered function with wk; the caller holds w.mu.
+func (st *channelState) send(wk backend.Wake) {
+	for _, r := range st.regs {
+		r.f(wk)
+	}
 }
 
 func newWaiter(client redis.UniversalClient, closed <-chan struct{}, logger *slog.Logger) *waiter {
 	return &waiter{client: client, closed: closed, logger: logger, chans: make(map[string]*channelState)}
 }
 
-// register makes sure channel is subscribed and registers a waiter for up to count
-// tasks of queues. The caller must unregister it.
-func (w *waiter) register(ctx context.Context, channel string, queues []string, count int) (*waitReg, error) {
+// register makes sure channel is subscribed and registers f for its messages.
+// The caller must unregister it.
+func (w *waiter) register(ctx context.Context, channel string, f func(backend.Wake)) (*notifyReg, error) {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -103,10 +128,11 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 		st = &channelState{ready: make(chan struct{})}
 		w.chans[channel] = st
 	}
-	r := &waitReg{queues: queues, count: max(count, 1), c: make(chan string, 1), poll: st.denied}
+	r := &notifyReg{f: f}
 	st.regs = append(st.regs, r)
 	ps := w.ps
-	if r.poll {
+	if st.denied {
+		w.pollLocked()
 		w.mu.Unlock()
 		return r, nil
 	}
@@ -148,11 +174,10 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 				return r, nil
 			case <-probe.C:
 				if w.refused(ctx, channel, st) {
-					r.poll = true
 					return r, nil
 				}
 			case <-ctx.Done():
-				err = ctxErr(ctx)
+				err = backend.CtxErr(ctx)
 				break confirm
 			case <-w.closed:
 				err = backend.ErrClosed
@@ -160,7 +185,7 @@ func (w *waiter) register(ctx context.Context, channel string, queues []string, 
 			}
 		}
 	case <-ctx.Done():
-		err = ctxErr(ctx)
+		err = backend.CtxErr(ctx)
 	case <-w.closed:
 		err = backend.ErrClosed
 	}
@@ -183,60 +208,61 @@ func (w *waiter) refused(ctx context.Context, channel string, st *channelState) 
 	default:
 	}
 	st.denied = true
+	w.pollLocked()
 	w.mu.Unlock()
 	w.warned.Do(func() {
-		w.logger.Warn("redisbackend: the server refuses this user the wake-up channel; waiting Dequeue calls try again every "+
+		w.logger.Warn("redisbackend: the server refuses this user the wake-up channel; waiting consumers poll every "+
 			pollEvery.String()+" instead of waking when tasks arrive. Allow the user the channels of keyq's key prefix (ACL &pattern).",
 			"channel", channel, "error", err.Error())
 	})
 	return true
 }
 
-// unregister removes a waiter. A wake-up for a queue it received and did not act
-// on goes to another waiter of that queue.
-func (w *waiter) unregister(channel string, r *waitReg) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	st := w.chans[channel]
-	if st == nil {
-		return
+// pollLocked starts the poll loop unless it runs; the caller holds w.mu.
+func (w *waiter) pollLocked() {
+	if !w.polling && !w.closing {
+		w.polling = true
+		w.subs.Add(1)
+		go w.poll()
 	}
-	st.regs = slices.DeleteFunc(st.regs, func(o *waitReg) bool { return o == r })
-	select {
-	case q := <-r.c:
-		if q != "" {
-			st.wakeLocked(q, 1)
+}
+
+// poll sends Wake{} every pollEvery to the functions of every channel the server
+// refuses, while some are registered there, until Close.
+func (w *waiter) poll() {
+	defer w.subs.Done()
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.closed:
+			return
+		case <-t.C:
 		}
-	default:
-	}
-}
-
-// passOn wakes one other waiter of queue q on channel.
-func (w *waiter) passOn(channel, q string) {
-	w.mu.Lock()
-	if st := w.chans[channel]; st != nil {
-		st.wakeLocked(q, 1)
-	}
-	w.mu.Unlock()
-}
-
-// wakeLocked wakes waiters of queue q until their batch sizes cover n tasks, or all
-// waiters for q == "". The caller holds w.mu.
-func (st *channelState) wakeLocked(q string, n int) {
-	for _, r := range st.regs {
-		if n <= 0 {
+		w.mu.Lock()
+		any := false
+		for _, st := range w.chans {
+			if st.denied && len(st.regs) > 0 && !w.closing {
+				any = true
+				st.send(backend.Wake{})
+			}
+		}
+		if !any {
+			w.polling = false
+		}
+		w.mu.Unlock()
+		if !any {
 			return
 		}
-		if q != "" && !slices.Contains(r.queues, q) {
-			continue
-		}
-		select {
-		case r.c <- q:
-			if q != "" {
-				n -= r.count
-			}
-		default: // already woken
-		}
+	}
+}
+
+// unregister removes a registration.
+func (w *waiter) unregister(channel string, r *notifyReg) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st := w.chans[channel]; st != nil {
+		st.regs = slices.DeleteFunc(st.regs, func(o *notifyReg) bool { return o == r })
 	}
 }
 
@@ -251,8 +277,8 @@ func (w *waiter) replaced(ps *redis.PubSub) bool {
 func (w *waiter) receive(ps *redis.PubSub, done chan struct{}) {
 	defer close(done)
 	for msg := range ps.ChannelWithSubscriptions() {
-		var name, queue string
-		n := 1
+		var name string
+		var wk backend.Wake
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind != "subscribe" {
@@ -266,34 +292,39 @@ func (w *waiter) receive(ps *redis.PubSub, done chan struct{}) {
 		case *redis.Message:
 			name = m.Channel
 			if count, q, ok := strings.Cut(m.Payload, ":"); ok {
-				if c, err := strconv.Atoi(count); err == nil && c > 0 {
-					n, queue = c, q
+				if c, err := strconv.Atoi(count); err == nil && c > 0 && q != "" {
+					wk = backend.Wake{Queue: q, Count: c}
 				}
 			}
 		default:
 			continue
 		}
 		w.mu.Lock()
-		if st := w.chans[name]; st != nil {
+		if st := w.chans[name]; st != nil && !w.closing {
 			st.denied = false
 			select {
 			case <-st.ready:
 			default:
 				close(st.ready)
 			}
-			st.wakeLocked(queue, n)
+			st.send(wk)
 		}
 		w.mu.Unlock()
 	}
 }
 
-// close ends the subscription and waits for the receive loop and every
-// Subscribe call to end. go-redis holds the Pub/Sub's lock while it connects, and
+// close sends Wake{} to every registration and forgets them, then ends the
+// subscription and waits for the receive loop, the poll loop and every Subscribe
+// call to end. go-redis holds the Pub/Sub's lock while it connects, and
 // Close needs it: against a server that accepts and never answers, close takes
 // up to the client's dial and read timeouts.
 func (w *waiter) close() {
 	w.mu.Lock()
 	w.closing = true
+	for _, st := range w.chans {
+		st.send(backend.Wake{})
+		st.regs = nil
+	}
 	w.mu.Unlock()
 	if w.follow != nil {
 		w.follow.stop() // it moves the subscription no more
