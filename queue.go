@@ -133,7 +133,7 @@ func (c *Client) Backend() backend.Backend { return c.b }
 func optional[I any](c *Client, op string) (I, error) {
 	i, ok := c.h.(I)
 	if !ok {
-		return i, c.wrap(op, backend.Unsupported(fmt.Sprintf("the backend has no %T", (*I)(nil))[1:]))
+		return i, c.wrap(op, backend.Unsupported("the backend has no "+fmt.Sprintf("%T", (*I)(nil))[1:]))
 	}
 	return i, nil
 }

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/keyq/keyq"
@@ -67,6 +68,8 @@ func testUnsupported(e *env) {
 		err := call()
 		if !errors.Is(err, errors.ErrUnsupported) {
 			e.Errorf("%s on a driver without the interface it needs: %v, want errors.ErrUnsupported", name, err)
+		} else if !strings.Contains(err.Error(), "the backend has no backend.") {
+			e.Errorf("%s on a driver without the interface it needs: %q does not name the interface", name, err)
 		}
 		for _, s := range sentinels {
 			if errors.Is(err, s) {
