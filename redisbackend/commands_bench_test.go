@@ -1,0 +1,113 @@
+package redisbackend
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// BenchmarkCommandsPerTask counts the Redis commands a task costs the server in
+// the one-task-per-call cycle (Enqueue, Dequeue, Settle with an answer, one call
+// each), from INFO commandstats after CONFIG RESETSTAT on a server of its own.
+// It reports the calls the client sends (top/task: FCALL or EVALSHA), every
+// command the server ran, the scripts' redis.call()s included (cmds/task), and
+// with -v the commands by name. The figures do not move with machine load. Run
+//
+//	go test -run '^$' -bench CommandsPerTask -v ./redisbackend/
+func BenchmarkCommandsPerTask(b *testing.B) {
+	srv := redistest.Start(b, "--save", "", "--appendonly", "no")
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	ctx := context.Background()
+	for _, path := range []string{"functions", "evalsha"} {
+		for _, track := range []bool{true, false} {
+			b.Run(fmt.Sprintf("path=%s/jobs=%v", path, track), func(b *testing.B) {
+				rb, err := New(client, Options{Prefix: testPrefix(), NoFunctions: path == "evalsha"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer rb.Close()
+				n, err := rb.Namespace("cost")
+				if err != nil {
+					b.Fatal(err)
+				}
+				one := func(i int) {
+					p := backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{message(i)}}
+					if track {
+						p.TrackJobs, p.JobTTL = true, time.Hour
+					}
+					if _, err := n.Enqueue(ctx, p); err != nil {
+						b.Fatal(err)
+					}
+					res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+					if err != nil || len(res.Leases) != 1 {
+						b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
+					}
+					l := res.Leases[0]
+					out, err := n.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{{
+						LeaseRef: ref(l), Action: backend.Ack,
+						Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}}})
+					if err != nil || out[0] != backend.SettleDone {
+						b.Fatalf("settle: %v %v", out, err)
+					}
+				}
+				one(0) // loads the scripts
+				if err := client.ConfigResetStat(ctx).Err(); err != nil {
+					b.Fatal(err)
+				}
+				i := 0
+				for b.Loop() {
+					i++
+					one(i)
+				}
+				stats := commandStats(b, client)
+				var top, all int64
+				var names []string
+				for name, calls := range stats {
+					switch name {
+					case "config|resetstat", "info":
+						continue
+					case "fcall", "fcall_ro", "evalsha", "evalsha_ro", "eval", "eval_ro":
+						top += calls
+					}
+					all += calls
+					names = append(names, fmt.Sprintf("%s=%.2f", name, float64(calls)/float64(b.N)))
+				}
+				sort.Strings(names)
+				b.Logf("commands per task: %s", strings.Join(names, " "))
+				b.ReportMetric(float64(top)/float64(b.N), "top/task")
+				b.ReportMetric(float64(all)/float64(b.N), "cmds/task")
+			})
+		}
+	}
+}
+
+// commandStats returns the calls per command since the last CONFIG RESETSTAT.
+func commandStats(b *testing.B, c *redis.Client) map[string]int64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(info, "\r\n") {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		n, err := strconv.ParseInt(calls, 10, 64)
+		if err != nil {
+			b.Fatalf("commandstats line %q: %v", line, err)
+		}
+		out[name] = n
+	}
+	return out
+}
