@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -414,5 +415,57 @@ func TestExtend(t *testing.T) {
 			t.Errorf("extend in another epoch %v, want {lost}", r)
 		}
 		sameKeys(t, "lost extends", before, e.snapshot())
+	})
+}
+
+// TestDueGate: housekeeping runs only once the stats field ST_DUE has come, so
+// every event added earlier than it lowers it: a delayed task, a release with a
+// delay and an extend to a shorter lease are each promoted or reclaimed on time
+// while a later lease holds the field.
+func TestDueGate(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		due := func() int64 {
+			t.Helper()
+			v, err := strconv.ParseInt(e.hash(KeyStats)[StatDue], 10, 64)
+			if err != nil {
+				t.Fatalf("stats %v: no due time", e.hash(KeyStats))
+			}
+			return v
+		}
+		e.enqueue("q", 0, false, 3, "a", "b") // tasks 1, 2
+		r := e.dequeue(1, 60000, "q")         // token 3
+		if d := num(t, r[1]); due() != d {
+			t.Fatalf("due %d, want the lease's deadline %d", due(), d)
+		}
+		e.enqueue("q", 20, false, 3, "c") // task 4, due in 20ms
+		if d := due(); d > e.serverMS()+21 {
+			t.Fatalf("due %d after a delayed enqueue, want within 20ms", d)
+		}
+		e.pass(30 * time.Millisecond)
+		// The delayed task goes to the head: it comes before task 2.
+		if r := e.dequeue(1, 20, "q"); parseBlob(t, r[8].(string)).id != "4" {
+			t.Fatalf("dequeue %v, want the promoted task 4", r)
+		}
+		e.pass(30 * time.Millisecond)
+		// Task 4's 20ms lease (token 5) has expired: it is reclaimed to the head.
+		if r := e.dequeue(1, 60000, "q"); parseBlob(t, r[8].(string)).id != "4" {
+			t.Fatalf("dequeue %v, want the reclaimed task 4", r)
+		}
+		// Extending token 3 to 20ms brings its deadline before the other leases'.
+		if r := e.run("extend", "e1", "20", "3", "1", ""); num(t, r[1]) == 0 {
+			t.Fatalf("extend %v", r)
+		}
+		e.pass(30 * time.Millisecond)
+		if r := e.dequeue(1, 60000, "q"); parseBlob(t, r[8].(string)).id != "1" {
+			t.Fatalf("dequeue %v, want the reclaimed task 1", r)
+		}
+		// A release with a delay lowers the due time too: token 7 holds task 1.
+		if r := e.run("settle", "e1", "0", "7", "1", "r01", "20", "", ""); num(t, r[0]) != 1 {
+			t.Fatalf("release %v", r)
+		}
+		e.pass(30 * time.Millisecond)
+		if r := e.dequeue(1, 60000, "q"); parseBlob(t, r[8].(string)).id != "1" {
+			t.Fatalf("dequeue %v, want task 1 back from its delay", r)
+		}
 	})
 }

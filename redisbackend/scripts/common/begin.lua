@@ -25,6 +25,7 @@
 local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
 local K_EPOCH, K_REQ, req_ttl
 local ix_kept -- indexed()'s answer, once asked
+local due_at  -- the stats field ST_DUE as a number, once read (see note_event)
 local now_s   -- now_ms() as a string
 -- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
 -- from it, so that a lease or a delay never ends before its full duration has
@@ -43,7 +44,7 @@ local function begin(keys, ro)
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
-  ix_kept, now_s = nil, nil
+  ix_kept, now_s, due_at = nil, nil, nil
   K_EPOCH, K_REQ, req_ttl = keys[10], keys[11], nil
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
@@ -102,6 +103,31 @@ local function many(cmd, key, args, width)
 end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
+
+-- The due time. The stats field ST_DUE holds a time no later than any delayed
+-- task's due time or lease group's deadline, NO_EVENT when the namespace has
+-- neither: housekeeping does its work only once that time has come, and then sets
+-- the field from the delayed and leases zsets again. Removing an event leaves the
+-- field early, which costs one round of housekeeping that finds nothing; adding
+-- one earlier than the field lowers it (note_event). A missing field (a new
+-- namespace, a stats hash lost) counts as due, so housekeeping runs and sets it.
+local NO_EVENT = 9007199254740992 -- 2^53 ms: never
+
+-- read_due reads the field, with ST_INDEXED in the same call (indexed()).
+local function read_due()
+  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED)
+  due_at = tonumber(r[1]) or -1
+  if ix_kept == nil then ix_kept = r[2] ~= false end
+end
+
+-- note_event keeps the field no later than t, the time of an event just added.
+local function note_event(t)
+  if due_at == nil then read_due() end
+  if t < due_at then
+    due_at = t
+    redis.call('HSET', K_STATS, ST_DUE, itoa(t))
+  end
+end
 
 -- queue_key names queue q's list. DESIGN's exception: built from the prefix,
 -- because which queues a call touches is known only inside the script
