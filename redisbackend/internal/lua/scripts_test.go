@@ -469,3 +469,37 @@ func TestDueGate(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestEpoch: under a request key (KEYS[11]), which req_check reads with
+// the epoch in one MGET, a settle in another epoch is lost, one in the current
+// epoch is done, and a resend of it returns its first outcome; an enqueue into
+// a namespace whose epoch key is gone stores a new one.
+func TestRequestEpoch(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		withReq := func(req string, name string, args ...any) []any {
+			t.Helper()
+			v, err := e.call(name, false, append(append([]string(nil), e.keys...), e.key(req)), args...)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return list(t, v)
+		}
+		e.enqueue("q", 0, false, 3, "a") // task 1
+		e.dequeue(1, 60000, "q")         // token 2
+		if r := withReq("i:1", "settle", "e2", "0", "2", "1", "r00", "0", "", "60000"); r[0] != "lost" {
+			t.Fatalf("settle in another epoch %v, want {lost}", r)
+		}
+		for i := range 2 {
+			if r := withReq("i:2", "settle", "e1", "0", "2", "1", "r00", "0", "", "60000"); num(t, r[0]) != 1 {
+				t.Fatalf("settle %d in the current epoch %v, want 1", i, r)
+			}
+		}
+		if err := e.c.Del(context.Background(), e.key(KeyEpoch)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r := withReq("i:3", "enqueue", "q", "0", "0", "0", "0", pre("b", 3, false), "b", "e3", "60000")
+		if len(r) != 3 || r[2] != "e3" || e.get(KeyEpoch) != "e3" {
+			t.Fatalf("enqueue without an epoch %v, epoch %q, want e3", r, e.get(KeyEpoch))
+		}
+	})
+}
