@@ -15,8 +15,9 @@ import (
 )
 
 // BenchmarkCommandsPerTask counts the Redis commands a task costs the server in
-// the one-task-per-call cycle (Enqueue, Dequeue, Settle with an answer, one call
-// each), from INFO commandstats after CONFIG RESETSTAT on a server of its own.
+// the cycle of Enqueue, Dequeue and Settle with an answer, one call each for one
+// task or for a batch of 100, from INFO commandstats after CONFIG RESETSTAT on a
+// server of its own.
 // It reports the calls the client sends (top/task: FCALL or EVALSHA), every
 // command the server ran, the scripts' redis.call()s included (cmds/task), and
 // with -v the commands by name. The figures do not move with machine load. Run
@@ -29,63 +30,76 @@ func BenchmarkCommandsPerTask(b *testing.B) {
 	ctx := context.Background()
 	for _, path := range []string{"functions", "evalsha"} {
 		for _, track := range []bool{true, false} {
-			b.Run(fmt.Sprintf("path=%s/jobs=%v", path, track), func(b *testing.B) {
-				rb, err := New(client, Options{Prefix: testPrefix(), NoFunctions: path == "evalsha"})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer rb.Close()
-				n, err := rb.Namespace("cost")
-				if err != nil {
-					b.Fatal(err)
-				}
-				one := func(i int) {
-					p := backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{message(i)}}
-					if track {
-						p.TrackJobs, p.JobTTL = true, time.Hour
-					}
-					if _, err := n.Enqueue(ctx, p); err != nil {
+			for _, batch := range []int{1, 100} {
+				b.Run(fmt.Sprintf("path=%s/jobs=%v/batch=%d", path, track, batch), func(b *testing.B) {
+					rb, err := New(client, Options{Prefix: testPrefix(), NoFunctions: path == "evalsha"})
+					if err != nil {
 						b.Fatal(err)
 					}
-					res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
-					if err != nil || len(res.Leases) != 1 {
-						b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
+					defer rb.Close()
+					n, err := rb.Namespace("cost")
+					if err != nil {
+						b.Fatal(err)
 					}
-					l := res.Leases[0]
-					out, err := n.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{{
-						LeaseRef: ref(l), Action: backend.Ack,
-						Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}}})
-					if err != nil || out[0] != backend.SettleDone {
-						b.Fatalf("settle: %v %v", out, err)
+					one := func(i int) {
+						p := backend.EnqueueParams{Queue: "q", Tasks: make([]backend.Message, batch)}
+						for j := range batch {
+							p.Tasks[j] = message(i*batch + j)
+						}
+						if track {
+							p.TrackJobs, p.JobTTL = true, time.Hour
+						}
+						if _, err := n.Enqueue(ctx, p); err != nil {
+							b.Fatal(err)
+						}
+						res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: batch, Lease: time.Minute})
+						if err != nil || len(res.Leases) != batch {
+							b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
+						}
+						items := make([]backend.Settlement, batch)
+						for j, l := range res.Leases {
+							items[j] = backend.Settlement{LeaseRef: ref(l), Action: backend.Ack,
+								Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}
+						}
+						out, err := n.Settle(ctx, backend.SettleParams{Items: items})
+						if err != nil {
+							b.Fatalf("settle: %v", err)
+						}
+						for _, r := range out {
+							if r != backend.SettleDone {
+								b.Fatalf("settle: %v", out)
+							}
+						}
 					}
-				}
-				one(0) // loads the scripts
-				if err := client.ConfigResetStat(ctx).Err(); err != nil {
-					b.Fatal(err)
-				}
-				i := 0
-				for b.Loop() {
-					i++
-					one(i)
-				}
-				stats := commandStats(b, client)
-				var top, all int64
-				var names []string
-				for name, calls := range stats {
-					switch name {
-					case "config|resetstat", "info":
-						continue
-					case "fcall", "fcall_ro", "evalsha", "evalsha_ro", "eval", "eval_ro":
-						top += calls
+					one(0) // loads the scripts
+					if err := client.ConfigResetStat(ctx).Err(); err != nil {
+						b.Fatal(err)
 					}
-					all += calls
-					names = append(names, fmt.Sprintf("%s=%.2f", name, float64(calls)/float64(b.N)))
-				}
-				sort.Strings(names)
-				b.Logf("commands per task: %s", strings.Join(names, " "))
-				b.ReportMetric(float64(top)/float64(b.N), "top/task")
-				b.ReportMetric(float64(all)/float64(b.N), "cmds/task")
-			})
+					i := 0
+					for b.Loop() {
+						i++
+						one(i)
+					}
+					stats := commandStats(b, client)
+					var top, all int64
+					var names []string
+					for name, calls := range stats {
+						switch name {
+						case "config|resetstat", "info":
+							continue
+						case "fcall", "fcall_ro", "evalsha", "evalsha_ro", "eval", "eval_ro":
+							top += calls
+						}
+						all += calls
+						names = append(names, fmt.Sprintf("%s=%.2f", name, float64(calls)/float64(b.N*batch)))
+					}
+					sort.Strings(names)
+					b.Logf("commands per task: %s", strings.Join(names, " "))
+					tasks := float64(b.N * batch)
+					b.ReportMetric(float64(top)/tasks, "top/task")
+					b.ReportMetric(float64(all)/tasks, "cmds/task")
+				})
+			}
 		}
 	}
 }
