@@ -19,8 +19,9 @@ import (
 // task or for a batch of 100, from INFO commandstats after CONFIG RESETSTAT on a
 // server of its own.
 // It reports the calls the client sends (top/task: FCALL or EVALSHA), every
-// command the server ran, the scripts' redis.call()s included (cmds/task), and
-// with -v the commands by name. The figures do not move with machine load. Run
+// command the server ran, the scripts' redis.call()s included (cmds/task), the
+// server's CPU time (server-µs/task, from INFO cpu, its idle work included), and
+// with -v the commands by name. Counts do not move with machine load. Run
 //
 //	go test -run '^$' -bench CommandsPerTask -v ./redisbackend/
 func BenchmarkCommandsPerTask(b *testing.B) {
@@ -75,11 +76,13 @@ func BenchmarkCommandsPerTask(b *testing.B) {
 					if err := client.ConfigResetStat(ctx).Err(); err != nil {
 						b.Fatal(err)
 					}
+					cpu0 := serverCPU(b, client)
 					i := 0
 					for b.Loop() {
 						i++
 						one(i)
 					}
+					cpu := serverCPU(b, client) - cpu0
 					stats := commandStats(b, client)
 					var top, all int64
 					var names []string
@@ -98,6 +101,7 @@ func BenchmarkCommandsPerTask(b *testing.B) {
 					tasks := float64(b.N * batch)
 					b.ReportMetric(float64(top)/tasks, "top/task")
 					b.ReportMetric(float64(all)/tasks, "cmds/task")
+					b.ReportMetric(cpu.Seconds()*1e6/tasks, "server-µs/task")
 				})
 			}
 		}
@@ -124,4 +128,25 @@ func commandStats(b *testing.B, c *redis.Client) map[string]int64 {
 		out[name] = n
 	}
 	return out
+}
+
+// serverCPU returns the server's CPU time so far, user and system.
+func serverCPU(b *testing.B, c *redis.Client) time.Duration {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO cpu line %q: %v", line, err)
+				}
+				sum += x
+			}
+		}
+	}
+	return time.Duration(sum * float64(time.Second))
 }
