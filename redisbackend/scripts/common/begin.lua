@@ -6,7 +6,8 @@
 --   KEYS[2] delayed  zset    due ms -> pad(id) .. pack(queue) .. blob
 --   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline
 --   KEYS[4] lease    hash    lease group -> how many live leases it holds
---   KEYS[5] stats    hash    counters, and per queue l:<q> leased, d:<q> delayed, x:<q> dead
+--   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead,
+--                            ix when the key index is kept, due (see The due time)
 --   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
