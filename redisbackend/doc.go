@@ -8,7 +8,9 @@
 //
 // Every state change is one Lua script (scripts/*.lua), so a crash or a lost
 // connection never leaves half a change. Each script opens with a comment listing
-// its KEYS and ARGV, and runs the housekeeping of backend/doc.go first. Lease
+// its KEYS and ARGV, and runs the housekeeping of backend/doc.go first: one read
+// of the namespace's next due time (the stats field "due", never later than the
+// first delayed task or lease deadline) tells whether there is any to do. Lease
 // deadlines, delays, enqueue times and TTLs come from the server's TIME inside the
 // script, never from the host, so hosts with skewed clocks behave (S7.3).
 //

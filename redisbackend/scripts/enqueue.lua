@@ -65,6 +65,7 @@ end
 if delay > 0 then
   many('ZADD', K_DELAYED, items, 2)
   bump(ST_DELAYED .. q, n)
+  note_event(now_up + delay)
   new_event(K_DELAYED, items[2])
 else
   -- One LPUSH of many puts them in the order of as many LPUSHes: the last first.

@@ -112,12 +112,15 @@ const DeadFields = 5
 const Chunk = 1000
 
 // The stats hash holds the counters and, per queue q, StatLeased+q, StatDelayed+q
-// and StatDead+q; StatIndexed is set once the namespace keeps the key index.
+// and StatDead+q; StatIndexed is set once the namespace keeps the key index, and
+// StatDue holds a time no later than the namespace's next event, which gates
+// housekeeping (scripts/common/begin.lua, note_event).
 const (
 	StatLeased  = "l:"
 	StatDelayed = "d:"
 	StatDead    = "x:"
 	StatIndexed = "ix"
+	StatDue     = "due"
 )
 
 // constants are the names Lua knows the layout by, in the order of the prelude.
@@ -156,6 +159,7 @@ var constants = []struct {
 	{"ST_DELAYED", StatDelayed, ""},
 	{"ST_DEAD", StatDead, ""},
 	{"ST_INDEXED", StatIndexed, ""},
+	{"ST_DUE", StatDue, ""},
 }
 
 // Prelude returns the Lua that defines the layout, one local per constant, which

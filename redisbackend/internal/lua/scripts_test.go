@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -290,6 +291,215 @@ func TestInspectionReadOnly(t *testing.T) {
 		e.run("reclaim", "")
 		if r := e.run("stats", "q"); num(t, r[3]) != 3 || num(t, r[4]) != 1 || num(t, r[5]) != 0 || num(t, r[6]) != 1 {
 			t.Errorf("stats after housekeeping %v, want 3 1 0 1", r)
+		}
+	})
+}
+
+// idArg is a task ID as an ack passes it: one byte of its length, then the ID.
+func idArg(id string) string { return string(rune(len(id))) + id }
+
+// TestSettle: an ack with an answer writes the answer and removes the lease
+// record and its group; releases go to the head, the tail or the delayed set; a
+// release that uses up the attempts dead-letters; a lost token changes nothing.
+func TestSettle(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		// Tasks 1..4, then tokens 5..8 for tasks 1..4 in order.
+		e.enqueue("q", 0, false, 2, "a", "b", "c", "d")
+		r := e.dequeue(4, 60000, "q")
+		if num(t, r[5]) != 4 || num(t, r[7]) != 4 {
+			t.Fatalf("dequeue %v, want tokens 5..8", r)
+		}
+		e.enqueue("q", 0, false, 2, "e") // task 9 waits in q
+		// Ack token 5 (task 1) with an answer; release token 6 (task 2) to the
+		// tail keeping the attempt, token 7 (task 3) to the head, token 8 (task 4)
+		// delayed 5s; token 99 is lost.
+		r = e.run("settle", "e1", "10",
+			"0", "60000", "", "2", "5", idArg("1"), "160000:v", "99", idArg("1"), "",
+			"6", "2", "r11", "0", "", "7", "3", "r00", "0", "oops", "8", "4", "r00", "5000", "", "")
+		want := []int64{1, 0, 1, 1, 1}
+		if len(r) != len(want) {
+			t.Fatalf("settle %v, want %v", r, want)
+		}
+		for i, w := range want {
+			if num(t, r[i]) != w {
+				t.Fatalf("settle %v, want %v", r, want)
+			}
+		}
+		if v := e.get(KeyAnswer + digestOf("a")); v != "160000:v" {
+			t.Errorf("answer of a %q, want 160000:v", v)
+		}
+		if recs := e.hash(KeyRecords + "0"); len(recs) != 0 {
+			t.Errorf("lease records %v, want none", recs)
+		}
+		if e.exists(KeyLease) || e.exists(KeyLeases) {
+			t.Errorf("lease groups %v left", e.hash(KeyLease))
+		}
+		list := e.list(KeyQueue + "q")
+		if len(list) != 3 {
+			t.Fatalf("queue holds %d, want 3, 9, 2", len(list))
+		}
+		for i, w := range []struct {
+			id      string
+			attempt int
+		}{{"3", 1}, {"9", 0}, {"2", 0}} {
+			if b := parseBlob(t, list[i]); b.id != w.id || b.attempt != w.attempt {
+				t.Errorf("queue[%d] %+v, want task %s at attempt %d", i, b, w.id, w.attempt)
+			}
+		}
+		if z := e.zset(KeyDelayed); len(z) != 1 || int64(z[0].Score) < e.serverMS()+4000 {
+			t.Errorf("delayed %v, want task 4 due in 5s", z)
+		}
+		st := e.hash(KeyStats)
+		if st[StatLeased+"q"] != "0" || st["acked"] != "1" || st["released"] != "3" || st[StatDelayed+"q"] != "1" {
+			t.Errorf("stats %v", st)
+		}
+
+		// Task 3 is at attempt 1 of 2: a release dead-letters it.
+		r = e.dequeue(1, 60000, "q")
+		tok := fmt.Sprint(num(t, r[5]) + 1)
+		if r := e.run("settle", "e1", "0", tok, "3", "r00", "0", "boom", ""); num(t, r[0]) != 2 {
+			t.Fatalf("release at max attempts %v, want 2 (dead)", r)
+		}
+		dead := e.hash(KeyDead)
+		if rec, ok := dead["3"]; !ok || rec[:len(packed("q", "boom"))] != packed("q", "boom") {
+			t.Errorf("dead %v, want task 3 dead of boom", dead)
+		}
+
+		before := e.snapshot()
+		if r := e.run("settle", "e1", "0", tok, "3", "r00", "0", "", ""); num(t, r[0]) != 0 {
+			t.Errorf("settle of a settled token %v, want 0", r)
+		}
+		if r := e.run("settle", "e2", "0", tok, "3", "d", "0", "", ""); r[0] != "lost" {
+			t.Errorf("settle in another epoch %v, want {lost}", r)
+		}
+		sameKeys(t, "lost settles", before, e.snapshot())
+	})
+}
+
+// TestExtend: extend moves a live lease's record and group to the new deadline
+// and leaves a lost one alone.
+func TestExtend(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.enqueue("q", 0, false, 3, "a", "b")
+		r := e.dequeue(2, 30000, "q") // tokens 3 and 4
+		old := num(t, r[1])
+		r = e.run("extend", "e1", "90000", "3", "1", "77", "1", "")
+		if len(r) != 3 || num(t, r[2]) != 0 {
+			t.Fatalf("extend %v, want {now, deadline, 0}", r)
+		}
+		d := num(t, r[1])
+		if d < old+59000 {
+			t.Fatalf("new deadline %d, want about 60s past %d", d, old)
+		}
+		recs := e.hash(KeyRecords + "0")
+		if rec := parseRecord(t, recs["3"]); rec.deadline != d || parseBlob(t, rec.blob).id != "1" {
+			t.Errorf("lease 3 %+v, want deadline %d", rec, d)
+		}
+		if rec := parseRecord(t, recs["4"]); rec.deadline != old {
+			t.Errorf("lease 4 %+v, want its deadline %d", rec, old)
+		}
+		g := e.hash(KeyLease)
+		gOld, gNew := fmt.Sprintf("%0*d@%d", Pad, 0, old), fmt.Sprintf("%0*d@%d", Pad, 0, d)
+		if len(g) != 2 || g[gOld] != "1" || g[gNew] != "1" {
+			t.Errorf("lease groups %v, want %s and %s at 1", g, gOld, gNew)
+		}
+		if z := e.zset(KeyLeases); len(z) != 2 || int64(z[1].Score) != d {
+			t.Errorf("leases %v", z)
+		}
+
+		before := e.snapshot()
+		if r := e.run("extend", "e1", "90000", "4", "9", ""); num(t, r[1]) != 0 {
+			t.Errorf("extend with the wrong task ID %v, want 0", r)
+		}
+		if r := e.run("extend", "e2", "90000", "4", "2", ""); r[0] != "lost" {
+			t.Errorf("extend in another epoch %v, want {lost}", r)
+		}
+		sameKeys(t, "lost extends", before, e.snapshot())
+	})
+}
+
+// TestDueGate: housekeeping runs only once the stats field ST_DUE has come, so
+// every event added earlier than it lowers it: a delayed task, a release with a
+// delay and an extend to a shorter lease are each promoted or reclaimed on time
+// while a later lease holds the field.
+func TestDueGate(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		due := func() int64 {
+			t.Helper()
+			v, err := strconv.ParseInt(e.hash(KeyStats)[StatDue], 10, 64)
+			if err != nil {
+				t.Fatalf("stats %v: no due time", e.hash(KeyStats))
+			}
+			return v
+		}
+		e.enqueue("q", 0, false, 3, "a", "b") // tasks 1, 2
+		r := e.dequeue(1, 60000, "q")         // token 3
+		if d := num(t, r[1]); due() != d {
+			t.Fatalf("due %d, want the lease's deadline %d", due(), d)
+		}
+		e.enqueue("q", 20, false, 3, "c") // task 4, due in 20ms
+		if d := due(); d > e.serverMS()+21 {
+			t.Fatalf("due %d after a delayed enqueue, want within 20ms", d)
+		}
+		e.pass(30 * time.Millisecond)
+		// The delayed task goes to the head: it comes before task 2.
+		if r := e.dequeue(1, 20, "q"); parseBlob(t, r[8].(string)).id != "4" {
+			t.Fatalf("dequeue %v, want the promoted task 4", r)
+		}
+		e.pass(30 * time.Millisecond)
+		// Task 4's 20ms lease (token 5) has expired: it is reclaimed to the head.
+		if r := e.dequeue(1, 60000, "q"); parseBlob(t, r[8].(string)).id != "4" {
+			t.Fatalf("dequeue %v, want the reclaimed task 4", r)
+		}
+		// Extending token 3 to 20ms brings its deadline before the other leases'.
+		if r := e.run("extend", "e1", "20", "3", "1", ""); num(t, r[1]) == 0 {
+			t.Fatalf("extend %v", r)
+		}
+		e.pass(30 * time.Millisecond)
+		if r := e.dequeue(1, 60000, "q"); parseBlob(t, r[8].(string)).id != "1" {
+			t.Fatalf("dequeue %v, want the reclaimed task 1", r)
+		}
+		// A release with a delay lowers the due time too: token 7 holds task 1.
+		if r := e.run("settle", "e1", "0", "7", "1", "r01", "20", "", ""); num(t, r[0]) != 1 {
+			t.Fatalf("release %v", r)
+		}
+		e.pass(30 * time.Millisecond)
+		if r := e.dequeue(1, 60000, "q"); parseBlob(t, r[8].(string)).id != "1" {
+			t.Fatalf("dequeue %v, want task 1 back from its delay", r)
+		}
+	})
+}
+
+// TestRequestEpoch: under a request key (KEYS[11]), which req_check reads with
+// the epoch in one MGET, a settle in another epoch is lost, one in the current
+// epoch is done, and a resend of it returns its first outcome; an enqueue into
+// a namespace whose epoch key is gone stores a new one.
+func TestRequestEpoch(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		withReq := func(req string, name string, args ...any) []any {
+			t.Helper()
+			v, err := e.call(name, false, append(append([]string(nil), e.keys...), e.key(req)), args...)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return list(t, v)
+		}
+		e.enqueue("q", 0, false, 3, "a") // task 1
+		e.dequeue(1, 60000, "q")         // token 2
+		if r := withReq("i:1", "settle", "e2", "0", "2", "1", "r00", "0", "", "60000"); r[0] != "lost" {
+			t.Fatalf("settle in another epoch %v, want {lost}", r)
+		}
+		for i := range 2 {
+			if r := withReq("i:2", "settle", "e1", "0", "2", "1", "r00", "0", "", "60000"); num(t, r[0]) != 1 {
+				t.Fatalf("settle %d in the current epoch %v, want 1", i, r)
+			}
+		}
+		if err := e.c.Del(context.Background(), e.key(KeyEpoch)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r := withReq("i:3", "enqueue", "q", "0", "0", "0", "0", pre("b", 3, false), "b", "e3", "60000")
+		if len(r) != 3 || r[2] != "e3" || e.get(KeyEpoch) != "e3" {
+			t.Fatalf("enqueue without an epoch %v, epoch %q, want e3", r, e.get(KeyEpoch))
 		}
 	})
 }

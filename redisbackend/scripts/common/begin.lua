@@ -6,7 +6,8 @@
 --   KEYS[2] delayed  zset    due ms -> pad(id) .. pack(queue) .. blob
 --   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline
 --   KEYS[4] lease    hash    lease group -> how many live leases it holds
---   KEYS[5] stats    hash    counters, and per queue l:<q> leased, d:<q> delayed, x:<q> dead
+--   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead,
+--                            ix when the key index is kept, due (see The due time)
 --   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
@@ -24,7 +25,9 @@
 -- which every script calls first.
 local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
 local K_EPOCH, K_REQ, req_ttl
+local ep_read -- the epoch key's value once read in this call (false: none), or nil
 local ix_kept -- indexed()'s answer, once asked
+local due_at  -- the stats field ST_DUE as a number, once read (see note_event)
 local now_s   -- now_ms() as a string
 -- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
 -- from it, so that a lease or a delay never ends before its full duration has
@@ -43,8 +46,8 @@ local function begin(keys, ro)
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
-  ix_kept, now_s = nil, nil
-  K_EPOCH, K_REQ, req_ttl = keys[10], keys[11], nil
+  ix_kept, now_s, due_at = nil, nil, nil
+  K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
 
@@ -103,6 +106,31 @@ end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
 
+-- The due time. The stats field ST_DUE holds a time no later than any delayed
+-- task's due time or lease group's deadline, NO_EVENT when the namespace has
+-- neither: housekeeping does its work only once that time has come, and then sets
+-- the field from the delayed and leases zsets again. Removing an event leaves the
+-- field early, which costs one round of housekeeping that finds nothing; adding
+-- one earlier than the field lowers it (note_event). A missing field (a new
+-- namespace, a stats hash lost) counts as due, so housekeeping runs and sets it.
+local NO_EVENT = 9007199254740992 -- 2^53 ms: never
+
+-- read_due reads the field, with ST_INDEXED in the same call (indexed()).
+local function read_due()
+  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED)
+  due_at = tonumber(r[1]) or -1
+  if ix_kept == nil then ix_kept = r[2] ~= false end
+end
+
+-- note_event keeps the field no later than t, the time of an event just added.
+local function note_event(t)
+  if due_at == nil then read_due() end
+  if t < due_at then
+    due_at = t
+    redis.call('HSET', K_STATS, ST_DUE, itoa(t))
+  end
+end
+
 -- queue_key names queue q's list. DESIGN's exception: built from the prefix,
 -- because which queues a call touches is known only inside the script
 -- (housekeeping puts tasks back in the queues their records name).
@@ -134,20 +162,27 @@ end
 -- the epoch on the way out, splits it off on the way in and passes it once per
 -- call, and a call whose epoch is not the current one names nothing.
 
+-- The epoch key is read at most once a call: with the request key, by req_check,
+-- or on first use.
+local function epoch_get()
+  if ep_read == nil then ep_read = redis.call('GET', K_EPOCH) end
+  return ep_read
+end
+
 -- epoch returns the current epoch, or '' when there is none.
-local function epoch() return redis.call('GET', K_EPOCH) or '' end
+local function epoch() return epoch_get() or '' end
 
 -- epoch_is tells whether e is the current epoch.
-local function epoch_is(e) return e ~= '' and redis.call('GET', K_EPOCH) == e end
+local function epoch_is(e) return e ~= '' and epoch_get() == e end
 
 -- take_seq takes n numbers from the sequence and returns the first minus one and
 -- their epoch; cand is the epoch to store when a new one is needed.
 local function take_seq(n, cand)
   local last = redis.call('INCRBY', K_SEQ, itoa(n))
-  local e = last ~= n and redis.call('GET', K_EPOCH)
+  local e = last ~= n and epoch_get()
   if not e then
     redis.call('SET', K_EPOCH, cand)
-    e = cand
+    e, ep_read = cand, cand
   end
   return last - n, e
 end
@@ -157,11 +192,14 @@ end
 -- KEYS[11], unique to the call, and pass how long to keep it (ms) as its last
 -- argument. req_check, called before any write, returns the outcome a run of the
 -- same request stored, or nil; req_done stores this run's outcome. Without a
--- request key both do nothing.
+-- request key both do nothing. req_check reads the epoch in the same call, as
+-- most scripts that take a request key read it too.
 local function req_check(ttl)
   if not K_REQ or ttl == '' then return nil end
   req_ttl = ttl
-  return redis.call('GET', K_REQ) or nil
+  local r = redis.call('MGET', K_REQ, K_EPOCH)
+  ep_read = r[2]
+  return r[1] or nil
 end
 local function req_done(outcome)
   if req_ttl then redis.call('SET', K_REQ, outcome, 'PX', req_ttl) end

@@ -43,6 +43,7 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
   if delay > 0 then
     local m = pad16(tonumber(blob_id(b))) .. pack(q) .. b
     redis.call('ZADD', K_DELAYED, itoa(now_up + delay), m)
+    note_event(now_up + delay)
     bump(ST_DELAYED .. q, 1)
     new_event(K_DELAYED, m)
   elseif at_tail then
@@ -55,9 +56,12 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
 end
 
 -- housekeep promotes due delayed tasks, then reclaims expired leases, at most
--- HK_BATCH of each, and returns how many leases it reclaimed.
+-- HK_BATCH of each, and returns how many leases it reclaimed. It does nothing
+-- before the due time (note_event), and sets it again when it has run.
 local function housekeep(now)
   if read_only then return 0 end
+  if due_at == nil then read_due() end
+  if due_at > now then return 0 end
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now_s, 'LIMIT', '0', HK_BATCH_S)
   for _, m in ipairs(due) do
     redis.call('ZREM', K_DELAYED, m)
@@ -90,6 +94,15 @@ local function housekeep(now)
     else
       group_sub(bk, d, n)
     end
+  end
+  local first = NO_EVENT
+  for _, k in ipairs({K_DELAYED, K_LEASES}) do
+    local r = redis.call('ZRANGE', k, '0', '0', 'WITHSCORES')
+    if r[2] and tonumber(r[2]) < first then first = tonumber(r[2]) end
+  end
+  if first ~= due_at then
+    due_at = first
+    redis.call('HSET', K_STATS, ST_DUE, itoa(first))
   end
   return reclaimed
 end

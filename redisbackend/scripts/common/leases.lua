@@ -32,7 +32,10 @@ end
 local function group_add(bk, d, n)
   local ds = itoa(d)
   local g = pad16(bk) .. '@' .. ds
-  if redis.call('HINCRBY', K_LEASE, g, itoa(n)) == n then redis.call('ZADD', K_LEASES, ds, g) end
+  if redis.call('HINCRBY', K_LEASE, g, itoa(n)) == n then
+    redis.call('ZADD', K_LEASES, ds, g)
+    note_event(d)
+  end
   return g
 end
 -- group_sub counts n leases fewer in bucket bk with deadline d, and forgets the
