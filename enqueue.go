@@ -125,6 +125,6 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 	}
 	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]string, error) {
 		c.runEnqueueHooks(ctx, &p)
-		return c.h.Enqueue(ctx, p)
+		return c.enqueueGrouped(ctx, p)
 	})
 }
