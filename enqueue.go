@@ -80,7 +80,8 @@ func (c *Client) Enqueue(ctx context.Context, queue string, payload []byte, opts
 
 // EnqueueBatch adds several tasks to queue, all or nothing (S2.3), and returns their
 // IDs in order. The options apply to every message; a message's own Key, Type and
-// Headers win over them.
+// Headers win over them. Calls made at the same time may share one backend call
+// (see Coalesce); each stays all or nothing for its caller.
 func (c *Client) EnqueueBatch(ctx context.Context, queue string, msgs []Message, opts ...EnqueueOption) ([]string, error) {
 	return c.enqueue(ctx, "enqueue batch", queue, msgs, opts)
 }
