@@ -83,7 +83,8 @@ func (c *Client) Enqueue(ctx context.Context, queue string, payload []byte, opts
 
 // EnqueueBatch adds several tasks to queue, all or nothing (S2.3), and returns their
 // IDs in order. The options apply to every message; a message's own Key, Type and
-// Headers win over them.
+// Headers win over them. Calls made at the same time may share one backend call
+// (see Coalesce); each stays all or nothing for its caller.
 func (c *Client) EnqueueBatch(ctx context.Context, queue string, msgs []Message, opts ...EnqueueOption) ([]string, error) {
 	return c.enqueue(ctx, "enqueue batch", queue, msgs, opts)
 }
@@ -134,6 +135,6 @@ func (c *Client) enqueue(ctx context.Context, op, queue string, msgs []Message, 
 	}
 	return run(c, ctx, op, &p, 0, func(ctx context.Context) ([]string, error) {
 		c.runEnqueueHooks(ctx, &p)
-		return c.h.Enqueue(ctx, p)
+		return c.enqueueGrouped(ctx, p)
 	})
 }

@@ -44,6 +44,7 @@ type config struct {
 	trackJobs   bool
 	jobTTL      time.Duration
 	maxPayload  int
+	noCoalesce  bool // see Coalesce
 
 	enqueueHooks []EnqueueHook // see OnEnqueue
 }

@@ -60,12 +60,13 @@ const (
 
 // Client is a namespace of a backend. It is safe for concurrent use.
 type Client struct {
-	b     backend.Backend
-	h     backend.Namespace // the namespace's handle: every call runs on it
-	ns    string
-	cfg   config
-	clock clock.Clock // the backend's, or the host's: Dequeue waits for Next on it
-	waits waiters
+	b      backend.Backend
+	h      backend.Namespace // the namespace's handle: every call runs on it
+	ns     string
+	cfg    config
+	clock  clock.Clock // the backend's, or the host's: Dequeue waits for Next on it
+	waits  waiters
+	groups enqueueGroups // see Coalesce
 }
 
 // New returns a client for a namespace of b. The namespace may hold any bytes but
