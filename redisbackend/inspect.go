@@ -61,7 +61,7 @@ func (n *namespace) Peek(ctx context.Context, p backend.PeekParams) ([]backend.T
 		return nil, err
 	}
 	off, cnt := window(p.Offset, p.Count)
-	r, err := n.b.run(ctx, scriptPeek, n.k.all, p.Queue, off, cnt)
+	r, err := n.b.run(ctx, scriptPeek, n.k.with("", n.k.queue(p.Queue)), p.Queue, off, cnt)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (n *namespace) Job(ctx context.Context, p backend.JobParams) (backend.Job, 
 	if !ok {
 		return backend.Job{}, backend.ErrNotFound
 	}
-	r, err := n.b.run(ctx, scriptJob, n.k.all, id, epoch)
+	r, err := n.b.run(ctx, scriptJob, n.k.with("", n.k.job(id)), id, epoch)
 	if err != nil {
 		return backend.Job{}, err
 	}

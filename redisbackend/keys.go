@@ -33,6 +33,7 @@ func (k *nsKeys) with(req string, extra ...string) []string {
 }
 
 func (k *nsKeys) answer(key string) string   { return k.prefix + lua.KeyAnswer + string(digest(key)) }
+func (k *nsKeys) queue(q string) string      { return k.prefix + lua.KeyQueue + q }
 func (k *nsKeys) job(id string) string       { return k.prefix + lua.KeyJob + id }
 func (k *nsKeys) limiter(name string) string { return k.prefix + lua.KeyLimiter + name }
 

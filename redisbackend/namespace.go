@@ -65,7 +65,7 @@ func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]str
 		}
 	}
 	args = append(args, newEpoch())
-	r, err := n.b.runReq(ctx, scriptEnqueue, n.k, args)
+	r, err := n.b.runReq(ctx, scriptEnqueue, n.k, args, n.k.queue(p.Queue))
 	if r == nil { // else err is nil or ErrNotReplicated
 		return nil, err
 	}
@@ -101,8 +101,10 @@ func (n *namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backe
 	}
 	args := make([]any, 0, 4+len(p.Queues))
 	args = append(args, p.Count, durMS(p.Lease))
-	for _, q := range p.Queues {
+	qkeys := make([]string, len(p.Queues)) // KEYS[12..], one per queue
+	for i, q := range p.Queues {
 		args = append(args, q)
+		qkeys[i] = n.k.queue(q)
 	}
 	args = append(args, newEpoch())
 	dctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
@@ -111,7 +113,7 @@ func (n *namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backe
 	}
 	defer cancel()
 	for { // more than one round only when a round stopped at its dedupe cap
-		r, err := n.b.runReq(dctx, scriptDequeue, n.k, args)
+		r, err := n.b.runReq(dctx, scriptDequeue, n.k, args, qkeys...)
 		var more bool
 		if err == nil {
 			more, err = decodeDequeue(r, &res)

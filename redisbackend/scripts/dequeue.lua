@@ -1,6 +1,9 @@
 -- dequeue: lease up to a count of tasks from queues in priority order, dropping
 -- tasks whose key has an answer (and refreshing that answer's TTL).
--- KEYS: the common keys (common/begin.lua).
+-- KEYS: the common keys (common/begin.lua), the optional request key KEYS[11]
+-- (else the prefix key, untouched), then the queues' lists in the order of
+-- ARGV[3..]: KEYS[12] is ARGV[3]'s. The keys housekeeping, dedupe and lease
+-- records touch are built from the prefix: which ones depends on what it finds.
 -- ARGV[1] count  ARGV[2] lease ms  ARGV[3..] queue names
 -- ARGV[#ARGV - 1] an epoch for a new sequence  ARGV[#ARGV] request TTL ms or ""
 -- Returns {now ms, deadline ms, deduped, ms to the next event or -1 (always -1
@@ -46,7 +49,7 @@ local tq, tb = {}, {} -- queue and blob per lease, in delivery order
 local pa = P .. KS_ANSWER -- answer keys as answer_key builds them, and why
 for i = 3, #ARGV do
   local q = ARGV[i]
-  local qk = queue_key(q)
+  local qk = KEYS[i + 9] -- ARGV[i]'s list
   while got < count and deduped < DEDUPE_CAP do
     -- Pop what is still wanted, at most DEDUPE_CAP - deduped so that the cap holds
     -- even if every popped task is dropped, and at most CHUNK at a time.

@@ -1,5 +1,7 @@
 -- enqueue: add tasks to one queue, all or nothing.
--- KEYS: the common keys (common/begin.lua).
+-- KEYS: the common keys (common/begin.lua), the optional request key KEYS[11]
+-- (else the prefix key, untouched), KEYS[12] the queue's list. The job records'
+-- keys are built from the prefix (job_key): their IDs are taken here.
 -- ARGV[1] queue name        ARGV[2] "1" to push at the head
 -- ARGV[3] delay ms (0: now) ARGV[4] "1" for a unique enqueue
 -- ARGV[5] job TTL ms, or "0" when jobs are not tracked
@@ -69,7 +71,7 @@ if delay > 0 then
   new_event(K_DELAYED, items[2])
 else
   -- One LPUSH of many puts them in the order of as many LPUSHes: the last first.
-  many(at_head and 'LPUSH' or 'RPUSH', queue_key(q), items, 1)
+  many(at_head and 'LPUSH' or 'RPUSH', KEYS[12], items, 1)
   wake(q, n)
 end
 bump('enqueued', n)

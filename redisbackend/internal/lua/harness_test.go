@@ -132,6 +132,30 @@ func (e *env) runAnswer(name, d string, args ...any) []any {
 	return list(e.t, v)
 }
 
+// runWith runs a script that takes keys of its own after the namespace's: KEYS[11]
+// the request key's place (the prefix key, never touched), then extra from
+// KEYS[12] on.
+func (e *env) runWith(name string, extra []string, args ...any) []any {
+	e.t.Helper()
+	keys := append(append(append([]string(nil), e.keys...), e.keys[8]), extra...)
+	v, err := e.call(name, false, keys, args...)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	return list(e.t, v)
+}
+
+// runROWith is runRO for a script that takes keys of its own (runWith).
+func (e *env) runROWith(name string, extra []string, args ...any) []any {
+	e.t.Helper()
+	keys := append(append(append([]string(nil), e.keys...), e.keys[8]), extra...)
+	v, err := e.call(name, e.mr == nil, keys, args...)
+	if err != nil {
+		e.t.Fatalf("%s read-only: %v", name, err)
+	}
+	return list(e.t, v)
+}
+
 // runRO runs a namespace script read-only: on a real server by EVAL_RO or
 // FCALL_RO. miniredis counts TIME as a write there, so on it the script runs by
 // EVAL, and only comparing the keys before and after shows that it wrote nothing.
@@ -425,7 +449,7 @@ func (e *env) enqueue(q string, delayMS int, unique bool, max int, keys ...strin
 		args = append(args, pre(k, max, false), k)
 	}
 	args = append(args, "e1", "")
-	r := e.run("enqueue", args...)
+	r := e.runWith("enqueue", []string{e.key(KeyQueue + q)}, args...)
 	if len(r) != 3 {
 		e.t.Fatalf("enqueue reply %v", r)
 	}
@@ -436,10 +460,12 @@ func (e *env) enqueue(q string, delayMS int, unique bool, max int, keys ...strin
 func (e *env) dequeue(count int, leaseMS int, queues ...string) []any {
 	e.t.Helper()
 	args := []any{strconv.Itoa(count), strconv.Itoa(leaseMS)}
+	var keys []string
 	for _, q := range queues {
 		args = append(args, q)
+		keys = append(keys, e.key(KeyQueue+q))
 	}
-	return e.run("dequeue", append(args, "e1", "")...)
+	return e.runWith("dequeue", keys, append(args, "e1", "")...)
 }
 
 func flag(v bool) string {

@@ -17,7 +17,7 @@ import (
 func TestEnqueue(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		now := e.serverMS()
-		r := e.run("enqueue", "q", "0", "0", "1", "60000",
+		r := e.runWith("enqueue", []string{e.key(KeyQueue + "q")}, "q", "0", "0", "1", "60000",
 			pre("a", 3, true), "rest-a", "type-a", pre("b", 3, true), "rest-b", "type-b", "e1", "")
 		if len(r) != 3 || num(t, r[1]) != 0 || r[2] != "e1" {
 			t.Fatalf("reply %v, want {now, 0, e1}", r)
@@ -53,7 +53,7 @@ func TestEnqueue(t *testing.T) {
 		}
 
 		before := e.snapshot()
-		if r := e.run("enqueue", "q", "0", "0", "1", "0", pre("b", 3, false), "b", "e1", ""); r[0] != "dup" {
+		if r := e.runWith("enqueue", []string{e.key(KeyQueue + "q")}, "q", "0", "0", "1", "0", pre("b", 3, false), "b", "e1", ""); r[0] != "dup" {
 			t.Errorf("unique enqueue of a waiting key: %v, want {dup}", r)
 		}
 		sameKeys(t, "a duplicate enqueue", before, e.snapshot())
@@ -248,7 +248,7 @@ func TestInspectionReadOnly(t *testing.T) {
 		e.dequeue(1, 20, "q")
 		e.pass(30 * time.Millisecond)
 		e.run("reclaim", "")
-		e.run("enqueue", "q", "0", "0", "0", "60000", pre("lapsed", 3, true), "x", "t", "e1", "")
+		e.runWith("enqueue", []string{e.key(KeyQueue + "q")}, "q", "0", "0", "0", "60000", pre("lapsed", 3, true), "x", "t", "e1", "")
 		e.dequeue(1, 20, "q")
 		e.enqueue("q", 0, false, 3, "live")
 		e.dequeue(1, 60000, "q")
@@ -268,7 +268,7 @@ func TestInspectionReadOnly(t *testing.T) {
 		if c := list(t, r[1]); num(t, c[4]) != 1 {
 			t.Errorf("counters %v, want 1 reclaimed", c)
 		}
-		if r := e.runRO("peek", "q", "0", "10"); len(r) != 3 || parseBlob(t, r[1].(string)).id != "8" {
+		if r := e.runROWith("peek", []string{e.key(KeyQueue + "q")}, "q", "0", "10"); len(r) != 3 || parseBlob(t, r[1].(string)).id != "8" {
 			t.Errorf("peek %v, want task 8 alone", r)
 		}
 		if r := e.runRO("leases", "10"); len(r) != 5 || r[1] != "6" {
@@ -277,7 +277,7 @@ func TestInspectionReadOnly(t *testing.T) {
 		if r := e.runRO("dead", "0", "10"); len(r) != 3 {
 			t.Errorf("dead %v, want task 1", r)
 		}
-		r = e.runRO("job", "3", "e1")
+		r = e.runROWith("job", []string{e.key(KeyJob + "3")}, "3", "e1")
 		job := map[string]string{}
 		for i := 1; i+1 < len(r); i += 2 {
 			job[r[i].(string)] = r[i+1].(string)
@@ -478,7 +478,11 @@ func TestRequestEpoch(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		withReq := func(req string, name string, args ...any) []any {
 			t.Helper()
-			v, err := e.call(name, false, append(append([]string(nil), e.keys...), e.key(req)), args...)
+			keys := append(append([]string(nil), e.keys...), e.key(req))
+			if name == "enqueue" {
+				keys = append(keys, e.key(KeyQueue+args[0].(string)))
+			}
+			v, err := e.call(name, false, keys, args...)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
