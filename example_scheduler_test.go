@@ -19,7 +19,7 @@ func ExampleScheduler() {
 	c, _ := keyq.New(b, "billing", keyq.Queues("reports"))
 
 	ticked := make(chan keyq.Tick, 1)
-	s, _ := keyq.NewScheduler(c, keyq.SchedulerOnTick(func(t keyq.Tick) { ticked <- t }))
+	s, _ := keyq.NewScheduler(c, keyq.SchedulerConfig{OnTick: func(t keyq.Tick) { ticked <- t }})
 	err := s.Add(keyq.Schedule{
 		Name:     "daily-report",
 		Cron:     "0 10 * * mon-fri", // 10:00 on weekdays, Berlin time

@@ -106,10 +106,9 @@ func TestScheduleInvalid(t *testing.T) {
 	}
 	for _, opts := range [][]keyq.SchedulerOption{
 		{nil},
-		{keyq.SchedulerClock(nil)},
-		{keyq.SchedulerWindow(0)},
-		{keyq.SchedulerWindow(time.Hour)}, // the error answer TTL: a finished tick's key could be free
-		{keyq.SchedulerMissed(7)},
+		{keyq.SchedulerConfig{Window: -time.Second}},
+		{keyq.SchedulerConfig{Window: time.Hour}}, // the error answer TTL: a finished tick's key could be free
+		{keyq.SchedulerConfig{Missed: 7}},
 	} {
 		if _, err := keyq.NewScheduler(c, opts...); !errors.Is(err, keyq.ErrInvalid) {
 			t.Errorf("NewScheduler with %d options: %v, want ErrInvalid", len(opts), err)
@@ -134,7 +133,7 @@ func TestSchedulerRetriesFailedTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	ticks := make(chan keyq.Tick, 16)
-	s, err := keyq.NewScheduler(c, keyq.SchedulerOnTick(func(tk keyq.Tick) { ticks <- tk }))
+	s, err := keyq.NewScheduler(c, keyq.SchedulerConfig{OnTick: func(tk keyq.Tick) { ticks <- tk }})
 	if err != nil {
 		t.Fatal(err)
 	}

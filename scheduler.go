@@ -28,7 +28,7 @@ import (
 // it, while the first one's task runs and finishes without an answer before the
 // second's enqueue. Handlers that must never run twice should store an answer.
 //
-// Ticks are found on the scheduler's clock (SchedulerClock); no rule needs the
+// Ticks are found on the scheduler's clock (SchedulerConfig.Clock); no rule needs the
 // hosts' clocks to agree (S7.3). A host whose clock runs ahead by d enqueues
 // each tick up to d early; one behind enqueues nothing new, since the tick's key
 // is taken when it gets there, as long as d plus the window is shorter than the
@@ -61,7 +61,7 @@ func NewScheduler(c *Client, opts ...SchedulerOption) (*Scheduler, error) {
 		if o == nil {
 			return nil, c.wrap("new scheduler", invalid("nil option"))
 		}
-		o(&cfg)
+		o.applyScheduler(&cfg)
 	}
 	if err := cfg.validate(c); err != nil {
 		return nil, c.wrap("new scheduler", err)
@@ -111,7 +111,7 @@ func (s *Scheduler) Next(name string, t time.Time) (next time.Time, ok bool) {
 // returns nil. A scheduler runs once; it fails with ErrInvalid without
 // schedules or when it ran already. Errors of the store do not end it: the
 // scheduler tries a failed tick again while it is within the window, and
-// reports every try through SchedulerOnTick.
+// reports every try through SchedulerConfig.OnTick.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if ctx == nil {
 		return s.c.wrap("run scheduler", invalid("nil context"))
@@ -226,7 +226,7 @@ func (s *Scheduler) fire(ctx context.Context, e *scheduled, t time.Time) error {
 }
 
 // index adds the scheduler's schedules to the namespace's list of schedules, for
-// tools. It is best effort: an error is reported through SchedulerOnTick with
+// tools. It is best effort: an error is reported through SchedulerConfig.OnTick with
 // the zero tick, and the next run tries again.
 func (s *Scheduler) index(ctx context.Context) {
 	names := make([]string, len(s.entries))

@@ -36,37 +36,49 @@ type schedulerConfig struct {
 	onTick func(Tick)
 }
 
-// SchedulerOption configures a Scheduler.
-type SchedulerOption func(*schedulerConfig)
-
-// SchedulerClock sets the clock the scheduler reads to find its ticks and waits
-// on. The default is the client's: the backend's clock when it has one
-// (backend.Clocked, such as a memory backend on a fake clock), else the host's.
-// The store's clock plays no part (S7.3, S11.4).
-func SchedulerClock(c clock.Clock) SchedulerOption {
-	return func(s *schedulerConfig) { s.clock = c }
+// SchedulerOption configures a Scheduler. SchedulerConfig is the one there is.
+type SchedulerOption interface {
+	applyScheduler(*schedulerConfig)
 }
 
-// SchedulerWindow sets how late, by the scheduler's clock, it may still enqueue a
-// tick (S11.2): every tick it reaches within the window is enqueued, oldest
-// first, several at once after a stall; a tick it reaches later than that (the
-// process stalled, the store was unreachable) is skipped, and not reported. The window must be shorter than both answer TTLs
-// of the client, which keep a finished tick's key taken (S11.1). The default is
-// DefaultScheduleWindow, or half the shorter answer TTL if that is less.
-func SchedulerWindow(d time.Duration) SchedulerOption {
-	return func(s *schedulerConfig) { s.window = d }
+// SchedulerConfig configures a Scheduler, as WorkerConfig does a Worker: a zero
+// field keeps its default, and several configs given to NewScheduler apply in
+// order.
+type SchedulerConfig struct {
+	// Clock is the clock the scheduler reads to find its ticks and waits on. The
+	// default is the client's: the backend's clock when it has one
+	// (backend.Clocked, such as a memory backend on a fake clock), else the
+	// host's. The store's clock plays no part (S7.3, S11.4).
+	Clock clock.Clock
+	// Window is how late, by the scheduler's clock, it may still enqueue a tick
+	// (S11.2): every tick it reaches within the window is enqueued, oldest
+	// first, several at once after a stall; a tick it reaches later than that
+	// (the process stalled, the store was unreachable) is skipped, and not
+	// reported. The window must be shorter than both answer TTLs of the client,
+	// which keep a finished tick's key taken (S11.1). The default is
+	// DefaultScheduleWindow, or half the shorter answer TTL if that is less.
+	Window time.Duration
+	// Missed is the policy for ticks that came due before the scheduler started
+	// (S11.3). The default is MissedSkip.
+	Missed Missed
+	// OnTick, when set, is called in the scheduler's own goroutine for every tick
+	// it tried: to log, count or test. It must not block for long.
+	OnTick func(Tick)
 }
 
-// SchedulerMissed sets the policy for ticks that came due before the scheduler
-// started (S11.3). The default is MissedSkip.
-func SchedulerMissed(m Missed) SchedulerOption {
-	return func(s *schedulerConfig) { s.missed = m }
-}
-
-// SchedulerOnTick sets a function the scheduler calls, in its own goroutine, for
-// every tick it tried: to log, count or test. It must not block for long.
-func SchedulerOnTick(f func(Tick)) SchedulerOption {
-	return func(s *schedulerConfig) { s.onTick = f }
+func (c SchedulerConfig) applyScheduler(s *schedulerConfig) {
+	if c.Clock != nil {
+		s.clock = c.Clock
+	}
+	if c.Window != 0 {
+		s.window = c.Window
+	}
+	if c.Missed != MissedSkip {
+		s.missed = c.Missed
+	}
+	if c.OnTick != nil {
+		s.onTick = c.OnTick
+	}
 }
 
 // Tick is what one scheduler did with one tick of a schedule.

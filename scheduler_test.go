@@ -29,12 +29,12 @@ func schedulers(t *testing.T, n int, newClient func(i int) *keyq.Client, sc keyq
 		wg.Wait()
 	})
 	for i := range n {
-		s, err := keyq.NewScheduler(newClient(i), append(opts, keyq.SchedulerOnTick(func(tk keyq.Tick) {
+		s, err := keyq.NewScheduler(newClient(i), append(opts, keyq.SchedulerConfig{OnTick: func(tk keyq.Tick) {
 			select {
 			case ticks <- taggedTick{i, tk}:
 			case <-ctx.Done():
 			}
-		}))...)
+		}})...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func TestSchedulerExactlyOnceRedis(t *testing.T) {
 		return c
 	}
 	sc := keyq.Schedule{Name: "every-second", Every: time.Second, Queue: "q", Payload: []byte("tick")}
-	ch := schedulers(t, n, newClient, sc, keyq.SchedulerClock(clock.Real()))
+	ch := schedulers(t, n, newClient, sc, keyq.SchedulerConfig{Clock: clock.Real()})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	l := newLedger(n)

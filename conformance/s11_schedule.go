@@ -34,12 +34,12 @@ func (e *env) scheduler(c *keyq.Client, clk clock.Clock, sc keyq.Schedule, opts 
 	e.Helper()
 	ticks := make(chan keyq.Tick, 64)
 	ctx, cancel := context.WithCancel(e.ctx)
-	s, err := keyq.NewScheduler(c, append([]keyq.SchedulerOption{keyq.SchedulerClock(clk), keyq.SchedulerOnTick(func(t keyq.Tick) {
+	s, err := keyq.NewScheduler(c, append([]keyq.SchedulerOption{keyq.SchedulerConfig{Clock: clk}, keyq.SchedulerConfig{OnTick: func(t keyq.Tick) {
 		select {
 		case ticks <- t:
 		case <-ctx.Done():
 		}
-	})}, opts...)...)
+	}}}, opts...)...)
 	if err != nil {
 		cancel()
 		e.Fatalf("NewScheduler: %v", err)
@@ -140,7 +140,7 @@ func testScheduleWindow(e *env) {
 	c := e.client()
 	sc := everySecond(time.Minute)
 	clk := clock.NewFake(schedEpoch.Add(30 * time.Second))
-	ticks := e.scheduler(c, clk, sc, keyq.SchedulerWindow(10*time.Second), keyq.SchedulerMissed(keyq.MissedLatest))
+	ticks := e.scheduler(c, clk, sc, keyq.SchedulerConfig{Window: 10 * time.Second, Missed: keyq.MissedLatest})
 	e.idle(clk) // tick schedEpoch is 30s old: beyond the window even for MissedLatest
 	e.none(c)
 	// The scheduler stalls past the next tick's window: it skips that tick too.
@@ -164,7 +164,7 @@ func testScheduleMissed(e *env) {
 
 	skip := e.clientOf(e.ns + " skip")
 	clk := clock.NewFake(start)
-	ticks := e.scheduler(skip, clk, sc, keyq.SchedulerMissed(keyq.MissedSkip))
+	ticks := e.scheduler(skip, clk, sc, keyq.SchedulerConfig{Missed: keyq.MissedSkip})
 	e.idle(clk)
 	e.none(skip)
 	clk.Advance(500 * time.Millisecond)
@@ -172,7 +172,7 @@ func testScheduleMissed(e *env) {
 
 	latest := e.clientOf(e.ns + " latest")
 	clk = clock.NewFake(start)
-	ticks = e.scheduler(latest, clk, sc, keyq.SchedulerMissed(keyq.MissedLatest))
+	ticks = e.scheduler(latest, clk, sc, keyq.SchedulerConfig{Missed: keyq.MissedLatest})
 	if t := e.tick(ticks, schedEpoch.Add(10*time.Second)); t.Err != nil {
 		e.Fatalf("the latest missed tick: %v", t.Err)
 	}

@@ -22,7 +22,7 @@ func TestSchedules(t *testing.T) {
 			tick := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 			clk := clock.NewFake(tick)
 			ticked := make(chan keyq.Tick, 1)
-			s, err := keyq.NewScheduler(h.q, keyq.SchedulerClock(clk), keyq.SchedulerOnTick(func(tk keyq.Tick) { ticked <- tk }))
+			s, err := keyq.NewScheduler(h.q, keyq.SchedulerConfig{Clock: clk, OnTick: func(tk keyq.Tick) { ticked <- tk }})
 			if err != nil {
 				t.Fatal(err)
 			}
