@@ -14,6 +14,7 @@ func init() {
 		test{name: "S2.2 head enqueues come out first, last in first out", fn: testAtHead},
 		test{name: "S2.3 a batch enqueue is all or nothing", fn: testBatchAtomic},
 		test{name: "S2.3 a batch keeps its order", fn: testBatchOrder},
+		test{name: "S2.3 concurrent batches stay all or nothing each, with their own IDs", fn: testConcurrentBatches},
 		test{name: "S2.4 unique enqueue refuses a key with an answer", fn: testUniqueAnswered},
 		test{name: "S2.4 unique enqueue refuses a key waiting, delayed or leased", fn: testUniqueQueued},
 		test{name: "S2.4 unique enqueue accepts a key once its task is done", fn: testUniqueAfterDone},
@@ -97,6 +98,68 @@ func testBatchOrder(e *env) {
 		if l.ID != ids[i] || string(l.Payload) != string(msgs[i].Payload) || l.Key != msgs[i].Key || l.Type != "t" {
 			e.Fatalf("task %d: got ID %s %q key %q, want ID %s %q key %q", i, l.ID, l.Payload, l.Key, ids[i], msgs[i].Payload, msgs[i].Key)
 		}
+	}
+}
+
+// testConcurrentBatches: batches enqueued at once from many goroutines through
+// one client (which may send them to the backend together) each get the IDs of
+// their own tasks, in order, and a bad batch among them fails alone.
+func testConcurrentBatches(e *env) {
+	c := e.client()
+	const callers, per = 16, 3
+	type result struct {
+		caller int
+		ids    []string
+		err    error
+	}
+	results := make(chan result, callers+1)
+	for g := range callers {
+		go func() {
+			msgs := make([]keyq.Message, per)
+			for i := range msgs {
+				msgs[i].Payload = fmt.Appendf(nil, "g%02d-%d", g, i)
+			}
+			ids, err := c.EnqueueBatch(e.ctx, "q", msgs)
+			results <- result{g, ids, err}
+		}()
+	}
+	go func() { // invalid: nothing of it may be queued, nor fail the others
+		_, err := c.EnqueueBatch(e.ctx, "q", []keyq.Message{{Payload: []byte("bad")}}, keyq.MaxAttempts(0))
+		results <- result{-1, nil, err}
+	}()
+	want := map[string]string{} // task ID -> payload
+	for range callers + 1 {
+		r := <-results
+		if r.caller < 0 {
+			if !errors.Is(r.err, keyq.ErrInvalid) {
+				e.Errorf("the bad batch: %v, want ErrInvalid", r.err)
+			}
+			continue
+		}
+		if r.err != nil || len(r.ids) != per {
+			e.Fatalf("caller %d: IDs %v, %v", r.caller, r.ids, r.err)
+		}
+		for i, id := range r.ids {
+			want[id] = fmt.Sprintf("g%02d-%d", r.caller, i)
+		}
+	}
+	next := map[int]int{} // caller -> the index of its next task in the queue
+	for n := 0; n < callers*per; n++ {
+		l := e.next(c)
+		if p, ok := want[l.ID]; !ok || p != string(l.Payload) {
+			e.Fatalf("task %s %q: its enqueue returned %q for that ID", l.ID, l.Payload, p)
+		}
+		delete(want, l.ID)
+		var g, i int
+		fmt.Sscanf(string(l.Payload), "g%d-%d", &g, &i)
+		if i != next[g] {
+			e.Fatalf("caller %d's task %d came before its task %d", g, i, next[g])
+		}
+		next[g]++
+		e.ack(c, l)
+	}
+	if rest := e.drain(c); len(rest) != 0 {
+		e.Fatalf("left in the queue: %q, want nothing (the bad batch queued nothing)", rest)
 	}
 }
 
