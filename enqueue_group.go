@@ -2,6 +2,7 @@ package keyq
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -20,8 +21,11 @@ import (
 // it joins, so a combined call holds only valid tasks and one caller's bad input
 // fails only that caller. A combined call is all or nothing as any call is; its
 // error (ErrUnavailable, ErrTimeout, ErrFull, ErrNotReplicated with the IDs) goes
-// to every caller in it. Unique enqueues never join: one duplicate would fail the
-// whole combined call.
+// to every caller in it, with one exception: a combined unique call that fails
+// with ErrDuplicate changed nothing, so it is made again caller by caller, in the
+// order they joined, and each gets the result of its own call. One caller's
+// duplicate fails only that caller; a key two callers both enqueue goes to the
+// one that joined first, as it would had each called alone in that order.
 
 // maxGroupBytes is the byte budget of one combined call: the payloads, keys,
 // types and headers of its tasks. A caller whose tasks alone are over it calls
@@ -30,9 +34,9 @@ const maxGroupBytes = 4 << 20
 
 // Coalesce switches group commit of enqueues on or off. It is on by default:
 // Enqueue and EnqueueBatch calls made at the same time, to the same queue with the
-// same AtHead and Delay, may share one backend call, each caller keeping its own
-// all-or-nothing result and its own IDs. A caller that finds no call of its group
-// in flight goes at once. Unique enqueues are never combined.
+// same AtHead, Delay and Unique, may share one backend call, each caller keeping
+// its own all-or-nothing result and its own IDs: a duplicate fails only its own
+// caller. A caller that finds no call of its group in flight goes at once.
 func Coalesce(on bool) Option { return clientOption(func(c *config) { c.noCoalesce = !on }) }
 
 // groupKey names the calls that can go together: the EnqueueParams fields other
@@ -41,6 +45,7 @@ type groupKey struct {
 	queue  string
 	atHead bool
 	delay  time.Duration
+	unique bool
 }
 
 // enqueueGroups are a Client's groups with a call in flight. A group is in the
@@ -79,10 +84,10 @@ type joiner struct {
 // its group, or by itself when it cannot join one.
 func (c *Client) enqueueGrouped(ctx context.Context, p backend.EnqueueParams) ([]string, error) {
 	size := taskBytes(p.Tasks)
-	if c.cfg.noCoalesce || p.Unique || len(p.Tasks) > backend.MaxCount || size > maxGroupBytes {
+	if c.cfg.noCoalesce || len(p.Tasks) > backend.MaxCount || size > maxGroupBytes {
 		return c.h.Enqueue(ctx, p)
 	}
-	k := groupKey{p.Queue, p.AtHead, p.Delay}
+	k := groupKey{p.Queue, p.AtHead, p.Delay, p.Unique}
 	gs := &c.groups
 	gs.mu.Lock()
 	g := gs.m[k]
@@ -194,6 +199,10 @@ func (b *enqueueBatch) run(ctx context.Context, h backend.Namespace) {
 		p.Tasks = append(p.Tasks, j.tasks...)
 	}
 	ids, err := h.Enqueue(ctx, p)
+	if p.Unique && len(b.members) > 1 && errors.Is(err, backend.ErrDuplicate) {
+		b.alone(h)
+		return
+	}
 	if len(ids) != len(p.Tasks) {
 		if err == nil {
 			err = malformed("%d task IDs for %d tasks", len(ids), len(p.Tasks))
@@ -206,6 +215,25 @@ func (b *enqueueBatch) run(ctx context.Context, h backend.Namespace) {
 			j.ids, ids = ids[:n:n], ids[n:]
 		}
 		j.err = err
+		close(j.done)
+	}
+}
+
+// alone makes the call of each member of b by itself, in the order they joined,
+// with the member's own context: the combined call found a duplicate, and
+// changed nothing.
+func (b *enqueueBatch) alone(h backend.Namespace) {
+	for _, j := range b.members {
+		p := b.p
+		p.Tasks = j.tasks
+		if err := j.ctx.Err(); err != nil {
+			j.err = backend.CtxErr(j.ctx)
+		} else {
+			j.ids, j.err = h.Enqueue(j.ctx, p)
+		}
+		if j.err == nil && len(j.ids) != len(p.Tasks) {
+			j.ids, j.err = nil, malformed("%d task IDs for %d tasks", len(j.ids), len(p.Tasks))
+		}
 		close(j.done)
 	}
 }

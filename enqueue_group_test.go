@@ -478,3 +478,68 @@ func TestEnqueueGroupErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEnqueueGroupUnique checks that unique enqueues coalesce with each other,
+// and that a duplicate fails only its own caller: the combined call that finds
+// it is made again caller by caller, in the order they joined, so a key two
+// callers share goes to the first.
+func TestEnqueueGroupUnique(t *testing.T) {
+	c, ns := groupClient(t)
+	ctx := context.Background()
+	taken, err := c.Enqueue(ctx, "q", []byte("taken"), Unique())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uk := groupKey{queue: "q", unique: true}
+
+	// No duplicate: one combined call for the gathered callers.
+	g, first := startHeld(t, c, ns, "q", "u0", Unique())
+	a := goEnqueue(ctx, c, "q", []string{"a1", "a2"}, Unique())
+	b := goEnqueue(ctx, c, "q", []string{"b1"}, Unique())
+	waitGathered(t, c, uk, 2)
+	calls := ns.callCount()
+	close(g.release)
+	want := map[string]string{taken: "taken"}
+	for i, ch := range []<-chan outcome{first, a, b} {
+		o := waitFor(t, ch, "a unique enqueue without duplicates")
+		if o.err != nil {
+			t.Fatalf("unique enqueue %d: %v", i, o.err)
+		}
+		for j, id := range o.ids {
+			want[id] = [][]string{{"u0"}, {"a1", "a2"}, {"b1"}}[i][j]
+		}
+	}
+	if n := ns.callCount() - calls; n != 1 {
+		t.Errorf("two gathered unique callers took %d driver calls, want 1", n)
+	}
+
+	// A duplicate of a waiting task, and a key shared by two callers.
+	g, first = startHeld(t, c, ns, "q", "v0", Unique())
+	ok1 := goEnqueue(ctx, c, "q", []string{"c1"}, Unique())
+	dupWaiting := goEnqueue(ctx, c, "q", []string{"x", "taken"}, Unique())
+	winner := goEnqueue(ctx, c, "q", []string{"shared"}, Unique())
+	waitGathered(t, c, uk, 3)
+	loser := goEnqueue(ctx, c, "q", []string{"y", "shared"}, Unique())
+	waitGathered(t, c, uk, 4)
+	ok2 := goEnqueue(ctx, c, "q", []string{"c2"}, Unique())
+	waitGathered(t, c, uk, 5)
+	calls = ns.callCount()
+	close(g.release)
+	for name, ch := range map[string]<-chan outcome{"duplicate of a waiting task": dupWaiting, "second caller of a shared key": loser} {
+		if o := waitFor(t, ch, name); !errors.Is(o.err, ErrDuplicate) || o.ids != nil {
+			t.Errorf("%s: %v %v, want ErrDuplicate and no IDs", name, o.ids, o.err)
+		}
+	}
+	for i, ch := range []<-chan outcome{first, ok1, winner, ok2} {
+		o := waitFor(t, ch, "a unique enqueue beside duplicates")
+		if o.err != nil || len(o.ids) != 1 {
+			t.Fatalf("unique enqueue %d beside duplicates: %v %v", i, o.ids, o.err)
+		}
+		want[o.ids[0]] = []string{"v0", "c1", "shared", "c2"}[i]
+	}
+	// The combined call, then each of the five callers alone.
+	if n := ns.callCount() - calls; n != 6 {
+		t.Errorf("a combined unique call with duplicates took %d driver calls, want 6", n)
+	}
+	checkQueued(t, ns, "q", want)
+}
