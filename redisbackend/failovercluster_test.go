@@ -21,6 +21,11 @@ import (
 // (cluster-node-timeout 1s) and its replica takes over; the killed master then
 // restarts empty and rejoins as the replica. With WaitReplicas 1 none may be
 // lost; without it the counts are only logged.
+//
+// Like every parallel test of this package, it sits in a file named after
+// conformance_test.go: go test starts the top-level tests in the order of their
+// files, and a test paused in t.Parallel while a conformance suite counts the
+// package's goroutines (S8.3) would count as one of the driver's.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel() // it waits on servers of its own, as TestSentinelFailover
 	if testing.Short() {
