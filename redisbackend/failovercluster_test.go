@@ -56,27 +56,12 @@ func runClusterFailover(t *testing.T, kill, durable bool) {
 		opts.WaitReplicas, opts.WaitTimeout = 1, time.Second
 	}
 	b, err := New(tc.cc, opts)
-	if errors.Is(err, backend.ErrInvalid) && durable {
-		t.Skipf("the driver refuses WaitReplicas on a cluster client: %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 
-	// The master that holds the namespace's slot, and its replica.
-	node, err := tc.cc.MasterForKey(ctx, newNSKeys(opts.Prefix, "failover").queue("q"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := 0
-	for i < len(tc.masters) && tc.masters[i].Addr != node.Options().Addr {
-		i++
-	}
-	if i == len(tc.masters) {
-		t.Fatalf("the namespace's slot is on %s, not on a master of the cluster", node.Options().Addr)
-	}
-	master, replica := tc.masters[i], tc.replicas[i]
+	master, replica := tc.slotOf(t, opts.Prefix, "failover")
 
 	how := "cluster CLUSTER FAILOVER"
 	switchOver := func(t *testing.T) {
@@ -99,6 +84,58 @@ func runClusterFailover(t *testing.T, kill, durable bool) {
 	r.report(t, how, durable)
 }
 
+// slotOf returns the master that holds the slot of namespace ns under prefix,
+// and its replica.
+func (tc *testCluster) slotOf(t *testing.T, prefix, ns string) (master, replica *redistest.Server) {
+	t.Helper()
+	node, err := tc.cc.MasterForKey(context.Background(), newNSKeys(prefix, ns).queue("q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range tc.masters {
+		if m.Addr == node.Options().Addr {
+			return m, tc.replicas[i]
+		}
+	}
+	t.Fatalf("the slot of namespace %q is on %s, not on a master of the cluster", ns, node.Options().Addr)
+	return nil, nil
+}
+
+// TestClusterWaitReplicas (S8.8): on a cluster, WaitReplicas waits for the
+// replica of the master that holds the namespace's slot. With that replica
+// stopped, each enqueue returns ErrNotReplicated, though the other masters'
+// replicas run (a WAIT sent to any master would find one); once it runs again,
+// enqueues succeed.
+func TestClusterWaitReplicas(t *testing.T) {
+	t.Parallel() // it waits on servers of its own, as TestSentinelFailover
+	tc := startTestCluster(t, true, "--repl-diskless-sync-delay", "0")
+	opts := Options{Prefix: testPrefix(), WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond}
+	b, err := New(tc.cc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	n := nsOf(b, "ns")
+	_, replica := tc.slotOf(t, opts.Prefix, "ns")
+	waitCond(t, 10*time.Second, "an enqueue confirmed by the replica", func() bool {
+		_, err := n.Enqueue(ctx, enqueueParams("first"))
+		return err == nil
+	})
+	replica.Pause(t)
+	for i := range 6 {
+		_, err := n.Enqueue(ctx, enqueueParams(fmt.Sprintf("paused-%d", i)))
+		if !errors.Is(err, backend.ErrNotReplicated) {
+			t.Errorf("Enqueue %d with the slot's replica stopped = %v; want ErrNotReplicated", i, err)
+		}
+	}
+	replica.Resume(t)
+	waitCond(t, 10*time.Second, "an enqueue confirmed once the replica runs again", func() bool {
+		_, err := n.Enqueue(ctx, enqueueParams("resumed"))
+		return err == nil
+	})
+}
+
 // promoted waits until the cluster node srv is a master.
 func promoted(t *testing.T, srv *redistest.Server) {
 	t.Helper()
@@ -114,5 +151,18 @@ func promoted(t *testing.T, srv *redistest.Server) {
 			t.Fatalf("the replica %s was not promoted within 30s: %q, %v", srv.Addr, info, err)
 		case <-time.After(20 * time.Millisecond): // poll interval
 		}
+	}
+}
+
+// waitCond polls cond until it holds, or fails t after d saying what did not
+// happen.
+func waitCond(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
 	}
 }
