@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,7 @@ func runSentinelFailover(t *testing.T, kill, durable bool) {
 	defer b.Close()
 	how := "sentinel SENTINEL FAILOVER"
 	switchOver := set.failover
+	keysBeforeReplica := make(chan int, 1)
 	if kill {
 		how = "sentinel SIGKILL"
 		switchOver = func(t *testing.T) {
@@ -95,10 +97,35 @@ func runSentinelFailover(t *testing.T, kill, durable bool) {
 			master.Kill()
 			set.switched(t)
 			master.Restart(t) // empty: the sentinels make it the new master's replica
+			go func() { keysBeforeReplica <- restartedWrites(master) }()
 		}
 	}
 	r := failoverLoad(t, b, switchOver)
 	r.report(t, how, durable)
+	if kill {
+		t.Logf("the restarted master held at most %d keys before it became a replica", <-keysBeforeReplica)
+	}
+}
+
+// restartedWrites polls a restarted, empty master until it is a replica (or
+// 30s have passed) and returns the most keys it held meanwhile: writes that
+// clients made to it while it was a master of its own.
+func restartedWrites(srv *redistest.Server) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	most := 0
+	for ctx.Err() == nil {
+		info, err := redistest.Command(ctx, srv.Addr, "INFO", "replication")
+		if err == nil && strings.Contains(info, "role:slave") {
+			break
+		}
+		if n, err := redistest.Command(ctx, srv.Addr, "DBSIZE"); err == nil {
+			v, _ := strconv.Atoi(n)
+			most = max(most, v)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	return most
 }
 
 // testWriter writes each line to t's log, so that a parallel test's lines say
