@@ -58,11 +58,18 @@ func OpenMiniredis() (*Target, error) {
 // and a client of its own for peers to use. Close deletes the namespaces the
 // workloads made and closes the client.
 func OpenRedis(ctx context.Context, url string) (*Target, error) {
+	return OpenRedisOptions(ctx, url, redisbackend.Options{})
+}
+
+// OpenRedisOptions is OpenRedis with the backend's options, such as
+// WaitReplicas (bench/peers measures its cost). Keep opts.Prefix empty: Close
+// deletes the namespaces under the default prefix.
+func OpenRedisOptions(ctx context.Context, url string, opts redisbackend.Options) (*Target, error) {
 	client, err := NewRedisClient(ctx, url)
 	if err != nil {
 		return nil, err
 	}
-	b, err := redisbackend.New(client, redisbackend.Options{})
+	b, err := redisbackend.New(client, opts)
 	if err != nil {
 		client.Close()
 		return nil, err

@@ -53,7 +53,8 @@ type Options struct {
 	// else WAIT (durable.go). A change they do not confirm within WaitTimeout was
 	// made on the master, and the call returns its usual result with an error
 	// matching backend.ErrNotReplicated: the change may be lost if the master
-	// fails over before a replica has it. Not for a Cluster client (ErrInvalid).
+	// fails over before a replica has it. On a Cluster client the replicas are
+	// those of the master of the namespace's slot.
 	WaitReplicas int
 	// WaitTimeout bounds the wait for replicas. It must be shorter than the
 	// calls' deadlines and, for a client without ContextTimeoutEnabled, than its
@@ -120,9 +121,6 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	}
 	if opts.WaitReplicas < 0 || opts.WaitTimeout < 0 {
 		return nil, fmt.Errorf("%w: WaitReplicas %d, WaitTimeout %v: negative", backend.ErrInvalid, opts.WaitReplicas, opts.WaitTimeout)
-	}
-	if _, ok := client.(*redis.ClusterClient); ok && opts.WaitReplicas > 0 {
-		return nil, fmt.Errorf("%w: WaitReplicas is not supported on a cluster yet", backend.ErrInvalid)
 	}
 	if opts.WaitTimeout == 0 {
 		opts.WaitTimeout = defaultWaitTimeout

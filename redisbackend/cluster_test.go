@@ -16,49 +16,111 @@ import (
 // slots between them and returns a cluster client once the cluster is up.
 func startCluster(t *testing.T) *redis.ClusterClient {
 	t.Helper()
+	return startTestCluster(t, false).cc
+}
+
+// testCluster is a cluster of three masters, each with one replica or none.
+type testCluster struct {
+	masters  []*redistest.Server
+	replicas []*redistest.Server // replicas[i] replicates masters[i]
+	cc       *redis.ClusterClient
+}
+
+// startTestCluster starts three redis-server masters in cluster mode with args,
+// splits the 16384 slots between them, gives each a replica if withReplicas,
+// and returns once every node knows every other, the cluster state is ok and
+// each replica's link to its master is up.
+func startTestCluster(t *testing.T, withReplicas bool, args ...string) *testCluster {
+	t.Helper()
 	ctx := context.Background()
+	args = append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}, args...)
+	tc := &testCluster{}
 	var addrs []string
-	var nodes []*redis.Client
-	for range 3 {
-		srv := redistest.Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-		addrs = append(addrs, srv.Addr)
+	client := map[string]*redis.Client{}
+	start := func() *redistest.Server {
+		srv := redistest.Start(t, args...)
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 		t.Cleanup(func() { c.Close() })
-		nodes = append(nodes, c)
+		client[srv.Addr] = c
+		return srv
 	}
-	for i, c := range nodes {
-		// CLUSTER ADDSLOTS with every slot, not ADDSLOTSRANGE, which Redis 6.2
-		// and KeyDB lack.
-		args := []any{"CLUSTER", "ADDSLOTS"}
-		for slot := i * 16384 / 3; slot < (i+1)*16384/3; slot++ {
-			args = append(args, slot)
+	for range 3 {
+		srv := start()
+		tc.masters = append(tc.masters, srv)
+		addrs = append(addrs, srv.Addr)
+	}
+	if withReplicas {
+		for range 3 {
+			tc.replicas = append(tc.replicas, start())
 		}
-		if err := c.Do(ctx, args...).Err(); err != nil {
-			t.Fatalf("CLUSTER ADDSLOTS: %v", err)
+	}
+	nodes := append(slices.Clone(tc.masters), tc.replicas...)
+	host, port, _ := strings.Cut(addrs[0], ":")
+	for i, srv := range nodes {
+		c := client[srv.Addr]
+		if i < 3 {
+			// CLUSTER ADDSLOTS with every slot, not ADDSLOTSRANGE, which Redis 6.2
+			// and KeyDB lack.
+			args := []any{"CLUSTER", "ADDSLOTS"}
+			for slot := i * 16384 / 3; slot < (i+1)*16384/3; slot++ {
+				args = append(args, slot)
+			}
+			if err := c.Do(ctx, args...).Err(); err != nil {
+				t.Fatalf("CLUSTER ADDSLOTS: %v", err)
+			}
 		}
 		if i > 0 {
-			host, port, _ := strings.Cut(addrs[0], ":")
 			if err := c.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
 				t.Fatalf("CLUSTER MEET: %v", err)
 			}
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for _, c := range nodes {
+	// waitNode polls one node until ok, or fails t with what it last saw.
+	waitNode := func(srv *redistest.Server, what string, ok func(c *redis.Client) (string, bool)) {
+		t.Helper()
 		for {
-			info, err := c.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3") {
-				break
+			last, done := ok(client[srv.Addr])
+			if done {
+				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("cluster not up after 20s: %v %v", info, err)
+				t.Fatalf("cluster node %s: %s not within 20s: %s", srv.Addr, what, last)
 			}
 			time.Sleep(20 * time.Millisecond) // poll the cluster state
 		}
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	t.Cleanup(func() { cc.Close() })
-	return cc
+	known := fmt.Sprintf("cluster_known_nodes:%d", len(nodes))
+	for _, srv := range nodes {
+		waitNode(srv, "every node known", func(c *redis.Client) (string, bool) {
+			info, err := c.ClusterInfo(ctx).Result()
+			return fmt.Sprint(info, err), err == nil && strings.Contains(info, known)
+		})
+	}
+	for i, srv := range tc.replicas {
+		id, err := client[tc.masters[i].Addr].Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			t.Fatalf("CLUSTER MYID: %v", err)
+		}
+		if err := client[srv.Addr].Do(ctx, "CLUSTER", "REPLICATE", id).Err(); err != nil {
+			t.Fatalf("CLUSTER REPLICATE: %v", err)
+		}
+	}
+	for _, srv := range nodes {
+		waitNode(srv, "cluster state ok", func(c *redis.Client) (string, bool) {
+			info, err := c.ClusterInfo(ctx).Result()
+			return fmt.Sprint(info, err), err == nil && strings.Contains(info, "cluster_state:ok")
+		})
+	}
+	for _, srv := range tc.replicas {
+		waitNode(srv, "replica link up", func(c *redis.Client) (string, bool) {
+			info, err := c.Info(ctx, "replication").Result()
+			return fmt.Sprint(info, err), err == nil && strings.Contains(info, "master_link_status:up")
+		})
+	}
+	tc.cc = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { tc.cc.Close() })
+	return tc
 }
 
 // TestClusterLibrary: every master of a cluster gets the function library, and

@@ -53,11 +53,17 @@ func notReplicated(got int64, want int, timeout time.Duration, aof bool) error {
 }
 
 // pipeWait sends the command that write queues, then WAITAOF or WAIT (or both,
-// while it is not known whether the server has WAITAOF), in one pipeline.
-func (b *Backend) pipeWait(ctx context.Context, write func(redis.Pipeliner) *redis.Cmd) (any, error) {
+// while it is not known whether the server has WAITAOF), in one pipeline. On a
+// cluster the pipeline goes to the master of key's slot, the slot of the
+// command's keys: a cluster client's own pipeline would send WAIT, which has no
+// key, to any master (keys.go's hash tag puts every key of a call in one slot).
+func (b *Backend) pipeWait(ctx context.Context, key string, write func(redis.Pipeliner) *redis.Cmd) (any, error) {
 	n, timeout := b.opts.WaitReplicas, b.opts.WaitTimeout
 	mode := b.aofMode.Load()
-	pipe := b.client.Pipeline()
+	pipe, err := b.waitPipeline(ctx, key)
+	if err != nil {
+		return nil, err
+	}
 	cmd := write(pipe)
 	ms := timeout.Milliseconds()
 	var aof, wait *redis.Cmd
@@ -70,6 +76,15 @@ func (b *Backend) pipeWait(ctx context.Context, write func(redis.Pipeliner) *red
 	_, _ = pipe.Exec(ctx) // each command's error is its own
 	v, err := cmd.Result()
 	if err != nil {
+		if cc, ok := b.client.(*redis.ClusterClient); ok {
+			// After a failover or a resharding the node may be gone, or answer
+			// that another serves the slot (MOVED, ASK: the command did not run):
+			// the cluster client learns the new layout for the next call.
+			cc.ReloadState(ctx)
+			if isRedirect(err) {
+				return nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
+			}
+		}
 		return nil, err
 	}
 	if aof != nil {
@@ -108,4 +123,25 @@ func (b *Backend) pipeWait(ctx context.Context, write func(redis.Pipeliner) *red
 func isRefused(err error) bool {
 	var re redis.Error
 	return errors.As(err, &re) && !isServerDown(err) && !isOOM(err)
+}
+
+// waitPipeline returns the pipeline of pipeWait: on a cluster, one to the
+// master of key's slot, as the cluster client knows it. Without a key, the
+// client's own.
+func (b *Backend) waitPipeline(ctx context.Context, key string) (redis.Pipeliner, error) {
+	cc, ok := b.client.(*redis.ClusterClient)
+	if !ok || key == "" {
+		return b.client.Pipeline(), nil
+	}
+	node, err := cc.MasterForKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return node.Pipeline(), nil
+}
+
+// isRedirect reports a cluster node's answer that another node serves the slot.
+func isRedirect(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && (redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK"))
 }

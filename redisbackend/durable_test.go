@@ -154,11 +154,6 @@ func TestWaitReplicasOptions(t *testing.T) {
 			t.Errorf("New(%+v) = %v; want ErrInvalid", o, err)
 		}
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
-	defer cc.Close()
-	if _, err := New(cc, Options{WaitReplicas: 1}); !errors.Is(err, backend.ErrInvalid) {
-		t.Errorf("New(cluster, WaitReplicas 1) = %v; want ErrInvalid", err)
-	}
 }
 
 // BenchmarkWaitReplicas measures the cost of WaitReplicas: an enqueue, a

@@ -3,23 +3,25 @@ package redisbackend
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/keyq/keyq"
 	"github.com/keyq/keyq/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
-// TestSentinelFailover (S8.8, S8.9) runs two producers and a consumer through a
-// redis+sentinel URL (a master, a replica, three sentinels), makes Sentinel fail
-// over mid-run, and counts the tasks lost (enqueue reported success, never
+// TestSentinelFailover (S8.8, S8.9) runs two producers and a keyq.Worker through
+// a redis+sentinel URL (a master, a replica, three sentinels), makes the master
+// change mid-run, and counts the tasks lost (enqueue reported success, never
 // answered), the answers lost (ack reported success, answer gone) and the tasks
-// run twice. With WaitReplicas 1 none may be lost; without it the counts are
-// only logged: asynchronous replication loses what the old master acknowledged
-// after the promotion.
+// run twice. The master changes by SENTINEL FAILOVER, or by SIGKILL: the
+// sentinels see it down and elect, after which the killed master restarts empty
+// and the sentinels make it the replica. With WaitReplicas 1 none may be lost;
+// without it the counts are only logged: asynchronous replication loses what
+// the old master acknowledged and the replica never received.
 func TestSentinelFailover(t *testing.T) {
 	// It waits on servers of its own far more than it computes, so it runs beside
 	// the package's other waiting tests, after every sequential one: those include
@@ -28,33 +30,54 @@ func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a Sentinel failover takes seconds")
 	}
-	t.Run("WaitReplicas=1", func(t *testing.T) { runFailover(t, true) })
-	t.Run("WaitReplicas=0", func(t *testing.T) { runFailover(t, false) })
-}
-
-type failoverCounts struct {
-	mu       sync.Mutex
-	enqueued []string        // keys whose enqueue reported success
-	failed   int             // enqueues that reported an error
-	answered map[string]bool // keys whose ack reported success
-	ackErrs  int
-	runs     map[string]int
-	nextErrs map[string]int
-}
-
-func runFailover(t *testing.T, durable bool) {
-	master := redistest.Start(t)
-	replica := redistest.StartReplica(t, master)
-	var sentinels []string
-	for range 3 {
-		sentinels = append(sentinels, redistest.StartSentinel(t, "mymaster", master.Addr, "").Addr)
+	for _, kill := range []bool{false, true} {
+		how := "SENTINEL FAILOVER"
+		if kill {
+			how = "SIGKILL"
+		}
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			for _, durable := range []bool{true, false} {
+				t.Run(fmt.Sprintf("WaitReplicas=%d", waitReplicas(durable)), func(t *testing.T) {
+					t.Parallel()
+					runSentinelFailover(t, kill, durable)
+				})
+			}
+		})
 	}
-	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinels[0]})
-	defer sc.Close()
-	set := &sentinelSet{master: master, replica: replica, sc: sc}
+}
+
+func waitReplicas(durable bool) int {
+	if durable {
+		return 1
+	}
+	return 0
+}
+
+func runSentinelFailover(t *testing.T, kill, durable bool) {
+	// The sentinels of the SIGKILL run find a dead master within half a second
+	// (the default is 30s), and fail over again 6s after a failover that did not
+	// complete (the default is 6 minutes). The replica syncs a restarted master
+	// at once, without the 5s wait for more replicas.
+	var conf []string
+	if kill {
+		conf = []string{"sentinel down-after-milliseconds mymaster 500", "sentinel failover-timeout mymaster 3000"}
+	}
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master, "--repl-diskless-sync-delay", "0")
+	var sentinels []string
+	var clients []*redis.SentinelClient
+	for range 3 {
+		addr := redistest.StartSentinel(t, "mymaster", master.Addr, "", conf...).Addr
+		sentinels = append(sentinels, addr)
+		sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { sc.Close() })
+		clients = append(clients, sc)
+	}
+	set := &sentinelSet{master: master, replica: replica, sc: clients[0]}
 
 	ctx := context.Background()
-	opts := Options{}
+	opts := Options{Prefix: testPrefix(), Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 	if durable {
 		opts.WaitReplicas, opts.WaitTimeout = 1, time.Second
 	}
@@ -63,142 +86,100 @@ func runFailover(t *testing.T, durable bool) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	q, err := keyq.New(b, "failover", keyq.Queues("q"), keyq.LeaseFor(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	c := &failoverCounts{answered: map[string]bool{}, runs: map[string]int{}, nextErrs: map[string]int{}}
-	stopProducers := make(chan struct{})
-	var producers sync.WaitGroup
-	for p := range 2 {
-		producers.Add(1)
-		go func() {
-			defer producers.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stopProducers:
-					return
-				default:
-				}
-				key := fmt.Sprintf("p%d-%d", p, i)
-				_, err := q.Enqueue(ctx, "q", []byte(key))
-				c.mu.Lock()
-				if err == nil {
-					c.enqueued = append(c.enqueued, key)
-				} else {
-					c.failed++
-				}
-				c.mu.Unlock()
-			}
-		}()
-	}
-	cctx, stopConsumer := context.WithCancel(ctx)
-	consumed := make(chan struct{})
-	go func() {
-		defer close(consumed)
-		for cctx.Err() == nil {
-			l, err := q.Next(cctx, keyq.Wait(time.Second))
-			if err != nil && cctx.Err() == nil {
-				c.mu.Lock()
-				c.nextErrs[err.Error()]++
-				c.mu.Unlock()
-			}
-			if err != nil || l == nil {
-				if err != nil && cctx.Err() == nil {
-					time.Sleep(10 * time.Millisecond) // back off from a store that is failing over
-				}
-				continue
-			}
-			key := string(l.Payload)
-			err = q.Ack(cctx, l, keyq.WithAnswer("done"))
-			c.mu.Lock()
-			c.runs[key]++
-			if err == nil {
-				c.answered[key] = true
-			} else {
-				c.ackErrs++
-			}
-			c.mu.Unlock()
-		}
-	}()
-	defer func() { stopConsumer(); <-consumed }()
-
-	// waitFor waits until cond holds, checking it under c.mu.
-	waitFor := func(d time.Duration, cond func() bool) bool {
-		deadline := time.Now().Add(d)
-		for {
-			c.mu.Lock()
-			ok := cond()
-			c.mu.Unlock()
-			if ok {
-				return true
-			}
-			if time.Now().After(deadline) {
-				return false
-			}
-			time.Sleep(20 * time.Millisecond) // poll interval
+	how := "sentinel SENTINEL FAILOVER"
+	switchOver := set.failover
+	keysBeforeReplica := make(chan int, 1)
+	if kill {
+		how = "sentinel SIGKILL"
+		switchOver = func(t *testing.T) {
+			t.Helper()
+			sentinelsReady(t, clients, master.Addr)
+			master.Kill()
+			set.switched(t)
+			master.Restart(t) // empty: the sentinels make it the new master's replica
+			go func() { keysBeforeReplica <- restartedWrites(master) }()
 		}
 	}
-	if !waitFor(30*time.Second, func() bool { return len(c.enqueued) >= 300 && len(c.answered) >= 100 }) {
-		t.Fatal("300 tasks not enqueued and 100 answered within 30s before the failover")
-	}
-	start := time.Now()
-	set.failover(t)
-	t.Logf("the sentinel switched the master after %v", time.Since(start))
-	c.mu.Lock()
-	atSwitch := len(c.enqueued)
-	c.mu.Unlock()
-	if !waitFor(60*time.Second, func() bool { return len(c.enqueued) >= atSwitch+300 }) {
-		t.Fatal("300 more tasks not enqueued within 60s after the switch")
-	}
-	close(stopProducers)
-	producers.Wait()
-
-	// Drain: until every task enqueued is answered, or no answer came for 5s.
-	last, lastAt := -1, time.Now()
-	waitFor(90*time.Second, func() bool {
-		if len(c.answered) != last {
-			last, lastAt = len(c.answered), time.Now()
-		}
-		return time.Since(lastAt) > 5*time.Second || allAnswered(c)
-	})
-	stopConsumer()
-	<-consumed
-
-	for e, n := range c.nextErrs {
-		t.Logf("Next failed %d times: %s", n, e)
-	}
-	lost, answersLost, twice := 0, 0, 0
-	for _, key := range c.enqueued {
-		ok, err := q.Exists(ctx, key)
-		if err != nil {
-			t.Fatalf("Exists(%q): %v", key, err)
-		}
-		if !ok {
-			lost++
-			if c.answered[key] {
-				answersLost++
-			}
-		}
-	}
-	for _, n := range c.runs {
-		if n > 1 {
-			twice++
-		}
-	}
-	t.Logf("WaitReplicas=%v: %d enqueued (%d enqueues failed), %d answered (%d acks failed); lost %d, answers lost %d, run twice %d",
-		durable, len(c.enqueued), c.failed, len(c.answered), c.ackErrs, lost, answersLost, twice)
-	if durable && (lost > 0 || answersLost > 0) {
-		t.Errorf("with WaitReplicas 1, %d tasks and %d answers were lost in the failover; want none", lost, answersLost)
+	r := failoverLoad(t, b, switchOver)
+	r.report(t, how, durable)
+	if kill {
+		t.Logf("the restarted master held at most %d keys before it became a replica", <-keysBeforeReplica)
 	}
 }
 
-func allAnswered(c *failoverCounts) bool {
-	for _, key := range c.enqueued {
-		if !c.answered[key] {
-			return false
+// restartedWrites polls a restarted, empty master until it is a replica (or
+// 30s have passed) and returns the most keys it held meanwhile: writes that
+// clients made to it while it was a master of its own.
+func restartedWrites(srv *redistest.Server) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	most := 0
+	for ctx.Err() == nil {
+		info, err := redistest.Command(ctx, srv.Addr, "INFO", "replication")
+		if err == nil && strings.Contains(info, "role:slave") {
+			break
+		}
+		if n, err := redistest.Command(ctx, srv.Addr, "DBSIZE"); err == nil {
+			v, _ := strconv.Atoi(n)
+			most = max(most, v)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	return most
+}
+
+// testWriter writes each line to t's log, so that a parallel test's lines say
+// which test they came from.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// sentinelsReady waits until every sentinel still names master as the master,
+// knows the replica and knows the two other sentinels, so that a dead master is
+// noticed and a leader elected.
+func sentinelsReady(t *testing.T, clients []*redis.SentinelClient, master string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, sc := range clients {
+		var what string
+		for {
+			addr, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
+			if err == nil && len(addr) == 2 && addr[0]+":"+addr[1] != master {
+				t.Fatalf("a sentinel names %v as the master before the kill, not %s: it failed over on its own", addr, master)
+			}
+			replicas, err1 := sc.Replicas(ctx, "mymaster").Result()
+			others, err2 := sc.Sentinels(ctx, "mymaster").Result()
+			if err == nil && err1 == nil && err2 == nil && len(replicas) == 1 && len(others) == 2 &&
+				replicas[0]["flags"] == "slave" && replicas[0]["master-link-status"] == "ok" {
+				break
+			}
+			what = fmt.Sprintf("replicas %v, other sentinels %d (%v %v %v)", replicas, len(others), err, err1, err2)
+			select {
+			case <-ctx.Done():
+				t.Fatalf("a sentinel did not know the replica and the other two sentinels within 30s: %s", what)
+			case <-time.After(50 * time.Millisecond): // poll interval
+			}
 		}
 	}
-	return true
+}
+
+// switched waits until the sentinel names the replica as the master.
+func (s *sentinelSet) switched(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		addr, err := s.sc.GetMasterAddrByName(ctx, "mymaster").Result()
+		if err == nil && len(addr) == 2 && addr[0]+":"+addr[1] == s.replica.Addr {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the sentinel did not switch the master to %s within 60s: %v %v", s.replica.Addr, addr, err)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
 }

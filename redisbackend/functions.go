@@ -75,7 +75,11 @@ func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...an
 	}
 	do := func(cmd func(redis.Cmdable) *redis.Cmd) (any, error) {
 		if s.durable && b.opts.WaitReplicas > 0 {
-			return b.pipeWait(ctx, func(p redis.Pipeliner) *redis.Cmd { return cmd(p) })
+			key := ""
+			if len(keys) > 0 { // every durable script has its namespace's keys
+				key = keys[0]
+			}
+			return b.pipeWait(ctx, key, func(p redis.Pipeliner) *redis.Cmd { return cmd(p) })
 		}
 		return cmd(b.client).Result()
 	}

@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyq/keyq/bench"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	Tasks, Payload, Producers, Workers, Batch int
 	Samples, AsynqSamples                     int
 	KeyqJobs                                  bool
+	// WaitReplicas and WaitTimeout are the keyq-wait system's
+	// redisbackend.Options.WaitReplicas and WaitTimeout.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 	// BullMQDir is the directory of bench.mjs and its node_modules.
 	BullMQDir string
 	// Workloads are the workloads to run, names from bench.Workloads; nil runs
@@ -81,9 +86,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.AsynqSamples, "asynq-samples", 20, "rounds of the wakeup workload on asynq, which polls once a second")
 	fs.BoolVar(&c.KeyqJobs, "keyq-jobs", true, "keep keyq's job records (asynq keeps its task state regardless)")
 	fs.StringVar(&c.BullMQDir, "bullmq-dir", "bullmq", "the directory of bench.mjs and its node_modules (npm ci --prefix bench/peers/bullmq)")
+	fs.IntVar(&c.WaitReplicas, "wait-replicas", 1, "the keyq-wait system's WaitReplicas: replicas each enqueue and settle waits for (the server must be a master with that many replicas)")
+	fs.DurationVar(&c.WaitTimeout, "wait-timeout", time.Second, "the keyq-wait system's WaitTimeout")
 	cost := fs.Bool("cost", true, "measure each workload's cost per task: commands, redis-server CPU, client CPU (INFO commandstats and cpu diffs; not memory and dedupe)")
 	cgSpec := fs.String("callgrind", "", "PID:OUTFILE of a redis-server under valgrind --tool=callgrind --callgrind-out-file=OUTFILE: adds its instructions per task to the cost (cost/callgrind.sh)")
-	systems := fs.String("systems", "keyq,asynq,raw,bullmq", "comma-separated systems to run: keyq, asynq, raw, bullmq (bullmq needs node and npm ci --prefix bench/peers/bullmq)")
+	systems := fs.String("systems", "keyq,asynq,raw,bullmq", "comma-separated systems to run: keyq, asynq, raw, bullmq (bullmq needs node and npm ci --prefix bench/peers/bullmq), keyq-wait (keyq with --wait-replicas; needs a master with replicas)")
 	workloads := fs.String("workloads", strings.Join(bench.Workloads, ","),
 		"comma-separated workloads to run on every system that has them: "+strings.Join(bench.Workloads, ", ")+
 			" (asynq and go-redis: enqueue, cycle, wakeup, memory)")
@@ -95,19 +102,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || c.Tasks < 1 || c.Payload < 0 || c.Producers < 1 || c.Workers < 1 || c.Batch < 1 || c.Samples < 1 || c.AsynqSamples < 1 || *rounds < 1 {
+	if fs.NArg() > 0 || c.Tasks < 1 || c.Payload < 0 || c.Producers < 1 || c.Workers < 1 || c.Batch < 1 || c.Samples < 1 || c.AsynqSamples < 1 || *rounds < 1 || c.WaitReplicas < 1 || c.WaitTimeout <= 0 {
 		fmt.Fprintln(stderr, "peers: bad arguments: counts must be positive, and no positional arguments")
 		fs.Usage()
 		return 2
 	}
 	runners := map[string]func(context.Context, string, Config, func(string)) ([]bench.Result, error){
-		"keyq": runKeyq, "asynq": runAsynq, "raw": runRaw, "bullmq": runBullMQ,
+		"keyq": runKeyq, "asynq": runAsynq, "raw": runRaw, "bullmq": runBullMQ, "keyq-wait": runKeyqWait,
 	}
 	var names []string
 	for _, s := range strings.Split(*systems, ",") {
 		s = strings.TrimSpace(s)
 		if runners[s] == nil {
-			fmt.Fprintf(stderr, "peers: unknown system %q: want keyq, asynq, raw or bullmq\n", s)
+			fmt.Fprintf(stderr, "peers: unknown system %q: want keyq, asynq, raw, bullmq or keyq-wait\n", s)
 			return 2
 		}
 		names = append(names, s)
@@ -292,14 +299,24 @@ func Ratios(rs []bench.Result) []Ratio {
 	return append(out, costRatios(find, kb, rb)...)
 }
 
-// costRatios are the comparisons of cost per task (issue 14) between the results
+// costRatios are the comparisons of cost per task (issues 14 and 17: keyq with
+// and without WaitReplicas, one task a call) between the results
 // that have a cost: find looks a result up as in Ratios; kb and rb are keyq's
 // and raw go-redis's batched cycles, or nil.
 func costRatios(find func(backend, workload string, batch int) *bench.Result, kb, rb *bench.Result) []Ratio {
 	var out []Ratio
+	for _, w := range []string{bench.Enqueue, bench.Cycle, bench.Worker} {
+		k, kw := find(KeyqName, w, 1), find(KeyqWaitName, w, 1)
+		if k == nil || kw == nil || k.Cost == nil || kw.Cost == nil || k.Cost.ServerCPUus <= 0 {
+			continue
+		}
+		out = append(out,
+			Ratio{fmt.Sprintf("keyq %s with WaitReplicas: commands per task", w), kw.Cost.Commands, "none"},
+			Ratio{fmt.Sprintf("keyq %s with WaitReplicas / without (server CPU per task)", w), kw.Cost.ServerCPUus / k.Cost.ServerCPUus, "none"})
+	}
 	k, a := find(KeyqName, bench.Cycle, 1), find(AsynqName, bench.Cycle, 1)
 	if k == nil || k.Cost == nil {
-		return nil
+		return out
 	}
 	out = append(out, Ratio{"keyq cycle commands per task", k.Cost.Commands, "<= 20"})
 	if a != nil && a.Cost != nil && a.Cost.ServerCPUus > 0 {

@@ -12,8 +12,11 @@ import (
 
 // StartSentinel runs a redis-sentinel on a free loopback port that watches the
 // master at masterAddr under the name master, with a quorum of one, and logs in
-// to it with password unless that is empty. It is killed when t ends. Without redis-sentinel on PATH it skips t (fails under CI).
-func StartSentinel(t testing.TB, master, masterAddr, password string) *Server {
+// to it with password unless that is empty. Each of conf is one more line of its
+// configuration file, written after the monitor line, such as
+// "sentinel down-after-milliseconds mymaster 500". It is killed when t ends.
+// Without redis-sentinel on PATH it skips t (fails under CI).
+func StartSentinel(t testing.TB, master, masterAddr, password string, conf ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-sentinel")
 	if err != nil {
@@ -35,16 +38,19 @@ func StartSentinel(t testing.TB, master, masterAddr, password string) *Server {
 			t.Fatalf("redistest: no free port: %v", err)
 		}
 		// Sentinel rewrites its configuration file, so each try gets its own.
-		conf := filepath.Join(dir, "sentinel-"+strconv.Itoa(p)+".conf")
+		file := filepath.Join(dir, "sentinel-"+strconv.Itoa(p)+".conf")
 		text := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nlogfile sentinel-%d.log\n"+
 			"sentinel monitor %s %s %s 1\n", p, dir, p, master, host, port)
 		if password != "" {
 			text += fmt.Sprintf("sentinel auth-pass %s %s\n", master, password)
 		}
-		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		for _, line := range conf {
+			text += line + "\n"
+		}
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), bin: bin, args: []string{conf}}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), bin: bin, args: []string{file}}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
 			return s
