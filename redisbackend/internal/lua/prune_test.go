@@ -248,3 +248,53 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// mainLocals returns how many locals the main chunk of code declares, those of
+// its nested blocks included: at least as many as are live at once there.
+func mainLocals(t *testing.T, name, code string) int {
+	t.Helper()
+	chunk, err := parse.Parse(strings.NewReader(code), name)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", name, err)
+	}
+	proto, err := glua.Compile(chunk, name)
+	if err != nil {
+		t.Fatalf("%s does not compile: %v", name, err)
+	}
+	return len(proto.DbgLocals)
+}
+
+// TestLocalsBelowLimit: Lua 5.1 compiles no function with more than 200 live
+// locals (LUAI_MAXVARS), and the common code's definitions are all locals of
+// the main chunk: of the library's, which holds them all, and of each script's
+// for EVAL, which holds those it reaches.
+func TestLocalsBelowLimit(t *testing.T) {
+	const limit = 200
+	_, lib, err := Library(scripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lib, _ = strings.Cut(lib, "\n") // the #!lua line, which only Redis reads
+	if n := mainLocals(t, "library", lib); n >= limit {
+		t.Errorf("the library's main chunk declares %d locals, Lua's limit is %d", n, limit)
+	} else {
+		t.Logf("the library's main chunk declares %d locals", n)
+	}
+	common, err := Common(scripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := fs.Glob(scripts, "*.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := fs.ReadFile(scripts, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := mainLocals(t, f, Script(common, string(b), false)); n >= limit {
+			t.Errorf("%s for EVAL declares %d locals in its main chunk, Lua's limit is %d", f, n, limit)
+		}
+	}
+}
