@@ -17,9 +17,11 @@ import (
 //
 // A script that includes the common code runs one of two ways (functions.go): as
 // a function of one Redis 7 function library that holds them all, where the
-// server takes FUNCTION LOAD, or else by EVALSHA, with the common code spliced in.
-// The library spares each call the definitions of the common code, which cost a
-// third of a small script's time.
+// server takes FUNCTION LOAD, or else by EVALSHA (Redis 6.2, KeyDB), with the
+// common code spliced in. The library defines the common code once, when it
+// loads; a script for EVALSHA defines its share on every call, so it holds only
+// the definitions it reaches, and the layout's constants written in
+// (internal/lua/prune.go).
 //
 //go:embed scripts/*.lua scripts/common/*.lua
 var scriptFS embed.FS
@@ -27,7 +29,8 @@ var scriptFS embed.FS
 // scriptDir is scripts/, as internal/lua reads it.
 var scriptDir = must(fs.Sub(scriptFS, "scripts"))
 
-// commonCode is the code spliced in where a script says --@common.
+// commonCode is the code spliced in where a script says --@common, of which a
+// script for EVALSHA keeps what it reaches (lua.Script).
 var commonCode = must(lua.Common(scriptDir))
 
 var (
@@ -50,7 +53,7 @@ var (
 
 // script is one of scripts/*.lua.
 type script struct {
-	eval *redis.Script // the script for EVALSHA, the common code spliced in
+	eval *redis.Script // the script for EVALSHA, with the common code it reaches
 	fn   string        // its function in the library, or "" (no common code)
 	// noWrites is set for the scripts that only read (lua.NoWrites): their
 	// function is flagged no-writes and runs by FCALL_RO; by EVALSHA they are
@@ -79,7 +82,7 @@ func buildLibrary() (name, code string) {
 	return name, code
 }
 
-// loadScript reads scripts/<name>.lua and splices in the common code.
+// loadScript reads scripts/<name>.lua and splices in the common code it reaches.
 func loadScript(name string) *script {
 	src := string(must(fs.ReadFile(scriptDir, name+".lua")))
 	if !lua.Includes(src) {

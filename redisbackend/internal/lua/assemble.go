@@ -13,7 +13,8 @@ import (
 // The scripts live in a directory (redisbackend/scripts): one file <name>.lua per
 // script, and the code they share in common/, split by concern. A script that
 // says --@common on a line of its own includes the common code there: the
-// prelude, then CommonFiles in order, then begin(KEYS).
+// prelude, then CommonFiles in order, then begin(KEYS). For EVAL, only the part
+// of it the script reaches (prune.go).
 
 // CommonFiles are the files of common/, in the order they are joined: each uses
 // only what the prelude and the files before it define.
@@ -68,13 +69,21 @@ func Common(fsys fs.FS) (string, error) {
 	return b.String(), nil
 }
 
-// Script returns the source of a script for EVAL: src with common spliced in
-// where it says --@common, and begin called, for a read-only twin with ro set.
-// A script without the mark is returned as it is.
+// Script returns the source of a script for EVAL: src with the part of common
+// it reaches spliced in where it says --@common (prune.go), and begin called, for
+// a read-only twin with ro set. Code that cannot be scanned (an unfinished
+// string) gets the whole of common, for the server to report. A script without
+// the mark is returned as it is.
 func Script(common, src string, ro bool) string {
+	if !Includes(src) {
+		return src
+	}
 	call := "begin(KEYS)\n"
 	if ro {
 		call = "begin(KEYS, true)\n"
+	}
+	if s, err := prune(common, src, call); err == nil {
+		return s
 	}
 	return strings.Replace(src, commonMark, common+call, 1)
 }

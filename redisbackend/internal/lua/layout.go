@@ -163,7 +163,8 @@ var constants = []struct {
 }
 
 // Prelude returns the Lua that defines the layout, one local per constant, which
-// comes first in every script that includes the common code.
+// comes first in the common code. A script for EVAL has the values it reads
+// written in instead (prune.go).
 func Prelude() string {
 	var b strings.Builder
 	b.WriteString("-- The storage layout, generated from redisbackend/internal/lua/layout.go.\n")
