@@ -100,6 +100,7 @@ func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	}
 	c.h = h
 	c.waits.notifier, _ = h.(backend.Notifier)
+	c.waits.linger = lingerFor
 	if cb, ok := b.(backend.Clocked); ok && cb.Clock() != nil {
 		c.clock = cb.Clock()
 	}

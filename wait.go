@@ -19,9 +19,20 @@ import (
 // until ctx is done, and tries again.
 //
 // Wakes come from the namespace's backend.Notifier, through one registration per
-// Client, made when a waiter first has to sleep and stopped when the last waiter
-// leaves. Because the registration may come after a try, the first try after it
-// is confirmed is made at once: it sees every task that came before. A Wake{q, n}
+// Client, made when a waiter first has to sleep and stopped once no waiter has
+// been left for lingerFor. Because the registration may come after a try, the
+// first try after it is confirmed is made at once: it sees every task that came
+// before.
+//
+// While the registration is confirmed, a try that finds less than a full batch
+// marks its queues empty, unless a wake came while it ran; any wake for a queue clears its mark,
+// Wake{} clears every mark, and so does the end of the registration. A wait
+// whose queues are all marked skips its first try and sleeps at once: nothing
+// can have come that no wake announced. A mark lasts until the Next of the try
+// that set it (a delayed task due, a lease expired), and at most trustEmpty on
+// the host's clock, so that a wake-up lost in a driver costs at most one
+// try's delay. This is what keeps an idle worker from asking the store twice
+// for every task it is woken for. A Wake{q, n}
 // wakes the longest-waiting waiters serving q until their batch sizes cover n, so
 // one task does not send every idle consumer to the store; Wake{} wakes all. A
 // waiter woken for q that then leases a full batch, or leaves without trying,
@@ -34,6 +45,13 @@ import (
 // pollEvery is how often a waiter tries again when no Wake will come.
 const pollEvery = 50 * time.Millisecond
 
+// lingerFor is how long a confirmed registration outlives the last waiter: a
+// worker between tasks keeps it, and the empty marks it makes reliable.
+const lingerFor = 5 * time.Second
+
+// trustEmpty is the longest a queue stays marked empty on the host's clock.
+const trustEmpty = time.Second
+
 // waiters are the waiting Dequeue calls of a Client.
 type waiters struct {
 	notifier backend.Notifier // nil: waiters poll
@@ -41,6 +59,17 @@ type waiters struct {
 	mu     sync.Mutex
 	regs   []*waitReg // in registration order, longest waiting first
 	listen *listening // nil while no registration is made or being made
+
+	linger time.Duration // lingerFor; 0 stops a registration with the last waiter
+	idle   *time.Timer   // stops the registration once no waiter came for linger
+	gen    uint64        // counts wakes: a try marks queues only if none came while it ran
+	empty  map[string]emptyMark
+}
+
+// emptyMark says until when a queue is known to be empty: until at on the
+// backend's clock (zero: no bound there) and host on the host's.
+type emptyMark struct {
+	at, host time.Time
 }
 
 // waitReg is one waiting Dequeue, for up to count tasks of queues. c receives
@@ -64,12 +93,18 @@ func (w *waiters) add(queues []string, count int) *waitReg {
 	r := &waitReg{queues: queues, count: count, c: make(chan string, 1)}
 	w.mu.Lock()
 	w.regs = append(w.regs, r)
+	if w.idle != nil {
+		w.idle.Stop()
+		w.idle = nil
+	}
 	w.mu.Unlock()
 	return r
 }
 
 // remove ends a wait. A wake for a queue it received and did not act on goes to
-// another waiter of that queue. The last waiter to leave ends the registration.
+// another waiter of that queue. The last waiter to leave ends a registration
+// that is not yet confirmed at once, and a confirmed one after w.linger unless
+// another waiter comes first.
 func (w *waiters) remove(r *waitReg) {
 	w.mu.Lock()
 	w.regs = slices.DeleteFunc(w.regs, func(o *waitReg) bool { return o == r })
@@ -80,18 +115,96 @@ func (w *waiters) remove(r *waitReg) {
 		}
 	default:
 	}
-	var l *listening
-	var stop func()
-	if len(w.regs) == 0 && w.listen != nil {
-		l, w.listen = w.listen, nil
-		stop, l.stop = l.stop, nil // nil while Notify runs: it then stops itself
+	if len(w.regs) > 0 || w.listen == nil {
+		w.mu.Unlock()
+		return
 	}
-	w.mu.Unlock()
-	if l != nil {
-		if stop != nil {
-			stop()
+	if l := w.listen; w.linger > 0 && l.confirmed() {
+		if w.idle == nil {
+			w.idle = time.AfterFunc(w.linger, func() { w.stopIdle(l) })
 		}
-		l.cancel()
+		w.mu.Unlock()
+		return
+	}
+	w.endLocked() // unlocks
+}
+
+// stopIdle ends registration l if it is still the current one and no waiter
+// came since its timer was set.
+func (w *waiters) stopIdle(l *listening) {
+	w.mu.Lock()
+	if w.listen != l || len(w.regs) > 0 || w.idle == nil {
+		w.mu.Unlock()
+		return
+	}
+	w.idle = nil
+	w.endLocked()
+}
+
+// endLocked ends the current registration and forgets the empty marks it made
+// reliable. The caller holds w.mu, which endLocked unlocks.
+func (w *waiters) endLocked() {
+	l := w.listen
+	w.listen = nil
+	stop := l.stop
+	l.stop = nil // nil while Notify runs: it then stops itself
+	clear(w.empty)
+	w.gen++
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	l.cancel()
+}
+
+// knownEmpty reports how long every queue of qs stays marked empty, on the
+// backend's clock c, or 0 when one is not marked; a mark without a bound on c
+// gives trustEmpty.
+func (w *waiters) knownEmpty(qs []string, c clock.Clock) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.empty) == 0 {
+		return 0
+	}
+	now, host := c.Now(), time.Now()
+	left := trustEmpty
+	for _, q := range qs {
+		m, ok := w.empty[q]
+		if !ok || !host.Before(m.host) || (!m.at.IsZero() && !now.Before(m.at)) {
+			return 0
+		}
+		if !m.at.IsZero() {
+			left = min(left, m.at.Sub(now))
+		}
+	}
+	return left
+}
+
+// generation returns the count of wakes so far, for markEmpty.
+func (w *waiters) generation() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.gen
+}
+
+// markEmpty marks qs empty after a try that found nothing, made while
+// registration l was confirmed, if no wake came since generation returned gen.
+// next is the try's Next, on the backend's clock c.
+func (w *waiters) markEmpty(l *listening, qs []string, gen uint64, next time.Duration, c clock.Clock) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.listen != l || w.gen != gen {
+		return
+	}
+	m := emptyMark{host: time.Now().Add(trustEmpty)}
+	if next > 0 {
+		m.at = c.Now().Add(next)
+	}
+	if w.empty == nil {
+		w.empty = make(map[string]emptyMark)
+	}
+	for _, q := range qs {
+		w.empty[q] = m
 	}
 }
 
@@ -105,6 +218,12 @@ func (w *waiters) passOn(q string, r *waitReg) {
 // wake is the Notifier's callback.
 func (w *waiters) wake(k backend.Wake) {
 	w.mu.Lock()
+	w.gen++
+	if k.Queue == "" {
+		clear(w.empty)
+	} else {
+		delete(w.empty, k.Queue)
+	}
 	w.wakeLocked(k.Queue, k.Count, nil)
 	w.mu.Unlock()
 }
@@ -174,6 +293,10 @@ func (w *waiters) listening() *listening {
 			w.listen = nil // the next wait tries again
 		} else if current {
 			l.stop = stop
+			if len(w.regs) == 0 && w.linger > 0 && w.idle == nil {
+				// Every waiter left while Notify ran: linger from now.
+				w.idle = time.AfterFunc(w.linger, func() { w.stopIdle(l) })
+			}
 		}
 		close(l.ready)
 		w.mu.Unlock()
@@ -197,6 +320,7 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 	l := c.waits.current() // nil: none yet; this wait starts one if it must sleep
 	deduped := 0           // over every try
 	woken := ""            // the queue of the wake that led to this try
+	skip := c.waits.knownEmpty(p.Queues, c.clock)
 	for {
 		select { // a wake since the last try is served by this one
 		case q := <-r.c:
@@ -207,7 +331,20 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 		}
 		// A registration confirmed before the try hears of every task after it.
 		covered := l != nil && l.confirmed()
-		res, err := c.dequeueOnce(ctx, p)
+		var res backend.DequeueResult
+		var err error
+		if skip > 0 && woken == "" && covered {
+			res.Next = skip // known empty: sleep until a wake, or the mark ends
+		} else {
+			gen := c.waits.generation()
+			res, err = c.dequeueOnce(ctx, p)
+			if covered && err == nil && len(res.Leases) < p.Count {
+				// Short of a full batch, the try emptied every queue it
+				// asked: the next wait need not ask again before a wake.
+				c.waits.markEmpty(l, p.Queues, gen, res.Next, c.clock)
+			}
+		}
+		skip = 0
 		res.Deduped += deduped
 		if woken != "" && (err != nil || len(res.Leases) == p.Count) {
 			// A failed try may not have looked, and a full batch may have left

@@ -162,13 +162,34 @@ func (s *fakeStore) count() (tries, notifies, stops int) {
 	return s.tries, s.notifyN, s.stops
 }
 
+// fakeClient returns a client of s whose Notify registration ends with the
+// last waiter, without lingering.
 func fakeClient(t *testing.T, s *fakeStore, notifier bool) *Client {
 	t.Helper()
 	c, err := New(fakeBackend{s, notifier}, "ns", Queues("a", "b"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.waits.linger = 0
 	return c
+}
+
+// waitWaiters waits until c has n waiters registered.
+func waitWaiters(t *testing.T, c *Client, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for {
+		c.waits.mu.Lock()
+		got := len(c.waits.regs)
+		c.waits.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiters after %v, want %d", got, waitBound, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // result is what one waiting Dequeue returned.
@@ -262,10 +283,10 @@ func TestWaitWakesCoveringWaiters(t *testing.T) {
 	s.waitTries(t, 2) // a try, and another once the registration was made
 	for i := 1; i < k; i++ {
 		results = append(results, goDequeue(ctx, c))
-		s.waitTries(t, 2+i) // one try each, on the registration made
+		waitWaiters(t, c, i+1)
 	}
-	if _, n, _ := s.count(); n != 1 {
-		t.Fatalf("%d Notify calls for %d waiters, want 1", n, k)
+	if tries, n, _ := s.count(); n != 1 || tries != 2 {
+		t.Fatalf("%d Notify calls and %d tries for %d waiters, want 1 and 2: the later ones know the queues are empty", n, tries, k)
 	}
 	s.add("a", 2)
 	s.wake(t, backend.Wake{Queue: "a", Count: 2})
@@ -288,9 +309,9 @@ func TestWaitWakesCoveringWaiters(t *testing.T) {
 	if regs != k-2 {
 		t.Fatalf("%d waiters left after 2 returned, want %d", regs, k-2)
 	}
-	// k+1 tries before, the 2 woken, and at most the 2 they passed the wake to.
-	if tries, _, _ := s.count(); tries > k+1+4 {
-		t.Fatalf("%d Dequeue calls after waking 2 waiters, want at most %d", tries, k+1+4)
+	// 2 tries before, the 2 woken, and at most the 2 they passed the wake to.
+	if tries, _, _ := s.count(); tries > 2+4 {
+		t.Fatalf("%d Dequeue calls after waking 2 waiters, want at most %d", tries, 2+4)
 	}
 	tries, _, _ := s.count()
 	s.wake(t, backend.Wake{})
@@ -314,7 +335,7 @@ func TestWaitPassesOnAfterFullBatch(t *testing.T) {
 	first := goDequeue(context.Background(), c)
 	s.waitTries(t, 2)
 	second := goDequeue(context.Background(), c)
-	s.waitTries(t, 3)
+	waitWaiters(t, c, 2)
 	s.add("b", 2)
 	s.wake(t, backend.Wake{Queue: "b", Count: 1}) // fewer than there are
 	for _, ch := range []<-chan result{first, second} {
@@ -415,5 +436,89 @@ func TestWaitNotifyHangs(t *testing.T) {
 	c.waits.mu.Unlock()
 	if l != nil {
 		t.Fatal("the registration outlived the last waiter")
+	}
+}
+
+// TestWaitKnownEmpty checks the empty marks: a wait on queues a try found empty
+// while the registration was confirmed sleeps without a try; a wake for one of
+// them, or Wake{}, sends the next wait to the store again; a try's Next bounds
+// the mark on the backend's clock; and the registration outlives the last
+// waiter by the linger, keeping the marks, then ends and forgets them.
+func TestWaitKnownEmpty(t *testing.T) {
+	s := newFakeStore()
+	c := fakeClient(t, s, true)
+	c.waits.linger = time.Hour // ended by hand below
+	short := func() []Lease {
+		t.Helper()
+		ls, err := c.Dequeue(context.Background(), Wait(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls
+	}
+	short() // a try, the registration, a try it covers: a and b marked
+	tries, n, _ := s.count()
+	if tries != 2 || n != 1 {
+		t.Fatalf("%d tries and %d Notify calls, want 2 and 1", tries, n)
+	}
+	for range 3 {
+		short()
+	}
+	if got, _, _ := s.count(); got != tries {
+		t.Fatalf("%d tries after three waits on queues known empty, want %d", got, tries)
+	}
+	s.add("b", 1)
+	s.wake(t, backend.Wake{Queue: "b", Count: 1})
+	if ls := short(); len(ls) != 1 {
+		t.Fatalf("a wait after Wake{b} got %v, want the task", ls)
+	}
+	short() // found nothing: marked again
+	s.wake(t, backend.Wake{Queue: "other", Count: 1})
+	tries, _, _ = s.count()
+	short()
+	if got, _, _ := s.count(); got != tries {
+		t.Fatalf("a wake for another queue cleared the marks: %d tries, want %d", got, tries)
+	}
+	s.wake(t, backend.Wake{})
+	short()
+	if got, _, _ := s.count(); got != tries+1 {
+		t.Fatalf("%d tries after Wake{}, want %d", got, tries+1)
+	}
+
+	// A try's Next bounds its mark on the backend's clock.
+	s.mu.Lock()
+	s.next = 10 * time.Millisecond
+	s.mu.Unlock()
+	s.wake(t, backend.Wake{})
+	short() // a try: marked until Next
+	tries, _, _ = s.count()
+	short()
+	if got, _, _ := s.count(); got != tries {
+		t.Fatalf("%d tries within the mark's Next, want %d", got, tries)
+	}
+	s.clock.Advance(10 * time.Millisecond)
+	short()
+	if got, _, _ := s.count(); got != tries+1 {
+		t.Fatalf("%d tries once the mark's Next passed, want %d", got, tries+1)
+	}
+
+	// The registration lingers after the last waiter, then ends with its marks.
+	c.waits.mu.Lock()
+	l, idle, marks := c.waits.listen, c.waits.idle, len(c.waits.empty)
+	c.waits.mu.Unlock()
+	if l == nil || idle == nil || marks == 0 {
+		t.Fatalf("after the last waiter left: registration %v, idle timer %v, %d marks; want all kept", l != nil, idle != nil, marks)
+	}
+	c.waits.stopIdle(l)
+	c.waits.mu.Lock()
+	l, marks = c.waits.listen, len(c.waits.empty)
+	c.waits.mu.Unlock()
+	if _, _, stops := s.count(); l != nil || marks != 0 || stops != 1 {
+		t.Fatalf("after the linger: registration %v, %d marks, %d stops; want none, none, 1", l != nil, marks, stops)
+	}
+	tries, _, _ = s.count()
+	short()
+	if got, _, _ := s.count(); got < tries+2 {
+		t.Fatalf("%d tries after the registration ended, want at least %d: marks are only trusted while heard", got, tries+2)
 	}
 }
