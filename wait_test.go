@@ -36,7 +36,7 @@ type fakeStore struct {
 	seq     int
 
 	settled  []backend.SettleResult // what Settle answers
-	extended []time.Time            // what Extend answers
+	extended []backend.ExtendResult // what Extend answers
 }
 
 func newFakeStore() *fakeStore {
@@ -127,7 +127,7 @@ func (s *fakeStore) Enqueue(context.Context, backend.EnqueueParams) ([]string, e
 func (s *fakeStore) Settle(context.Context, backend.SettleParams) ([]backend.SettleResult, error) {
 	return s.settled, nil
 }
-func (s *fakeStore) Extend(context.Context, backend.ExtendParams) ([]time.Time, error) {
+func (s *fakeStore) Extend(context.Context, backend.ExtendParams) ([]backend.ExtendResult, error) {
 	return s.extended, nil
 }
 func (s *fakeStore) SetAnswer(context.Context, backend.SetAnswerParams) error {

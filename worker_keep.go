@@ -134,16 +134,21 @@ func (k *keeper) beat(ctx context.Context, ds []*delivery) time.Duration {
 			continue
 		}
 		k.mu.Lock()
-		for i, t := range at {
+		for i, r := range at {
 			d := chunk[i]
-			if _, held := k.live[d]; !t.IsZero() || !held {
+			if _, held := k.live[d]; !r.Deadline.IsZero() || !held {
 				continue // extended, or settled meanwhile
 			}
 			delete(k.live, d)
 			d.lost.Store(true)
-			k.w.log.Warn("keyq worker: lease lost", "task", d.lease.ID, "queue", d.lease.Queue)
+			cause := ErrLeaseLost
+			if r.Cancelled {
+				cause = ErrCancelled
+			} else {
+				k.w.log.Warn("keyq worker: lease lost", "task", d.lease.ID, "queue", d.lease.Queue)
+			}
 			if d.cancel != nil {
-				d.cancel(ErrLeaseLost)
+				d.cancel(cause)
 			}
 		}
 		if len(k.live) == 0 && k.timer != nil {

@@ -120,3 +120,8 @@ func (ns *Namespace) Dead(ctx context.Context, p backend.DeadParams) ([]backend.
 	}
 	return out, nil
 }
+
+// Delayed implements backend.Inspector. TODO(control): not yet built.
+func (ns *Namespace) Delayed(ctx context.Context, p backend.DelayedParams) ([]backend.DelayedTask, error) {
+	return nil, backend.Unsupported("Delayed")
+}

@@ -188,17 +188,17 @@ func (ns *Namespace) settle(s *backend.Settlement, now time.Time) backend.Settle
 }
 
 // Extend moves live leases' deadlines; see backend.Namespace.
-func (ns *Namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
+func (ns *Namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]backend.ExtendResult, error) {
 	now, err := ns.open(ctx, p.Validate())
 	if err != nil {
 		return nil, err
 	}
 	defer ns.unlock()
-	out := make([]time.Time, len(p.Leases))
+	out := make([]backend.ExtendResult, len(p.Leases))
 	for i, r := range p.Leases {
 		if t := ns.lease(r, now); t != nil {
-			out[i] = now.Add(p.Lease)
-			ns.leaseDue.move(t, out[i])
+			out[i].Deadline = now.Add(p.Lease)
+			ns.leaseDue.move(t, out[i].Deadline)
 		}
 	}
 	return out, nil
