@@ -315,7 +315,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.settler != nil {
 		w.settler.start(base)
 	}
-	stopListen := w.listenCancels()
+	stopListen := w.listenCancels(ctx)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	go func() {

@@ -3,6 +3,7 @@ package keyq
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -83,22 +84,33 @@ func (k *keeper) onWake(wk backend.Wake) {
 	}
 }
 
+// listenWait bounds how long Run waits for the worker's first Notify
+// registration before it takes tasks: a cancel made before the registration is
+// live reaches the worker only through its heartbeat.
+const listenWait = time.Second
+
 // listenCancels registers the worker's Notify listener, when the driver has a
-// Notifier, on a goroutine of its own so that Run need not wait for it, trying
-// again with backoff while the registration fails. It returns the function that
-// ends the registration, which Run calls once nothing is held.
-func (w *Worker) listenCancels() (stop func()) {
+// Notifier, on a goroutine of its own, trying again with backoff while the
+// registration fails, and waits until the first try ended, at most
+// listenWait, or until the worker stops (a stop, or the end of runCtx). It
+// returns the function that ends the registration, which Run calls once
+// nothing is held.
+func (w *Worker) listenCancels(runCtx context.Context) (stop func()) {
 	n, ok := w.c.h.(backend.Notifier)
 	if !ok {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	tried := make(chan struct{})
 	var unregister func() // set before done is closed
 	go func() {
 		defer close(done)
+		once := sync.OnceFunc(func() { close(tried) })
+		defer once()
 		for fails := 0; ; fails++ {
 			s, err := n.Notify(ctx, w.keep.onWake)
+			once()
 			if err == nil && s != nil {
 				unregister = s
 				return
@@ -122,6 +134,14 @@ func (w *Worker) listenCancels() (stop func()) {
 			}
 		}
 	}()
+	wait := time.NewTimer(listenWait) // the host's clock: the worker's may be a test's
+	select {
+	case <-tried:
+	case <-wait.C:
+	case <-w.stop:
+	case <-runCtx.Done():
+	}
+	wait.Stop()
 	return func() {
 		cancel()
 		<-done
