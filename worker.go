@@ -273,7 +273,9 @@ func (w *Worker) Backlog(ctx context.Context) (map[string]QueueStats, error) {
 // tasks handed back to the head of their queues with the attempt kept; after
 // Shutdown, its context decides. Run returns nil after such a stop, and an error
 // when the backend is closed or the worker misconfigured. A worker runs once. A
-// handler that ignores its context holds up Run until it returns.
+// handler that ignores its context holds up Run until it returns. When the
+// driver has a Notifier, Run registers with it for the cancels of tasks it
+// holds, and waits up to a second for that before it takes a task.
 func (w *Worker) Run(ctx context.Context) error {
 	if ctx == nil {
 		return w.c.wrap("worker run", invalid("nil context"))
