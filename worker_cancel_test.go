@@ -1,8 +1,11 @@
 package keyq_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,10 +31,33 @@ func (b *blocker) Handle(ctx context.Context, t *keyq.Task) (any, error) {
 	return "answer of a cancelled task", nil
 }
 
+// warnings is a Logger for a worker that keeps what it logs at warn level and
+// above.
+type warnings struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *warnings) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *warnings) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func (w *warnings) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 // wantCancelledEnd checks what is left of a task cancelled while it ran: its
 // outcome, no answer, the job status cancelled, nothing to deliver even after
 // its lease's time has passed, and the worker's totals.
-func wantCancelledEnd(t *testing.T, e env, w *keyq.Worker, rec *recorder, id, key string, lease time.Duration) {
+func wantCancelledEnd(t *testing.T, e env, w *keyq.Worker, warns *warnings, rec *recorder, id, key string, lease time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	d := rec.expect(t, keyq.OutcomeCancelled)
@@ -52,6 +78,9 @@ func wantCancelledEnd(t *testing.T, e env, w *keyq.Worker, rec *recorder, id, ke
 	if q := st.Queues[keyq.DefaultQueue]; q.Waiting+q.Leased+q.Delayed+q.Dead != 0 || st.Counters.Cancelled != 1 || st.Counters.Reclaimed != 0 {
 		t.Fatalf("after the lease's time: stats %+v, want an empty queue, Cancelled 1, nothing reclaimed", st)
 	}
+	if logged := warns.String(); logged != "" {
+		t.Fatalf("the worker logged a cancel as a warning or an error:\n%s", logged)
+	}
 	ws := w.Stats()
 	if ws.Cancelled != 1 || ws.Lost != 0 || ws.Retried != 0 || ws.Processed != 0 || ws.Errors != 0 {
 		t.Fatalf("worker stats %+v, want one cancelled and nothing else", ws)
@@ -66,8 +95,8 @@ func wantCancelledEnd(t *testing.T, e env, w *keyq.Worker, rec *recorder, id, ke
 func TestWorkerCancelNotify(t *testing.T) {
 	e := newMemoryEnv(t, false)
 	const lease = 30 * time.Second
-	rec := newRecorder()
-	w := mustWorker(t, e.client, keyq.WorkerConfig{Clock: e.wclock, Lease: lease, PollWait: time.Hour}, rec.option())
+	rec, warns := newRecorder(), &warnings{}
+	w := mustWorker(t, e.client, keyq.WorkerConfig{Clock: e.wclock, Lease: lease, PollWait: time.Hour, Logger: warns.logger()}, rec.option())
 	h := newBlocker()
 	w.Handle("", h)
 	id := mustEnqueue(t, e.client, keyq.DefaultQueue, "x")
@@ -80,7 +109,7 @@ func TestWorkerCancelNotify(t *testing.T) {
 	if cause := recv(t, h.cause, "the handler's context's end after Cancel, with the worker's clock still"); !errors.Is(cause, keyq.ErrCancelled) {
 		t.Fatalf("handler context cause %v, want ErrCancelled", cause)
 	}
-	wantCancelledEnd(t, e, w, rec, id, "x", lease)
+	wantCancelledEnd(t, e, w, warns, rec, id, "x", lease)
 }
 
 // noNotifyNS is a namespace handle without Notifier: a cancel reaches a worker
@@ -105,8 +134,8 @@ func TestWorkerCancelHeartbeat(t *testing.T) {
 	e := newMemoryEnv(t, false)
 	const lease = 30 * time.Second
 	c := wrapClient(t, e, e.client.Namespace(), noNotifier)
-	rec := newRecorder()
-	w := mustWorker(t, c, keyq.WorkerConfig{Clock: e.wclock, Lease: lease, PollWait: time.Hour}, rec.option())
+	rec, warns := newRecorder(), &warnings{}
+	w := mustWorker(t, c, keyq.WorkerConfig{Clock: e.wclock, Lease: lease, PollWait: time.Hour, Logger: warns.logger()}, rec.option())
 	h := newBlocker()
 	w.Handle("", h)
 	id := mustEnqueue(t, e.client, keyq.DefaultQueue, "x")
@@ -125,7 +154,7 @@ func TestWorkerCancelHeartbeat(t *testing.T) {
 	if cause := recv(t, h.cause, "the handler's context's end at the heartbeat after Cancel"); !errors.Is(cause, keyq.ErrCancelled) {
 		t.Fatalf("handler context cause %v, want ErrCancelled", cause)
 	}
-	wantCancelledEnd(t, e, w, rec, id, "x", lease)
+	wantCancelledEnd(t, e, w, warns, rec, id, "x", lease)
 }
 
 // TestWorkerCancelUnstarted (S12.4): a task cancelled while the worker holds
