@@ -283,25 +283,32 @@ func (c *Client) Extend(ctx context.Context, l *Lease, d time.Duration) error {
 	if at == nil {
 		return err
 	}
-	if at[0].IsZero() {
+	switch {
+	case at[0].Cancelled:
+		return c.wrap("extend", ErrCancelled)
+	case at[0].Deadline.IsZero():
 		return c.wrap("extend", ErrLeaseLost)
 	}
-	l.Deadline = at[0]
+	l.Deadline = at[0].Deadline
 	return err
 }
 
-// extend extends refs in one call and checks the reply: one deadline per lease,
-// the zero time for a lost one. The deadlines come with ErrNotReplicated too;
-// with any other error they are nil.
-func (c *Client) extend(ctx context.Context, refs []backend.LeaseRef, d time.Duration) ([]time.Time, error) {
+// extend extends refs in one call and checks the reply: one result per lease.
+// The results come with ErrNotReplicated too; with any other error they are nil.
+func (c *Client) extend(ctx context.Context, refs []backend.LeaseRef, d time.Duration) ([]backend.ExtendResult, error) {
 	p := backend.ExtendParams{Leases: refs, Lease: d}
-	return run(c, ctx, "extend", &p, 0, func(ctx context.Context) ([]time.Time, error) {
+	return run(c, ctx, "extend", &p, 0, func(ctx context.Context) ([]backend.ExtendResult, error) {
 		at, err := c.h.Extend(ctx, p)
 		if at == nil && err != nil {
 			return nil, err
 		}
 		if len(at) != len(refs) {
 			return nil, malformed("%d deadlines for %d leases", len(at), len(refs))
+		}
+		for i, r := range at {
+			if r.Cancelled && !r.Deadline.IsZero() {
+				return nil, malformed("lease %d cancelled with a deadline", i)
+			}
 		}
 		return at, err
 	})

@@ -20,7 +20,7 @@ func TestMalformedReplies(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		settled  []backend.SettleResult
-		extended []time.Time
+		extended []backend.ExtendResult
 		call     func(c *Client) error
 	}{
 		{"zero result", []backend.SettleResult{0}, nil, func(c *Client) error { return c.Ack(ctx, l) }},
@@ -28,7 +28,8 @@ func TestMalformedReplies(t *testing.T) {
 		{"two results for one", []backend.SettleResult{backend.SettleDone, backend.SettleDone}, nil, func(c *Client) error { return c.Ack(ctx, l) }},
 		{"an ack dead-lettered", []backend.SettleResult{backend.SettleDead}, nil, func(c *Client) error { return c.Ack(ctx, l) }},
 		{"no deadline", nil, nil, func(c *Client) error { return c.Extend(ctx, l, time.Minute) }},
-		{"two deadlines for one", nil, []time.Time{{}, {}}, func(c *Client) error { return c.Extend(ctx, l, time.Minute) }},
+		{"two deadlines for one", nil, []backend.ExtendResult{{}, {}}, func(c *Client) error { return c.Extend(ctx, l, time.Minute) }},
+		{"cancelled with a deadline", nil, []backend.ExtendResult{{Deadline: time.Unix(1, 0), Cancelled: true}}, func(c *Client) error { return c.Extend(ctx, l, time.Minute) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newFakeStore()

@@ -36,7 +36,7 @@ type fakeStore struct {
 	seq     int
 
 	settled  []backend.SettleResult // what Settle answers
-	extended []time.Time            // what Extend answers
+	extended []backend.ExtendResult // what Extend answers
 }
 
 func newFakeStore() *fakeStore {
@@ -127,7 +127,7 @@ func (s *fakeStore) Enqueue(context.Context, backend.EnqueueParams) ([]string, e
 func (s *fakeStore) Settle(context.Context, backend.SettleParams) ([]backend.SettleResult, error) {
 	return s.settled, nil
 }
-func (s *fakeStore) Extend(context.Context, backend.ExtendParams) ([]time.Time, error) {
+func (s *fakeStore) Extend(context.Context, backend.ExtendParams) ([]backend.ExtendResult, error) {
 	return s.extended, nil
 }
 func (s *fakeStore) SetAnswer(context.Context, backend.SetAnswerParams) error {
@@ -520,5 +520,21 @@ func TestWaitKnownEmpty(t *testing.T) {
 	short()
 	if got, _, _ := s.count(); got < tries+2 {
 		t.Fatalf("%d tries after the registration ended, want at least %d: marks are only trusted while heard", got, tries+2)
+	}
+}
+
+// TestWakeCancelledWakesNoWaiter (S12.4): Wake{Cancelled: id} is for the
+// workers running task id; it announces no task, so no waiter wakes.
+func TestWakeCancelledWakesNoWaiter(t *testing.T) {
+	var w waiters
+	a := w.add([]string{"q"}, 1)
+	b := w.add([]string{"other"}, 1)
+	w.wake(backend.Wake{Cancelled: "7"})
+	if len(a.c)+len(b.c) != 0 {
+		t.Fatal("Wake{Cancelled} woke a waiter")
+	}
+	w.wake(backend.Wake{})
+	if len(a.c)+len(b.c) != 2 {
+		t.Fatal("Wake{} after Wake{Cancelled} did not wake every waiter")
 	}
 }

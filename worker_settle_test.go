@@ -22,7 +22,7 @@ type leaseSpy struct {
 	release backend.SettleResult // when set, what every Release item reports
 }
 
-func (s *leaseSpy) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
+func (s *leaseSpy) Extend(ctx context.Context, p backend.ExtendParams) ([]backend.ExtendResult, error) {
 	ids := make([]string, len(p.Leases))
 	for i, l := range p.Leases {
 		ids[i] = l.TaskID

@@ -10,8 +10,8 @@
 // new driver must do and which tiers to run.
 //
 // Required: Backend (2 methods) and Namespace (6 methods). Optional, found by type
-// assertion, a missing one reported to callers as errors.ErrUnsupported: Inspector
-// and Admin (on a Namespace, for tools and operators), Notifier (on a Namespace;
+// assertion, a missing one reported to callers as errors.ErrUnsupported: Inspector,
+// Admin and Controller (on a Namespace, for tools and operators), Notifier (on a Namespace;
 // without it waiting callers poll), RateLimiter (on a Namespace), NamespaceLister
 // and Clocked (on a Backend).
 //
@@ -78,9 +78,11 @@ type Namespace interface {
 	Settle(ctx context.Context, p SettleParams) ([]SettleResult, error)
 
 	// Extend moves each live lease of p.Leases to now + p.Lease (S4.4) and returns
-	// the new deadlines, in order; the zero time for a lease that had expired or
-	// ended, which the call leaves alone. Errors as for Settle.
-	Extend(ctx context.Context, p ExtendParams) ([]time.Time, error)
+	// one result per lease, in order: the new deadline, or the zero time for a
+	// lease that had expired or ended, which the call leaves alone, with
+	// Cancelled set when it ended by Controller.Cancel (S12.4). Errors as for
+	// Settle.
+	Extend(ctx context.Context, p ExtendParams) ([]ExtendResult, error)
 
 	// SetAnswer stores an answer under a key, replacing any value and TTL (S5.1).
 	SetAnswer(ctx context.Context, p SetAnswerParams) error
@@ -111,6 +113,10 @@ type Inspector interface {
 	Leases(ctx context.Context, p LeasesParams) ([]Lease, error)
 	// Dead returns dead-lettered tasks, oldest first (S4.7, S9.3).
 	Dead(ctx context.Context, p DeadParams) ([]DeadTask, error)
+	// Delayed returns delayed tasks (enqueued with a delay or a time, or released
+	// with a delay) that are not yet due, earliest due first; those of p.Queue
+	// only when it is set (S12.5).
+	Delayed(ctx context.Context, p DelayedParams) ([]DelayedTask, error)
 }
 
 // Admin is implemented by namespace handles that operators can repair by hand.
@@ -128,6 +134,32 @@ type Admin interface {
 	DeleteAnswer(ctx context.Context, p DeleteAnswerParams) error
 }
 
+// Controller is implemented by namespace handles that let operators stop queues
+// and remove or cancel tasks by ID, from any process (S12).
+type Controller interface {
+	// Pause stops deliveries from p.Queues, or with p.Resume starts them again
+	// (S12.1). Dequeue skips a paused queue as though it were empty; enqueues,
+	// settles and reclaims of its tasks go on. The state is stored, so it
+	// outlives every process, shows in Stats (QueueStats.Paused, for a paused
+	// queue even when it holds no task) and holds until resumed. Pausing a
+	// paused queue, or resuming a running one, changes nothing. A resume that
+	// changes something sends Wake{} to Notify's listeners.
+	Pause(ctx context.Context, p PauseParams) error
+
+	// Cancel removes the task with ID p.ID (S12.2, S12.3, S12.4):
+	//   - waiting or delayed: the task is removed and CancelRemoved returned;
+	//   - leased, with p.Running: the lease ends now, as an ack without an answer
+	//     would end it (the task is never delivered again, nothing is
+	//     reclaimed), CancelRunning is returned, Extend reports the lease as
+	//     Cancelled until its deadline, Settle as SettleLost, and Notify's
+	//     listeners get Wake{Cancelled: p.ID};
+	//   - leased, without p.Running: ErrLeased, and nothing changes;
+	//   - anything else (unknown, acked, dead): ErrNotFound.
+	// A removed or cancelled task's job record, when it has one, takes the final
+	// status StatusCancelled, and the Cancelled counter goes up by one.
+	Cancel(ctx context.Context, p CancelParams) (CancelResult, error)
+}
+
 // Notifier is implemented by namespace handles that can tell waiting callers when
 // tasks may have become available, so that they need not poll.
 type Notifier interface {
@@ -143,15 +175,21 @@ type Notifier interface {
 	// delayed task or lease deadline came sooner than any Dequeue reported in Next,
 	// signals may have been lost (a subscription re-established), the backend
 	// closed, or, at least once a second, while the driver cannot hear its store.
-	// f must not block and must not call the driver.
+	// It sends Wake{Cancelled: id} when Controller.Cancel ended the lease of task
+	// id (S12.4); such a Wake wakes no waiter. f must not block and must not call
+	// the driver.
 	Notify(ctx context.Context, f func(Wake)) (stop func(), err error)
 }
 
-// Wake is one signal of a Notifier. An empty Queue means: look again, whatever
-// you wait for.
+// Wake is one signal of a Notifier. An empty Queue and Cancelled mean: look
+// again, whatever you wait for.
 type Wake struct {
 	Queue string
 	Count int // >= 1 when Queue is set
+	// Cancelled is the ID of a task whose lease Controller.Cancel ended (S12.4);
+	// Queue and Count are then empty. It is best effort, as every Wake is: a
+	// worker also learns it from Extend.
+	Cancelled string
 }
 
 // RateLimiter is implemented by namespace handles that can enforce a rate limit

@@ -21,6 +21,14 @@ var (
 	// ErrLeaseLost reports an Ack, Release or Extend on a lease that has expired or
 	// ended. The call changed nothing.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrLeased reports a Cancel without Running, or a keyq Delete, of a task
+	// that is leased: it is running, and only a cancel can end it (S12.3). The
+	// call changed nothing.
+	ErrLeased = errors.New("task is leased")
+	// ErrCancelled reports a task cancelled by ID while it ran (S12.4): it is
+	// the cause of its handler's context (context.Cause), and the error of an
+	// Extend of its lease.
+	ErrCancelled = errors.New("task cancelled")
 	// ErrUnavailable reports that the store cannot be reached.
 	ErrUnavailable = errors.New("backend unavailable")
 	// ErrClosed reports a call on a closed backend or client.

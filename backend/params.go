@@ -151,6 +151,27 @@ type DeadActionParams struct {
 	All bool
 }
 
+// DelayedParams are the arguments of Inspector.Delayed.
+type DelayedParams struct {
+	Queue  string // empty: every queue
+	Offset int    // >= 0, from the earliest due
+	Count  int    // >= 1
+}
+
+// PauseParams are the arguments of Controller.Pause.
+type PauseParams struct {
+	Queues []string // at least one
+	Resume bool     // start deliveries again instead
+}
+
+// CancelParams are the arguments of Controller.Cancel.
+type CancelParams struct {
+	ID string
+	// Running allows ending a live lease of the task; without it a leased task
+	// gives ErrLeased.
+	Running bool
+}
+
 // AllowParams are the arguments of RateLimiter.Allow: the limiter grants one token
 // every Interval, with up to Burst tokens at once.
 type AllowParams struct {
@@ -344,6 +365,29 @@ func (p *DeadActionParams) Validate() error {
 		return invalid("no dead tasks selected")
 	}
 	return nil
+}
+
+// Validate reports whether p is fit to pass to a driver.
+func (p *DelayedParams) Validate() error {
+	return checkWindow(p.Offset, p.Count)
+}
+
+// Validate reports whether p is fit to pass to a driver.
+func (p *PauseParams) Validate() error {
+	if len(p.Queues) == 0 {
+		return invalid("no queues to pause or resume")
+	}
+	for _, q := range p.Queues {
+		if err := checkName("queue name", q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate reports whether p is fit to pass to a driver.
+func (p *CancelParams) Validate() error {
+	return checkName("task ID", p.ID)
 }
 
 // Validate reports whether p is fit to pass to a driver.

@@ -1,6 +1,9 @@
 package backend
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Task is a queued unit of work, as delivered (S1).
 type Task struct {
@@ -62,12 +65,15 @@ const (
 	StatusFailed   JobStatus = "failed"
 	StatusTimeout  JobStatus = "timeout"
 	StatusDead     JobStatus = "dead"
+	// StatusCancelled: removed by Controller.Cancel while waiting, delayed or
+	// leased (S12.2 to S12.4).
+	StatusCancelled JobStatus = "cancelled"
 )
 
 // Final reports whether s is a final status.
 func (s JobStatus) Final() bool {
 	switch s {
-	case StatusFinished, StatusFailed, StatusTimeout, StatusDead:
+	case StatusFinished, StatusFailed, StatusTimeout, StatusDead, StatusCancelled:
 		return true
 	}
 	return false
@@ -100,6 +106,7 @@ type QueueStats struct {
 	Leased  int64
 	Delayed int64
 	Dead    int64
+	Paused  bool // deliveries stopped by Controller.Pause (S12.1)
 }
 
 // Counters are a namespace's running totals (S9.2). Delivered counts leases handed
@@ -112,6 +119,7 @@ type Counters struct {
 	Reclaimed int64
 	Deduped   int64
 	Dead      int64
+	Cancelled int64 // tasks removed or leases ended by Controller.Cancel (S12)
 }
 
 // Stats is the answer to a Stats call.
@@ -125,6 +133,43 @@ type DeadTask struct {
 	Task
 	Reason string
 	DiedAt time.Time
+}
+
+// DelayedTask is a delayed task, not yet due (S12.5).
+type DelayedTask struct {
+	Task
+	Due time.Time // when it becomes available, on the backend's clock
+}
+
+// ExtendResult is what an Extend did with one lease.
+type ExtendResult struct {
+	// Deadline is the lease's new deadline, or the zero time when the lease had
+	// expired or ended.
+	Deadline time.Time
+	// Cancelled reports a lease that Controller.Cancel ended (S12.4); Deadline
+	// is then zero. A driver reports it at least until the lease's deadline as
+	// it was when cancelled.
+	Cancelled bool
+}
+
+// CancelResult is what a Cancel did.
+type CancelResult uint8
+
+// The results of a Cancel.
+const (
+	CancelRemoved CancelResult = iota + 1 // the task was waiting or delayed, and is gone
+	CancelRunning                         // the task was leased; its lease ended
+)
+
+// String returns "removed" or "running".
+func (r CancelResult) String() string {
+	switch r {
+	case CancelRemoved:
+		return "removed"
+	case CancelRunning:
+		return "running"
+	}
+	return fmt.Sprintf("CancelResult(%d)", uint8(r))
 }
 
 // DequeueResult is what a Dequeue returns.

@@ -71,7 +71,7 @@ func testDriverExtend(e *env) {
 	live, acked := ls[0], ls[1]
 	e.settleAll(h, results(backend.SettleDone), ack(acked))
 	e.advance(3)
-	var got []time.Time
+	var got []backend.ExtendResult
 	lease := e.u(5)
 	ext0, ext1 := e.between(func() {
 		var err error
@@ -80,19 +80,19 @@ func testDriverExtend(e *env) {
 			e.Fatalf("Extend: %v", err)
 		}
 	})
-	if len(got) != 3 || !got[1].IsZero() || !got[2].IsZero() {
-		e.Fatalf("Extend of a live, an expired and an acked lease = %v; want a deadline and two zero times", got)
+	if len(got) != 3 || got[0].Cancelled || !got[1].Deadline.IsZero() || got[1].Cancelled || !got[2].Deadline.IsZero() || got[2].Cancelled {
+		e.Fatalf("Extend of a live, an expired and an acked lease = %+v; want a deadline and two zero times, none cancelled", got)
 	}
-	if lo, hi := ext0.Truncate(time.Millisecond).Add(lease), ext1.Add(lease+time.Millisecond); got[0].Before(lo) || got[0].After(hi) {
-		e.Fatalf("Extend by %v: deadline %v, want in [%v, %v]", lease, got[0], lo, hi)
+	if lo, hi := ext0.Truncate(time.Millisecond).Add(lease), ext1.Add(lease+time.Millisecond); got[0].Deadline.Before(lo) || got[0].Deadline.After(hi) {
+		e.Fatalf("Extend by %v: deadline %v, want in [%v, %v]", lease, got[0].Deadline, lo, hi)
 	}
 	if in, ok := h.(backend.Inspector); ok {
 		leases, err := in.Leases(e.ctx, backend.LeasesParams{Count: 10})
 		if err != nil {
 			e.Fatal(err)
 		}
-		if len(leases) != 1 || leases[0].Token != live.Token || !leases[0].Deadline.Equal(got[0]) {
-			e.Fatalf("Leases after the Extend = %+v; want the live lease alone, with deadline %v", leases, got[0])
+		if len(leases) != 1 || leases[0].Token != live.Token || !leases[0].Deadline.Equal(got[0].Deadline) {
+			e.Fatalf("Leases after the Extend = %+v; want the live lease alone, with deadline %v", leases, got[0].Deadline)
 		}
 	}
 	e.settleAll(h, results(backend.SettleLost), ack(expired))
@@ -130,8 +130,8 @@ func testDriverSettleLost(e *env) {
 	e.settleAll(h, results(backend.SettleLost, backend.SettleLost),
 		backend.Settlement{LeaseRef: ref(expired), Action: backend.Ack, Answer: lateAnswer},
 		backend.Settlement{LeaseRef: ref(expired), Action: backend.DeadLetter})
-	if got, err := h.Extend(e.ctx, backend.ExtendParams{Leases: []backend.LeaseRef{ref(expired)}, Lease: e.u(100)}); err != nil || len(got) != 1 || !got[0].IsZero() {
-		e.Fatalf("Extend of the old lease = %v, %v; want the zero time", got, err)
+	if got, err := h.Extend(e.ctx, backend.ExtendParams{Leases: []backend.LeaseRef{ref(expired)}, Lease: e.u(100)}); err != nil || len(got) != 1 || !got[0].Deadline.IsZero() || got[0].Cancelled {
+		e.Fatalf("Extend of the old lease = %+v, %v; want the zero time", got, err)
 	}
 	e.wantUnchanged("settling and extending the old lease of a task delivered again", h, before, "expired")
 	e.settleAll(h, results(backend.SettleDone), ack(again))

@@ -3,7 +3,6 @@ package redisbackend
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keyq/keyq/backend"
 )
@@ -75,7 +74,7 @@ func (w *bareIDs) Settle(ctx context.Context, p backend.SettleParams) ([]backend
 	return w.namespace.Settle(ctx, backend.SettleParams{Items: items})
 }
 
-func (w *bareIDs) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
+func (w *bareIDs) Extend(ctx context.Context, p backend.ExtendParams) ([]backend.ExtendResult, error) {
 	leases := make([]backend.LeaseRef, len(p.Leases))
 	for i, l := range p.Leases {
 		leases[i] = backend.LeaseRef{TaskID: w.dress(l.TaskID), Token: w.dress(l.Token)}

@@ -123,10 +123,10 @@ func extend1(ctx context.Context, n *namespace, r backend.LeaseRef, d time.Durat
 	if out == nil {
 		return time.Time{}, err
 	}
-	if out[0].IsZero() {
+	if out[0].Deadline.IsZero() {
 		return time.Time{}, backend.ErrLeaseLost
 	}
-	return out[0], err
+	return out[0].Deadline, err
 }
 
 // mustEnqueue enqueues p on n and returns the IDs.

@@ -320,3 +320,8 @@ func decodeJob(id string, m map[string]string) (backend.Job, error) {
 	}
 	return j, nil
 }
+
+// Delayed implements backend.Inspector. TODO(control): not yet built.
+func (n *namespace) Delayed(ctx context.Context, p backend.DelayedParams) ([]backend.DelayedTask, error) {
+	return nil, backend.Unsupported("Delayed")
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/redisbackend/internal/lua"
@@ -173,11 +172,11 @@ func jobOutcome(s *backend.Settlement) string {
 
 // Extend implements backend.Namespace: one script (scripts/extend.lua) extends
 // every lease of a call whose leases share an epoch.
-func (n *namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]time.Time, error) {
+func (n *namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]backend.ExtendResult, error) {
 	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
 	}
-	out := make([]time.Time, len(p.Leases))
+	out := make([]backend.ExtendResult, len(p.Leases))
 	var send []int
 	for i, l := range p.Leases {
 		if _, _, _, ok := leaseName(l.Token, l.TaskID); ok {
@@ -205,7 +204,7 @@ func (n *namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]time.
 		var in ints
 		for j, i := range idx {
 			if ms := in.of(r[1+j]); ms > 0 {
-				out[i] = msTime(ms)
+				out[i].Deadline = msTime(ms)
 			}
 		}
 		if in.err != nil {

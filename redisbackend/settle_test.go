@@ -154,10 +154,10 @@ func TestExtendBatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 4 || got[0].IsZero() || !got[1].IsZero() || !got[2].IsZero() || !got[0].Equal(got[3]) {
+		if len(got) != 4 || got[0].Deadline.IsZero() || !got[1].Deadline.IsZero() || !got[2].Deadline.IsZero() || !got[0].Deadline.Equal(got[3].Deadline) {
 			t.Fatalf("Extend = %v; want one deadline for leases 0 and 3, zero for 1 and 2", got)
 		}
-		if d := got[0].Sub(ls[0].Deadline); d < time.Hour-time.Minute-time.Second {
+		if d := got[0].Deadline.Sub(ls[0].Deadline); d < time.Hour-time.Minute-time.Second {
 			t.Errorf("the deadline moved by %v, want about an hour minus the minute it had", d)
 		}
 		live, err := n.Leases(ctx, backend.LeasesParams{Count: 10})
@@ -165,8 +165,8 @@ func TestExtendBatch(t *testing.T) {
 			t.Fatalf("Leases = %v, %v; want 2", live, err)
 		}
 		for _, l := range live {
-			if !l.Deadline.Equal(got[0]) {
-				t.Errorf("lease %s: deadline %v, want %v", l.Token, l.Deadline, got[0])
+			if !l.Deadline.Equal(got[0].Deadline) {
+				t.Errorf("lease %s: deadline %v, want %v", l.Token, l.Deadline, got[0].Deadline)
 			}
 		}
 	})
