@@ -106,6 +106,7 @@ func New(b backend.Backend, namespace string, opts ...Option) (*Client, error) {
 	if cb, ok := b.(backend.Clocked); ok && cb.Clock() != nil {
 		c.clock = cb.Clock()
 	}
+	c.waits.clock = c.clock
 	return c, nil
 }
 

@@ -60,6 +60,7 @@ type waiters struct {
 	regs   []*waitReg // in registration order, longest waiting first
 	listen *listening // nil while no registration is made or being made
 
+	clock  clock.Clock   // the Client's: the backend's, or the host's
 	linger time.Duration // lingerFor; 0 stops a registration with the last waiter
 	idle   *time.Timer   // stops the registration once no waiter came for linger
 	gen    uint64        // counts wakes: a try marks queues only if none came while it ran
@@ -73,11 +74,14 @@ type emptyMark struct {
 }
 
 // waitReg is one waiting Dequeue, for up to count tasks of queues. c receives
-// the queue it was woken for, or "" when it should simply look again.
+// the queue it was woken for, or "" when it should simply look again; event
+// receives the time a Wake{In} names, on the Client's clock: it should look
+// again by then.
 type waitReg struct {
 	queues []string
 	count  int
 	c      chan string
+	event  chan time.Time
 }
 
 // listening is one Notify registration.
@@ -90,7 +94,7 @@ type listening struct {
 
 // add registers a waiter; the caller must remove it.
 func (w *waiters) add(queues []string, count int) *waitReg {
-	r := &waitReg{queues: queues, count: count, c: make(chan string, 1)}
+	r := &waitReg{queues: queues, count: count, c: make(chan string, 1), event: make(chan time.Time, 1)}
 	w.mu.Lock()
 	w.regs = append(w.regs, r)
 	if w.idle != nil {
@@ -216,20 +220,56 @@ func (w *waiters) passOn(q string, r *waitReg) {
 }
 
 // wake is the Notifier's callback. A Wake{Cancelled} is for workers running
-// the task (S12.4): no task became available, and no waiter wakes.
+// the task (S12.4): no task became available, and no waiter wakes. A Wake{In}
+// bounds the empty marks and tells every waiter to look again by then, not
+// now.
 func (w *waiters) wake(k backend.Wake) {
 	if k.Cancelled != "" {
 		return
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.gen++
-	if k.Queue == "" {
+	switch {
+	case k.Queue == "" && k.In > 0:
+		w.eventLocked(k.In)
+	case k.Queue == "":
 		clear(w.empty)
-	} else {
+		w.wakeLocked("", 0, nil)
+	default:
 		delete(w.empty, k.Queue)
+		w.wakeLocked(k.Queue, k.Count, nil)
 	}
-	w.wakeLocked(k.Queue, k.Count, nil)
-	w.mu.Unlock()
+}
+
+// eventLocked handles a Wake{In: d}: something may become available d from
+// now. The caller holds w.mu.
+func (w *waiters) eventLocked(d time.Duration) {
+	c := w.clock
+	if c == nil { // a zero waiters, in tests
+		c = clock.Real()
+	}
+	at := c.Now().Add(d) // now: the waiters may see it later
+	if len(w.empty) > 0 {
+		for q, m := range w.empty {
+			if m.at.IsZero() || at.Before(m.at) {
+				m.at = at
+				w.empty[q] = m
+			}
+		}
+	}
+	for _, r := range w.regs {
+		select {
+		case old := <-r.event: // not yet seen: keep the sooner
+			if old.Before(at) {
+				r.event <- old
+			} else {
+				r.event <- at
+			}
+		default:
+			r.event <- at
+		}
+	}
 }
 
 // wakeLocked wakes waiters of queue q, longest waiting first, until their batch
@@ -381,13 +421,22 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 		}
 		var nextT clock.Timer
 		var nextC <-chan time.Time
+		var nextAt time.Time
 		if next > 0 {
 			nextT = c.clock.NewTimer(next)
 			nextC = nextT.C()
+			nextAt = c.clock.Now().Add(next)
 		}
 		over := false
 		select {
 		case woken = <-r.c:
+		case at := <-r.event:
+			// Something comes at: sleep until then, or until this sleep's
+			// end if sooner, without a try now (none if both have passed).
+			if !nextAt.IsZero() && nextAt.Before(at) {
+				at = nextAt
+			}
+			skip = at.Sub(c.clock.Now())
 		case <-nextC:
 		case <-ready: // Notify returned: look again, for what came before
 		case <-end.C:

@@ -538,3 +538,62 @@ func TestWakeCancelledWakesNoWaiter(t *testing.T) {
 		t.Fatal("Wake{} after Wake{Cancelled} did not wake every waiter")
 	}
 }
+
+// TestWaitEventIn checks Wake{In}: a waiter sleeping without a timer does not
+// try at once but In later, on the backend's clock; one whose timer ends sooner
+// keeps it; and queues known empty stay so until In has passed.
+func TestWaitEventIn(t *testing.T) {
+	s := newFakeStore()
+	c := fakeClient(t, s, true)
+	c.waits.linger = time.Hour
+	ch := goDequeue(context.Background(), c)
+	s.waitTries(t, 2) // a try, and one covered by the registration
+	if err := s.clock.WaitTimers(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	s.wake(t, backend.Wake{In: 10 * time.Millisecond})
+	if err := s.clock.WaitTimers(context.Background(), 1); err != nil { // the waiter's timer for In
+		t.Fatal(err)
+	}
+	if tries, _, _ := s.count(); tries != 2 {
+		t.Fatalf("%d tries right after Wake{In}, want 2: the waiter should wait for In", tries)
+	}
+	// A known-empty wait in the meantime sleeps too.
+	if ls, err := c.Dequeue(context.Background(), Wait(time.Millisecond)); len(ls) != 0 || err != nil {
+		t.Fatalf("Dequeue = %v, %v", ls, err)
+	}
+	if tries, _, _ := s.count(); tries != 2 {
+		t.Fatalf("%d tries by a wait on queues known empty before In, want 2", tries)
+	}
+	s.add("a", 1)
+	s.clock.Advance(10 * time.Millisecond)
+	if r := recvResult(t, ch, "the waiter, In after Wake{In}"); len(r.leases) != 1 || r.err != nil {
+		t.Fatalf("got %v, %v; want the task", r.leases, r.err)
+	}
+	if ls, err := c.Dequeue(context.Background(), Wait(time.Millisecond)); len(ls) != 0 || err != nil {
+		t.Fatalf("Dequeue = %v, %v", ls, err)
+	}
+	if tries, _, _ := s.count(); tries != 4 {
+		t.Fatalf("%d tries after In passed, want 4: the marks end at In", tries)
+	}
+
+	// A waiter whose timer ends before In keeps its timer.
+	s.mu.Lock()
+	s.next = 5 * time.Millisecond
+	s.mu.Unlock()
+	s.wake(t, backend.Wake{}) // clears the marks
+	ch = goDequeue(context.Background(), c)
+	s.waitTries(t, 5)
+	if err := s.clock.WaitTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.wake(t, backend.Wake{In: time.Hour})
+	if err := s.clock.WaitTimers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.add("b", 1)
+	s.clock.Advance(5 * time.Millisecond)
+	if r := recvResult(t, ch, "the waiter at its own Next"); len(r.leases) != 1 || r.err != nil {
+		t.Fatalf("got %v, %v; want the task", r.leases, r.err)
+	}
+}

@@ -171,10 +171,12 @@ type Notifier interface {
 	// again on its next wait).
 	//
 	// A driver sends Wake{Queue: q, Count: n} when n tasks became available in q
-	// (an enqueue, a release), and Wake{} when every waiter should look again: a
-	// delayed task or lease deadline came sooner than any Dequeue reported in Next,
-	// signals may have been lost (a subscription re-established), the backend
-	// closed, or, at least once a second, while the driver cannot hear its store.
+	// (an enqueue, a release); Wake{In: d} when a delayed task or lease deadline
+	// came sooner than any Dequeue reported in Next, d from now; and Wake{} when
+	// every waiter should look again now: signals may have been lost (a
+	// subscription re-established), the backend closed, or, at least once a
+	// second, while the driver cannot hear its store. A driver that cannot tell
+	// when its new event is due may send Wake{} for it.
 	// It sends Wake{Cancelled: id} when Controller.Cancel ended the lease of task
 	// id (S12.4); such a Wake wakes no waiter. f must not block and must not call
 	// the driver.
@@ -182,10 +184,16 @@ type Notifier interface {
 }
 
 // Wake is one signal of a Notifier. An empty Queue and Cancelled mean: look
-// again, whatever you wait for.
+// again, whatever you wait for: now, or In from now.
 type Wake struct {
 	Queue string
 	Count int // >= 1 when Queue is set
+	// In, with Queue and Cancelled empty, is when to look again: the
+	// namespace's earliest delayed task or lease deadline is now In from now,
+	// on the backend's clock, sooner than any Dequeue reported in Next. A
+	// waiter that will look again by then has nothing to do. Zero: look again
+	// now.
+	In time.Duration
 	// Cancelled is the ID of a task whose lease Controller.Cancel ended (S12.4);
 	// Queue and Count are then empty. It is best effort, as every Wake is: a
 	// worker also learns it from Extend.

@@ -186,25 +186,27 @@ func TestNotify(t *testing.T) {
 	d.enqueue(t, backend.EnqueueParams{Queue: "a", Delay: 20 * time.Second}, "d20")
 	r.expect(t, "a delayed enqueue later than the earliest")
 	d.enqueue(t, backend.EnqueueParams{Queue: "a", Delay: 5 * time.Second}, "d5")
-	r.expect(t, "a delayed enqueue earlier than the earliest", backend.Wake{})
+	r.expect(t, "a delayed enqueue earlier than the earliest", backend.Wake{In: 5 * time.Second})
 	d.enqueue(t, backend.EnqueueParams{Queue: "a", Delay: 2 * time.Second}, "d2")
-	r.expect(t, "an earlier one again, with no Dequeue since the last Wake{}")
+	r.expect(t, "an earlier one again: the waiter sleeps towards the first", backend.Wake{In: 2 * time.Second})
+	d.enqueue(t, backend.EnqueueParams{Queue: "a", Delay: 3 * time.Second}, "d3")
+	r.expect(t, "a later one than that")
 	d.clk.Advance(6 * time.Second)
-	d.dequeue(t, 1, time.Minute, "b") // housekeeping moves d2 and d5 to "a"
-	r.expect(t, "housekeeping moved 2 due tasks", q("a", 2))
+	d.dequeue(t, 1, time.Minute, "b") // housekeeping moves d2, d3 and d5 to "a"
+	r.expect(t, "housekeeping moved 3 due tasks", q("a", 3))
 
 	// A Dequeue announces what it did not take itself.
 	d.enqueue(t, backend.EnqueueParams{Queue: "c", Delay: time.Second}, "c1", "c2")
 	d.clk.Advance(time.Second)
 	d.dequeue(t, 1, time.Minute, "c")
-	r.expect(t, "a dequeue took 1 of 2 due tasks", q("c", 1))
+	r.expect(t, "a delayed enqueue sooner than the earliest, and a dequeue that took 1 of its 2 tasks once due", backend.Wake{In: time.Second}, q("c", 1))
 	d.dequeue(t, 1, time.Minute, "c")
 	r.expect(t, "a dequeue took the last one")
 
 	// Releases, reclaims and RequeueDead.
 	d.enqueue(t, backend.EnqueueParams{Queue: "r"}, "x", "y", "z")
-	r.take()
 	ls := d.dequeue(t, 3, time.Second, "r").Leases
+	r.take() // and the Wake{In} of the leases' deadline
 	res, err := d.ns.Settle(d.ctx, backend.SettleParams{Items: []backend.Settlement{
 		{LeaseRef: ref(ls[0]), Action: backend.Release},
 		{LeaseRef: ref(ls[1]), Action: backend.Release, ToTail: true},
@@ -238,7 +240,7 @@ func TestNotify(t *testing.T) {
 	d.enqueue(t, backend.EnqueueParams{Queue: "e"}, "e")
 	r.take()
 	d.dequeue(t, 1, time.Second, "e")
-	r.expect(t, "a lease deadline earlier than any event", backend.Wake{})
+	r.expect(t, "a lease deadline earlier than any event", backend.Wake{In: time.Second})
 
 	// After stop, nothing; a second stop is harmless.
 	var r2 recorder

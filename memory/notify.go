@@ -37,10 +37,10 @@ func (ns *Namespace) open(ctx context.Context, invalid error) (time.Time, error)
 }
 
 // unlock ends a call: it tells the Notify registrations what became available,
-// and sends Wake{} when a delayed due time or lease deadline came sooner than the
-// earliest there was before the call and an empty Dequeue reported a Next since
-// the last Wake{} (without one, nobody sleeps towards a Next). Then it unlocks
-// the namespace.
+// and sends Wake{In} when a delayed due time or lease deadline came sooner than
+// the earliest there was before the call and an empty Dequeue has reported a
+// Next (without one, nobody sleeps towards a Next). Then it unlocks the
+// namespace.
 func (ns *Namespace) unlock() {
 	for _, q := range ns.fresh {
 		// Minus those this call took; a paused queue's tasks wake nobody until
@@ -54,8 +54,10 @@ func (ns *Namespace) unlock() {
 	ns.fresh = ns.fresh[:0]
 	ev := ns.nextEvent()
 	if ns.asked && !ev.IsZero() && (ns.eventAt.IsZero() || ev.Before(ns.eventAt)) {
-		ns.asked = false
-		ns.send(backend.Wake{})
+		// The waiters sleep on towards it: asked stays set, since an even
+		// sooner event must be told too.
+		in := max(backend.RoundUp(ev.Sub(ns.b.clock.Now())), time.Millisecond)
+		ns.send(backend.Wake{In: in})
 	}
 	ns.eventAt = ev
 	ns.mu.Unlock()
