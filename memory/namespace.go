@@ -109,9 +109,12 @@ type Namespace struct {
 	jobDue    deadlines[*job]
 	dead      *list.List               // of *deadTask, oldest first
 	deadByID  map[string]*list.Element // into dead
-	keys      map[string]int           // waiting, delayed and leased tasks per key
-	counters  backend.Counters
-	limits    map[string]time.Time // rate limiter state: theoretical arrival times
+	// keys counts the waiting, delayed and leased tasks per key, for unique
+	// enqueues only: it is nil until the first one (indexKeys), so that a
+	// namespace that never asks pays nothing for it.
+	keys     map[string]int
+	counters backend.Counters
+	limits   map[string]time.Time // rate limiter state: theoretical arrival times
 
 	cancelled    map[string]*cancelledLease // leases Cancel ended, by token, until their deadlines
 	cancelledDue deadlines[*cancelledLease]
@@ -147,7 +150,6 @@ func newNamespace(b *Backend, name string) *Namespace {
 		jobs:      make(map[string]*job),
 		dead:      list.New(),
 		deadByID:  make(map[string]*list.Element),
-		keys:      make(map[string]int),
 		limits:    make(map[string]time.Time),
 		cancelled: make(map[string]*cancelledLease),
 	}
@@ -287,7 +289,39 @@ func (ns *Namespace) bury(t *task, now time.Time, reason string) {
 	ns.setJob(t, now, backend.StatusDead, reason)
 }
 
+// indexKeys starts keeping the key index, at the first unique enqueue: it counts
+// every waiting, delayed and leased task, in time proportional to their number,
+// once. The Redis driver builds its index the same way.
+func (ns *Namespace) indexKeys() {
+	if ns.keys != nil {
+		return
+	}
+	ns.keys = make(map[string]int)
+	for _, q := range ns.queues {
+		for i := range q.tasks.len() {
+			ns.keys[q.tasks.at(i).key]++
+		}
+	}
+	for _, t := range ns.delayed.items {
+		ns.keys[t.key]++
+	}
+	for _, t := range ns.leaseDue.items {
+		ns.keys[t.key]++
+	}
+}
+
+// addKey counts a task of the key in the key index, if it is kept.
+func (ns *Namespace) addKey(key string) {
+	if ns.keys != nil {
+		ns.keys[key]++
+	}
+}
+
+// dropKey counts a task of the key out of the key index, if it is kept.
 func (ns *Namespace) dropKey(key string) {
+	if ns.keys == nil {
+		return
+	}
 	if n := ns.keys[key]; n > 1 {
 		ns.keys[key] = n - 1
 	} else {

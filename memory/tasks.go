@@ -18,6 +18,7 @@ func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]st
 	}
 	defer ns.unlock()
 	if p.Unique {
+		ns.indexKeys()
 		for i, m := range p.Tasks {
 			if ns.keys[m.Key] > 0 || ns.liveAnswer(m.Key, now) != nil ||
 				slices.ContainsFunc(p.Tasks[:i], func(o backend.Message) bool { return o.Key == m.Key }) {
@@ -48,7 +49,7 @@ func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]st
 			t.headers = maps.Clone(m.Headers)
 		}
 		ids[i] = t.id
-		ns.keys[t.key]++
+		ns.addKey(t.key)
 		ns.counters.Enqueued++
 		ns.setJob(t, now, backend.StatusPending, "")
 		switch {
