@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/memory"
@@ -12,6 +13,10 @@ import (
 // the same hand-off, in the same run:
 //
 //	go test -run '^$' -bench Cycle -benchmem ./memory/
+//
+// Besides ns/op, which a loaded machine inflates, each reports cpu-ns/op, the
+// process's CPU time per cycle (garbage collection included), which moves less
+// with load: compare drivers on it with GOMAXPROCS=1.
 func BenchmarkCycle(b *testing.B) {
 	payload := make([]byte, 100)
 	for _, tc := range []struct {
@@ -27,6 +32,7 @@ func BenchmarkCycle(b *testing.B) {
 				Tasks: []backend.Message{{Key: "k", Payload: payload, MaxAttempts: 25}}}
 			deq := backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: 30e9}
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				if _, err := ns.Enqueue(ctx, enq); err != nil {
 					b.Fatal(err)
@@ -40,16 +46,19 @@ func BenchmarkCycle(b *testing.B) {
 					b.Fatal(r, err)
 				}
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
 		})
 	}
 	b.Run("driver=chan", func(b *testing.B) {
 		ch := make(chan []byte, 1024)
 		b.ReportAllocs()
+		cpu := startCPU()
 		for b.Loop() {
 			ch <- payload
 			<-ch
 		}
+		cpu.report(b)
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
 	})
 }
@@ -95,4 +104,19 @@ func BenchmarkCycleParallel(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
 	})
+}
+
+// cpuMeter measures a benchmark's CPU time per op.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU() cpuMeter {
+	t, _ := cpuTime()
+	return cpuMeter{t}
+}
+
+// report adds the metric cpu-ns/op, if the process's CPU time can be read.
+func (m cpuMeter) report(b *testing.B) {
+	if t, ok := cpuTime(); ok && b.N > 0 {
+		b.ReportMetric(float64(t-m.start)/float64(b.N), "cpu-ns/op")
+	}
 }
