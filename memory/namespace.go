@@ -33,21 +33,26 @@ type task struct {
 
 // snapshot returns the task as delivered, with its own copies of payload and headers.
 func (t *task) snapshot() backend.Task {
-	var headers map[string]string
+	var d backend.Task
+	t.copyTo(&d)
+	return d
+}
+
+// copyTo sets the fields of *d, a zero Task, to the task as delivered, with its
+// own copies of payload and headers. Setting them in place rather than copying
+// a whole Task saves a copy of the struct, which the hot path feels.
+func (t *task) copyTo(d *backend.Task) {
+	d.ID = t.id
+	d.Queue = t.queue.name
+	d.Type = t.typ
+	d.Key = t.key
+	d.Payload = slices.Clone(t.payload)
 	if len(t.headers) > 0 {
-		headers = maps.Clone(t.headers)
+		d.Headers = maps.Clone(t.headers)
 	}
-	return backend.Task{
-		ID:          t.id,
-		Queue:       t.queue.name,
-		Type:        t.typ,
-		Key:         t.key,
-		Payload:     slices.Clone(t.payload),
-		Headers:     headers,
-		Attempt:     t.attempt,
-		MaxAttempts: t.max,
-		EnqueuedAt:  t.enqueued,
-	}
+	d.Attempt = t.attempt
+	d.MaxAttempts = t.max
+	d.EnqueuedAt = t.enqueued
 }
 
 type queue struct {

@@ -119,7 +119,11 @@ func (ns *Namespace) take(p *backend.DequeueParams, now time.Time) backend.Deque
 				q.leased++
 				ns.counters.Delivered++
 				ns.setJob(t, now, backend.StatusRunning, "")
-				res.Leases = append(res.Leases, backend.Lease{Task: t.snapshot(), Token: t.token, Deadline: t.at})
+				if res.Leases == nil { // room for what this queue can give
+					res.Leases = make([]backend.Lease, 0, min(p.Count, q.tasks.len()+1))
+				}
+				res.Leases = append(res.Leases, backend.Lease{Token: t.token, Deadline: t.at})
+				t.copyTo(&res.Leases[len(res.Leases)-1].Task)
 			}
 			if len(res.Leases) == p.Count || dropped >= backend.DedupeCap {
 				break
