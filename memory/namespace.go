@@ -178,8 +178,8 @@ func (ns *Namespace) free(t *task) {
 	if len(ns.spare) >= 256 || cap(t.payload) > 64<<10 {
 		return // keep the spare pool small, and big payloads out of it
 	}
-	payload := t.payload[:0]
-	*t = task{payload: payload}
+	// Only what may hold memory is cleared: newTask's caller sets every field.
+	t.id, t.typ, t.key, t.token, t.headers, t.queue = "", "", "", "", nil, nil
 	ns.spare = append(ns.spare, t)
 }
 

@@ -122,8 +122,11 @@ func (ns *Namespace) take(p *backend.DequeueParams, now time.Time) backend.Deque
 				if res.Leases == nil { // room for what this queue can give
 					res.Leases = make([]backend.Lease, 0, min(p.Count, q.tasks.len()+1))
 				}
-				res.Leases = append(res.Leases, backend.Lease{Token: t.token, Deadline: t.at})
-				t.copyTo(&res.Leases[len(res.Leases)-1].Task)
+				n := len(res.Leases)
+				res.Leases = slices.Grow(res.Leases, 1)[:n+1] // a zero Lease, set in place
+				l := &res.Leases[n]
+				l.Token, l.Deadline = t.token, t.at
+				t.copyTo(&l.Task)
 			}
 			if len(res.Leases) == p.Count || dropped >= backend.DedupeCap {
 				break
