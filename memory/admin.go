@@ -28,7 +28,7 @@ func (ns *Namespace) RequeueDead(ctx context.Context, p backend.DeadActionParams
 	return ns.deadAction(ctx, &p, func(d *deadTask, now time.Time) {
 		t := d.t
 		t.attempt = 0
-		ns.keys[t.key]++
+		ns.addKey(t.key)
 		ns.setJob(t, now, backend.StatusPending, "")
 		t.queue.tasks.pushBack(t)
 		ns.avail(t.queue)

@@ -5,9 +5,11 @@
 // maps, ring buffers and deadline heaps. Every call that enqueues, dequeues,
 // settles or extends costs O(1) or O(log n) in the number of stored tasks,
 // leaving aside the work of housekeeping (moving due delayed tasks and expired
-// leases), which each call does for at most backend.HousekeepingBatch tasks.
-// Cancel looks for its task through every stored one, O(n), and Leases and
-// Delayed sort every lease or delayed task, O(n log n): they are for operators.
+// leases), which each call does for at most backend.HousekeepingBatch tasks, and
+// the first unique enqueue, which counts the keys of every stored task once: the
+// key index is kept only from then on. Cancel looks for its task through every
+// stored one, O(n), and Leases and Delayed sort every lease or delayed task,
+// O(n log n): they are for operators.
 // Calls never wait; a Namespace tells waiting callers when tasks arrive through
 // Notify, with no polling. The backend starts no goroutines.
 //

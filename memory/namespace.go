@@ -33,21 +33,26 @@ type task struct {
 
 // snapshot returns the task as delivered, with its own copies of payload and headers.
 func (t *task) snapshot() backend.Task {
-	var headers map[string]string
+	var d backend.Task
+	t.copyTo(&d)
+	return d
+}
+
+// copyTo sets the fields of *d, a zero Task, to the task as delivered, with its
+// own copies of payload and headers. Setting them in place rather than copying
+// a whole Task saves a copy of the struct, which the hot path feels.
+func (t *task) copyTo(d *backend.Task) {
+	d.ID = t.id
+	d.Queue = t.queue.name
+	d.Type = t.typ
+	d.Key = t.key
+	d.Payload = slices.Clone(t.payload)
 	if len(t.headers) > 0 {
-		headers = maps.Clone(t.headers)
+		d.Headers = maps.Clone(t.headers)
 	}
-	return backend.Task{
-		ID:          t.id,
-		Queue:       t.queue.name,
-		Type:        t.typ,
-		Key:         t.key,
-		Payload:     slices.Clone(t.payload),
-		Headers:     headers,
-		Attempt:     t.attempt,
-		MaxAttempts: t.max,
-		EnqueuedAt:  t.enqueued,
-	}
+	d.Attempt = t.attempt
+	d.MaxAttempts = t.max
+	d.EnqueuedAt = t.enqueued
 }
 
 type queue struct {
@@ -109,9 +114,12 @@ type Namespace struct {
 	jobDue    deadlines[*job]
 	dead      *list.List               // of *deadTask, oldest first
 	deadByID  map[string]*list.Element // into dead
-	keys      map[string]int           // waiting, delayed and leased tasks per key
-	counters  backend.Counters
-	limits    map[string]time.Time // rate limiter state: theoretical arrival times
+	// keys counts the waiting, delayed and leased tasks per key, for unique
+	// enqueues only: it is nil until the first one (indexKeys), so that a
+	// namespace that never asks pays nothing for it.
+	keys     map[string]int
+	counters backend.Counters
+	limits   map[string]time.Time // rate limiter state: theoretical arrival times
 
 	cancelled    map[string]*cancelledLease // leases Cancel ended, by token, until their deadlines
 	cancelledDue deadlines[*cancelledLease]
@@ -147,7 +155,6 @@ func newNamespace(b *Backend, name string) *Namespace {
 		jobs:      make(map[string]*job),
 		dead:      list.New(),
 		deadByID:  make(map[string]*list.Element),
-		keys:      make(map[string]int),
 		limits:    make(map[string]time.Time),
 		cancelled: make(map[string]*cancelledLease),
 	}
@@ -171,8 +178,8 @@ func (ns *Namespace) free(t *task) {
 	if len(ns.spare) >= 256 || cap(t.payload) > 64<<10 {
 		return // keep the spare pool small, and big payloads out of it
 	}
-	payload := t.payload[:0]
-	*t = task{payload: payload}
+	// Only what may hold memory is cleared: newTask's caller sets every field.
+	t.id, t.typ, t.key, t.token, t.headers, t.queue = "", "", "", "", nil, nil
 	ns.spare = append(ns.spare, t)
 }
 
@@ -287,7 +294,39 @@ func (ns *Namespace) bury(t *task, now time.Time, reason string) {
 	ns.setJob(t, now, backend.StatusDead, reason)
 }
 
+// indexKeys starts keeping the key index, at the first unique enqueue: it counts
+// every waiting, delayed and leased task, in time proportional to their number,
+// once. The Redis driver builds its index the same way.
+func (ns *Namespace) indexKeys() {
+	if ns.keys != nil {
+		return
+	}
+	ns.keys = make(map[string]int)
+	for _, q := range ns.queues {
+		for i := range q.tasks.len() {
+			ns.keys[q.tasks.at(i).key]++
+		}
+	}
+	for _, t := range ns.delayed.items {
+		ns.keys[t.key]++
+	}
+	for _, t := range ns.leaseDue.items {
+		ns.keys[t.key]++
+	}
+}
+
+// addKey counts a task of the key in the key index, if it is kept.
+func (ns *Namespace) addKey(key string) {
+	if ns.keys != nil {
+		ns.keys[key]++
+	}
+}
+
+// dropKey counts a task of the key out of the key index, if it is kept.
 func (ns *Namespace) dropKey(key string) {
+	if ns.keys == nil {
+		return
+	}
 	if n := ns.keys[key]; n > 1 {
 		ns.keys[key] = n - 1
 	} else {

@@ -18,6 +18,7 @@ func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]st
 	}
 	defer ns.unlock()
 	if p.Unique {
+		ns.indexKeys()
 		for i, m := range p.Tasks {
 			if ns.keys[m.Key] > 0 || ns.liveAnswer(m.Key, now) != nil ||
 				slices.ContainsFunc(p.Tasks[:i], func(o backend.Message) bool { return o.Key == m.Key }) {
@@ -48,7 +49,7 @@ func (ns *Namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]st
 			t.headers = maps.Clone(m.Headers)
 		}
 		ids[i] = t.id
-		ns.keys[t.key]++
+		ns.addKey(t.key)
 		ns.counters.Enqueued++
 		ns.setJob(t, now, backend.StatusPending, "")
 		switch {
@@ -118,7 +119,14 @@ func (ns *Namespace) take(p *backend.DequeueParams, now time.Time) backend.Deque
 				q.leased++
 				ns.counters.Delivered++
 				ns.setJob(t, now, backend.StatusRunning, "")
-				res.Leases = append(res.Leases, backend.Lease{Task: t.snapshot(), Token: t.token, Deadline: t.at})
+				if res.Leases == nil { // room for what this queue can give
+					res.Leases = make([]backend.Lease, 0, min(p.Count, q.tasks.len()+1))
+				}
+				n := len(res.Leases)
+				res.Leases = slices.Grow(res.Leases, 1)[:n+1] // a zero Lease, set in place
+				l := &res.Leases[n]
+				l.Token, l.Deadline = t.token, t.at
+				t.copyTo(&l.Task)
 			}
 			if len(res.Leases) == p.Count || dropped >= backend.DedupeCap {
 				break
