@@ -20,11 +20,12 @@ var (
 	_ backend.Admin       = (*namespace)(nil)
 	_ backend.Notifier    = (*namespace)(nil)
 	_ backend.RateLimiter = (*namespace)(nil)
+	_ backend.Controller  = (*namespace)(nil)
 )
 
 // Namespace implements backend.Backend. It does no I/O, and two calls with the
 // same name return the same handle, which also implements backend.Inspector,
-// backend.Admin, backend.Notifier and backend.RateLimiter.
+// backend.Admin, backend.Controller, backend.Notifier and backend.RateLimiter.
 func (b *Backend) Namespace(name string) (backend.Namespace, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty namespace", backend.ErrInvalid)
