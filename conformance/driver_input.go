@@ -162,6 +162,23 @@ func badCalls(h backend.Namespace, l backend.LeaseRef) []call {
 				return err
 			})
 		}
+		for _, p := range []backend.DelayedParams{{Offset: -1, Count: 1}, {Queue: "q", Offset: -1, Count: 1}, {}, {Queue: "q"}, {Count: -1}} {
+			add("Delayed with a negative offset or a count below 1", func(ctx context.Context) error {
+				_, err := in.Delayed(ctx, p)
+				return err
+			})
+		}
+	}
+	if co, ok := h.(backend.Controller); ok {
+		for _, p := range []backend.PauseParams{{}, {Queues: []string{}}, {Queues: []string{"q", ""}}, {Queues: []string{""}, Resume: true}} {
+			add("Pause with no queues or an empty queue name", func(ctx context.Context) error { return co.Pause(ctx, p) })
+		}
+		for _, p := range []backend.CancelParams{{}, {Running: true}} {
+			add("Cancel with an empty ID", func(ctx context.Context) error {
+				_, err := co.Cancel(ctx, p)
+				return err
+			})
+		}
 	}
 	if ad, ok := h.(backend.Admin); ok {
 		add("RequeueDead of nothing", func(ctx context.Context) error {
@@ -254,7 +271,7 @@ func testDriverDoneContext(e *env) {
 
 // testDriverNoPanics calls every method many times with arguments drawn from odd
 // values, valid and not: none panics, and each call succeeds or fails with
-// ErrInvalid, ErrNotFound or ErrDuplicate.
+// ErrInvalid, ErrNotFound or ErrDuplicate (or ErrLeased, for a Cancel).
 func testDriverNoPanics(e *env) {
 	h := e.handle()
 	l, _ := e.stock(h)
@@ -352,6 +369,23 @@ func testDriverNoPanics(e *env) {
 			},
 			func() error { _, err := in().Leases(e.ctx, backend.LeasesParams{Count: num()}); return err },
 			func() error { _, err := in().Dead(e.ctx, backend.DeadParams{Offset: num(), Count: num()}); return err },
+			func() error {
+				_, err := in().Delayed(e.ctx, backend.DelayedParams{Queue: str(), Offset: num(), Count: num()})
+				return err
+			},
+		)
+	}
+	if _, ok := h.(backend.Controller); ok {
+		co := func() backend.Controller { return handle().(backend.Controller) }
+		calls = append(calls,
+			func() error { return co().Pause(e.ctx, backend.PauseParams{Queues: strs(), Resume: flag()}) },
+			func() error {
+				_, err := co().Cancel(e.ctx, backend.CancelParams{ID: str(), Running: flag()})
+				if errors.Is(err, backend.ErrLeased) {
+					return nil // a cancel without Running of the stocked lease
+				}
+				return err
+			},
 		)
 	}
 	if _, ok := h.(backend.Admin); ok {

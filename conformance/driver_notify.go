@@ -79,12 +79,13 @@ func (e *env) await(w *wakes, what string, ok func([]backend.Wake) bool) {
 }
 
 // covers returns a check that Wakes announce n tasks in queue: Wakes of the
-// queue whose counts add up to n, or a Wake that tells every waiter to look.
+// queue whose counts add up to n, or a Wake that tells every waiter to look (a
+// Wake{Cancelled} does not).
 func covers(queue string, n int) func([]backend.Wake) bool {
 	return func(ws []backend.Wake) bool {
 		sum := 0
 		for _, w := range ws {
-			if w.Queue == "" {
+			if w == (backend.Wake{}) {
 				return true
 			}
 			if w.Queue == queue {

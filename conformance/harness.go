@@ -8,8 +8,8 @@
 // names say "driver:" after the rule's number. The client tier checks every rule
 // through keyq.Client, as an application sees it. Run runs both; RunDriver runs
 // the driver tier alone, for a driver that is not yet complete. A test that needs
-// an optional interface the driver lacks (Inspector, Admin, Notifier,
-// RateLimiter, NamespaceLister) skips, naming it.
+// an optional interface the driver lacks (Inspector, Admin, Controller,
+// Notifier, RateLimiter, NamespaceLister) skips, naming it.
 //
 // A driver runs the whole suite with a few lines in a _test.go file:
 //

@@ -43,3 +43,13 @@ func (d *deque) popFront() *task {
 
 // at returns the i-th task from the head.
 func (d *deque) at(i int) *task { return d.buf[(d.head+i)%len(d.buf)] }
+
+// removeAt removes the i-th task from the head, moving those behind it up one
+// place: O(n).
+func (d *deque) removeAt(i int) {
+	for ; i < d.n-1; i++ {
+		d.buf[(d.head+i)%len(d.buf)] = d.buf[(d.head+i+1)%len(d.buf)]
+	}
+	d.buf[(d.head+d.n-1)%len(d.buf)] = nil
+	d.n--
+}

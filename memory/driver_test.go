@@ -355,11 +355,15 @@ func (d *driver) snapshot(t *testing.T) any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	delayed, err := d.ns.Delayed(d.ctx, backend.DelayedParams{Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := d.ns.GetAnswer(d.ctx, backend.GetAnswerParams{Key: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []any{st, peek, leases, dead, a}
+	return []any{st, peek, leases, dead, delayed, a}
 }
 
 // Every method refuses bad input with ErrInvalid, changing nothing, and a done
@@ -446,6 +450,19 @@ func TestBadInput(t *testing.T) {
 			return err
 		},
 		"Namespaces": func(ctx context.Context) error { _, err := d.b.Namespaces(ctx); return err },
+		"Delayed": func(ctx context.Context) error {
+			_, err := ns.Delayed(ctx, backend.DelayedParams{Count: 1})
+			return err
+		},
+		"Pause": func(ctx context.Context) error {
+			return ns.Pause(ctx, backend.PauseParams{Queues: []string{"other"}})
+		},
+		"Cancel": func(ctx context.Context) error {
+			if _, err := ns.Cancel(ctx, backend.CancelParams{ID: "999"}); !errors.Is(err, backend.ErrNotFound) {
+				return err
+			}
+			return nil
+		},
 	}
 	bad := map[string]func() error{
 		"Enqueue no queue": func() error { _, err := ns.Enqueue(d.ctx, backend.EnqueueParams{Tasks: msg}); return err },
@@ -515,6 +532,18 @@ func TestBadInput(t *testing.T) {
 			return err
 		},
 		"Allow zero interval": func() error { _, err := ns.Allow(d.ctx, backend.AllowParams{Name: "l", Burst: 1}); return err },
+		"Delayed count 0":     func() error { _, err := ns.Delayed(d.ctx, backend.DelayedParams{}); return err },
+		"Delayed negative": func() error {
+			_, err := ns.Delayed(d.ctx, backend.DelayedParams{Offset: -1, Count: 1})
+			return err
+		},
+		"Pause no queues":    func() error { return ns.Pause(d.ctx, backend.PauseParams{}) },
+		"Resume empty queue": func() error { return ns.Pause(d.ctx, backend.PauseParams{Queues: []string{"q", ""}, Resume: true}) },
+		"Pause empty queue":  func() error { return ns.Pause(d.ctx, backend.PauseParams{Queues: []string{"q", ""}}) },
+		"Cancel no ID": func() error {
+			_, err := ns.Cancel(d.ctx, backend.CancelParams{Running: true})
+			return err
+		},
 	}
 	canceled, cancel := context.WithCancel(d.ctx)
 	cancel()

@@ -10,3 +10,11 @@ func (b *Backend) Listening() int {
 	}
 	return n
 }
+
+// CancelledLeases returns how many ended leases the namespace keeps for Extend
+// to report cancelled.
+func (ns *Namespace) CancelledLeases() int {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return len(ns.cancelled)
+}

@@ -42,7 +42,7 @@ func (ns *Namespace) Stats(ctx context.Context, p backend.StatsParams) (backend.
 	for _, name := range names {
 		var qs backend.QueueStats
 		if q := ns.queues[name]; q != nil {
-			qs = backend.QueueStats{Waiting: int64(q.tasks.len()), Leased: q.leased, Delayed: q.delayed, Dead: q.dead}
+			qs = backend.QueueStats{Waiting: int64(q.tasks.len()), Leased: q.leased, Delayed: q.delayed, Dead: q.dead, Paused: q.paused}
 		}
 		st.Queues[name] = qs
 	}
@@ -90,12 +90,7 @@ func (ns *Namespace) Leases(ctx context.Context, p backend.LeasesParams) ([]back
 	defer ns.unlock()
 	now := ns.b.clock.Now()
 	ts := slices.DeleteFunc(slices.Clone(ns.leaseDue.items), func(t *task) bool { return !t.at.After(now) })
-	slices.SortFunc(ts, func(a, b *task) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.order, b.order)
-	})
+	sortTimed(ts)
 	var out []backend.Lease
 	for _, t := range ts[:min(len(ts), p.Count)] {
 		out = append(out, backend.Lease{Task: t.snapshot(), Token: t.token, Deadline: t.at})
@@ -121,7 +116,33 @@ func (ns *Namespace) Dead(ctx context.Context, p backend.DeadParams) ([]backend.
 	return out, nil
 }
 
-// Delayed implements backend.Inspector. TODO(control): not yet built.
+// Delayed lists delayed tasks not yet due, earliest due first; see
+// backend.Inspector. A task whose due time has passed counts as waiting, whether
+// or not housekeeping has moved it yet.
 func (ns *Namespace) Delayed(ctx context.Context, p backend.DelayedParams) ([]backend.DelayedTask, error) {
-	return nil, backend.Unsupported("Delayed")
+	if err := ns.lock(ctx, p.Validate()); err != nil {
+		return nil, err
+	}
+	defer ns.unlock()
+	now := ns.b.clock.Now()
+	ts := slices.DeleteFunc(slices.Clone(ns.delayed.items), func(t *task) bool {
+		return !t.at.After(now) || (p.Queue != "" && t.queue.name != p.Queue)
+	})
+	sortTimed(ts)
+	lo := min(len(ts), p.Offset)
+	var out []backend.DelayedTask
+	for _, t := range ts[lo : lo+min(len(ts)-lo, p.Count)] { // no Offset+Count: it may overflow
+		out = append(out, backend.DelayedTask{Task: t.snapshot(), Due: t.at})
+	}
+	return out, nil
+}
+
+// sortTimed sorts tasks by their time, then their order, as their heap does.
+func sortTimed(ts []*task) {
+	slices.SortFunc(ts, func(a, b *task) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.order, b.order)
+	})
 }

@@ -2,12 +2,14 @@
 // server, and for single processes.
 //
 // It keeps the whole keyq contract (package conformance proves it) with mutex-guarded
-// maps, ring buffers and deadline heaps. Every call costs O(1) or O(log n) in the
-// number of stored tasks, leaving aside the work of housekeeping (moving due delayed
-// tasks and expired leases), which each call does for at most
-// backend.HousekeepingBatch tasks. Calls never wait; a Namespace tells waiting
-// callers when tasks arrive through Notify, with no polling. The backend starts no
-// goroutines.
+// maps, ring buffers and deadline heaps. Every call that enqueues, dequeues,
+// settles or extends costs O(1) or O(log n) in the number of stored tasks,
+// leaving aside the work of housekeeping (moving due delayed tasks and expired
+// leases), which each call does for at most backend.HousekeepingBatch tasks.
+// Cancel looks for its task through every stored one, O(n), and Leases and
+// Delayed sort every lease or delayed task, O(n log n): they are for operators.
+// Calls never wait; a Namespace tells waiting callers when tasks arrive through
+// Notify, with no polling. The backend starts no goroutines.
 //
 // Time comes from a clock.Clock, the host's by default; tests pass a clock.Fake with
 // WithClock and move it by hand. Clock returns it, so that package keyq waits on it.

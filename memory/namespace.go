@@ -56,7 +56,8 @@ type queue struct {
 	leased  int64
 	delayed int64
 	dead    int64
-	fresh   int // tasks that became available in this call
+	fresh   int  // tasks that became available in this call
+	paused  bool // Controller.Pause: Dequeue skips the queue
 }
 
 type answer struct {
@@ -72,6 +73,14 @@ type job struct {
 	rec   backend.Job
 }
 
+// cancelledLease is what is left of a lease that Cancel ended: Extend reports it
+// Cancelled until its deadline as it was, then housekeeping drops it.
+type cancelledLease struct {
+	timed // the lease's deadline when it was cancelled
+	id    string
+	token string
+}
+
 type deadTask struct {
 	t      *task
 	reason string
@@ -79,8 +88,9 @@ type deadTask struct {
 }
 
 // Namespace is the handle of one namespace of a Backend; get it from
-// Backend.Namespace (a Namespace made otherwise is not usable). Besides backend.Namespace it implements backend.Inspector,
-// backend.Admin, backend.Notifier and backend.RateLimiter. Its methods are safe for
+// Backend.Namespace (a Namespace made otherwise is not usable). Besides
+// backend.Namespace it implements backend.Inspector, backend.Admin,
+// backend.Controller, backend.Notifier and backend.RateLimiter. Its methods are safe for
 // concurrent use, each runs under the namespace's one lock and none waits; after
 // the Backend's Close they return backend.ErrClosed.
 type Namespace struct {
@@ -103,6 +113,9 @@ type Namespace struct {
 	counters  backend.Counters
 	limits    map[string]time.Time // rate limiter state: theoretical arrival times
 
+	cancelled    map[string]*cancelledLease // leases Cancel ended, by token, until their deadlines
+	cancelledDue deadlines[*cancelledLease]
+
 	spare []*task // tasks done with, for reuse: fewer allocations on the hot path
 
 	listeners map[uint64]func(backend.Wake) // by registration
@@ -118,6 +131,7 @@ var (
 	_ backend.Namespace   = (*Namespace)(nil)
 	_ backend.Inspector   = (*Namespace)(nil)
 	_ backend.Admin       = (*Namespace)(nil)
+	_ backend.Controller  = (*Namespace)(nil)
 	_ backend.Notifier    = (*Namespace)(nil)
 	_ backend.RateLimiter = (*Namespace)(nil)
 )
@@ -135,6 +149,7 @@ func newNamespace(b *Backend, name string) *Namespace {
 		deadByID:  make(map[string]*list.Element),
 		keys:      make(map[string]int),
 		limits:    make(map[string]time.Time),
+		cancelled: make(map[string]*cancelledLease),
 	}
 }
 
@@ -178,7 +193,8 @@ func (ns *Namespace) next() uint64 {
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // housekeep moves due delayed tasks to the head of their queues, then puts expired
-// leases back, and drops expired answers and job records (backend/doc.go).
+// leases back, and drops expired answers, job records and cancelled leases
+// (backend/doc.go).
 func (ns *Namespace) housekeep(now time.Time) {
 	for range backend.HousekeepingBatch {
 		t, ok := ns.delayed.due(now)
@@ -211,6 +227,13 @@ func (ns *Namespace) housekeep(now time.Time) {
 			break
 		}
 		delete(ns.jobs, j.rec.ID)
+	}
+	for range backend.HousekeepingBatch {
+		c, ok := ns.cancelledDue.due(now)
+		if !ok {
+			break
+		}
+		delete(ns.cancelled, c.token)
 	}
 }
 

@@ -43,7 +43,9 @@ func (ns *Namespace) open(ctx context.Context, invalid error) (time.Time, error)
 // the namespace.
 func (ns *Namespace) unlock() {
 	for _, q := range ns.fresh {
-		if n := min(q.fresh, q.tasks.len()); n > 0 { // minus those this call took
+		// Minus those this call took; a paused queue's tasks wake nobody until
+		// it is resumed (Pause).
+		if n := min(q.fresh, q.tasks.len()); n > 0 && !q.paused {
 			ns.send(backend.Wake{Queue: q.name, Count: n})
 		}
 		q.fresh = 0
@@ -92,10 +94,12 @@ func (ns *Namespace) nextEvent() time.Time {
 //
 // f gets Wake{Queue: q, Count: n} when n tasks became available in q (an enqueue
 // without delay, a release without delay, RequeueDead, or housekeeping moving due
-// delayed tasks and expired leases back), less those the same call took; and
-// Wake{} when a call made a delayed due time or lease deadline earlier than any
-// there was before it, if a Dequeue came back empty since the last Wake{}: a
-// caller that sleeps towards the Next of that Dequeue then looks again.
+// delayed tasks and expired leases back), less those the same call took, unless
+// q is paused; Wake{} when a call made a delayed due time or lease deadline
+// earlier than any there was before it, if a Dequeue came back empty since the
+// last Wake{} (a caller that sleeps towards the Next of that Dequeue then looks
+// again), and when Pause resumes a paused queue; and Wake{Cancelled: id} when
+// Cancel ends the lease of task id.
 func (ns *Namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func(), err error) {
 	if err := ns.lock(ctx, nil); err != nil {
 		return nil, err

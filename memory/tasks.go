@@ -83,7 +83,8 @@ func (ns *Namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (back
 	return res, nil
 }
 
-// take leases up to p.Count tasks from p.Queues in order, dropping answered ones.
+// take leases up to p.Count tasks from p.Queues in order, skipping paused ones
+// and dropping answered tasks.
 // A round drops at most backend.DedupeCap tasks; the next one housekeeps first and
 // starts again from the first queue, as every driver does (backend/doc.go).
 func (ns *Namespace) take(p *backend.DequeueParams, now time.Time) backend.DequeueResult {
@@ -95,7 +96,7 @@ func (ns *Namespace) take(p *backend.DequeueParams, now time.Time) backend.Deque
 		dropped := 0 // in this round
 		for _, name := range p.Queues {
 			q := ns.queues[name]
-			if q == nil {
+			if q == nil || q.paused { // a paused queue is as though empty (S12.1)
 				continue
 			}
 			for len(res.Leases) < p.Count && dropped < backend.DedupeCap && q.tasks.len() > 0 {
@@ -199,6 +200,8 @@ func (ns *Namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]back
 		if t := ns.lease(r, now); t != nil {
 			out[i].Deadline = now.Add(p.Lease)
 			ns.leaseDue.move(t, out[i].Deadline)
+		} else if c := ns.cancelled[r.Token]; c != nil && c.id == r.TaskID && c.at.After(now) {
+			out[i].Cancelled = true
 		}
 	}
 	return out, nil
