@@ -18,8 +18,8 @@
 -- job record, or every queue of the namespace for a task without one. A job
 -- record in a final status ends the search at once; one that says running starts
 -- it with the leases. A lease past its deadline that housekeeping has not
--- reclaimed yet (more than HK_BATCH expired at once) is not live, nor its task
--- waiting: "none" until a later call reclaims it.
+-- reclaimed yet (more than HK_BATCH expired at once) is reclaimed here, as
+-- housekeeping would: its task is then waiting, and removed, or dead.
 --@common
 local reqttl = table.remove(ARGV)
 local id, ep, running = ARGV[1], ARGV[2], ARGV[3] == '1'
@@ -101,12 +101,24 @@ local function try_leases()
   local token, rec = in_leases()
   if not token then return nil end
   local dl, q, b = lease_rec(rec)
-  if dl <= now then return done('none') end
+  if dl <= now then
+    -- Expired, and housekeeping has not reclaimed it yet (more expired at once
+    -- than a round takes): reclaim it now, as housekeeping would, and then it is
+    -- waiting, at the head of its queue, or dead.
+    drop_lease(token, q, dl)
+    bump('reclaimed', 1)
+    local a = blob_attempt(b) + 1
+    put_back(q, b, false, 0, false, 'lease expired', now)
+    if a >= blob_max(b) then return done('none') end
+    cancelled(redis.call('LPOP', queue_key(q)))
+    return done('removed')
+  end
   if not running then return done('leased') end
   drop_lease(token, q, dl)
   cancelled(b)
-  -- Extend of the token reports the lease cancelled until its deadline.
-  redis.call('SET', P .. KS_CANCELLED .. token, id, 'PX', itoa(dl - now))
+  -- Extend of the token reports the lease cancelled until its deadline: the
+  -- tombstone holds the task ID and the deadline, and expires then.
+  redis.call('SET', P .. KS_CANCELLED .. token, id .. '@' .. itoa(dl), 'PX', itoa(dl - now))
   -- The ID as Go shows it, "<epoch>-<n>" (epoch.go), after the mark of a cancel.
   redis.pcall('PUBLISH', P .. KS_CHANNEL, MSG_CANCELLED .. ep .. '-' .. id)
   return done('running')

@@ -34,11 +34,14 @@ for i = 3, #ARGV, 2 do
       group_sub(bk, dl, 1)
       added[group_add(bk, deadline, 1)] = true
     end
-  elseif redis.call('GET', P .. KS_CANCELLED .. token) == ARGV[i + 1] then
-    -- A lease not live is rare: looking for its tombstone costs the common case
-    -- nothing. The key is built from the prefix (DESIGN's exception): which
-    -- leases are not live is known only here.
-    d, s = -1, '-1'
+  else
+    -- A lease not live is rare: looking for its tombstone (cancel.lua), ID '@'
+    -- deadline, costs the common case nothing. The key is built from the prefix
+    -- (DESIGN's exception): which leases are not live is known only here. The
+    -- deadline is checked here too: a key lives until its PX has passed.
+    local c = redis.call('GET', P .. KS_CANCELLED .. token)
+    local id = ARGV[i + 1]
+    if c and ssub(c, 1, #id + 1) == id .. '@' and tonumber(ssub(c, #id + 2)) > now then d, s = -1, '-1' end
   end
   out[#out + 1], done[#done + 1] = d, s
 end

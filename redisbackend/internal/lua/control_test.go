@@ -2,7 +2,9 @@ package lua
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -82,7 +84,9 @@ func TestPause(t *testing.T) {
 			t.Fatalf("resume of a running queue %v, want none changed", r)
 		}
 		sameKeys(t, "pausing a paused queue and resuming a running one", before, e.snapshot())
-		e.mark(next) // nothing published by them
+		e.mark(next)                         // nothing published by them
+		e.enqueue("empty", 0, false, 3, "x") // task 4
+		e.mark(next)                         // a paused queue's tasks wake nobody
 
 		r := e.dequeue(5, 60000, "q1", "q2")
 		// {now, deadline, deduped, next, more, first token - 1, q2, 1, blob, epoch}
@@ -114,25 +118,31 @@ func TestPause(t *testing.T) {
 		if e.hash(KeyStats)[StatPaused] != "" {
 			t.Errorf("stats %v, want no paused queue", e.hash(KeyStats))
 		}
-		if r := e.dequeue(5, 60000, "q1"); len(r) != 11 || num(t, r[7]) != 2 {
-			t.Fatalf("dequeue after the resume %v, want tasks 1 and 2", r)
+		if r := e.dequeue(5, 60000, "q1", "empty"); len(r) != 14 || num(t, r[7]) != 2 || num(t, r[11]) != 1 {
+			t.Fatalf("dequeue after the resume %v, want tasks 1 and 2, then 4", r)
 		}
 	})
 }
 
 // trackedEnqueue enqueues tracked tasks with the given keys, uniquely, so that
 // the key index is kept, and returns the first ID - 1.
-func (e *env) trackedEnqueue(q string, delayMS string, keys ...string) int64 {
+func (e *env) trackedEnqueue(q string, delayMS string, max int, keys ...string) int64 {
 	e.t.Helper()
 	args := []any{q, "0", delayMS, "1", "60000"}
 	for _, k := range keys {
-		args = append(args, pre(k, 3, true), k, "type")
+		args = append(args, pre(k, max, true), k, "type")
 	}
 	r := e.runWith("enqueue", []string{e.key(KeyQueue + q)}, append(args, "e1", "")...)
 	if len(r) != 3 {
 		e.t.Fatalf("enqueue reply %v", r)
 	}
 	return num(e.t, r[1])
+}
+
+// count reads a counter of the stats hash, "" when never counted.
+func count(v string) int {
+	n, _ := strconv.Atoi(v)
+	return n
 }
 
 // cancel runs cancel.lua for task id (without its epoch) in epoch ep and returns
@@ -154,9 +164,9 @@ func (e *env) cancel(id, ep string, running bool) string {
 func TestCancel(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		next := e.listen()
-		e.trackedEnqueue("q", "0", "a", "b", "c") // tasks 1, 2, 3
-		e.trackedEnqueue("q", "60000", "d")       // task 4, delayed
-		r := e.dequeue(1, 1000, "q")              // task 1, token 5
+		e.trackedEnqueue("q", "0", 3, "a", "b", "c") // tasks 1, 2, 3
+		e.trackedEnqueue("q", "60000", 3, "d")       // task 4, delayed
+		r := e.dequeue(1, 1000, "q")                 // task 1, token 5
 		deadline := num(t, r[1])
 		e.enqueue("u", 0, false, 3, "u") // task 6, untracked, in queue u
 		if m := next(); m != "3:q" {     // the enqueue's wake-up
@@ -201,8 +211,8 @@ func TestCancel(t *testing.T) {
 		if len(e.hash(KeyRecords+"0")) != 0 || e.exists(KeyLease) || e.exists(KeyLeases) {
 			t.Errorf("lease records %v, groups %v left", e.hash(KeyRecords+"0"), e.hash(KeyLease))
 		}
-		if v := e.get(KeyCancelled + "5"); v != "1" {
-			t.Errorf("tombstone of token 5 %q, want task 1", v)
+		if v, want := e.get(KeyCancelled+"5"), fmt.Sprintf("1@%d", deadline); v != want {
+			t.Errorf("tombstone of token 5 %q, want %q", v, want)
 		}
 		ttl, err := e.c.PTTL(context.Background(), e.key(KeyCancelled+"5")).Result()
 		if err != nil || ttl <= 0 || ttl > time.Second {
@@ -241,6 +251,38 @@ func TestCancel(t *testing.T) {
 		if r := e.run("extend", "e1", "60000", "5", "1", ""); num(t, r[1]) != 0 {
 			t.Errorf("extend of the cancelled lease past its deadline %v, want 0", r)
 		}
+		// A lease past its deadline that housekeeping has not reached (its due
+		// time is held back here, as when more expired than a round takes) is
+		// reclaimed by the cancel, then removed from its queue; or, reclaimed
+		// into the dead letters, not found.
+		for _, c := range []struct {
+			max  int
+			want string
+		}{{3, "removed"}, {1, "none"}} {
+			e.drain(next)
+			id := fmt.Sprint(e.trackedEnqueue("x", "0", c.max, fmt.Sprint("x", c.max)) + 1)
+			e.dequeue(1, 20, "x")
+			e.pass(30 * time.Millisecond)
+			if err := e.c.HSet(context.Background(), e.key(KeyStats), StatDue, "9007199254740992").Err(); err != nil {
+				t.Fatal(err)
+			}
+			st := e.hash(KeyStats)
+			if o := e.cancel(id, "e1", false); o != c.want {
+				t.Fatalf("cancel of task %s past its lease at max %d: %q, want %q", id, c.max, o, c.want)
+			}
+			after := e.hash(KeyStats)
+			if count(after["reclaimed"]) != count(st["reclaimed"])+1 || after[StatLeased+"x"] != "0" || len(e.list(KeyQueue+"x")) != 0 {
+				t.Errorf("stats %v, queue x %d: want one more reclaimed, none leased, nothing waiting", after, len(e.list(KeyQueue+"x")))
+			}
+			j := e.hash(KeyJob + id)
+			if want := map[int]string{3: "cancelled", 1: "dead"}[c.max]; j["status"] != want || j["attempts"] != "1" {
+				t.Errorf("job %s %v, want %s at 1 attempt", id, j, want)
+			}
+			if _, dead := e.hash(KeyDead)[id]; dead != (c.max == 1) {
+				t.Errorf("dead %v: task %s dead %v, want %v", e.hash(KeyDead), id, dead, c.max == 1)
+			}
+		}
+
 		// Task 3 is unique-enqueued again: its key is still indexed, b's is free.
 		if r := e.runWith("enqueue", []string{e.key(KeyQueue + "q")}, "q", "0", "0", "1", "0",
 			pre("c", 3, false), "c", "e1", ""); r[0] != "dup" {

@@ -34,9 +34,9 @@ const (
 	KeyIndex   = "k:" // + 12 bits of the digest: key index hash, field digest .. ID
 	KeyRecords = "l:" // + lease bucket: hash of lease records, token -> record
 	KeyLimiter = "r:" // + name: a rate limiter (Go only)
-	// KeyCancelled + lease token: the task ID of a lease that Controller.Cancel
-	// ended, kept (PX) until the lease's deadline as it was, so that Extend
-	// reports the lease cancelled rather than lost (S12.4).
+	// KeyCancelled + lease token: a lease that Controller.Cancel ended, as its
+	// task ID, '@', its deadline ms, kept (PX) until that deadline, so that
+	// Extend reports the lease cancelled rather than lost (S12.4).
 	KeyCancelled = "c:"
 	Channel      = "w" // the wake-up Pub/Sub channel
 )

@@ -30,6 +30,7 @@ local ep_read -- the epoch key's value once read in this call (false: none), or 
 local ix_kept -- indexed()'s answer, once asked
 local due_at  -- the stats field ST_DUE as a number, once read (see note_event)
 local paused_s -- the stats field ST_PAUSED, read with ST_DUE (false: none paused)
+local paused_set -- paused()'s answer, once asked
 local now_s   -- now_ms() as a string
 -- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
 -- from it, so that a lease or a delay never ends before its full duration has
@@ -48,7 +49,7 @@ local function begin(keys, ro)
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
-  ix_kept, now_s, due_at, paused_s = nil, nil, nil, nil
+  ix_kept, now_s, due_at, paused_s, paused_set = nil, nil, nil, nil, nil
   K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
@@ -133,9 +134,11 @@ end
 -- of its own, and pays for parsing only while some queue is paused.
 
 -- paused returns the set of paused queues (name -> true), or nil when none is.
+-- The caller may change the set: pause.lua does, and then writes it.
 local function paused()
   if due_at == nil then read_due() end
   if not paused_s then return nil end
+  if paused_set then return paused_set end
   local set, pos = {}, 1
   while pos <= #paused_s do
     local c = sfind(paused_s, ':', pos, true)
@@ -143,6 +146,7 @@ local function paused()
     set[ssub(paused_s, c + 1, c + len)] = true
     pos = c + len + 1
   end
+  paused_set = set
   return set
 end
 
@@ -164,8 +168,13 @@ local function queue_key(q) return P .. KS_QUEUE .. q end
 -- publishes "<n>:<q>" on the namespace's channel, prefix .. KS_CHANNEL. An empty
 -- message wakes every waiter of the namespace (new_event). A channel is not a
 -- key, so KEYS does not name it. A wake-up is best effort: with PUBLISH refused
--- (an ACL without the channel) the call goes on, and waiters poll instead.
+-- (an ACL without the channel) the call goes on, and waiters poll instead. The
+-- tasks of a paused queue wake nobody: its resume wakes everyone (pause.lua).
+-- Every script that wakes has housekept first, so reading the paused queues
+-- costs no command.
 local function wake(q, n)
+  local stopped = paused()
+  if stopped and stopped[q] then return end
   redis.pcall('PUBLISH', P .. KS_CHANNEL, n .. ':' .. q)
 end
 
