@@ -12,7 +12,8 @@ local reqttl = table.remove(ARGV)
 local now = now_ms()
 local seen = req_check(reqttl)
 if seen then return {now, tonumber(seen)} end
-housekeep(now)
+-- No housekeeping: a pause changes no task (backend/doc.go), as the memory
+-- driver's does not.
 local set = paused() or {}
 local resume, changed = ARGV[1] == '1', 0
 for i = 2, #ARGV do
