@@ -90,9 +90,9 @@ type deadTask struct {
 // Namespace is the handle of one namespace of a Backend; get it from
 // Backend.Namespace (a Namespace made otherwise is not usable). Besides
 // backend.Namespace it implements backend.Inspector, backend.Admin,
-// backend.Controller, backend.Notifier and backend.RateLimiter. Its methods are safe for
-// concurrent use, each runs under the namespace's one lock and none waits; after
-// the Backend's Close they return backend.ErrClosed.
+// backend.Controller, backend.Notifier and backend.RateLimiter. Its methods are
+// safe for concurrent use, each runs under the namespace's one lock and none
+// waits; after the Backend's Close they return backend.ErrClosed.
 type Namespace struct {
 	b    *Backend
 	mu   sync.Mutex
