@@ -108,6 +108,16 @@ func TestBadInput(t *testing.T) {
 		{"Answer nil context", func() error { _, err := q.Answer(nilCtx, "k"); return err }},
 		{"SetAnswer nil context", func() error { return q.SetAnswer(nilCtx, "k", 1) }},
 		{"Reclaim nil context", func() error { _, err := q.Reclaim(nilCtx); return err }},
+		{"Pause no queues", func() error { return q.Pause(ctx) }},
+		{"Pause an empty queue name", func() error { return q.Pause(ctx, keyq.DefaultQueue, "") }},
+		{"Pause nil context", func() error { return q.Pause(nilCtx, keyq.DefaultQueue) }},
+		{"Resume no queues", func() error { return q.Resume(ctx) }},
+		{"Delete empty ID", func() error { return q.Delete(ctx, "") }},
+		{"Delete nil context", func() error { return q.Delete(nilCtx, l.ID) }},
+		{"Cancel empty ID", func() error { _, err := q.Cancel(ctx, ""); return err }},
+		{"Cancel nil context", func() error { _, err := q.Cancel(nilCtx, l.ID); return err }},
+		{"Delayed negative offset", func() error { _, err := q.Delayed(ctx, "", -1, 1); return err }},
+		{"Delayed count 0", func() error { _, err := q.Delayed(ctx, keyq.DefaultQueue, 0, 0); return err }},
 		{"Allow burst over max", func() error { _, err := q.Allow(ctx, "r", time.Second, keyq.MaxCount+1); return err }},
 		{"Allow interval huge", func() error { _, err := q.Allow(ctx, "r", huge, 1); return err }},
 
@@ -180,7 +190,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Counters != before.Counters || len(after.Queues) != len(before.Queues) {
+	if after.Counters != before.Counters || len(after.Queues) != len(before.Queues) || after.Queues[keyq.DefaultQueue] != before.Queues[keyq.DefaultQueue] {
 		t.Fatalf("bad input changed the namespace: stats %+v, then %+v", before, after)
 	}
 	if err := q.Ack(ctx, l); err != nil {

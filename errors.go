@@ -12,7 +12,7 @@ import (
 // reachable with errors.As (S8.1).
 var (
 	ErrInvalid     = backend.ErrInvalid     // bad input; nothing changed
-	ErrNotFound    = backend.ErrNotFound    // no such answer, job record or dead task
+	ErrNotFound    = backend.ErrNotFound    // no such answer, job record, dead task, or task to delete or cancel
 	ErrDuplicate   = backend.ErrDuplicate   // a unique enqueue found its key taken
 	ErrLeaseLost   = backend.ErrLeaseLost   // the lease expired or ended
 	ErrLeased      = backend.ErrLeased      // Delete of a running task: Cancel it instead

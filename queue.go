@@ -56,6 +56,8 @@ const (
 	StatusFailed   = backend.StatusFailed
 	StatusTimeout  = backend.StatusTimeout
 	StatusDead     = backend.StatusDead
+	// StatusCancelled: deleted or cancelled by ID (S12.2 to S12.4).
+	StatusCancelled = backend.StatusCancelled
 )
 
 // Client is a namespace of a backend. It is safe for concurrent use.

@@ -102,8 +102,12 @@ func (w *waiters) passOn(q string, r *waitReg) {
 	w.mu.Unlock()
 }
 
-// wake is the Notifier's callback.
+// wake is the Notifier's callback. A Wake{Cancelled} is for workers running
+// the task (S12.4): no task became available, and no waiter wakes.
 func (w *waiters) wake(k backend.Wake) {
+	if k.Cancelled != "" {
+		return
+	}
 	w.mu.Lock()
 	w.wakeLocked(k.Queue, k.Count, nil)
 	w.mu.Unlock()

@@ -417,3 +417,19 @@ func TestWaitNotifyHangs(t *testing.T) {
 		t.Fatal("the registration outlived the last waiter")
 	}
 }
+
+// TestWakeCancelledWakesNoWaiter (S12.4): Wake{Cancelled: id} is for the
+// workers running task id; it announces no task, so no waiter wakes.
+func TestWakeCancelledWakesNoWaiter(t *testing.T) {
+	var w waiters
+	a := w.add([]string{"q"}, 1)
+	b := w.add([]string{"other"}, 1)
+	w.wake(backend.Wake{Cancelled: "7"})
+	if len(a.c)+len(b.c) != 0 {
+		t.Fatal("Wake{Cancelled} woke a waiter")
+	}
+	w.wake(backend.Wake{})
+	if len(a.c)+len(b.c) != 2 {
+		t.Fatal("Wake{} after Wake{Cancelled} did not wake every waiter")
+	}
+}

@@ -19,9 +19,12 @@ import (
 // or running over the worker's timeout is transient and retried (see Worker).
 //
 // The context is cancelled when the handler runs over its timeout (cause
-// ErrTaskTimeout) or its task's deadline (cause ErrTaskDeadline), when its lease is lost (cause ErrLeaseLost), or when a shutdown
+// ErrTaskTimeout) or its task's deadline (cause ErrTaskDeadline), when its lease is lost (cause ErrLeaseLost), when its task is
+// cancelled by ID (cause ErrCancelled, see Client.Cancel), or when a shutdown
 // runs out of time (cause ErrShutdown); context.Cause tells which. A handler that
 // returns after its lease was lost is not acked: the task belongs to someone else.
+// One that returns after its task was cancelled is not acked either: the task has
+// ended, and its result is dropped.
 type Handler interface {
 	Handle(ctx context.Context, t *Task) (any, error)
 }
@@ -96,6 +99,7 @@ type WorkerStats struct {
 	Retried         int64 // transient failure, released for another attempt
 	Dead            int64 // dead-lettered: attempts used up, or no handler
 	Lost            int64 // lease lost before the result could be acked
+	Cancelled       int64 // cancelled by ID while held (Client.Cancel)
 	Returned        int64 // handed back unstarted or unfinished, attempt kept
 	Errors          int64 // deliveries whose ack or release call failed
 	Timeouts        int64 // handlers that ran over the timeout
@@ -130,7 +134,12 @@ type WorkerStats struct {
 //     so, which the worker reports as OutcomeDead;
 //   - while it holds the lease, extends it every third of the lease, in one
 //     Extend call with every other lease it holds; if the lease is lost anyway,
-//     it cancels the handler and acks nothing.
+//     it cancels the handler and acks nothing;
+//   - when the task is cancelled by ID (Client.Cancel, from any process), it
+//     cancels the handler's context with the cause ErrCancelled, at once when
+//     the driver's Notifier carries the cancel, else at the next extension,
+//     which reports it, then acks nothing, retries nothing, and reports
+//     OutcomeCancelled (S12.4).
 //
 // A handler's slot is free as soon as it returns; its ack, release or
 // dead-letter goes to the backend in the background, in one Settle call with
@@ -164,6 +173,7 @@ type Worker struct {
 	lastRefresh time.Time
 
 	processed, failed, retried, dead, lost, returned, errs atomic.Int64
+	cancelled                                              atomic.Int64
 	timeouts, panics, inFlight, running                    atomic.Int64
 	refreshes, refreshFails                                atomic.Int64
 }
@@ -242,7 +252,7 @@ func (w *Worker) Use(mw ...func(Handler) Handler) {
 func (w *Worker) Stats() WorkerStats {
 	return WorkerStats{
 		Processed: w.processed.Load(), Failed: w.failed.Load(), Retried: w.retried.Load(),
-		Dead: w.dead.Load(), Lost: w.lost.Load(), Returned: w.returned.Load(),
+		Dead: w.dead.Load(), Lost: w.lost.Load(), Cancelled: w.cancelled.Load(), Returned: w.returned.Load(),
 		Errors: w.errs.Load(), Timeouts: w.timeouts.Load(), Panics: w.panics.Load(),
 		InFlight: w.inFlight.Load(), Running: w.running.Load(),
 		Refreshes: w.refreshes.Load(), RefreshFailures: w.refreshFails.Load(),
@@ -263,7 +273,9 @@ func (w *Worker) Backlog(ctx context.Context) (map[string]QueueStats, error) {
 // tasks handed back to the head of their queues with the attempt kept; after
 // Shutdown, its context decides. Run returns nil after such a stop, and an error
 // when the backend is closed or the worker misconfigured. A worker runs once. A
-// handler that ignores its context holds up Run until it returns.
+// handler that ignores its context holds up Run until it returns. When the
+// driver has a Notifier, Run registers with it for the cancels of tasks it
+// holds, and waits up to a second for that before it takes a task.
 func (w *Worker) Run(ctx context.Context) error {
 	if ctx == nil {
 		return w.c.wrap("worker run", invalid("nil context"))
@@ -305,6 +317,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.settler != nil {
 		w.settler.start(base)
 	}
+	stopListen := w.listenCancels(ctx)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	go func() {
@@ -322,6 +335,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.settler != nil {
 		w.settler.stop()
 	}
+	stopListen()
 	close(keepStop)
 	<-w.keep.done
 	w.log.Info("keyq worker: stopped", "err", err)
@@ -459,9 +473,10 @@ func (w *Worker) fetchSize() int {
 
 // delivery is one lease the worker holds.
 type delivery struct {
-	lease  Lease
-	lost   atomic.Bool
-	cancel context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
+	lease     Lease
+	lost      atomic.Bool             // the lease ended: settle nothing
+	cancelled atomic.Bool             // it ended by a cancel of the task (S12.4)
+	cancel    context.CancelCauseFunc // the handler's, once it runs; guarded by the keeper's mu
 }
 
 // start keeps the leases of one fetch alive and starts their handlers one by
@@ -493,7 +508,7 @@ func (w *Worker) start(ctx, base, forceCtx context.Context, leases []Lease) {
 		}
 		if d.lost.Load() {
 			w.keep.remove(d)
-			w.settled(d, OutcomeLost, ErrLeaseLost)
+			w.settleEnded(d, nil)
 			<-w.sem
 			continue
 		}
@@ -544,7 +559,7 @@ func (w *Worker) process(base, forceCtx context.Context, d *delivery, h Handler)
 	timedOut := errors.Is(cause, ErrTaskTimeout)
 	switch {
 	case d.lost.Load():
-		w.settled(d, OutcomeLost, errors.Join(ErrLeaseLost, err))
+		w.settleEnded(d, err)
 	case errors.Is(cause, ErrTaskDeadline):
 		w.expired(base, d)
 	case err == nil && !timedOut:
@@ -651,7 +666,7 @@ func (w *Worker) handBack(base context.Context, ds []*delivery) {
 		d := ds[i]
 		w.keep.remove(d)
 		if d.lost.Load() {
-			w.settled(d, OutcomeLost, ErrLeaseLost)
+			w.settleEnded(d, nil)
 			continue
 		}
 		s, err := releaseSettlement(&d.lease, []ReleaseOption{KeepAttempt()})
@@ -676,6 +691,7 @@ func (w *Worker) handBack(base context.Context, ds []*delivery) {
 }
 
 func (w *Worker) settled(d *delivery, o Outcome, err error) {
+	w.keep.forget(d)
 	w.inFlight.Add(-1)
 	switch o {
 	case OutcomeFinished:
@@ -688,6 +704,8 @@ func (w *Worker) settled(d *delivery, o Outcome, err error) {
 		w.dead.Add(1)
 	case OutcomeLost:
 		w.lost.Add(1)
+	case OutcomeCancelled:
+		w.cancelled.Add(1)
 	case OutcomeReturned:
 		w.returned.Add(1)
 	case OutcomeError:
@@ -696,7 +714,7 @@ func (w *Worker) settled(d *delivery, o Outcome, err error) {
 	t := &d.lease.Task
 	level := slog.LevelDebug // finished, returned
 	switch o {
-	case OutcomeFailed, OutcomeRetried:
+	case OutcomeFailed, OutcomeRetried, OutcomeCancelled:
 		level = slog.LevelInfo
 	case OutcomeDead, OutcomeLost, OutcomeError:
 		level = slog.LevelWarn

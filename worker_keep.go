@@ -14,7 +14,8 @@ import (
 // leases, extends every live one in one Extend call (in chunks of MaxCount) every
 // third of the lease, on the worker's clock. A lease the backend reports lost is
 // marked so, and its handler's context, if it runs, is cancelled with cause
-// ErrLeaseLost. Its timer exists only while the worker holds leases.
+// ErrLeaseLost, or ErrCancelled when the backend reports the task cancelled
+// (worker_cancel.go). Its timer exists only while the worker holds leases.
 type keeper struct {
 	w     *Worker
 	every time.Duration
@@ -23,7 +24,8 @@ type keeper struct {
 
 	mu    sync.Mutex
 	live  map[*delivery]struct{}
-	timer clock.Timer // nil while no lease is held, or a beat runs
+	held  map[string]*delivery // every delivery until its outcome, by task ID
+	timer clock.Timer          // nil while no lease is held, or a beat runs
 }
 
 func newKeeper(w *Worker) *keeper {
@@ -33,6 +35,7 @@ func newKeeper(w *Worker) *keeper {
 		kick:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		live:  make(map[*delivery]struct{}),
+		held:  make(map[string]*delivery),
 	}
 }
 
@@ -42,6 +45,7 @@ func (k *keeper) add(ds []*delivery) {
 	defer k.mu.Unlock()
 	for _, d := range ds {
 		k.live[d] = struct{}{}
+		k.held[d.lease.ID] = d
 	}
 	if k.timer == nil && len(k.live) > 0 {
 		k.timer = k.w.cfg.clock.NewTimer(k.every)
@@ -70,7 +74,8 @@ func (k *keeper) started(d *delivery, cancel context.CancelCauseFunc) {
 	defer k.mu.Unlock()
 	d.cancel = cancel
 	if d.lost.Load() {
-		cancel(ErrLeaseLost)
+		_, cause := d.ended(nil)
+		cancel(cause)
 	}
 }
 
@@ -136,24 +141,16 @@ func (k *keeper) beat(ctx context.Context, ds []*delivery) time.Duration {
 		k.mu.Lock()
 		for i, r := range at {
 			d := chunk[i]
+			if r.Cancelled {
+				d.cancelled.Store(true) // for its outcome, even once its handler returned
+			}
 			if _, held := k.live[d]; !r.Deadline.IsZero() || !held {
 				continue // extended, or settled meanwhile
 			}
-			delete(k.live, d)
-			d.lost.Store(true)
-			cause := ErrLeaseLost
-			if r.Cancelled {
-				cause = ErrCancelled
-			} else {
+			if !r.Cancelled {
 				k.w.log.Warn("keyq worker: lease lost", "task", d.lease.ID, "queue", d.lease.Queue)
 			}
-			if d.cancel != nil {
-				d.cancel(cause)
-			}
-		}
-		if len(k.live) == 0 && k.timer != nil {
-			k.timer.Stop()
-			k.timer = nil
+			k.endLocked(d)
 		}
 		k.mu.Unlock()
 	}

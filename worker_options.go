@@ -46,6 +46,10 @@ const (
 	OutcomeLost     Outcome = "lost"     // the lease was lost; nothing was acked
 	OutcomeReturned Outcome = "returned" // handed back unfinished on shutdown, attempt kept
 	OutcomeError    Outcome = "error"    // the ack or release call failed; the lease will expire
+	// OutcomeCancelled: the task was cancelled by ID while the worker held it
+	// (Client.Cancel, S12.4); its lease ended in the store, nothing was acked,
+	// and it is not retried.
+	OutcomeCancelled Outcome = "cancelled"
 )
 
 type sharedRate struct {
@@ -236,7 +240,7 @@ type WorkerConfig struct {
 	// handed back. Shutdown uses its own context instead. The default is 10s.
 	ShutdownTimeout time.Duration
 	// Logger is where the worker logs: each delivery's outcome (debug for
-	// finished and returned, info for failed and retried, warn for dead, lost and
+	// finished and returned, info for failed, retried and cancelled, warn for dead, lost and
 	// failed settlements), failures of the refresh hook, fetches and lease
 	// extensions (warn), panics (error), and start and stop (info). The default
 	// discards everything.

@@ -167,7 +167,7 @@ func (w *Worker) settledAs(d *delivery, o Outcome, herr error, r backend.SettleR
 		w.settled(d, OutcomeError, errors.Join(herr, err))
 		return
 	case backend.SettleLost:
-		o, herr = OutcomeLost, errors.Join(herr, ErrLeaseLost)
+		o, herr = d.ended(herr)
 	case backend.SettleDead:
 		o = OutcomeDead
 	}

@@ -41,7 +41,7 @@ func (e *env) bareClient() *keyq.Client {
 	return c
 }
 
-// testUnsupported: on a driver without Inspector, Admin and RateLimiter, the calls
+// testUnsupported: on a driver without Inspector, Admin, Controller and RateLimiter, the calls
 // that need them fail with an error matching errors.ErrUnsupported and no
 // sentinel of keyq (ErrInvalid above all), valid input or not; the calls of the
 // required interface work.
@@ -49,20 +49,26 @@ func testUnsupported(e *env) {
 	c := e.bareClient()
 	id := e.enqueue(c, "q", "x")
 	calls := map[string]func() error{
-		"Job":            func() error { _, err := c.Job(e.ctx, id); return err },
-		"Stats":          func() error { _, err := c.Stats(e.ctx); return err },
-		"Len":            func() error { _, err := c.Len(e.ctx, "q"); return err },
-		"Peek":           func() error { _, err := c.Peek(e.ctx, "q", 0, 1); return err },
-		"Peek bad input": func() error { _, err := c.Peek(e.ctx, "", -1, 0); return err },
-		"Leases":         func() error { _, err := c.Leases(e.ctx, 1); return err },
-		"Dead":           func() error { _, err := c.Dead(e.ctx, 0, 1); return err },
-		"Reclaim":        func() error { _, err := c.Reclaim(e.ctx); return err },
-		"RequeueDead":    func() error { _, err := c.RequeueDead(e.ctx, "1"); return err },
-		"RequeueAllDead": func() error { _, err := c.RequeueAllDead(e.ctx); return err },
-		"PurgeDead":      func() error { _, err := c.PurgeDead(e.ctx, "1"); return err },
-		"PurgeAllDead":   func() error { _, err := c.PurgeAllDead(e.ctx); return err },
-		"DeleteAnswer":   func() error { return c.DeleteAnswer(e.ctx, "x") },
-		"Allow":          func() error { _, err := c.Allow(e.ctx, "r", time.Second, 1); return err },
+		"Job":             func() error { _, err := c.Job(e.ctx, id); return err },
+		"Stats":           func() error { _, err := c.Stats(e.ctx); return err },
+		"Len":             func() error { _, err := c.Len(e.ctx, "q"); return err },
+		"Peek":            func() error { _, err := c.Peek(e.ctx, "q", 0, 1); return err },
+		"Peek bad input":  func() error { _, err := c.Peek(e.ctx, "", -1, 0); return err },
+		"Leases":          func() error { _, err := c.Leases(e.ctx, 1); return err },
+		"Dead":            func() error { _, err := c.Dead(e.ctx, 0, 1); return err },
+		"Reclaim":         func() error { _, err := c.Reclaim(e.ctx); return err },
+		"RequeueDead":     func() error { _, err := c.RequeueDead(e.ctx, "1"); return err },
+		"RequeueAllDead":  func() error { _, err := c.RequeueAllDead(e.ctx); return err },
+		"PurgeDead":       func() error { _, err := c.PurgeDead(e.ctx, "1"); return err },
+		"PurgeAllDead":    func() error { _, err := c.PurgeAllDead(e.ctx); return err },
+		"DeleteAnswer":    func() error { return c.DeleteAnswer(e.ctx, "x") },
+		"Allow":           func() error { _, err := c.Allow(e.ctx, "r", time.Second, 1); return err },
+		"Pause":           func() error { return c.Pause(e.ctx, "q") },
+		"Pause bad input": func() error { return c.Pause(e.ctx) },
+		"Resume":          func() error { return c.Resume(e.ctx, "q") },
+		"Delete":          func() error { return c.Delete(e.ctx, id) },
+		"Cancel":          func() error { _, err := c.Cancel(e.ctx, id); return err },
+		"Delayed":         func() error { _, err := c.Delayed(e.ctx, "", 0, 1); return err },
 	}
 	for name, call := range calls {
 		err := call()

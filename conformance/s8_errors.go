@@ -114,6 +114,8 @@ func testConcurrentUse(e *env) {
 func testClose(e *env) {
 	c := e.client()
 	_, limits := e.handle().(backend.RateLimiter)
+	_, controls := e.handle().(backend.Controller)
+	_, inspects := e.handle().(backend.Inspector)
 	e.enqueue(c, "q", "a")
 	l := e.next(c)
 	got := waitFor(func() error { _, err := c.Next(e.ctx, keyq.Wait(longWait)); return err })
@@ -143,6 +145,14 @@ func testClose(e *env) {
 		"RequeueAllDead": func() error { _, err := c.RequeueAllDead(e.ctx); return err },
 		"PurgeDead":      func() error { _, err := c.PurgeDead(e.ctx, "1"); return err },
 		"PurgeAllDead":   func() error { _, err := c.PurgeAllDead(e.ctx); return err },
+	}
+	if controls {
+		calls["Pause"] = func() error { return c.Pause(e.ctx, "q") }
+		calls["Delete"] = func() error { return c.Delete(e.ctx, l.ID) }
+		calls["Cancel"] = func() error { _, err := c.Cancel(e.ctx, l.ID); return err }
+	}
+	if inspects {
+		calls["Delayed"] = func() error { _, err := c.Delayed(e.ctx, "", 0, 1); return err }
 	}
 	if limits {
 		calls["Allow"] = func() error { _, err := c.Allow(e.ctx, "r", time.Second, 1); return err }
@@ -200,6 +210,15 @@ func testNoPanics(e *env) {
 		func() error { _, err := c.Stats(e.ctx, str()); return err },
 		func() error { _, err := c.AnswerRefresh(e.ctx, str()); return err },
 		func() error { return c.DeleteAnswer(e.ctx, str()) },
+		func() error { _, err := c.Delayed(e.ctx, str(), num(), num()); return err },
+	}
+	if _, ok := e.handle().(backend.Controller); ok {
+		calls = append(calls,
+			func() error { return c.Pause(e.ctx, str(), str()) },
+			func() error { return c.Resume(e.ctx, str()) },
+			func() error { return c.Delete(e.ctx, str()) },
+			func() error { _, err := c.Cancel(e.ctx, str()); return err },
+		)
 	}
 	for range 600 {
 		call := calls[r.IntN(len(calls))]
@@ -209,8 +228,8 @@ func testNoPanics(e *env) {
 					e.Fatalf("panic on bad input: %v", p)
 				}
 			}()
-			if err := call(); err != nil && !errors.Is(err, keyq.ErrInvalid) && !errors.Is(err, keyq.ErrNotFound) && !errors.Is(err, keyq.ErrLeaseLost) {
-				e.Fatalf("bad input gave %v, want ErrInvalid, ErrNotFound or ErrLeaseLost", err)
+			if err := call(); err != nil && !errors.Is(err, keyq.ErrInvalid) && !errors.Is(err, keyq.ErrNotFound) && !errors.Is(err, keyq.ErrLeaseLost) && !errors.Is(err, keyq.ErrLeased) {
+				e.Fatalf("bad input gave %v, want ErrInvalid, ErrNotFound, ErrLeaseLost or ErrLeased", err)
 			}
 		}()
 	}

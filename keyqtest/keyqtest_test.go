@@ -204,3 +204,23 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("Drain of an empty queue: %+v", rs)
 	}
 }
+
+// TestWorkOneCancelled: a task cancelled while its handler runs comes back as
+// OutcomeCancelled, its job status cancelled, with no answer.
+func TestWorkOneCancelled(t *testing.T) {
+	c, _ := keyqtest.New(t)
+	id, err := c.Enqueue(context.Background(), keyq.DefaultQueue, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := keyqtest.WorkOne(t, c, keyq.DefaultQueue, keyq.HandlerFunc(func(ctx context.Context, task *keyq.Task) (any, error) {
+		if _, err := c.Cancel(ctx, task.ID); err != nil {
+			return nil, err
+		}
+		<-ctx.Done()
+		return "dropped", context.Cause(ctx)
+	}))
+	if r.Task.ID != id || r.Outcome != keyq.OutcomeCancelled || !errors.Is(r.Err, keyq.ErrCancelled) || r.Status != keyq.StatusCancelled || r.Answer != nil {
+		t.Fatalf("WorkOne of a task cancelled while it ran: %+v, want OutcomeCancelled, ErrCancelled, status cancelled and no answer", r)
+	}
+}

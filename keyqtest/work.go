@@ -20,7 +20,7 @@ const (
 // Result is what became of one delivery of a task.
 type Result struct {
 	Task    keyq.Task
-	Outcome keyq.Outcome // as the Worker reports it: finished, failed, retried, dead ...
+	Outcome keyq.Outcome // as the Worker reports it: finished, failed, retried, dead, cancelled ...
 	Err     error        // the handler's error, or the store's, as the Worker reports it
 	// Answer is the answer stored under the task's key once the helper returned,
 	// nil when there is none (a retried task, or one acked without an answer).

@@ -49,6 +49,11 @@ func init() {
 		{"answer", "get or delete the stored answer of a task key", cmdAnswer},
 		{"namespaces", "list the namespaces the store holds", cmdNamespaces},
 		{"schedules", "list the periodic tasks of a namespace: last and next run", cmdSchedules},
+		{"delayed", "show delayed tasks not yet due, earliest first", cmdDelayed},
+		{"pause", "stop deliveries from queues; enqueues go on", cmdPause},
+		{"resume", "start deliveries from paused queues again", cmdResume},
+		{"cancel", "end a task by ID: remove it, or stop it while it runs", cmdCancel},
+		{"delete", "remove a waiting or delayed task by ID", cmdDelete},
 		{"web", "serve a dashboard of the store over HTTP", cmdWeb},
 	}
 }
@@ -94,7 +99,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "keyq benchmarks keyq's backends and inspects a keyq store on Redis.\n\nUsage:\n\n\tkeyq <command> [flags] [arguments]\n\nThe commands are:\n\n")
+	fmt.Fprint(w, "keyq benchmarks keyq's backends, and inspects and controls a keyq store on Redis.\n\nUsage:\n\n\tkeyq <command> [flags] [arguments]\n\nThe commands are:\n\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "\t%-11s %s\n", c.name, c.summary)
 	}
@@ -103,8 +108,8 @@ Flags may come before or after the arguments; "--" ends the flags.
 Use "keyq help <command>" or "keyq <command> --help" for more about a command.
 
 Exit status: 0 on success, 1 when the command failed (the store cannot be
-reached, a key, job or namespace is not found, the backend does not support
-the command), 2 on bad usage.
+reached, a key, job, task or namespace is not found, a task to delete is
+running, the backend does not support the command), 2 on bad usage.
 `)
 }
 

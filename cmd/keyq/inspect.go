@@ -122,8 +122,9 @@ func checkQueue(fs *flagSet, queue string) error {
 func cmdStats(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq stats [flags]", `
 Stats counts the waiting, leased, delayed and dead tasks of each queue of the
-namespace (every queue it has seen, or those named by --queue), and prints the
-namespace's counters: enqueued, delivered, acked, released, reclaimed, deduped, dead.
+namespace (every queue it has seen, or those named by --queue), says which are
+paused ("keyq pause"), and prints the namespace's counters: enqueued, delivered,
+acked, released, reclaimed, deduped, dead, cancelled.
 
 A namespace that holds nothing (never used, or misspelt) is an error (exit
 status 1); "keyq namespaces" lists those the store holds. When the counters are
@@ -169,28 +170,40 @@ store's keys as "keyq namespaces" does.`)
 			Delayed int64 `json:"delayed"`
 			Dead    int64 `json:"dead"`
 		}
+		// Paused queues are a list of their own, so that each queue's object
+		// stays numbers only, as scripts read it.
 		out := struct {
 			Namespace string        `json:"namespace"`
 			Queues    map[string]qs `json:"queues"`
+			Paused    []string      `json:"paused"`
 			Counters  any           `json:"counters"`
-		}{s.ns, map[string]qs{}, map[string]int64{
+		}{s.ns, map[string]qs{}, []string{}, map[string]int64{
 			"enqueued": k.Enqueued, "delivered": k.Delivered, "acked": k.Acked, "released": k.Released,
-			"reclaimed": k.Reclaimed, "deduped": k.Deduped, "dead": k.Dead,
+			"reclaimed": k.Reclaimed, "deduped": k.Deduped, "dead": k.Dead, "cancelled": k.Cancelled,
 		}}
 		for n, q := range st.Queues {
 			out.Queues[n] = qs{q.Waiting, q.Leased, q.Delayed, q.Dead}
 		}
+		for _, n := range names {
+			if st.Queues[n].Paused {
+				out.Paused = append(out.Paused, n)
+			}
+		}
 		return writeJSON(env.Stdout, out)
 	}
 	tw := table(env.Stdout)
-	fmt.Fprintln(tw, "QUEUE\tWAITING\tLEASED\tDELAYED\tDEAD")
+	fmt.Fprintln(tw, "QUEUE\tSTATE\tWAITING\tLEASED\tDELAYED\tDEAD")
 	for _, n := range names {
 		q := st.Queues[n]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", strconv.Quote(n), q.Waiting, q.Leased, q.Delayed, q.Dead)
+		state := "active"
+		if q.Paused {
+			state = "paused"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", strconv.Quote(n), state, q.Waiting, q.Leased, q.Delayed, q.Dead)
 	}
-	fmt.Fprintf(tw, "\nNAMESPACE\tENQUEUED\tDELIVERED\tACKED\tRELEASED\tRECLAIMED\tDEDUPED\tDEAD\n")
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", strconv.Quote(s.ns),
-		k.Enqueued, k.Delivered, k.Acked, k.Released, k.Reclaimed, k.Deduped, k.Dead)
+	fmt.Fprintf(tw, "\nNAMESPACE\tENQUEUED\tDELIVERED\tACKED\tRELEASED\tRECLAIMED\tDEDUPED\tDEAD\tCANCELLED\n")
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", strconv.Quote(s.ns),
+		k.Enqueued, k.Delivered, k.Acked, k.Released, k.Reclaimed, k.Deduped, k.Dead, k.Cancelled)
 	return tw.Flush()
 }
 

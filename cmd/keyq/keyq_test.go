@@ -227,12 +227,12 @@ func testStats(t *testing.T, h *harness) {
 	}
 	var qline []string
 	for _, l := range lines(out) {
-		if f := strings.Fields(l); len(f) == 5 && f[0] == `"q"` {
+		if f := strings.Fields(l); len(f) == 6 && f[0] == `"q"` {
 			qline = f
 		}
 	}
-	if !slices.Equal(qline, []string{`"q"`, "2", "1", "0", "1"}) {
-		t.Fatalf("stats queue line %q, want waiting 2 leased 1 delayed 0 dead 1 in:\n%s", qline, out)
+	if !slices.Equal(qline, []string{`"q"`, "active", "2", "1", "0", "1"}) {
+		t.Fatalf("stats queue line %q, want active, waiting 2 leased 1 delayed 0 dead 1 in:\n%s", qline, out)
 	}
 	var js struct {
 		Namespace string

@@ -1,4 +1,5 @@
-// Command keyq benchmarks keyq's backends and inspects a keyq store on Redis.
+// Command keyq benchmarks keyq's backends, and inspects and controls a keyq store
+// on Redis.
 //
 // Usage:
 //
@@ -16,6 +17,11 @@
 //	answer      get or delete the stored answer of a task key
 //	namespaces  list the namespaces the store holds
 //	schedules   list the periodic tasks of a namespace: last and next run
+//	delayed     show delayed tasks not yet due, earliest first
+//	pause       stop deliveries from queues; enqueues go on
+//	resume      start deliveries from paused queues again
+//	cancel      end a task by ID: remove it, or stop it while it runs
+//	delete      remove a waiting or delayed task by ID
 //	web         serve a dashboard of the store over HTTP
 //
 // "keyq help <command>" or "keyq <command> --help" describes each, on stdout.
@@ -28,8 +34,9 @@
 // is null.
 //
 // The exit status is 0 on success, 1 when the command failed (the store cannot be
-// reached; an answer, job record or namespace is not there; the backend does not
-// support the command, as a driver without inspection), and 2 on bad usage:
+// reached; an answer, job record, task or namespace is not there; a task to
+// delete is running; the backend does not support the command, as a driver
+// without inspection), and 2 on bad usage:
 // an unknown command or flag, or a missing or malformed argument, found before
 // the store is opened.
 package main

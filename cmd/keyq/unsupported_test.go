@@ -33,6 +33,7 @@ func TestUnsupported(t *testing.T) {
 	for _, args := range [][]string{
 		{"stats"}, {"peek"}, {"leases"}, {"job", "1"}, {"dead", "list"}, {"dead", "purge", "--all"},
 		{"dead", "requeue", "1"}, {"answer", "delete", "k"}, {"namespaces"},
+		{"delayed"}, {"pause", "q"}, {"resume", "q"}, {"cancel", "1"}, {"delete", "1"},
 	} {
 		code, out, errOut := runCmd(t, open, "", append(args, "--redis", "redis://x")...)
 		if code != 1 || out != "" || !strings.HasPrefix(errOut, "keyq "+args[0]+": not supported by this backend: ") || strings.Count(errOut, "\n") != 1 {

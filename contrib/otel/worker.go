@@ -100,7 +100,7 @@ func (i *Instrumentation) OnDone(namespace string) keyq.WorkerOption {
 		}
 		span.SetAttributes(OutcomeKey.String(string(o)))
 		switch o {
-		case keyq.OutcomeFinished, keyq.OutcomeReturned:
+		case keyq.OutcomeFinished, keyq.OutcomeReturned, keyq.OutcomeCancelled: // not the handler's failure
 		default:
 			if err != nil {
 				span.SetStatus(codes.Error, err.Error())

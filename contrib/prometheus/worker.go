@@ -80,7 +80,7 @@ func NewWorkerMetrics(opts ...WorkerMetricsOption) *WorkerMetrics {
 		}, labels),
 		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyq_worker_tasks_total",
-			Help: "Deliveries keyq workers finished with, by outcome: finished, failed, retried, dead, lost, returned or error.",
+			Help: "Deliveries keyq workers finished with, by outcome: finished, failed, retried, dead, lost, returned, cancelled or error.",
 		}, append(labels, "outcome")),
 	}
 }
