@@ -41,8 +41,11 @@ func (n *namespace) Pause(ctx context.Context, p backend.PauseParams) error {
 // structure of the store is indexed by task ID, so finding the task takes time in
 // proportion to what the namespace holds: a scan of the delayed tasks, a read of
 // every live lease, and a read of the task's queue (its job record's, or every
-// queue of the namespace for a task enqueued without one), comparing IDs. A task
-// whose job record is final costs one read.
+// queue of the namespace for a task enqueued without one), comparing IDs. The
+// server does nothing else meanwhile: reading a queue costs it about a
+// millisecond per thousand waiting tasks (BenchmarkCancel: 6 ms behind 10,000,
+// 90 ms behind 100,000 on a small VM). A task whose job record is final costs
+// one read.
 //
 // A cancelled lease leaves a tombstone, c:<token>, that expires at the lease's
 // deadline: Extend reports the lease Cancelled until then. The cancel is

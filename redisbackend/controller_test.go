@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -169,6 +170,49 @@ func TestNotifyMessages(t *testing.T) {
 		}
 		if got := wakes.next(t, 5*time.Second, "message "+c.msg); got != c.want {
 			t.Errorf("message %q: %+v, want %+v", c.msg, got, c.want)
+		}
+	}
+}
+
+// BenchmarkCancel measures the worst case of Cancel's search (controller.go):
+// the task at the tail of a queue of n waiting tasks, which nothing indexes by
+// ID, with and without a job record (without one, every queue of the namespace
+// is read). Run
+//
+//	go test -run '^$' -bench Cancel ./redisbackend/
+func BenchmarkCancel(b *testing.B) {
+	client := realClient(b)
+	ctx := context.Background()
+	for _, n := range []int{10_000, 100_000} {
+		for _, track := range []bool{true, false} {
+			b.Run(fmt.Sprintf("waiting=%d/jobs=%v", n, track), func(b *testing.B) {
+				rb, err := New(client, Options{Prefix: testPrefix()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer rb.Close()
+				ns := rb.handle("cancel")
+				defer rb.DropNamespace(ctx, "cancel")
+				enqueue := func(k int) []string {
+					p := backend.EnqueueParams{Queue: "q", Tasks: make([]backend.Message, k), TrackJobs: track, JobTTL: time.Hour}
+					for j := range p.Tasks {
+						p.Tasks[j] = message(int(benchSeq.Add(1)))
+					}
+					return mustEnqueue(b, ns, p)
+				}
+				for range n / 1000 {
+					enqueue(1000)
+				}
+				last := enqueue(1)[0]
+				for b.Loop() {
+					if r, err := ns.Cancel(ctx, backend.CancelParams{ID: last}); err != nil || r != backend.CancelRemoved {
+						b.Fatalf("Cancel = %v, %v", r, err)
+					}
+					b.StopTimer()
+					last = enqueue(1)[0]
+					b.StartTimer()
+				}
+			})
 		}
 	}
 }
