@@ -69,7 +69,7 @@ func controlScenario(t *testing.T, b *Backend) {
 	if !st.Queues["q"].Paused || !st.Queues["empty"].Paused || st.Queues["other"].Paused || st.Queues["q"].Waiting != 2 {
 		t.Fatalf("Stats %+v, want q (2 waiting) and empty paused, other not", st.Queues)
 	}
-	wakes.drain()
+	syncWakes(t, n, wakes) // so that the Wake{} below is the resume's
 	if err := n.Pause(ctx, backend.PauseParams{Queues: []string{"q", "empty"}, Resume: true}); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
@@ -113,7 +113,6 @@ func controlScenario(t *testing.T, b *Backend) {
 	if _, err := n.Cancel(ctx, backend.CancelParams{ID: l.ID}); !errors.Is(err, backend.ErrLeased) {
 		t.Fatalf("Cancel of a leased task without Running: %v, want ErrLeased", err)
 	}
-	wakes.drain()
 	if r, err := n.Cancel(ctx, backend.CancelParams{ID: l.ID, Running: true}); err != nil || r != backend.CancelRunning {
 		t.Fatalf("Cancel(Running) = %v, %v; want running", r, err)
 	}
@@ -141,6 +140,18 @@ func controlScenario(t *testing.T, b *Backend) {
 	mustEnqueue(t, n, tracked(backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{msg("a", 3), msg("b", 3), msg("d", 3)}}))
 }
 
+// syncWakes publishes a message of its own on n's channel and waits for it,
+// dropping the wake-ups before it: messages published earlier may still be on
+// their way when a call returns, and Notify's first Wake{} may come after it
+// returned.
+func syncWakes(t *testing.T, n *namespace, wakes *wakeLog) {
+	t.Helper()
+	if err := n.b.client.Publish(context.Background(), n.k.channel, "1:sync").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wakes.until(t, backend.Wake{Queue: "sync", Count: 1}, 5*time.Second)
+}
+
 // TestNotifyMessages: the wake-up channel's messages, old and new, become the
 // Wake they stand for; a cancel's mark cannot be read as a count.
 func TestNotifyMessages(t *testing.T) {
@@ -152,7 +163,7 @@ func TestNotifyMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	wakes.drain()
+	syncWakes(t, n, wakes)
 	for _, c := range []struct {
 		msg  string
 		want backend.Wake
