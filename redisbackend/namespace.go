@@ -90,7 +90,9 @@ func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]str
 }
 
 // Dequeue implements backend.Namespace. It never waits: an empty result carries
-// the time until the namespace's next delayed task is due or lease expires.
+// the time until the namespace's next delayed task is due or lease expires. It
+// skips paused queues (Pause), which the script learns from the read it makes
+// anyway of the namespace's due time.
 //
 // Once sent, the dequeue script runs to the end and its leases reach the caller,
 // even when ctx is cancelled meanwhile (S3.5); Options.DequeueGrace bounds how
