@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,5 +268,38 @@ func TestCancelWaitingTask(t *testing.T) {
 	}
 	if st, err := c.Stats(ctx); err != nil || st.Counters.Cancelled != 2 {
 		t.Fatalf("Stats: %+v, %v; want Cancelled 2", st.Counters, err)
+	}
+}
+
+// badController answers every Cancel with res, as a broken driver might.
+type badController struct {
+	nsParts
+	res backend.CancelResult
+}
+
+func (b badController) Cancel(context.Context, backend.CancelParams) (backend.CancelResult, error) {
+	return b.res, nil
+}
+
+func (badController) Pause(context.Context, backend.PauseParams) error { return nil }
+
+// TestCancelMalformedReply: a Cancel answer that breaks the contract (no
+// result, or a running task ended by a Delete) is an error, never a result.
+func TestCancelMalformedReply(t *testing.T) {
+	e := newMemoryEnv(t, false)
+	for _, res := range []backend.CancelResult{0, 9} {
+		c := wrapClient(t, e, e.client.Namespace(), func(h backend.Namespace) backend.Namespace { return badController{partsOf(h), res} })
+		if r, err := c.Cancel(bounded(t), "1"); err == nil || !strings.Contains(err.Error(), "malformed") {
+			t.Errorf("Cancel answered %v: %v, %v; want a malformed-reply error", res, r, err)
+		}
+	}
+	c := wrapClient(t, e, e.client.Namespace(), func(h backend.Namespace) backend.Namespace {
+		return badController{partsOf(h), backend.CancelRunning}
+	})
+	if err := c.Delete(bounded(t), "1"); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Errorf("Delete answered CancelRunning: %v; want a malformed-reply error", err)
+	}
+	if r, err := c.Cancel(bounded(t), "1"); err != nil || r != keyq.CancelRunning {
+		t.Errorf("Cancel answered CancelRunning: %v, %v", r, err)
 	}
 }

@@ -55,7 +55,7 @@ func ExampleWorker() {
 	// call-2 from queue: finished
 	// registry-1 from reestr: finished
 	// "REGISTRY-1" true
-	// {Processed:3 Failed:0 Retried:0 Dead:0 Lost:0 Returned:0 Errors:0 Timeouts:0 Panics:0 InFlight:0 Running:0 Refreshes:0 RefreshFailures:0}
+	// {Processed:3 Failed:0 Retried:0 Dead:0 Lost:0 Cancelled:0 Returned:0 Errors:0 Timeouts:0 Panics:0 InFlight:0 Running:0 Refreshes:0 RefreshFailures:0}
 }
 
 // A handler marks a business failure with Final: the task is answered with an

@@ -80,7 +80,7 @@ func runWorkload(t *testing.T, c *keyq.Client, m *keyqprom.WorkerMetrics, advanc
 }
 
 const wantOutcomes = `
-# HELP keyq_worker_tasks_total Deliveries keyq workers finished with, by outcome: finished, failed, retried, dead, lost, returned or error.
+# HELP keyq_worker_tasks_total Deliveries keyq workers finished with, by outcome: finished, failed, retried, dead, lost, returned, cancelled or error.
 # TYPE keyq_worker_tasks_total counter
 keyq_worker_tasks_total{namespace="shop",outcome="dead",queue="default",type="fax"} 1
 keyq_worker_tasks_total{namespace="shop",outcome="dead",queue="default",type="sms"} 1
