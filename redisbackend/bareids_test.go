@@ -140,3 +140,18 @@ func (w *bareIDs) Job(ctx context.Context, p backend.JobParams) (backend.Job, er
 	}
 	return j, err
 }
+
+func (w *bareIDs) Delayed(ctx context.Context, p backend.DelayedParams) ([]backend.DelayedTask, error) {
+	ds, err := w.namespace.Delayed(ctx, p)
+	for i := range ds {
+		if err := w.stripTask(&ds[i].Task); err != nil {
+			return nil, err
+		}
+	}
+	return ds, err
+}
+
+func (w *bareIDs) Cancel(ctx context.Context, p backend.CancelParams) (backend.CancelResult, error) {
+	p.ID = w.dress(p.ID)
+	return w.namespace.Cancel(ctx, p)
+}

@@ -67,7 +67,7 @@ func errKind(err error) string {
 		return "nil"
 	}
 	for _, s := range []error{backend.ErrInvalid, backend.ErrNotFound, backend.ErrDuplicate,
-		backend.ErrLeaseLost, backend.ErrUnavailable, backend.ErrClosed, backend.ErrTimeout} {
+		backend.ErrLeaseLost, backend.ErrLeased, backend.ErrUnavailable, backend.ErrClosed, backend.ErrTimeout} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
@@ -80,6 +80,7 @@ type diffNS interface {
 	backend.Namespace
 	backend.Inspector
 	backend.Admin
+	backend.Controller
 }
 
 // dequeueNext drops Next from a result with leases: the contract asks for it
@@ -111,13 +112,15 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 	}
 	mem, ok := memNS.(diffNS)
 	if !ok {
-		t.Fatalf("the memory backend's namespace %T is no Inspector and Admin", memNS)
+		t.Fatalf("the memory backend's namespace %T is no Inspector, Admin and Controller", memNS)
 	}
 	rng := rand.New(rand.NewPCG(seed, 42))
 	queues := []string{"a", "b", "c{x}"}
 	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
 	var leases []backend.Lease // from both, equal so far
 	var deadIDs []string
+	var taskIDs []string         // recently enqueued, for Cancel
+	var cancelled *backend.Lease // the lease whose task a Cancel picked last
 	opts := []cmp.Option{cmpopts.EquateEmpty()}
 	scale := time.Duration(1)
 	if advance == nil {
@@ -129,6 +132,11 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 			cmpopts.IgnoreFields(backend.DequeueResult{}, "Next"),
 			cmpopts.SortSlices(func(a, b backend.Lease) bool {
 				return len(a.Token) < len(b.Token) || (len(a.Token) == len(b.Token) && a.Token < b.Token)
+			}),
+			// Delayed tasks too, by ID: due times that tie on the memory
+			// backend's clock, which stands still, differ on the server's.
+			cmpopts.SortSlices(func(a, b backend.DelayedTask) bool {
+				return len(a.ID) < len(b.ID) || (len(a.ID) == len(b.ID) && a.ID < b.ID)
 			}))
 	}
 	outcomes := make(map[string]int) // op and error kind -> count, for the log
@@ -166,7 +174,7 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 
 	for i := range n {
 		var step diffStep
-		switch r := rng.IntN(100); {
+		switch r := rng.IntN(106); {
 		case r < 22:
 			p := backend.EnqueueParams{Queue: pickQueue(), AtHead: rng.IntN(3) == 0,
 				Unique: rng.IntN(4) == 0, TrackJobs: rng.IntN(2) == 0, JobTTL: ms(50)}
@@ -261,6 +269,10 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 				l, _ := pickLease()
 				p.Leases = append(p.Leases, ref(l))
 			}
+			if cancelled != nil && rng.IntN(2) == 0 {
+				// The lease a Cancel picked last, maybe ended by it.
+				p.Leases = append(p.Leases, ref(*cancelled))
+			}
 			step = diffStep{"Extend", func(b diffNS) (any, error) { return b.Extend(ctx, p) }}
 		case r < 80:
 			if advance == nil {
@@ -280,6 +292,11 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 					delayed.Tasks[j] = backend.Message{Key: fmt.Sprintf("fd%d", j), Payload: fmt.Appendf(nil, "fd%d", j), MaxAttempts: 1}
 				}
 				for _, b := range []diffNS{mem, red} {
+					// A paused queue would give nothing and leave due tasks for
+					// the next call: the flood is about the caps of one call.
+					if err := b.Pause(ctx, backend.PauseParams{Queues: []string{q}, Resume: true}); err != nil {
+						t.Fatal(err)
+					}
 					if err := b.SetAnswer(ctx, backend.SetAnswerParams{Key: "flood",
 						Answer: backend.Answer{Value: []byte("f"), OK: true, TTL: time.Hour}}); err != nil {
 						t.Fatal(err)
@@ -341,18 +358,59 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 		case r < 98:
 			p := backend.JobParams{ID: fmt.Sprint(1 + rng.IntN(i+1))}
 			step = diffStep{"Job", func(b diffNS) (any, error) { return b.Job(ctx, p) }}
-		default:
+		case r < 100:
 			step = diffStep{"Reclaim", func(b diffNS) (any, error) { return b.Reclaim(ctx) }}
+		case r < 102:
+			// Pause or resume some queues, now and then one never used.
+			p := backend.PauseParams{Resume: rng.IntN(2) == 0}
+			for _, j := range rng.Perm(len(queues))[:1+rng.IntN(len(queues))] {
+				p.Queues = append(p.Queues, queues[j])
+			}
+			if rng.IntN(5) == 0 {
+				p.Queues = append(p.Queues, "idle")
+			}
+			step = diffStep{"Pause", func(b diffNS) (any, error) {
+				err := b.Pause(ctx, p)
+				st, serr := b.Stats(ctx, backend.StatsParams{})
+				if serr != nil {
+					t.Fatalf("Stats after Pause: %v", serr)
+				}
+				return st, err
+			}}
+		case r < 105:
+			// Cancel a task enqueued lately, leased lately, or any.
+			p := backend.CancelParams{Running: rng.IntN(2) == 0}
+			switch {
+			case rng.IntN(3) == 0 && len(leases) > 0:
+				l, _ := pickLease()
+				p.ID, cancelled = l.ID, &l
+			case rng.IntN(2) == 0 && len(taskIDs) > 0:
+				p.ID = taskIDs[rng.IntN(len(taskIDs))]
+			default:
+				p.ID = fmt.Sprint(1 + rng.IntN(i+1))
+			}
+			step = diffStep{"Cancel", func(b diffNS) (any, error) {
+				r, err := b.Cancel(ctx, p)
+				// What the cancel changed shows in the counters and the job.
+				st, serr := b.Stats(ctx, backend.StatsParams{})
+				if serr != nil {
+					t.Fatalf("Stats after Cancel: %v", serr)
+				}
+				j, jerr := b.Job(ctx, backend.JobParams{ID: p.ID})
+				return []any{r, st, j, errKind(jerr)}, err
+			}}
+		default:
+			p := backend.DelayedParams{Offset: window(rng.IntN(3)), Count: window(1 + rng.IntN(5))}
+			if rng.IntN(2) == 0 {
+				p.Queue = pickQueue()
+			}
+			if advance == nil {
+				// Which come first depends on the server's moving clock.
+				p.Offset, p.Count = 0, 1<<20
+			}
+			step = diffStep{"Delayed", func(b diffNS) (any, error) { return b.Delayed(ctx, p) }}
 		}
 		wantV, wantErr := step.call(mem)
-		if i > 5300 {
-			pv, _ := mem.Peek(ctx, backend.PeekParams{Queue: "a", Count: 100})
-			var ids []string
-			for _, p := range pv {
-				ids = append(ids, p.ID)
-			}
-			t.Logf("op %d %s %+v -> %v; a=%v", i, step.name, wantV, wantErr, ids)
-		}
 		// One call in ten goes to the store twice under the same request keys, as
 		// go-redis resends a call whose reply it lost: the second send must return
 		// what the first did, and the store must change once.
@@ -389,6 +447,11 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 			leases = append(leases, v.Leases...)
 			if len(leases) > 50 {
 				leases = leases[len(leases)-50:]
+			}
+		case []string: // an Enqueue's IDs
+			taskIDs = append(taskIDs, v...)
+			if len(taskIDs) > 30 {
+				taskIDs = taskIDs[len(taskIDs)-30:]
 			}
 		case []backend.DeadTask:
 			for _, d := range v {

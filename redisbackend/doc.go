@@ -28,7 +28,9 @@
 //	                   in fixed-width fields so that a script reads them by offset
 //	leases     zset    lease groups (one bucket's leases with one deadline) by
 //	                   deadline, then bucket; lease: group -> leases it holds
-//	stats      hash    counters and per-queue leased, delayed and dead counts
+//	stats      hash    counters and per-queue leased, delayed and dead counts; the
+//	                   paused queues (ps), read with the due time, so that a
+//	                   dequeue pays no command for pausing
 //	dead       hash    dead tasks by ID; deadz orders them oldest first
 //	queues     set     every queue the namespace has seen
 //	a:<digest> string  an answer: outcome, full TTL and value; PX of that TTL
@@ -36,6 +38,8 @@
 //	                   by the digest's first 12 bits so each hash stays small
 //	j:<id>     hash    a job record (only for tasks enqueued with tracking)
 //	r:<name>   string  a rate limiter's state
+//	c:<token>  string  a lease that Cancel ended: its task ID and deadline, until
+//	                   then (PX), for Extend to report it cancelled (S12.4)
 //	i:<16 bytes> string  a state change's outcome, kept for a resend (Retries)
 //	w          channel wake-ups for waiting consumers (Pub/Sub)
 //
@@ -80,8 +84,10 @@
 // finds nothing it returns when the next delayed task is due or lease expires
 // (DequeueResult.Next), and package keyq waits. It listens through Notify: every
 // script that makes tasks available publishes how many and in which queue on the
-// namespace's Pub/Sub channel, and scripts that bring the next event forward
-// publish an empty message. One Pub/Sub connection per Backend serves every
+// namespace's Pub/Sub channel, unless the queue is paused, and scripts that
+// bring the next event forward, or resume a queue, publish an empty message; a
+// cancel of a running task publishes "c:" and its ID, which Notify turns into
+// Wake{Cancelled}. One Pub/Sub connection per Backend serves every
 // Notify (notify.go), so a waiting consumer holds no pool connection. A
 // (re)subscription sends every listener Wake{}, since messages may have been
 // lost while the connection was down. While idle nothing polls; go-redis pings
@@ -96,7 +102,7 @@
 //
 // go-redis sends a command again after some network errors, and the first send may
 // have run. So every call that changes state (Enqueue, Dequeue, Settle, Extend,
-// RequeueDead, PurgeDead, DeleteAnswer, Reclaim) names a fresh request key, i:<16
+// RequeueDead, PurgeDead, DeleteAnswer, Reclaim, Pause, Cancel) names a fresh request key, i:<16
 // random bytes>: its script first looks for it and, when found, returns the outcome stored
 // there without changing anything; else it does its work and stores its outcome
 // there, with a PX of the time left until the call's deadline plus 2s (2s to 1

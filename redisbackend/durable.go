@@ -30,6 +30,7 @@ import (
 // durableScripts names the scripts that wait for replicas under WaitReplicas.
 var durableScripts = map[string]bool{
 	"enqueue": true, "settle": true, "deadaction": true, "setanswer": true, "delanswer": true,
+	"pause": true, "cancel": true,
 }
 
 // Whether the server has WAITAOF.

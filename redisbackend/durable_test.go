@@ -41,8 +41,9 @@ func leaseOne(t *testing.T, b *Backend) backend.Lease {
 }
 
 // TestWaitReplicas (S8.8): with WaitReplicas 1, state changes succeed while the replica
-// follows; with the replica stopped, each returns its result with
-// ErrNotReplicated after about WaitTimeout, and the change is on the master.
+// follows; with the replica stopped, each (Enqueue, Settle, SetAnswer, Pause,
+// Cancel) returns its result with ErrNotReplicated after about WaitTimeout, and
+// the change is on the master.
 func TestWaitReplicas(t *testing.T) {
 	// It waits on servers of its own far more than it computes, so it runs beside
 	// the package's other waiting tests, after every sequential one: those include
@@ -112,6 +113,17 @@ func TestWaitReplicas(t *testing.T) {
 			err = nsOf(b, "ns").SetAnswer(ctx, backend.SetAnswerParams{Key: "k", Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Minute}})
 			if !errors.Is(err, backend.ErrNotReplicated) {
 				t.Fatalf("SetAnswer = %v; want ErrNotReplicated", err)
+			}
+			// Pause and Cancel wait too, and return their results with the error.
+			if err := n.Pause(ctx, backend.PauseParams{Queues: []string{"p"}}); !errors.Is(err, backend.ErrNotReplicated) {
+				t.Fatalf("Pause = %v; want ErrNotReplicated", err)
+			}
+			cids, _ := n.Enqueue(ctx, enqueueParams("c"))
+			if len(cids) != 1 {
+				t.Fatalf("Enqueue c = %v", cids)
+			}
+			if r, err := n.Cancel(ctx, backend.CancelParams{ID: cids[0]}); !errors.Is(err, backend.ErrNotReplicated) || r != backend.CancelRemoved {
+				t.Fatalf("Cancel = %v, %v; want removed and ErrNotReplicated", r, err)
 			}
 			// A lease that is gone is reported as such: nothing changed.
 			err = ack1(ctx, n, l)

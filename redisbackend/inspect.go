@@ -29,25 +29,26 @@ func (n *namespace) Stats(ctx context.Context, p backend.StatsParams) (backend.S
 
 func decodeStats(r []any) (backend.Stats, error) {
 	var s backend.Stats
-	if len(r) < 2 || (len(r)-2)%5 != 0 {
+	if len(r) < 2 || (len(r)-2)%6 != 0 {
 		return s, corrupt("stats reply of %d items", len(r))
 	}
 	c, ok := r[1].([]any)
-	if !ok || len(c) != 7 {
+	if !ok || len(c) != 8 {
 		return s, corrupt("stats counters %T", r[1])
 	}
 	var in ints
 	s.Counters = backend.Counters{
 		Enqueued: in.orZero(c[0]), Delivered: in.orZero(c[1]), Acked: in.orZero(c[2]), Released: in.orZero(c[3]),
-		Reclaimed: in.orZero(c[4]), Deduped: in.orZero(c[5]), Dead: in.orZero(c[6]),
+		Reclaimed: in.orZero(c[4]), Deduped: in.orZero(c[5]), Dead: in.orZero(c[6]), Cancelled: in.orZero(c[7]),
 	}
-	s.Queues = make(map[string]backend.QueueStats, (len(r)-2)/5)
-	for i := 2; i < len(r); i += 5 {
+	s.Queues = make(map[string]backend.QueueStats, (len(r)-2)/6)
+	for i := 2; i < len(r); i += 6 {
 		q, err := str(r[i])
 		if err != nil {
 			return s, err
 		}
-		s.Queues[q] = backend.QueueStats{Waiting: in.of(r[i+1]), Leased: in.of(r[i+2]), Delayed: in.of(r[i+3]), Dead: in.of(r[i+4])}
+		s.Queues[q] = backend.QueueStats{Waiting: in.of(r[i+1]), Leased: in.of(r[i+2]), Delayed: in.of(r[i+3]),
+			Dead: in.of(r[i+4]), Paused: in.of(r[i+5]) == 1}
 	}
 	if in.err != nil {
 		return backend.Stats{}, fmt.Errorf("stats reply: %w", in.err)
@@ -293,7 +294,7 @@ func decodeJob(id string, m map[string]string) (backend.Job, error) {
 	}
 	switch j.Status {
 	case backend.StatusPending, backend.StatusRunning, backend.StatusFinished, backend.StatusFailed,
-		backend.StatusTimeout, backend.StatusDead:
+		backend.StatusTimeout, backend.StatusDead, backend.StatusCancelled:
 	default:
 		return backend.Job{}, corrupt("job status %q", j.Status)
 	}
@@ -321,7 +322,47 @@ func decodeJob(id string, m map[string]string) (backend.Job, error) {
 	return j, nil
 }
 
-// Delayed implements backend.Inspector. TODO(control): not yet built.
+// Delayed implements backend.Inspector with one read-only script
+// (scripts/delayed.lua). Every queue's window is one ZRANGE; one queue's is read
+// from the namespace's delayed tasks in order of due time, so its cost grows with
+// the delayed tasks of other queues due before the window's last.
 func (n *namespace) Delayed(ctx context.Context, p backend.DelayedParams) ([]backend.DelayedTask, error) {
-	return nil, backend.Unsupported("Delayed")
+	if err := n.b.begin(ctx, p.Validate()); err != nil {
+		return nil, err
+	}
+	off, cnt := window(p.Offset, p.Count)
+	r, err := n.b.run(ctx, scriptDelayed, n.k.all, p.Queue, off, cnt)
+	if err != nil {
+		return nil, err
+	}
+	m, r, err := epochReply(r)
+	if err != nil {
+		return nil, err
+	}
+	if (len(r)-1)%2 != 0 {
+		return nil, corrupt("delayed reply of %d items", len(r))
+	}
+	var out []backend.DelayedTask
+	for i := 1; i < len(r); i += 2 {
+		due, err1 := str(r[i])
+		rec, err2 := str(r[i+1])
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		ms, err := strconv.ParseFloat(due, 64) // a zset score
+		if err != nil {
+			return nil, corrupt("delayed due time %q", due)
+		}
+		f, blob, err := unpackFields(rec, 1)
+		if err != nil {
+			return nil, err
+		}
+		t, err := decodeBlob(f[0], []byte(blob))
+		if err != nil {
+			return nil, err
+		}
+		t.ID = m.decimal(t.ID)
+		out = append(out, backend.DelayedTask{Task: t, Due: msTime(int64(ms))})
+	}
+	return out, nil
 }

@@ -20,11 +20,12 @@ var (
 	_ backend.Admin       = (*namespace)(nil)
 	_ backend.Notifier    = (*namespace)(nil)
 	_ backend.RateLimiter = (*namespace)(nil)
+	_ backend.Controller  = (*namespace)(nil)
 )
 
 // Namespace implements backend.Backend. It does no I/O, and two calls with the
 // same name return the same handle, which also implements backend.Inspector,
-// backend.Admin, backend.Notifier and backend.RateLimiter.
+// backend.Admin, backend.Controller, backend.Notifier and backend.RateLimiter.
 func (b *Backend) Namespace(name string) (backend.Namespace, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty namespace", backend.ErrInvalid)
@@ -89,7 +90,9 @@ func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]str
 }
 
 // Dequeue implements backend.Namespace. It never waits: an empty result carries
-// the time until the namespace's next delayed task is due or lease expires.
+// the time until the namespace's next delayed task is due or lease expires. It
+// skips paused queues (Pause), which the script learns from the read it makes
+// anyway of the namespace's due time.
 //
 // Once sent, the dequeue script runs to the end and its leases reach the caller,
 // even when ctx is cancelled meanwhile (S3.5); Options.DequeueGrace bounds how

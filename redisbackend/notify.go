@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/keyq/keyq/backend"
+	"github.com/keyq/keyq/redisbackend/internal/lua"
 	"github.com/redis/go-redis/v9"
 )
 
 // Notify implements backend.Notifier. Scripts that make tasks available PUBLISH
-// "<count>:<queue>" on the namespace's channel, and an empty message when a
-// delayed task or lease deadline comes sooner than any known; Notify passes them
-// on to f as Wake{Queue, Count} and Wake{}. One Pub/Sub connection per Backend
+// "<count>:<queue>" on the namespace's channel, an empty message when a
+// delayed task or lease deadline comes sooner than any known, and
+// lua.MsgCancelled followed by a task ID when Cancel ended the task's lease;
+// Notify passes them on to f as Wake{Queue, Count}, Wake{} and
+// Wake{Cancelled: id}. Any other message is Wake{}. One Pub/Sub connection per Backend
 // subscribes to the channels of the namespaces someone listens on, and Notify
 // returns once the server has confirmed the namespace's channel. Messages sent
 // while the subscription was down are lost, so every (re)subscription
@@ -291,7 +294,11 @@ func (w *waiter) receive(ps *redis.PubSub, done chan struct{}) {
 			name = m.Channel
 		case *redis.Message:
 			name = m.Channel
-			if count, q, ok := strings.Cut(m.Payload, ":"); ok {
+			if id, ok := strings.CutPrefix(m.Payload, lua.MsgCancelled); ok {
+				if id != "" {
+					wk = backend.Wake{Cancelled: id}
+				}
+			} else if count, q, ok := strings.Cut(m.Payload, ":"); ok {
 				if c, err := strconv.Atoi(count); err == nil && c > 0 && q != "" {
 					wk = backend.Wake{Queue: q, Count: c}
 				}

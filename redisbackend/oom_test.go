@@ -91,8 +91,9 @@ func TestEvictionPolicy(t *testing.T) {
 
 // TestOutOfMemory (S8.1): a server over its maxmemory with noeviction refuses writes:
 // Enqueue fails with ErrFull and changes
-// nothing, while Stats, Peek, Leases, Dead, Job and plain GetAnswer still work,
-// with functions and by EVALSHA. Once there is room, writes work again.
+// nothing, as does Pause, while Stats, Peek, Leases, Dead, Delayed, Job and plain
+// GetAnswer still work, with functions and by EVALSHA. Once there is room,
+// writes work again.
 func TestOutOfMemory(t *testing.T) {
 	srv := redistest.Start(t, "--maxmemory-policy", "noeviction")
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -114,6 +115,7 @@ func TestOutOfMemory(t *testing.T) {
 			q := nsOf(b, "ns")
 			mustEnqueue(t, q, backend.EnqueueParams{Queue: "q", TrackJobs: true, JobTTL: time.Hour,
 				Tasks: []backend.Message{msg("a", 1), msg("b", 1), msg("c", 1), msg("d", 1)}})
+			mustEnqueue(t, q, backend.EnqueueParams{Queue: "later", Delay: time.Hour, Tasks: []backend.Message{msg("x", 1)}})
 			dead := mustDequeue(t, q, 1, "q")
 			if len(dead) != 1 {
 				t.Fatalf("Dequeue = %d leases", len(dead))
@@ -151,11 +153,14 @@ func TestOutOfMemory(t *testing.T) {
 			if err := q.SetAnswer(ctx, backend.SetAnswerParams{Key: "other", Answer: answer}); !errors.Is(err, backend.ErrFull) {
 				t.Fatalf("SetAnswer out of memory: %v, want ErrFull", err)
 			}
+			if err := q.Pause(ctx, backend.PauseParams{Queues: []string{"q"}}); !errors.Is(err, backend.ErrFull) {
+				t.Fatalf("Pause out of memory: %v, want ErrFull", err)
+			}
 			st, err := q.Stats(ctx, backend.StatsParams{})
 			if err != nil {
 				t.Fatalf("Stats out of memory: %v", err)
 			}
-			if st.Counters != before.Counters || st.Queues["q"] != before.Queues["q"] {
+			if st.Counters != before.Counters || st.Queues["q"] != before.Queues["q"] || st.Queues["q"].Paused {
 				t.Fatalf("out of memory, stats went from %+v to %+v: a refused call changed something", before, st)
 			}
 			if ts, err := q.Peek(ctx, backend.PeekParams{Queue: "q", Count: 10}); err != nil || len(ts) != 2 {
@@ -166,6 +171,9 @@ func TestOutOfMemory(t *testing.T) {
 			}
 			if ds, err := q.Dead(ctx, backend.DeadParams{Count: 10}); err != nil || len(ds) != 1 {
 				t.Fatalf("Dead out of memory = %d, %v; want 1", len(ds), err)
+			}
+			if ds, err := q.Delayed(ctx, backend.DelayedParams{Count: 10}); err != nil || len(ds) != 1 {
+				t.Fatalf("Delayed out of memory = %d, %v; want 1", len(ds), err)
 			}
 			if j, err := q.Job(ctx, backend.JobParams{ID: l.ID}); err != nil || j.Status != backend.StatusRunning {
 				t.Fatalf("Job out of memory = %+v, %v; want running", j, err)

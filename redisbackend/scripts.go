@@ -49,6 +49,9 @@ var (
 	scriptDelAnswer  = loadScript("delanswer")
 	scriptJob        = loadScript("job")
 	scriptAllow      = loadScript("allow")
+	scriptPause      = loadScript("pause")
+	scriptCancel     = loadScript("cancel")
+	scriptDelayed    = loadScript("delayed")
 )
 
 // script is one of scripts/*.lua.

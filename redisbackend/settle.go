@@ -171,7 +171,8 @@ func jobOutcome(s *backend.Settlement) string {
 }
 
 // Extend implements backend.Namespace: one script (scripts/extend.lua) extends
-// every lease of a call whose leases share an epoch.
+// every lease of a call whose leases share an epoch. A lease that Cancel ended
+// is reported Cancelled while its tombstone lasts, until its old deadline.
 func (n *namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]backend.ExtendResult, error) {
 	if err := n.b.begin(ctx, p.Validate()); err != nil {
 		return nil, err
@@ -203,8 +204,11 @@ func (n *namespace) Extend(ctx context.Context, p backend.ExtendParams) ([]backe
 		}
 		var in ints
 		for j, i := range idx {
-			if ms := in.of(r[1+j]); ms > 0 {
+			switch ms := in.of(r[1+j]); {
+			case ms > 0:
 				out[i].Deadline = msTime(ms)
+			case ms < 0: // ended by Cancel (controller.go)
+				out[i].Cancelled = true
 			}
 		}
 		if in.err != nil {

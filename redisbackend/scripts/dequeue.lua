@@ -1,5 +1,6 @@
--- dequeue: lease up to a count of tasks from queues in priority order, dropping
--- tasks whose key has an answer (and refreshing that answer's TTL).
+-- dequeue: lease up to a count of tasks from queues in priority order, skipping
+-- paused queues (S12.1), dropping tasks whose key has an answer (and refreshing
+-- that answer's TTL).
 -- KEYS: the common keys (common/begin.lua), the optional request key KEYS[11]
 -- (else the prefix key, untouched), then the queues' lists in the order of
 -- ARGV[3..]: KEYS[12] is ARGV[3]'s. The keys housekeeping, dedupe and lease
@@ -42,6 +43,7 @@ if seen then
   return out
 end
 housekeep(now)
+local stopped = paused() -- read by housekeep's read of the due time
 local deadline = now_up + lease
 local out = {now, deadline, 0, 0, 0, 0}
 local got, deduped = 0, 0
@@ -50,7 +52,7 @@ local pa = P .. KS_ANSWER -- answer keys as answer_key builds them, and why
 for i = 3, #ARGV do
   local q = ARGV[i]
   local qk = KEYS[i + 9] -- ARGV[i]'s list
-  while got < count and deduped < DEDUPE_CAP do
+  while got < count and deduped < DEDUPE_CAP and not (stopped and stopped[q]) do
     -- Pop what is still wanted, at most DEDUPE_CAP - deduped so that the cap holds
     -- even if every popped task is dropped, and at most CHUNK at a time.
     local want = math.min(count - got, DEDUPE_CAP - deduped, CHUNK)

@@ -2,9 +2,10 @@
 -- KEYS: the common keys (common/begin.lua), with the optional request key KEYS[11].
 -- ARGV[1] the leases' epoch  ARGV[2] lease ms  ARGV[3..] per lease: token, task ID
 -- ARGV[#ARGV] request TTL ms or ""
--- Returns {now ms, then per lease its new deadline ms, or 0 when it is not live};
--- or {"lost"} when the epoch is not the current one. A resent request returns
--- what its first run did.
+-- Returns {now ms, then per lease its new deadline ms, 0 when it is not live, or
+-- -1 when cancel.lua ended it and its old deadline has not passed (S12.4)}; or
+-- {"lost"} when the epoch is not the current one. A resent request returns what
+-- its first run did.
 --@common
 local reqttl = table.remove(ARGV)
 local now = now_ms()
@@ -33,6 +34,14 @@ for i = 3, #ARGV, 2 do
       group_sub(bk, dl, 1)
       added[group_add(bk, deadline, 1)] = true
     end
+  else
+    -- A lease not live is rare: looking for its tombstone (cancel.lua), ID '@'
+    -- deadline, costs the common case nothing. The key is built from the prefix
+    -- (DESIGN's exception): which leases are not live is known only here. The
+    -- deadline is checked here too: a key lives until its PX has passed.
+    local c = redis.call('GET', P .. KS_CANCELLED .. token)
+    local id = ARGV[i + 1]
+    if c and ssub(c, 1, #id + 1) == id .. '@' and tonumber(ssub(c, #id + 2)) > now then d, s = -1, '-1' end
   end
   out[#out + 1], done[#done + 1] = d, s
 end

@@ -34,7 +34,7 @@ const commonMark = "--@common\n"
 // NoWrites names the scripts that only read: they never housekeep, are
 // registered as functions flagged no-writes and run by FCALL_RO, so a server out
 // of memory (noeviction) or a read-only replica runs them.
-var NoWrites = map[string]bool{"stats": true, "peek": true, "leases": true, "dead": true, "job": true}
+var NoWrites = map[string]bool{"stats": true, "peek": true, "leases": true, "dead": true, "job": true, "delayed": true}
 
 // Twins names the scripts that write only when asked to (getanswer refreshes a
 // TTL on request): each also has a read-only twin, flagged no-writes, that skips

@@ -34,7 +34,11 @@ const (
 	KeyIndex   = "k:" // + 12 bits of the digest: key index hash, field digest .. ID
 	KeyRecords = "l:" // + lease bucket: hash of lease records, token -> record
 	KeyLimiter = "r:" // + name: a rate limiter (Go only)
-	Channel    = "w"  // the wake-up Pub/Sub channel
+	// KeyCancelled + lease token: a lease that Controller.Cancel ended, as its
+	// task ID, '@', its deadline ms, kept (PX) until that deadline, so that
+	// Extend reports the lease cancelled rather than lost (S12.4).
+	KeyCancelled = "c:"
+	Channel      = "w" // the wake-up Pub/Sub channel
 )
 
 // Keys returns the KEYS every namespace script takes, KEYS[1] to KEYS[10], for
@@ -114,14 +118,26 @@ const Chunk = 1000
 // The stats hash holds the counters and, per queue q, StatLeased+q, StatDelayed+q
 // and StatDead+q; StatIndexed is set once the namespace keeps the key index, and
 // StatDue holds a time no later than the namespace's next event, which gates
-// housekeeping (scripts/common/begin.lua, note_event).
+// housekeeping (scripts/common/begin.lua, note_event). StatPaused, present while
+// some queue is paused (S12.1), holds the paused queues' names, packed (each as
+// its length, ':', the name), sorted: the HMGET that reads StatDue reads it
+// too, so a dequeue of a namespace without a paused queue pays no command for
+// pausing.
 const (
 	StatLeased  = "l:"
 	StatDelayed = "d:"
 	StatDead    = "x:"
 	StatIndexed = "ix"
 	StatDue     = "due"
+	StatPaused  = "ps"
 )
+
+// The wake-up channel's messages (scripts/common/begin.lua, wake; notify.go):
+// "<count>:<queue>" when tasks became available, "" to look again, and
+// MsgCancelled .. "<task ID>" when Controller.Cancel ended the task's lease. A
+// count is digits, so the mark cannot start one, and Notify of an older keyq
+// reads the message as "" (look again).
+const MsgCancelled = "c:"
 
 // constants are the names Lua knows the layout by, in the order of the prelude.
 var constants = []struct {
@@ -135,6 +151,8 @@ var constants = []struct {
 	{"KS_INDEX", KeyIndex, ""},
 	{"KS_RECORDS", KeyRecords, ""},
 	{"KS_CHANNEL", Channel, ""},
+	{"KS_CANCELLED", KeyCancelled, ""},
+	{"MSG_CANCELLED", MsgCancelled, "the mark of a cancel on the channel"},
 	{"DIGEST_LEN", DigestLen, "bytes of a key digest"},
 	{"B_FLAGS", BlobFlags + 1, "blob byte positions, 1-based (lua.Blob*)"},
 	{"B_ATTEMPT", BlobAttempt + 1, ""},
@@ -160,6 +178,7 @@ var constants = []struct {
 	{"ST_DEAD", StatDead, ""},
 	{"ST_INDEXED", StatIndexed, ""},
 	{"ST_DUE", StatDue, ""},
+	{"ST_PAUSED", StatPaused, ""},
 }
 
 // Prelude returns the Lua that defines the layout, one local per constant, which

@@ -258,8 +258,8 @@ func TestInspectionReadOnly(t *testing.T) {
 
 		before := e.snapshot()
 		r := e.runRO("stats")
-		// {now, counters, q, waiting, leased, delayed, dead}
-		if len(r) != 7 || r[2] != "q" {
+		// {now, counters, q, waiting, leased, delayed, dead, paused}
+		if len(r) != 8 || r[2] != "q" || num(t, r[7]) != 0 {
 			t.Fatalf("stats %v", r)
 		}
 		if w, l, d, x := num(t, r[3]), num(t, r[4]), num(t, r[5]), num(t, r[6]); w != 3 || l != 1 || d != 0 || x != 1 {
@@ -276,6 +276,9 @@ func TestInspectionReadOnly(t *testing.T) {
 		}
 		if r := e.runRO("dead", "0", "10"); len(r) != 3 {
 			t.Errorf("dead %v, want task 1", r)
+		}
+		if r := e.runRO("delayed", "", "0", "10"); len(r) != 2 {
+			t.Errorf("delayed %v, want none: task 7 is due", r)
 		}
 		r = e.runROWith("job", []string{e.key(KeyJob + "3")}, "3", "e1")
 		job := map[string]string{}

@@ -7,7 +7,8 @@
 --   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline
 --   KEYS[4] lease    hash    lease group -> how many live leases it holds
 --   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead,
---                            ix when the key index is kept, due (see The due time)
+--                            ix when the key index is kept, due (see The due time),
+--                            ps the paused queues (see Paused queues)
 --   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
@@ -28,6 +29,8 @@ local K_EPOCH, K_REQ, req_ttl
 local ep_read -- the epoch key's value once read in this call (false: none), or nil
 local ix_kept -- indexed()'s answer, once asked
 local due_at  -- the stats field ST_DUE as a number, once read (see note_event)
+local paused_s -- the stats field ST_PAUSED, read with ST_DUE (false: none paused)
+local paused_set -- paused()'s answer, once asked
 local now_s   -- now_ms() as a string
 -- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
 -- from it, so that a lease or a delay never ends before its full duration has
@@ -46,7 +49,7 @@ local function begin(keys, ro)
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
-  ix_kept, now_s, due_at = nil, nil, nil
+  ix_kept, now_s, due_at, paused_s, paused_set = nil, nil, nil, nil, nil
   K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
@@ -115,11 +118,36 @@ local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
 -- namespace, a stats hash lost) counts as due, so housekeeping runs and sets it.
 local NO_EVENT = 9007199254740992 -- 2^53 ms: never
 
--- read_due reads the field, with ST_INDEXED in the same call (indexed()).
+-- read_due reads the field, with ST_INDEXED (indexed()) and ST_PAUSED (paused())
+-- in the same call.
 local function read_due()
-  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED)
+  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED, ST_PAUSED)
   due_at = tonumber(r[1]) or -1
   if ix_kept == nil then ix_kept = r[2] ~= false end
+  paused_s = r[3]
+end
+
+-- Paused queues (S12.1). The stats field ST_PAUSED holds the names of the paused
+-- queues, each as its length, ':', the name (pack in common/codec.lua), and is
+-- absent while none is paused. read_due reads it with ST_DUE, which every call
+-- that changes state reads first: a dequeue skips paused queues without a command
+-- of its own, and pays for parsing only while some queue is paused.
+
+-- paused returns the set of paused queues (name -> true), or nil when none is.
+-- The caller may change the set: pause.lua does, and then writes it.
+local function paused()
+  if due_at == nil then read_due() end
+  if not paused_s then return nil end
+  if paused_set then return paused_set end
+  local set, pos = {}, 1
+  while pos <= #paused_s do
+    local c = sfind(paused_s, ':', pos, true)
+    local len = tonumber(ssub(paused_s, pos, c - 1))
+    set[ssub(paused_s, c + 1, c + len)] = true
+    pos = c + len + 1
+  end
+  paused_set = set
+  return set
 end
 
 -- note_event keeps the field no later than t, the time of an event just added.
@@ -140,8 +168,13 @@ local function queue_key(q) return P .. KS_QUEUE .. q end
 -- publishes "<n>:<q>" on the namespace's channel, prefix .. KS_CHANNEL. An empty
 -- message wakes every waiter of the namespace (new_event). A channel is not a
 -- key, so KEYS does not name it. A wake-up is best effort: with PUBLISH refused
--- (an ACL without the channel) the call goes on, and waiters poll instead.
+-- (an ACL without the channel) the call goes on, and waiters poll instead. The
+-- tasks of a paused queue wake nobody: its resume wakes everyone (pause.lua).
+-- Every script that wakes has housekept first, so reading the paused queues
+-- costs no command.
 local function wake(q, n)
+  local stopped = paused()
+  if stopped and stopped[q] then return end
   redis.pcall('PUBLISH', P .. KS_CHANNEL, n .. ':' .. q)
 end
 
