@@ -173,6 +173,11 @@ func TestNotifyMessages(t *testing.T) {
 		{"", backend.Wake{}},
 		{lua.MsgCancelled + "abcdefgh-12", backend.Wake{Cancelled: "abcdefgh-12"}},
 		{lua.MsgCancelled, backend.Wake{}},
+		{lua.MsgEvent + "1500", backend.Wake{In: 1500 * time.Millisecond}},
+		{lua.MsgEvent + "0", backend.Wake{}},
+		{lua.MsgEvent + "-5", backend.Wake{}},
+		{lua.MsgEvent + "99999999999999999999", backend.Wake{}},
+		{lua.MsgEvent, backend.Wake{}},
 		{"0:q", backend.Wake{}},
 		{"junk", backend.Wake{}},
 	} {

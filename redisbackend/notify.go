@@ -16,11 +16,12 @@ import (
 )
 
 // Notify implements backend.Notifier. Scripts that make tasks available PUBLISH
-// "<count>:<queue>" on the namespace's channel, an empty message when a
-// delayed task or lease deadline comes sooner than any known, and
-// lua.MsgCancelled followed by a task ID when Cancel ended the task's lease;
-// Notify passes them on to f as Wake{Queue, Count}, Wake{} and
-// Wake{Cancelled: id}. Any other message is Wake{}. One Pub/Sub connection per Backend
+// "<count>:<queue>" on the namespace's channel, lua.MsgEvent followed by
+// milliseconds when a delayed task or lease deadline that far away comes sooner
+// than any known, an empty message to look again, and lua.MsgCancelled
+// followed by a task ID when Cancel ended the task's lease; Notify passes them
+// on to f as Wake{Queue, Count}, Wake{In}, Wake{} and Wake{Cancelled: id}. Any
+// other message is Wake{}. One Pub/Sub connection per Backend
 // subscribes to the channels of the namespaces someone listens on, and Notify
 // returns once the server has confirmed the namespace's channel. Messages sent
 // while the subscription was down are lost, so every (re)subscription
@@ -297,6 +298,10 @@ func (w *waiter) receive(ps *redis.PubSub, done chan struct{}) {
 			if id, ok := strings.CutPrefix(m.Payload, lua.MsgCancelled); ok {
 				if id != "" {
 					wk = backend.Wake{Cancelled: id}
+				}
+			} else if ms, ok := strings.CutPrefix(m.Payload, lua.MsgEvent); ok {
+				if n, err := strconv.ParseInt(ms, 10, 64); err == nil && n > 0 && n <= backend.MaxDuration.Milliseconds() {
+					wk = backend.Wake{In: time.Duration(n) * time.Millisecond}
 				}
 			} else if count, q, ok := strings.Cut(m.Payload, ":"); ok {
 				if c, err := strconv.Atoi(count); err == nil && c > 0 && q != "" {

@@ -128,7 +128,7 @@ end
 for q, k in pairs(per_queue) do bump(ST_LEASED .. q, k) end
 if got > 0 then
   bump('delivered', got)
-  new_event(K_LEASES, first_group)
+  new_event(K_LEASES, first_group, lease)
 end
 if deduped > 0 then bump('deduped', deduped) end
 out[3] = deduped

@@ -68,7 +68,7 @@ if delay > 0 then
   many('ZADD', K_DELAYED, items, 2)
   bump(ST_DELAYED .. q, n)
   note_event(now_up + delay)
-  new_event(K_DELAYED, items[2])
+  new_event(K_DELAYED, items[2], delay)
 else
   -- One LPUSH of many puts them in the order of as many LPUSHes: the last first.
   many(at_head and 'LPUSH' or 'RPUSH', KEYS[12], items, 1)

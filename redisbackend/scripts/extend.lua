@@ -48,7 +48,7 @@ end
 -- Waiters time their next try by the earliest deadline: tell them when it is new.
 if next(added) then
   local first = redis.call('ZRANGE', K_LEASES, '0', '0')
-  if added[first[1]] then redis.pcall('PUBLISH', P .. KS_CHANNEL, '') end
+  if added[first[1]] then redis.pcall('PUBLISH', P .. KS_CHANNEL, MSG_EVENT .. itoa(math.max(lease, 1))) end
 end
 req_done(table.concat(done, ' '))
 return out

@@ -93,6 +93,9 @@ func TestPause(t *testing.T) {
 		if len(r) != 10 || r[6] != "q2" || parseBlob(t, r[8].(string)).id != "3" {
 			t.Fatalf("dequeue %v, want task 3 of q2 alone", r)
 		}
+		if m := next(); m != MsgEvent+"60000" {
+			t.Errorf("the first lease published %q, want %q: its deadline is the earliest event", m, MsgEvent+"60000")
+		}
 		if r := e.dequeue(5, 60000, "q1"); len(r) != 7 || num(t, r[3]) < 0 {
 			t.Fatalf("dequeue of the paused queue alone %v, want nothing and the time of the next event", r)
 		}

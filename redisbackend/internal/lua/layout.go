@@ -133,11 +133,15 @@ const (
 )
 
 // The wake-up channel's messages (scripts/common/begin.lua, wake; notify.go):
-// "<count>:<queue>" when tasks became available, "" to look again, and
-// MsgCancelled .. "<task ID>" when Controller.Cancel ended the task's lease. A
-// count is digits, so the mark cannot start one, and Notify of an older keyq
-// reads the message as "" (look again).
-const MsgCancelled = "c:"
+// "<count>:<queue>" when tasks became available, "" to look again, MsgEvent ..
+// "<ms>" when a delayed task or lease deadline that many milliseconds away is
+// sooner than any known (Wake{In}), and MsgCancelled .. "<task ID>" when
+// Controller.Cancel ended the task's lease. A count is digits, so neither mark
+// can start one, and Notify of an older keyq reads both as "" (look again).
+const (
+	MsgEvent     = "@"
+	MsgCancelled = "c:"
+)
 
 // constants are the names Lua knows the layout by, in the order of the prelude.
 var constants = []struct {
@@ -153,6 +157,7 @@ var constants = []struct {
 	{"KS_CHANNEL", Channel, ""},
 	{"KS_CANCELLED", KeyCancelled, ""},
 	{"MSG_CANCELLED", MsgCancelled, "the mark of a cancel on the channel"},
+	{"MSG_EVENT", MsgEvent, "the mark of a sooner event on the channel"},
 	{"DIGEST_LEN", DigestLen, "bytes of a key digest"},
 	{"B_FLAGS", BlobFlags + 1, "blob byte positions, 1-based (lua.Blob*)"},
 	{"B_ATTEMPT", BlobAttempt + 1, ""},

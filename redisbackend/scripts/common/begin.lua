@@ -178,12 +178,15 @@ local function wake(q, n)
   redis.pcall('PUBLISH', P .. KS_CHANNEL, n .. ':' .. q)
 end
 
--- new_event wakes the waiters when the member just added to a delayed or leases
+-- new_event tells the waiters when the member just added to a delayed or leases
 -- zset is now its earliest: they time their next try by the earliest event, and
--- this one is sooner than they know. The message is an empty queue name.
-local function new_event(zkey, member)
+-- this one, due in_ms from now, is sooner than they know. The message is
+-- MSG_EVENT .. in_ms (Wake{In}): they look again then, not at once.
+local function new_event(zkey, member, in_ms)
   local first = redis.call('ZRANGE', zkey, '0', '0')
-  if first[1] == member then redis.pcall('PUBLISH', P .. KS_CHANNEL, '') end
+  if first[1] == member then
+    redis.pcall('PUBLISH', P .. KS_CHANNEL, MSG_EVENT .. itoa(math.max(in_ms, 1)))
+  end
 end
 
 -- Epochs. A task ID or lease token is "<epoch>-<n>" (epoch.go): n from the

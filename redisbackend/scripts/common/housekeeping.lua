@@ -45,7 +45,7 @@ local function put_back(q, b, keep, delay, at_tail, reason, now)
     redis.call('ZADD', K_DELAYED, itoa(now_up + delay), m)
     note_event(now_up + delay)
     bump(ST_DELAYED .. q, 1)
-    new_event(K_DELAYED, m)
+    new_event(K_DELAYED, m, delay)
   elseif at_tail then
     redis.call('RPUSH', queue_key(q), b)
     wake(q, 1)
