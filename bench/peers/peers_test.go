@@ -117,7 +117,7 @@ func TestRunRounds(t *testing.T) {
 	if !slices.Equal(names, wantRatios) {
 		t.Errorf("ratios %q, want %q", names, wantRatios)
 	}
-	for _, msg := range []string{"round 1/3: keyq cycle", "round 3/3: go-redis cycle, batch 10"} {
+	for _, msg := range []string{"round 1/3: " + KeyqName + " cycle", "round 3/3: go-redis cycle, batch 10"} {
 		if !strings.Contains(stderr, msg) {
 			t.Errorf("stderr without %q:\n%s", msg, stderr)
 		}
