@@ -18,7 +18,9 @@ package backend
 //     once its TTL has passed and a final job record once its JobTTL has.
 //
 //   - Housekeeping. Before any call that changes a namespace's tasks (Enqueue,
-//     Dequeue, Settle, Extend and Admin's calls), the driver first moves due delayed tasks to the head of their queues, in order of
+//     Dequeue, Settle, Extend, Controller.Cancel and Admin's calls; not
+//     Controller.Pause, which changes no task), the driver first moves due
+//     delayed tasks to the head of their queues, in order of
 //     due time then ID, and then reclaims expired leases in order of deadline then
 //     token (tokens compare as numbers, not strings): each goes to the head of its
 //     queue with Attempt+1 (job status pending,
