@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyq/keyq"
@@ -43,6 +43,7 @@ type indexPage struct {
 	Dead      []keyq.DeadTask
 	DeadMore  bool
 	LeaseMore bool
+	Delayed   delayedList
 }
 
 type queueRow struct {
@@ -55,11 +56,24 @@ type taskPage struct {
 	Page
 	ID      string
 	Job     *keyq.Job
-	Where   string // "leased", "dead", "waiting in q", or "" when not found
+	Where   string // "leased", "dead", "waiting in q", "delayed in q", or "" when not found
 	Task    *keyq.Task
 	Dead    *keyq.DeadTask
 	Lease   *keyq.Lease
+	Delayed *keyq.DelayedTask
 	Payload preview
+}
+
+// Cancellable reports whether the page offers to cancel the task: it was found
+// leased, waiting or delayed, or its job record is not final.
+func (v taskPage) Cancellable() bool {
+	switch {
+	case v.Lease != nil, v.Delayed != nil, strings.HasPrefix(v.Where, "waiting in "):
+		return true
+	case v.Job != nil:
+		return !v.Job.Status.Final()
+	}
+	return false
 }
 
 // namespace returns the namespace the request asks for, and its client.
@@ -121,6 +135,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	if len(v.Dead) > listLimit {
 		v.Dead, v.DeadMore = v.Dead[:listLimit], true
 	}
+	if v.Delayed, err = readDelayed(ctx, c, "", 0); err != nil {
+		fail("delayed tasks", err)
+	}
 	s.render(w, "index.html", v)
 }
 
@@ -152,8 +169,8 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "task.html", v)
 }
 
-// find looks for the task among the leases, the dead letters and the head of
-// each queue, as far as listLimit reaches.
+// find looks for the task among the leases, the dead letters, the earliest
+// delayed tasks and the head of each queue, as far as listLimit reaches.
 func (v *taskPage) find(ctx context.Context, c *keyq.Client, fail func(string, error)) {
 	leases, err := c.Leases(ctx, listLimit)
 	if err != nil {
@@ -172,6 +189,16 @@ func (v *taskPage) find(ctx context.Context, c *keyq.Client, fail func(string, e
 	for i := range dead {
 		if dead[i].ID == v.ID {
 			v.Dead, v.Task, v.Where = &dead[i], &dead[i].Task, "dead"
+			return
+		}
+	}
+	delayed, err := c.Delayed(ctx, "", 0, listLimit)
+	if err != nil {
+		fail("delayed tasks", err)
+	}
+	for i := range delayed {
+		if delayed[i].ID == v.ID {
+			v.Delayed, v.Task, v.Where = &delayed[i], &delayed[i].Task, "delayed in "+delayed[i].Queue
 			return
 		}
 	}
@@ -230,14 +257,7 @@ func (s *Server) deadAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		code := http.StatusInternalServerError
-		switch {
-		case errors.Is(err, keyq.ErrInvalid):
-			code = http.StatusBadRequest
-		case errors.Is(err, errors.ErrUnsupported):
-			code = http.StatusNotImplemented
-		}
-		http.Error(w, fmt.Sprintf("%d: %s", code, problem(action, err)), code)
+		actionFailed(w, action, err)
 		return
 	}
 	verb := map[string]string{"requeue": "requeued", "purge": "purged"}[action]

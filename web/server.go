@@ -1,6 +1,9 @@
 // Package web serves keyq's dashboard: the namespaces of a store, the counts of
-// each queue with their rates over the last minutes, the live leases, a task's
-// job record and payload, and the dead letters with requeue and purge.
+// each queue with their rates over the last minutes, whether it is paused, with
+// pause and resume, the live leases, the delayed tasks with their due times, a
+// task's job record and payload with cancel, and the dead letters with requeue
+// and purge. An action the backend does not support (a driver without
+// backend.Admin or backend.Controller) answers 501 Not Implemented.
 //
 // The dashboard is plain HTML rendered by html/template, so every value it shows
 // (a key, a payload, an error holding "<script>") is escaped and renders as text;
@@ -101,7 +104,10 @@ func New(cfg Config) (*Server, error) {
 	s.sampler.watch(cfg.Namespace)
 	s.mux.HandleFunc("GET /{$}", s.index)
 	s.mux.HandleFunc("GET /task", s.task)
+	s.mux.HandleFunc("GET /delayed", s.delayed)
 	s.mux.HandleFunc("POST /dead/{action}", s.deadAction)
+	s.mux.HandleFunc("POST /queue/{action}", s.queueAction)
+	s.mux.HandleFunc("POST /task/cancel", s.cancelTask)
 	s.mux.Handle("GET /assets/", http.FileServerFS(assets))
 	return s, nil
 }

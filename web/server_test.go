@@ -224,7 +224,7 @@ func TestRequeuePurge(t *testing.T) {
 func TestCSRFRefused(t *testing.T) {
 	f := newFixture(t, web.Config{})
 	form := func(csrf string) url.Values {
-		return url.Values{"csrf": {csrf}, "ns": {"ns"}, "all": {"1"}}
+		return url.Values{"csrf": {csrf}, "ns": {"ns"}, "all": {"1"}, "queue": {"jobs"}, "id": {f.leased}}
 	}
 	for _, c := range []struct {
 		name   string
@@ -236,17 +236,33 @@ func TestCSRFRefused(t *testing.T) {
 		{"other origin", form(f.srv.CSRFToken()), []string{"Origin", "http://evil.example"}},
 		{"cross-site fetch", form(f.srv.CSRFToken()), []string{"Sec-Fetch-Site", "cross-site"}},
 	} {
-		for _, action := range []string{"/dead/purge", "/dead/requeue"} {
+		for _, action := range actions {
 			if code, _ := f.post(action, c.form, c.header...); code != http.StatusForbidden {
 				t.Errorf("%s: POST %s: %d, want 403", c.name, action, code)
 			}
 		}
 	}
-	if code, _ := f.get("/dead/purge?all=1&ns=ns&csrf=" + f.srv.CSRFToken()); code != http.StatusMethodNotAllowed {
-		t.Errorf("GET /dead/purge: %d, want 405", code)
+	for _, action := range actions {
+		if code, _ := f.get(action + "?" + form(f.srv.CSRFToken()).Encode()); code != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s: %d, want 405", action, code)
+		}
 	}
-	if n := f.deadCount(); n != 2 {
-		t.Errorf("after refused requests: %d dead, want 2", n)
+	f.unchanged()
+}
+
+// actions are the POSTs that change the store.
+var actions = []string{"/dead/purge", "/dead/requeue", "/queue/pause", "/task/cancel"}
+
+// unchanged checks that the fixture's store is as built: two dead tasks, the
+// lease live, no queue paused, nothing cancelled.
+func (f *fixture) unchanged() {
+	f.t.Helper()
+	st, err := f.c.Stats(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if q := st.Queues["jobs"]; q.Dead != 2 || q.Leased != 1 || q.Paused || st.Counters.Cancelled != 0 {
+		f.t.Errorf("after refused requests: jobs %+v, %d cancelled; want 2 dead, 1 leased, not paused, none cancelled", q, st.Counters.Cancelled)
 	}
 }
 
@@ -261,15 +277,17 @@ func TestReadOnly(t *testing.T) {
 	if !strings.Contains(body, `id="readonly"`) {
 		t.Errorf("read-only page does not say so")
 	}
-	for _, action := range []string{"/dead/purge", "/dead/requeue"} {
-		code, _ := f.post(action, url.Values{"csrf": {f.srv.CSRFToken()}, "ns": {"ns"}, "all": {"1"}})
+	_, body = f.get("/task?ns=ns&id=" + url.QueryEscape(f.leased))
+	if strings.Contains(body, "<button") || strings.Contains(body, `name="csrf"`) {
+		t.Errorf("read-only task page shows a button or a form")
+	}
+	for _, action := range append(actions, "/queue/resume") {
+		code, _ := f.post(action, url.Values{"csrf": {f.srv.CSRFToken()}, "ns": {"ns"}, "all": {"1"}, "queue": {"jobs"}, "id": {f.leased}})
 		if code != http.StatusForbidden {
 			t.Errorf("read-only POST %s: %d, want 403", action, code)
 		}
 	}
-	if n := f.deadCount(); n != 2 {
-		t.Errorf("after refused requests: %d dead, want 2", n)
-	}
+	f.unchanged()
 }
 
 // TestToken: with a token every request without it is refused; the bearer
