@@ -270,3 +270,41 @@ func TestDemoScreenshot(t *testing.T) {
 	}
 	b.checkConsole()
 }
+
+// TestPauseResume clicks a queue's pause button, then its resume button, on each
+// store: the row's state follows, and so does the store. The queue's name holds
+// '/', a space and '<', which the page must carry intact through the form.
+func TestPauseResume(t *testing.T) {
+	const queue = "mail/out going<b>"
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			s := newStore(t, open(t))
+			if _, err := s.c.Enqueue(context.Background(), queue, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			b := newBrowser(t)
+			row := fmt.Sprintf(`tr[data-queue=%q]`, queue)
+			b.run("opening the dashboard", chromedp.Navigate(s.url+"/?token="+token), chromedp.WaitVisible(chromedp.CSS(row+` td[data-state="active"]`)))
+			b.run("pause", chromedp.Click(chromedp.CSS(row+" button.pause")), chromedp.WaitVisible(chromedp.CSS(row+` td[data-state="paused"]`)))
+			if got := b.text("#done"); got != "paused queue "+queue {
+				t.Errorf("after pause the page says %q", got)
+			}
+			if got := b.text(row + " td.state"); got != "paused" {
+				t.Errorf("after pause the queue's state reads %q", got)
+			}
+			if st := s.stats(t); !st.Queues[queue].Paused || st.Queues["jobs"].Paused {
+				t.Errorf("after pause the store holds %+v, want %q paused alone", st.Queues, queue)
+			}
+			b.screenshot(name + "-paused")
+			b.run("resume", chromedp.Click(chromedp.CSS(row+" button.resume")), chromedp.WaitVisible(chromedp.CSS(row+` td[data-state="active"]`)))
+			if got := b.text("#done"); got != "resumed queue "+queue {
+				t.Errorf("after resume the page says %q", got)
+			}
+			if st := s.stats(t); st.Queues[queue].Paused {
+				t.Errorf("after resume the store holds %+v, want %q running", st.Queues[queue], queue)
+			}
+			checkInert(t, b)
+			b.checkConsole()
+		})
+	}
+}
