@@ -21,10 +21,11 @@ const webTokenEnv = "KEYQ_WEB_TOKEN"
 func cmdWeb(ctx context.Context, args []string, env *Env) error {
 	fs := newFlags(env, "keyq web [flags]", `
 Web serves a dashboard of the store: its namespaces; per namespace the waiting,
-leased, delayed and dead tasks of each queue, the counters and their rates over
-the last minutes; the live leases with their deadlines; a task's job record and
-payload; the dead letters, with buttons to requeue or purge them. It serves until
-interrupted.
+leased, delayed and dead tasks of each queue, whether it is paused, the counters
+and their rates over the last minutes; the live leases with their deadlines; the
+delayed tasks with their due times; a task's job record and payload; the dead
+letters. Buttons pause and resume a queue, cancel a task, and requeue or purge
+dead letters. It serves until interrupted.
 
 It listens on 127.0.0.1:8080 by default, and without a token answers only to
 a loopback host name. An address beyond loopback needs --token (or
@@ -32,7 +33,7 @@ $`+webTokenEnv+`): every request must then carry it, as
 "Authorization: Bearer TOKEN" or by opening the dashboard once at
 http://host:port/?token=TOKEN, which sets a cookie. The server speaks plain
 HTTP: beyond this machine, put it behind a TLS proxy. --read-only hides and
-refuses requeue and purge. --json prints the address served on as a JSON object
+refuses every button. --json prints the address served on as a JSON object
 {"url": ..., "store": ...}. --demo serves an in-memory store with a workload
 running instead of Redis.`)
 	s := storeFlags(fs.FlagSet)
