@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/clock"
@@ -125,12 +126,25 @@ func (w *waiters) remove(r *waitReg) {
 	}
 	if l := w.listen; w.linger > 0 && l.confirmed() {
 		if w.idle == nil {
-			w.idle = time.AfterFunc(w.linger, func() { w.stopIdle(l) })
+			w.lingerLocked(l)
 		}
 		w.mu.Unlock()
 		return
 	}
 	w.endLocked() // unlocks
+}
+
+// lingerLocked starts the timer that ends registration l once no waiter has
+// come for w.linger. The timer holds w and l weakly: a Client its program has
+// dropped, whose registration nothing else holds (its backend closed), is not
+// kept alive, with its backend's data, for the linger. The caller holds w.mu.
+func (w *waiters) lingerLocked(l *listening) {
+	ww, wl := weak.Make(w), weak.Make(l)
+	w.idle = time.AfterFunc(w.linger, func() {
+		if w, l := ww.Value(), wl.Value(); w != nil && l != nil {
+			w.stopIdle(l)
+		}
+	})
 }
 
 // stopIdle ends registration l if it is still the current one and no waiter
@@ -339,7 +353,7 @@ func (w *waiters) listening() *listening {
 			l.stop = stop
 			if len(w.regs) == 0 && w.linger > 0 && w.idle == nil {
 				// Every waiter left while Notify ran: linger from now.
-				w.idle = time.AfterFunc(w.linger, func() { w.stopIdle(l) })
+				w.lingerLocked(l)
 			}
 		}
 		close(l.ready)

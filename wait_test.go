@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/keyq/keyq/clock"
+	"github.com/keyq/keyq/memory"
 )
 
 // waitBound bounds every wait of these tests; it only catches a hang.
@@ -596,4 +599,36 @@ func TestWaitEventIn(t *testing.T) {
 	if r := recvResult(t, ch, "the waiter at its own Next"); len(r.leases) != 1 || r.err != nil {
 		t.Fatalf("got %v, %v; want the task", r.leases, r.err)
 	}
+}
+
+// TestLingerDoesNotKeepClient checks that a registration lingering after the
+// last waiter does not keep a Client its program dropped alive, with its
+// backend's data, once the backend is closed: only the linger's timer refers to
+// it then.
+func TestLingerDoesNotKeepClient(t *testing.T) {
+	wc := func() weak.Pointer[Client] {
+		b := memory.New()
+		c, err := New(b, "ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Dequeue(context.Background(), Wait(time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		c.waits.mu.Lock()
+		lingering := c.waits.listen != nil && c.waits.idle != nil
+		c.waits.mu.Unlock()
+		if !lingering {
+			t.Fatal("no registration lingers after the last waiter")
+		}
+		b.Close()
+		return weak.Make(c)
+	}()
+	for range 5 {
+		runtime.GC()
+		if wc.Value() == nil {
+			return
+		}
+	}
+	t.Fatalf("a dropped Client on a closed backend is still reachable within the linger (%v)", lingerFor)
 }
