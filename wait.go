@@ -176,15 +176,15 @@ func (w *waiters) endLocked() {
 }
 
 // knownEmpty reports how long every queue of qs stays marked empty, on the
-// backend's clock c, or 0 when one is not marked; a mark without a bound on c
-// gives trustEmpty.
-func (w *waiters) knownEmpty(qs []string, c clock.Clock) time.Duration {
+// Client's clock, or 0 when one is not marked; a mark without a bound on that
+// clock gives trustEmpty.
+func (w *waiters) knownEmpty(qs []string) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.empty) == 0 {
 		return 0
 	}
-	now, host := c.Now(), time.Now()
+	now, host := w.now(), time.Now()
 	left := trustEmpty
 	for _, q := range qs {
 		m, ok := w.empty[q]
@@ -198,6 +198,14 @@ func (w *waiters) knownEmpty(qs []string, c clock.Clock) time.Duration {
 	return left
 }
 
+// now reads the Client's clock: the backend's, or the host's.
+func (w *waiters) now() time.Time {
+	if w.clock == nil { // a zero waiters, in tests
+		return time.Now()
+	}
+	return w.clock.Now()
+}
+
 // generation returns the count of wakes so far, for markEmpty.
 func (w *waiters) generation() uint64 {
 	w.mu.Lock()
@@ -207,8 +215,8 @@ func (w *waiters) generation() uint64 {
 
 // markEmpty marks qs empty after a try that found nothing, made while
 // registration l was confirmed, if no wake came since generation returned gen.
-// next is the try's Next, on the backend's clock c.
-func (w *waiters) markEmpty(l *listening, qs []string, gen uint64, next time.Duration, c clock.Clock) {
+// next is the try's Next, on the Client's clock.
+func (w *waiters) markEmpty(l *listening, qs []string, gen uint64, next time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.listen != l || w.gen != gen {
@@ -216,7 +224,7 @@ func (w *waiters) markEmpty(l *listening, qs []string, gen uint64, next time.Dur
 	}
 	m := emptyMark{host: time.Now().Add(trustEmpty)}
 	if next > 0 {
-		m.at = c.Now().Add(next)
+		m.at = w.now().Add(next)
 	}
 	if w.empty == nil {
 		w.empty = make(map[string]emptyMark)
@@ -259,11 +267,7 @@ func (w *waiters) wake(k backend.Wake) {
 // eventLocked handles a Wake{In: d}: something may become available d from
 // now. The caller holds w.mu.
 func (w *waiters) eventLocked(d time.Duration) {
-	c := w.clock
-	if c == nil { // a zero waiters, in tests
-		c = clock.Real()
-	}
-	at := c.Now().Add(d) // now: the waiters may see it later
+	at := w.now().Add(d) // now: the waiters may see it later
 	if len(w.empty) > 0 {
 		for q, m := range w.empty {
 			if m.at.IsZero() || at.Before(m.at) {
@@ -378,7 +382,7 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 	l := c.waits.current() // nil: none yet; this wait starts one if it must sleep
 	deduped := 0           // over every try
 	woken := ""            // the queue of the wake that led to this try
-	skip := c.waits.knownEmpty(p.Queues, c.clock)
+	skip := c.waits.knownEmpty(p.Queues)
 	for {
 		select { // a wake since the last try is served by this one
 		case q := <-r.c:
@@ -399,7 +403,7 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 			if covered && err == nil && len(res.Leases) < p.Count {
 				// Short of a full batch, the try emptied every queue it
 				// asked: the next wait need not ask again before a wake.
-				c.waits.markEmpty(l, p.Queues, gen, res.Next, c.clock)
+				c.waits.markEmpty(l, p.Queues, gen, res.Next)
 			}
 		}
 		skip = 0
