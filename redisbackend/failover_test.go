@@ -30,8 +30,15 @@ func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a Sentinel failover takes seconds")
 	}
+	failoverCases(t, "SENTINEL FAILOVER", runSentinelFailover)
+}
+
+// failoverCases runs run in parallel subtests for each way of switching
+// masters, the command named graceful or SIGKILL, each with WaitReplicas 1 and
+// 0.
+func failoverCases(t *testing.T, graceful string, run func(t *testing.T, kill, durable bool)) {
 	for _, kill := range []bool{false, true} {
-		how := "SENTINEL FAILOVER"
+		how := graceful
 		if kill {
 			how = "SIGKILL"
 		}
@@ -40,7 +47,7 @@ func TestSentinelFailover(t *testing.T) {
 			for _, durable := range []bool{true, false} {
 				t.Run(fmt.Sprintf("WaitReplicas=%d", waitReplicas(durable)), func(t *testing.T) {
 					t.Parallel()
-					runSentinelFailover(t, kill, durable)
+					run(t, kill, durable)
 				})
 			}
 		})

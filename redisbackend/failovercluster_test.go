@@ -31,21 +31,7 @@ func TestClusterFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cluster failover takes seconds")
 	}
-	for _, kill := range []bool{false, true} {
-		how := "CLUSTER FAILOVER"
-		if kill {
-			how = "SIGKILL"
-		}
-		t.Run(how, func(t *testing.T) {
-			t.Parallel()
-			for _, durable := range []bool{true, false} {
-				t.Run(fmt.Sprintf("WaitReplicas=%d", waitReplicas(durable)), func(t *testing.T) {
-					t.Parallel()
-					runClusterFailover(t, kill, durable)
-				})
-			}
-		})
-	}
+	failoverCases(t, "CLUSTER FAILOVER", runClusterFailover)
 }
 
 func runClusterFailover(t *testing.T, kill, durable bool) {
