@@ -100,8 +100,17 @@ func (s *Server) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		if line, err := ping(ctx, s.Addr); err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
-			return nil // a server with requirepass answers NOAUTH: it is up
+		// The port was free when chosen, but another test's server may have
+		// taken it since: then that one answers and this one exits. Only the
+		// process ID in INFO tells the two apart.
+		if pid, loading, err := processID(ctx, s.Addr, s.password()); err == nil {
+			if pid != s.cmd.Process.Pid {
+				s.Kill()
+				return fmt.Errorf("another server (pid %d) answers on %s", pid, s.Addr)
+			}
+			if !loading {
+				return nil
+			}
 		}
 		select {
 		case <-s.done:
@@ -112,6 +121,65 @@ func (s *Server) start() error {
 		case <-time.After(5 * time.Millisecond): // poll interval of a start-up probe
 		}
 	}
+}
+
+// password returns the value of the --requirepass argument, or "".
+func (s *Server) password() string {
+	for i, a := range s.args {
+		if a == "--requirepass" && i+1 < len(s.args) {
+			return s.args[i+1]
+		}
+	}
+	return ""
+}
+
+// processID asks the server at addr for its process ID (INFO), logging in with
+// password first unless it is empty, and whether it is still loading its data
+// (a restarted server with an append-only file).
+func processID(ctx context.Context, addr, password string) (pid int, loading bool, err error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, false, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	r := bufio.NewReader(conn)
+	if password != "" {
+		if err := writeCommand(conn, "AUTH", password); err != nil {
+			return 0, false, err
+		}
+		if _, err := readReply(r, "AUTH"); err != nil {
+			return 0, false, err
+		}
+	}
+	// Plain INFO: every server version takes it, and a server's default
+	// sections hold both fields (a sentinel's have no loading field).
+	if err := writeCommand(conn, "INFO"); err != nil {
+		return 0, false, err
+	}
+	info, err := readReply(r, "INFO")
+	if err != nil {
+		return 0, false, err
+	}
+	pid = -1
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			if pid, err = strconv.Atoi(v); err != nil {
+				return 0, false, fmt.Errorf("INFO of %s: process_id %q", addr, v)
+			}
+		}
+		if v, ok := strings.CutPrefix(line, "loading:"); ok {
+			loading = v != "0"
+		}
+	}
+	if pid < 0 {
+		return 0, false, fmt.Errorf("INFO of %s has no process_id", addr)
+	}
+	return pid, loading, nil
 }
 
 // Kill stops the server at once with SIGKILL, as a crash would, and waits for it to

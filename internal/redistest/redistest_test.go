@@ -56,3 +56,17 @@ func TestStartTLSAndSentinel(t *testing.T) {
 		t.Fatalf("sentinel: %v", err)
 	}
 }
+
+// TestStartOnTakenPort: a server started on a port another server holds must
+// not pass for started because the other one answers (that server's test would
+// later stop it, and this test's server would vanish).
+func TestStartOnTakenPort(t *testing.T) {
+	first := Start(t)
+	second := &Server{Addr: first.Addr, bin: first.bin, args: first.args}
+	err := second.start()
+	second.Kill()
+	if err == nil {
+		t.Fatalf("a second server on %s was reported started", first.Addr)
+	}
+	t.Logf("second server on a taken port: %v", err)
+}

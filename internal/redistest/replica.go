@@ -83,15 +83,26 @@ func Command(ctx context.Context, addr string, args ...string) (string, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
+	if err := writeCommand(conn, args...); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(conn), args[0])
+}
+
+// writeCommand writes one command to w in the protocol's array form.
+func writeCommand(w io.Writer, args ...string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(conn)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// readReply reads one reply of the command named name: a simple string, an
+// integer or a bulk string. An error reply is an error.
+func readReply(r *bufio.Reader, name string) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -99,11 +110,11 @@ func Command(ctx context.Context, addr string, args ...string) (string, error) {
 	line = strings.TrimSuffix(line, "\r\n")
 	switch {
 	case strings.HasPrefix(line, "-"):
-		return "", fmt.Errorf("%s: %s", args[0], line[1:])
+		return "", fmt.Errorf("%s: %s", name, line[1:])
 	case strings.HasPrefix(line, "$"):
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {
-			return "", fmt.Errorf("%s: bulk reply %q", args[0], line)
+			return "", fmt.Errorf("%s: bulk reply %q", name, line)
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -113,5 +124,5 @@ func Command(ctx context.Context, addr string, args ...string) (string, error) {
 	case strings.HasPrefix(line, "+"), strings.HasPrefix(line, ":"):
 		return line[1:], nil
 	}
-	return "", fmt.Errorf("%s: unexpected reply %q", args[0], line)
+	return "", fmt.Errorf("%s: unexpected reply %q", name, line)
 }
