@@ -27,7 +27,9 @@
 //	l:<n>      hash    lease records of tokens 128n to 128n+127: deadline, queue, task,
 //	                   in fixed-width fields so that a script reads them by offset
 //	leases     zset    lease groups (one bucket's leases with one deadline) by
-//	                   deadline, then bucket; lease: group -> leases it holds
+//	                   deadline, then bucket; lease: group -> leases it holds. A
+//	                   lease a call puts alone in its bucket and deadline is a
+//	                   single: its own member, no count, flagged in its record
 //	stats      hash    counters and per-queue leased, delayed and dead counts; the
 //	                   paused queues (ps), read with the due time, so that a
 //	                   dequeue pays no command for pausing

@@ -67,18 +67,13 @@ end
 
 -- in_leases returns the token and record of the task's lease, or nil.
 local function in_leases()
-  local seen_bk = {}
-  for _, g in ipairs(redis.call('HKEYS', K_LEASE)) do
-    local bk = group_bucket(g)
-    if not seen_bk[bk] then
-      seen_bk[bk] = true
-      local all = redis.call('HGETALL', lease_key(bk))
-      for i = 1, #all, 2 do
-        local rec = all[i + 1]
-        local o = rec_blob_at(rec)
-        if ssub(rec, o + B_IDLEN + 1, o + B_IDLEN + sbyte(rec, o + B_IDLEN)) == id then
-          return all[i], rec
-        end
+  for _, bk in ipairs(lease_buckets()) do
+    local all = redis.call('HGETALL', lease_key(bk))
+    for i = 1, #all, 2 do
+      local rec = all[i + 1]
+      local o = rec_blob_at(rec)
+      if ssub(rec, o + B_IDLEN + 1, o + B_IDLEN + sbyte(rec, o + B_IDLEN)) == id then
+        return all[i], rec
       end
     end
   end
@@ -100,12 +95,12 @@ end
 local function try_leases()
   local token, rec = in_leases()
   if not token then return nil end
-  local dl, q, b = lease_rec(rec)
+  local dl, q, b, single = lease_rec(rec)
   if dl <= now then
     -- Expired, and housekeeping has not reclaimed it yet (more expired at once
     -- than a round takes): reclaim it now, as housekeeping would, and then it is
     -- waiting, at the head of its queue, or dead.
-    drop_lease(token, q, dl)
+    drop_lease(token, q, dl, single)
     bump('reclaimed', 1)
     local a = blob_attempt(b) + 1
     put_back(q, b, false, 0, false, 'lease expired', now)
@@ -114,7 +109,7 @@ local function try_leases()
     return done('removed')
   end
   if not running then return done('leased') end
-  drop_lease(token, q, dl)
+  drop_lease(token, q, dl, single)
   cancelled(b)
   -- Extend of the token reports the lease cancelled until its deadline: the
   -- tombstone holds the task ID and the deadline, and expires then.

@@ -84,7 +84,8 @@ local base, ep = 0, ''
 if got > 0 then base, ep = take_seq(got, cand) end
 out[6] = base
 -- Each lease is one record in its token's bucket; the batch's records share one
--- deadline, so a bucket gets one HSET and one lease group.
+-- deadline, so a bucket gets one HSET and one lease group, or, for a lease alone in
+-- its bucket, a single (common/leases.lua).
 local per_queue, recs, first_group = {}, {}, nil
 local enc_dl = enc48(deadline)
 local pre, run_q, run_at = {}, nil, 0
@@ -102,8 +103,14 @@ for i = 1, got do
   recs[nr + 1], recs[nr + 2] = toks[i], pq .. b
   nr = nr + 2
   if i == got or base + i + 1 == next_bk then
-    many('HSET', lease_key(bk), recs, 2)
-    local g = group_add(bk, deadline, nr / 2)
+    local g
+    if nr == 2 then
+      redis.call('HSET', lease_key(bk), recs[1], rec_head(deadline, true) .. ssub(recs[2], R_QLEN))
+      g = single_add(bk, recs[1], deadline)
+    else
+      many('HSET', lease_key(bk), recs, 2)
+      g = group_add(bk, deadline, nr / 2)
+    end
     first_group = first_group or g
     recs, nr = {}, 0
     bk, next_bk = bk + 1, next_bk + LB

@@ -8,12 +8,19 @@
 --@common
 local now = now_ms()
 local limit = tonumber(ARGV[1])
--- Every group holds at least one lease, so limit groups are enough.
+-- Every member (a group or a single) stands for at least one lease, so limit
+-- members are enough. The members of one bucket with one deadline are adjacent,
+-- and group_records lists all their leases at the first of them.
 local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
 local out, n = {now}, 0
+local pb, pd
 for gi = 1, #groups, 2 do
-  local d = tonumber(groups[gi + 1])
-  local toks, recs = group_records(group_bucket(groups[gi]), d)
+  local at, d = ssub(groups[gi], 1, PAD), tonumber(groups[gi + 1])
+  local toks, recs = {}, nil
+  if at ~= pb or d ~= pd then
+    pb, pd = at, d
+    toks, recs = group_records(tonumber(at), d)
+  end
   for _, token in ipairs(toks) do
     if n >= limit then
       out[#out + 1] = epoch()

@@ -36,10 +36,10 @@ local out = ack_all(acks, now)
 local no, released = #out, 0
 for i = 3 + na, #ARGV, 5 do
   local token, id, mode, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4]
-  local q, b, dl = take_lease(token, id, now)
+  local q, b, dl, _, single = take_lease(token, id, now)
   local r = 0
   if q then
-    drop_lease(token, q, dl)
+    drop_lease(token, q, dl, single)
     released, r = released + 1, 1
     if mode == 'd' then
       if err == '' then err = 'dead-lettered' end

@@ -396,6 +396,7 @@ func parseBlob(t *testing.T, s string) blob {
 // leaseRecord is a lease record, read by Go.
 type leaseRecord struct {
 	deadline int64
+	single   bool // RecSingle
 	queue    string
 	blob     string
 }
@@ -406,11 +407,14 @@ func parseRecord(t *testing.T, s string) leaseRecord {
 		t.Fatalf("lease record of %d bytes", len(s))
 	}
 	var dl int64
-	for _, c := range []byte(s[RecDeadline:RecQueueLen]) {
+	for i, c := range []byte(s[RecDeadline:RecQueueLen]) {
+		if i == 0 {
+			c &^= RecSingle
+		}
 		dl = dl<<8 | int64(c)
 	}
 	n := int(binary.BigEndian.Uint32([]byte(s[RecQueueLen:RecQueue])))
-	return leaseRecord{deadline: dl, queue: s[RecQueue : RecQueue+n], blob: s[RecQueue+n:]}
+	return leaseRecord{deadline: dl, single: s[RecDeadline]&RecSingle != 0, queue: s[RecQueue : RecQueue+n], blob: s[RecQueue+n:]}
 }
 
 // packed is pack(fields...) as the scripts write it.

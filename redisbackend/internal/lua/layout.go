@@ -18,8 +18,8 @@ import (
 const (
 	KeySeq     = "seq"     // string: the sequence of task IDs and lease tokens
 	KeyDelayed = "delayed" // zset: due ms -> delayed member (DelayedPad)
-	KeyLeases  = "leases"  // zset: deadline ms -> lease group
-	KeyLease   = "lease"   // hash: lease group -> live leases it holds
+	KeyLeases  = "leases"  // zset: deadline ms -> lease group or single (GroupMark)
+	KeyLease   = "lease"   // hash: lease group -> live leases it counts
 	KeyStats   = "stats"   // hash: counters and per-queue counts (Stat*)
 	KeyDead    = "dead"    // hash: task ID -> dead record
 	KeyDeadz   = "deadz"   // zset: dead order -> task ID
@@ -90,11 +90,30 @@ const (
 
 // A lease record, the value of a token in its bucket's hash (KeyRecords), is
 // enc48(deadline ms) .. enc32(#queue) .. queue .. blob: fixed-width fields, so
-// that reading one takes no number parsing.
+// that reading one takes no number parsing. A deadline is below 2^47 ms, so the
+// top bit of its first byte is free: RecSingle there marks a single lease (see
+// GroupMark), and every reader of the deadline masks it.
 const (
 	RecDeadline = 0  // 6 bytes
 	RecQueueLen = 6  // 4 bytes
 	RecQueue    = 10 // the queue's bytes, then the blob
+
+	RecSingle = 0x80 // in byte RecDeadline: the lease is a single
+)
+
+// The leases zset (KeyLeases) holds, at its deadline, each lease group: the
+// leases of one bucket with one deadline that a call put there two or more at a
+// time, named pad(bucket) .. GroupMark .. deadline ms and counted in KeyLease,
+// so that a batch costs one zset entry per bucket. A lease that a call put alone
+// in its bucket and deadline, the common case of one task per call, is a single:
+// its record says so (RecSingle), and its zset entry is its own, named
+// pad(bucket) .. SingleMark .. token, with no count, so that it costs one
+// command as it starts and one as it ends. Members of one bucket with one
+// deadline sort together, and housekeeping reclaims all of its leases at the
+// first of them, in token order, whatever their kind.
+const (
+	GroupMark  = "@"
+	SingleMark = "!"
 )
 
 // LeaseBucket is how many consecutive lease tokens share one hash of lease
@@ -103,8 +122,8 @@ const LeaseBucket = 128
 
 // Pad is the width, in decimal digits with leading zeros, of the task ID that
 // starts a delayed member (pad(ID) .. pack(queue) .. blob) and of the bucket that
-// starts a lease group (pad(bucket) .. "@" .. deadline ms): zset members with the
-// same score sort by it.
+// starts a member of the leases zset (GroupMark): zset members with the same
+// score sort by it.
 const Pad = 16
 
 // DeadFields is how many packed fields start a dead record, before the blob:
@@ -170,6 +189,9 @@ var constants = []struct {
 	{"R_DEADLINE", RecDeadline + 1, "lease record byte positions, 1-based (lua.Rec*)"},
 	{"R_QLEN", RecQueueLen + 1, ""},
 	{"R_QUEUE", RecQueue + 1, ""},
+	{"R_SINGLE", RecSingle, "the flag of a single lease in the record's first byte"},
+	{"M_GROUP", GroupMark, "the mark of a lease group's member in the leases zset"},
+	{"M_SINGLE", SingleMark, "the mark of a single lease's member"},
 	{"LB", LeaseBucket, "tokens per lease bucket"},
 	{"PAD", Pad, "digits of a padded ID or bucket"},
 	{"PAD_FMT", fmt.Sprintf("%%0%dd", Pad), ""},

@@ -97,7 +97,7 @@ func TestDequeue(t *testing.T) {
 		}
 		for tok, id := range map[string]string{"5": "1", "6": "2"} {
 			rec := parseRecord(t, recs[tok])
-			if rec.deadline != deadline || rec.queue != "q" || parseBlob(t, rec.blob).id != id {
+			if rec.deadline != deadline || rec.single || rec.queue != "q" || parseBlob(t, rec.blob).id != id {
 				t.Errorf("lease %s: %+v", tok, rec)
 			}
 		}
@@ -379,8 +379,8 @@ func TestSettle(t *testing.T) {
 	})
 }
 
-// TestExtend: extend moves a live lease's record and group to the new deadline
-// and leaves a lost one alone.
+// TestExtend: extend moves a live lease's record to the new deadline, where a
+// lease moved alone in its bucket is a single, and leaves a lost one alone.
 func TestExtend(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.enqueue("q", 0, false, 3, "a", "b")
@@ -395,19 +395,18 @@ func TestExtend(t *testing.T) {
 			t.Fatalf("new deadline %d, want about 60s past %d", d, old)
 		}
 		recs := e.hash(KeyRecords + "0")
-		if rec := parseRecord(t, recs["3"]); rec.deadline != d || parseBlob(t, rec.blob).id != "1" {
-			t.Errorf("lease 3 %+v, want deadline %d", rec, d)
+		if rec := parseRecord(t, recs["3"]); rec.deadline != d || !rec.single || parseBlob(t, rec.blob).id != "1" {
+			t.Errorf("lease 3 %+v, want a single at deadline %d", rec, d)
 		}
-		if rec := parseRecord(t, recs["4"]); rec.deadline != old {
-			t.Errorf("lease 4 %+v, want its deadline %d", rec, old)
+		if rec := parseRecord(t, recs["4"]); rec.deadline != old || rec.single {
+			t.Errorf("lease 4 %+v, want its deadline %d in its group", rec, old)
 		}
-		g := e.hash(KeyLease)
-		gOld, gNew := fmt.Sprintf("%0*d@%d", Pad, 0, old), fmt.Sprintf("%0*d@%d", Pad, 0, d)
-		if len(g) != 2 || g[gOld] != "1" || g[gNew] != "1" {
-			t.Errorf("lease groups %v, want %s and %s at 1", g, gOld, gNew)
+		gOld, s3 := fmt.Sprintf("%0*d@%d", Pad, 0, old), fmt.Sprintf("%0*d!3", Pad, 0)
+		if g := e.hash(KeyLease); len(g) != 1 || g[gOld] != "1" {
+			t.Errorf("lease groups %v, want %s at 1", g, gOld)
 		}
-		if z := e.zset(KeyLeases); len(z) != 2 || int64(z[1].Score) != d {
-			t.Errorf("leases %v", z)
+		if z := e.zset(KeyLeases); len(z) != 2 || z[1].Member != s3 || int64(z[1].Score) != d {
+			t.Errorf("leases %v, want %s at %d", z, s3, d)
 		}
 
 		before := e.snapshot()

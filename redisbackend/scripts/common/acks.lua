@@ -14,11 +14,12 @@ local function ack_all(args, now)
   -- the lease records, so only the script knows them (DESIGN's exception).
   local out, acked, leased, pa, ix = {}, 0, {}, P .. KS_ANSWER, indexed()
   local pos, no = 1, 0 -- no: #out, kept by hand, as # is a search
+  local singles, ns = {}, 0 -- the members of acked singles, for one ZREM
   while pos <= #args do
     local bk, ttl, job, n = args[pos], args[pos + 1], args[pos + 2], tonumber(args[pos + 3])
     pos = pos + 4
     local lk = lease_key(bk)
-    local drop, nd, per_dl = {}, 0, {}
+    local drop, nd, per_dl, pb = {}, 0, {}, nil -- pb: pad16(bk), once needed
     for c = 0, n - 1, CHUNK do
       local e = math.min(c + CHUNK - 1, n - 1)
       local toks = {}
@@ -27,8 +28,11 @@ local function ack_all(args, now)
       for j = c, e do
         local a, rec, ok = pos + 3 * j, recs[j - c + 1], 0
         if rec then
-          -- The deadline and the queue's length, adjacent at the record's start.
+          -- The deadline and the queue's length, adjacent at the record's start;
+          -- the deadline's first byte holds the flag of a single (rec_deadline).
           local d1, d2, d3, d4, d5, d6, l1, l2, l3, l4 = sbyte(rec, R_DEADLINE, R_QUEUE - 1)
+          local single = d1 >= R_SINGLE
+          if single then d1 = d1 - R_SINGLE end
           local dl = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
           local o = R_QUEUE - 1 + ((l1 * 256 + l2) * 256 + l3) * 256 + l4 -- blob byte k is rec byte o + k
           -- Blob byte B_IDLEN is the ID's length, and the ID follows: one find checks both.
@@ -36,7 +40,13 @@ local function ack_all(args, now)
             local q, ans = ssub(rec, R_QUEUE, o), args[a + 2]
             nd = nd + 1
             drop[nd] = args[a]
-            per_dl[dl] = (per_dl[dl] or 0) + 1
+            if single then
+              pb = pb or pad16(tonumber(bk))
+              ns = ns + 1
+              singles[ns] = pb .. M_SINGLE .. args[a]
+            else
+              per_dl[dl] = (per_dl[dl] or 0) + 1
+            end
             leased[q] = (leased[q] or 0) + 1
             if ans ~= '' or ix then
               local d = ssub(rec, o + B_DIGEST, o + B_DIGEST_END)
@@ -65,6 +75,7 @@ local function ack_all(args, now)
     for dl, k in pairs(per_dl) do group_sub(bk, dl, k) end
     pos = pos + 3 * n
   end
+  if ns > 0 then many('ZREM', K_LEASES, singles, 1) end
   for q, k in pairs(leased) do bump(ST_LEASED .. q, -k) end
   if acked > 0 then bump('acked', acked) end
   return out

@@ -4,7 +4,8 @@
 -- script gets the same KEYS (lua.Keys):
 --   KEYS[1] seq      string  the namespace's sequence (task IDs and lease tokens)
 --   KEYS[2] delayed  zset    due ms -> pad(id) .. pack(queue) .. blob
---   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline
+--   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline,
+--                            or single lease pad(bucket) .. '!' .. token (common/leases.lua)
 --   KEYS[4] lease    hash    lease group -> how many live leases it holds
 --   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead,
 --                            ix when the key index is kept, due (see The due time),

@@ -47,15 +47,31 @@ local function blob_set_attempt(b, a)
   return string.sub(b, 1, B_ATTEMPT - 1) .. enc16(a) .. string.sub(b, B_ATTEMPT + 2)
 end
 
--- A lease record is enc48(deadline) .. enc32(#queue) .. queue .. blob (R_*).
+-- A lease record is enc48(deadline) .. enc32(#queue) .. queue .. blob (R_*), with
+-- R_SINGLE added to the deadline's first byte for a single lease (common/leases.lua).
 local function rec_queue(q) return enc32(#q) .. q end
+-- rec_head returns the first bytes of a record with deadline d, single or not.
+local function rec_head(d, single)
+  local h = enc48(d)
+  if single then h = string.char(sbyte(h, 1) + R_SINGLE) .. ssub(h, 2) end
+  return h
+end
+-- rec_deadline returns a record's deadline and whether its lease is a single.
+local function rec_deadline(rec)
+  local a, b, c, d, e, f = sbyte(rec, R_DEADLINE, R_DEADLINE + 5)
+  local single = a >= R_SINGLE
+  if single then a = a - R_SINGLE end
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f, single
+end
 -- rec_blob_at returns o such that byte k of the record's blob is byte o + k of rec.
 local function rec_blob_at(rec)
   local a, b, c, d = sbyte(rec, R_QLEN, R_QLEN + 3)
   return R_QUEUE - 1 + ((a * 256 + b) * 256 + c) * 256 + d
 end
--- lease_rec splits a lease record into deadline, queue and blob.
+-- lease_rec splits a lease record into deadline, queue and blob, and tells whether
+-- its lease is a single.
 local function lease_rec(rec)
   local o = rec_blob_at(rec)
-  return dec48(rec, R_DEADLINE), ssub(rec, R_QUEUE, o), ssub(rec, o + 1)
+  local dl, single = rec_deadline(rec)
+  return dl, ssub(rec, R_QUEUE, o), ssub(rec, o + 1), single
 end

@@ -71,28 +71,45 @@ local function housekeep(now)
     wake(f[1], 1)
   end
   local reclaimed = 0
-  local groups = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now_s, 'WITHSCORES', 'LIMIT', '0', HK_BATCH_S)
-  for gi = 1, #groups, 2 do
-    if reclaimed >= HK_BATCH then break end
-    local g, d = groups[gi], tonumber(groups[gi + 1])
-    local bk = group_bucket(g)
+  local ms = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now_s, 'WITHSCORES', 'LIMIT', '0', HK_BATCH_S)
+  local gi = 1
+  while gi < #ms and reclaimed < HK_BATCH do
+    -- The members of one bucket with one deadline, a group and singles, are
+    -- adjacent: their leases are reclaimed together, in token order.
+    local pb, ds = ssub(ms[gi], 1, PAD), ms[gi + 1]
+    local bk, d = tonumber(pb), tonumber(ds)
+    local gone, has_group = {}, false -- the members to remove once all are reclaimed
+    while gi < #ms and ms[gi + 1] == ds and ssub(ms[gi], 1, PAD) == pb do
+      gone[#gone + 1] = ms[gi]
+      has_group = has_group or is_group(ms[gi])
+      gi = gi + 2
+    end
     local lk = lease_key(bk)
     local toks, recs = group_records(bk, d)
-    local n, done = 0, true
+    local n, singles, done = 0, {}, true -- n: the group's leases reclaimed
     for _, token in ipairs(toks) do
       if reclaimed >= HK_BATCH then done = false; break end
-      local _, q, b = lease_rec(recs[token])
+      local _, q, b, single = lease_rec(recs[token])
       redis.call('HDEL', lk, token)
+      if single then singles[#singles + 1] = single_member(bk, token) else n = n + 1 end
       bump(ST_LEASED .. q, -1)
       bump('reclaimed', 1)
       put_back(q, b, false, 0, false, 'lease expired', now)
-      n, reclaimed = n + 1, reclaimed + 1
+      reclaimed = reclaimed + 1
     end
     if done then
-      redis.call('HDEL', K_LEASE, g)
-      redis.call('ZREM', K_LEASES, g)
+      -- A member past the LIMIT of ms is not in gone: it is named from what was
+      -- reclaimed, a single's from its token, the group's from bucket and deadline.
+      for _, m in ipairs(singles) do gone[#gone + 1] = m end
+      if n > 0 or has_group then
+        local g = group(bk, d)
+        redis.call('HDEL', K_LEASE, g)
+        gone[#gone + 1] = g
+      end
+      many('ZREM', K_LEASES, gone, 1)
     else
-      group_sub(bk, d, n)
+      if #singles > 0 then many('ZREM', K_LEASES, singles, 1) end
+      if n > 0 then group_sub(bk, d, n) end
     end
   end
   local first = NO_EVENT

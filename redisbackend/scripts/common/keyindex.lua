@@ -57,16 +57,11 @@ local function index_build()
       index_add(unpack_n(string.sub(m, PAD + 1), 1)[2])
     end
   end
-  local seen = {}
-  for _, g in ipairs(redis.call('HKEYS', K_LEASE)) do
-    local bk = group_bucket(g)
-    if not seen[bk] then
-      seen[bk] = true
-      local all = redis.call('HGETALL', lease_key(bk))
-      for i = 2, #all, 2 do
-        local _, _, b = lease_rec(all[i])
-        index_add(b)
-      end
+  for _, bk in ipairs(lease_buckets()) do
+    local all = redis.call('HGETALL', lease_key(bk))
+    for i = 2, #all, 2 do
+      local _, _, b = lease_rec(all[i])
+      index_add(b)
     end
   end
 end
