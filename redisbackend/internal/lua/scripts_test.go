@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -417,6 +418,89 @@ func TestExtend(t *testing.T) {
 			t.Errorf("extend in another epoch %v, want {lost}", r)
 		}
 		sameKeys(t, "lost extends", before, e.snapshot())
+	})
+}
+
+// TestSingleLease: a lease that a dequeue puts alone in its bucket and deadline is
+// a single: its record says so, and its member of the leases zset is its own,
+// named by its token, with no group count. An extend of it alone moves its
+// member; an extend of it with another lease of its bucket makes both a group's;
+// a group's lease extended alone becomes a single; acks and releases remove what
+// each kind holds, and listing shows each lease once.
+func TestSingleLease(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		member := func(tok string) string { return fmt.Sprintf("%0*d!%s", Pad, 0, tok) }
+		group := func(d int64) string { return fmt.Sprintf("%0*d@%d", Pad, 0, d) }
+		// zsetIs checks the leases zset, member -> deadline, and the group counts.
+		zsetIs := func(what string, members map[string]int64, counts map[string]string) {
+			t.Helper()
+			got := map[string]int64{}
+			for _, z := range e.zset(KeyLeases) {
+				got[z.Member.(string)] = int64(z.Score)
+			}
+			if !maps.Equal(got, members) {
+				t.Errorf("%s: leases zset %v, want %v", what, got, members)
+			}
+			if g := e.hash(KeyLease); !maps.Equal(g, counts) {
+				t.Errorf("%s: group counts %v, want %v", what, g, counts)
+			}
+		}
+		e.enqueue("q", 0, false, 3, "a", "b", "c") // tasks 1..3
+		r := e.dequeue(1, 30000, "q")              // token 4
+		d := num(t, r[1])
+		if rec := parseRecord(t, e.hash(KeyRecords + "0")["4"]); !rec.single || rec.deadline != d || parseBlob(t, rec.blob).id != "1" {
+			t.Fatalf("lease 4 %+v, want a single at %d", rec, d)
+		}
+		zsetIs("a single dequeued", map[string]int64{member("4"): d}, map[string]string{})
+		r = e.dequeue(2, 30000, "q") // tokens 5 and 6, a group
+		d56 := num(t, r[1])
+		zsetIs("a group dequeued", map[string]int64{member("4"): d, group(d56): d56}, map[string]string{group(d56): "2"})
+
+		// Extending the single alone moves its member.
+		r = e.run("extend", "e1", "60000", "4", "1", "")
+		d4 := num(t, r[1])
+		if rec := parseRecord(t, e.hash(KeyRecords + "0")["4"]); !rec.single || rec.deadline != d4 {
+			t.Fatalf("lease 4 %+v, want a single at %d", rec, d4)
+		}
+		zsetIs("the single extended", map[string]int64{member("4"): d4, group(d56): d56}, map[string]string{group(d56): "2"})
+		// The single and a group's lease extended together join a group.
+		r = e.run("extend", "e1", "90000", "4", "1", "5", "2", "")
+		d45 := num(t, r[1])
+		if num(t, r[2]) != d45 {
+			t.Fatalf("extend %v, want both at %d", r, d45)
+		}
+		for _, tok := range []string{"4", "5"} {
+			if rec := parseRecord(t, e.hash(KeyRecords + "0")[tok]); rec.single || rec.deadline != d45 {
+				t.Fatalf("lease %s %+v, want a group's at %d", tok, rec, d45)
+			}
+		}
+		zsetIs("two extended together", map[string]int64{group(d45): d45, group(d56): d56},
+			map[string]string{group(d45): "2", group(d56): "1"})
+		// A group's lease extended alone becomes a single.
+		r = e.run("extend", "e1", "120000", "6", "3", "")
+		d6 := num(t, r[1])
+		if rec := parseRecord(t, e.hash(KeyRecords + "0")["6"]); !rec.single || rec.deadline != d6 {
+			t.Fatalf("lease 6 %+v, want a single at %d", rec, d6)
+		}
+		zsetIs("a group's lease extended alone", map[string]int64{group(d45): d45, member("6"): d6},
+			map[string]string{group(d45): "2"})
+		if l := e.runRO("leases", "10"); len(l) != 1+3*3+1 || l[1] != "4" || l[4] != "5" || l[7] != "6" {
+			t.Fatalf("leases %v, want 4, 5 and 6 once each", l)
+		}
+
+		// Ack the single and a group's lease in one call, release the other.
+		r = e.run("settle", "e1", "10",
+			"0", "60000", "", "2", "6", idArg("3"), "", "4", idArg("1"), "",
+			"5", "2", "r00", "0", "", "")
+		if len(r) != 3 || num(t, r[0]) != 1 || num(t, r[1]) != 1 || num(t, r[2]) != 1 {
+			t.Fatalf("settle %v, want {1, 1, 1}", r)
+		}
+		if len(e.hash(KeyRecords+"0")) != 0 || e.exists(KeyLease) || e.exists(KeyLeases) {
+			t.Errorf("lease records %v, groups %v, leases %v left", e.hash(KeyRecords+"0"), e.hash(KeyLease), e.zset(KeyLeases))
+		}
+		if st := e.hash(KeyStats); st[StatLeased+"q"] != "0" || st["acked"] != "2" || st["released"] != "1" {
+			t.Errorf("stats %v", st)
+		}
 	})
 }
 
