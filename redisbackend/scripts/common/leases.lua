@@ -82,8 +82,8 @@ local function lease_buckets()
 end
 
 -- take_lease finds a live lease by token and task ID; it returns queue, blob,
--- deadline, record and whether it is a single, or nil. Housekeeping may not have reached an expired lease
--- yet: it is lost all the same.
+-- deadline, record and whether it is a single, or nil. Housekeeping may not have
+-- reached an expired lease yet: it is lost all the same.
 local function take_lease(token, id, now)
   local t = tonumber(token)
   if not t then return nil end
@@ -95,8 +95,8 @@ local function take_lease(token, id, now)
 end
 
 -- lapsed calls f(queue, blob) for each lease past its deadline at now, which
--- housekeeping has not reclaimed yet; it only reads. Those leases' groups are the
--- first of the leases zset.
+-- housekeeping has not reclaimed yet; it only reads. Those leases' members are
+-- the first of the leases zset.
 local function lapsed(now, f)
   local buckets, n = {}, redis.call('ZCOUNT', K_LEASES, '-inf', itoa(now))
   for i = 0, n - 1, CHUNK do
