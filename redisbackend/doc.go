@@ -32,7 +32,9 @@
 //	                   single: its own member, no count, flagged in its record
 //	stats      hash    counters and per-queue leased, delayed and dead counts; the
 //	                   paused queues (ps), read with the due time, so that a
-//	                   dequeue pays no command for pausing
+//	                   dequeue pays no command for pausing; until when someone
+//	                   listens for wake-ups (wt, and its life wl), read with it
+//	                   too: scripts publish only while someone does
 //	dead       hash    dead tasks by ID; deadz orders them oldest first
 //	queues     set     every queue the namespace has seen
 //	a:<digest> string  an answer: outcome, full TTL and value; PX of that TTL
@@ -92,8 +94,14 @@
 // Wake{Cancelled}. One Pub/Sub connection per Backend serves every
 // Notify (notify.go), so a waiting consumer holds no pool connection. A
 // (re)subscription sends every listener Wake{}, since messages may have been
-// lost while the connection was down. While idle nothing polls; go-redis pings
-// the Pub/Sub connection every few seconds to check it. Publishing is best
+// lost while the connection was down. Most calls are made while nobody waits,
+// so the scripts publish a wake-up only while some Notify listener is
+// registered: Notify records that in the stats hash (wt) before it returns, and
+// its Backend renews it every 3s for 10s while a listener remains; a renewal
+// that finds it lapsed meanwhile (a failover, a lost hash) sends the listeners
+// Wake{}. A cancel's and a resume's messages are published always. While idle
+// nothing else polls; go-redis pings the Pub/Sub connection every few seconds
+// to check it. Publishing is best
 // effort: a server whose ACL refuses the user the channel (Redis 7's default for
 // new users, acl-pubsub-default resetchannels) fails no call; the Backend finds
 // the refusal when its subscription is not confirmed within 200ms, logs it once

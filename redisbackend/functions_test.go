@@ -95,6 +95,7 @@ func TestLibraryScripts(t *testing.T) {
 		"extend": scriptExtend, "reclaim": scriptReclaim, "stats": scriptStats,
 		"peek": scriptPeek, "leases": scriptLeases, "dead": scriptDead, "deadaction": scriptDeadAction,
 		"getanswer": scriptGetAnswer, "setanswer": scriptSetAnswer, "delanswer": scriptDelAnswer, "job": scriptJob,
+		"listen": scriptListen,
 	} {
 		if s.fn != libraryName+"_"+name {
 			t.Errorf("%s: function %q, want %q", name, s.fn, libraryName+"_"+name)

@@ -55,6 +55,10 @@ func newMini(t testing.TB) *miniTarget {
 			mr.FastForward(d)
 			mr.SetTime(now)
 			mu.Unlock()
+			// The listener fields may have lapsed on the server's clock, which
+			// moved here by far more than between two renewals: renew them
+			// now, as a real server's clock would have seen done.
+			b.wait.renewAll(context.Background())
 			// Waiting consumers time their next event on the host's clock, which
 			// does not move here: wake them as the server would on a due event.
 			for _, ch := range mr.PubSubChannels("*") {

@@ -27,6 +27,12 @@ import (
 // while the subscription was down are lost, so every (re)subscription
 // confirmation sends Wake{} to every f of the channel; so does Close, after which
 // f is not called again. Channels stay subscribed until Close.
+//
+// The scripts publish only while some listener may hear them (the stats field
+// lua.StatListen): Notify sets that field before it returns, and the Backend
+// renews it while the namespace has a listener (see waiter). A renewal that
+// finds the field lapsed meanwhile (a failover, a lost stats hash, renewals
+// that failed) sends Wake{}: wake-ups may have gone unpublished.
 func (n *namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func(), err error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil notify function", backend.ErrInvalid)
@@ -34,12 +40,26 @@ func (n *namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func
 	if err := n.b.begin(ctx, nil); err != nil {
 		return nil, err
 	}
-	r, err := n.b.wait.register(ctx, n.k.channel, f)
+	r, err := n.b.wait.register(ctx, n.k.channel, n.listen, f)
 	if err != nil {
 		return nil, n.b.closedOr(err)
 	}
 	var once sync.Once
 	return func() { once.Do(func() { n.b.wait.unregister(n.k.channel, r) }) }, nil
+}
+
+// listen renews the namespace's listener field (scripts/listen.lua) for d and
+// returns the field's life.
+func (n *namespace) listen(ctx context.Context, d time.Duration) (string, error) {
+	r, err := n.b.run(ctx, scriptListen, n.k.all, durMS(d), newEpoch())
+	if err != nil {
+		return "", err
+	}
+	life, ok := r[0].(string)
+	if !ok || life == "" {
+		return "", corrupt("listen reply %v", r[0])
+	}
+	return life, nil
 }
 
 // closedOr returns ErrClosed once the backend is closed, else err: a call cut short
@@ -69,6 +89,14 @@ func (b *Backend) closedOr(err error) error {
 // to the new master on +switch-master, but not a Pub/Sub connection, which would
 // hear no message until Sentinel demotes the old master, seconds later. So
 // there the waiter watches where it listens (follow.go).
+//
+// The scripts publish only while the namespace's listener field says someone
+// listens (scripts/common/begin.lua, Listeners). register renews it, for
+// listenFor, before it returns, unless a renewal less than renewEvery ago did;
+// while a channel has registrations, the waiter renews it every renewEvery,
+// and at once after a channel is subscribed again, which may be on a new
+// master. A renewal that returns another life of the field than the channel's
+// last one sends Wake{} to the channel's functions.
 type waiter struct {
 	client redis.UniversalClient
 	closed <-chan struct{}
@@ -84,17 +112,37 @@ type waiter struct {
 	subs    sync.WaitGroup // the goroutines that call ps.Subscribe, and the poll loop
 
 	follow *follower // nil unless the client follows a master through Sentinel
+
+	listenFor  time.Duration // how long a renewal of a listener field lasts
+	renewEvery time.Duration // how often the fields of channels with registrations are renewed
+	renewing   bool          // the renew loop runs
+	kick       chan struct{} // asks the renew loop to renew now
 }
 
 type channelState struct {
 	ready  chan struct{} // closed at the first subscription confirmation
 	regs   []*notifyReg
 	denied bool // the server refused the channel and has not confirmed it since
+
+	// renew renews the namespace's listener field for d and returns its life
+	// (namespace.listen); life is the last one it returned, "" before the
+	// first, and renewed the host's time just before the last renewal was sent:
+	// the field lasts until at least listenFor after it.
+	renew   func(ctx context.Context, d time.Duration) (string, error)
+	life    string
+	renewed time.Time
 }
 
 const (
 	probeAfter = 200 * time.Millisecond // a subscription not confirmed by then is probed
 	pollEvery  = 50 * time.Millisecond  // how often waiters poll when the channel is refused
+
+	// listenFor is how long one renewal keeps a namespace's wake-ups published,
+	// and renewEvery how often a Backend with a listener renews: two renewals
+	// may fail before the field lapses. A Backend whose listeners have all
+	// stopped, or that died, leaves the scripts publishing for up to listenFor.
+	listenFor  = 10 * time.Second
+	renewEvery = 3 * time.Second
 )
 
 // notifyReg is one Notify call.
@@ -108,12 +156,27 @@ func (st *channelState) send(wk backend.Wake) {
 }
 
 func newWaiter(client redis.UniversalClient, closed <-chan struct{}, logger *slog.Logger) *waiter {
-	return &waiter{client: client, closed: closed, logger: logger, chans: make(map[string]*channelState)}
+	return &waiter{client: client, closed: closed, logger: logger, chans: make(map[string]*channelState),
+		listenFor: listenFor, renewEvery: renewEvery, kick: make(chan struct{}, 1)}
 }
 
-// register makes sure channel is subscribed and registers f for its messages.
-// The caller must unregister it.
-func (w *waiter) register(ctx context.Context, channel string, f func(backend.Wake)) (*notifyReg, error) {
+// register makes sure channel is subscribed, and its namespace's listener field
+// renewed by renew, and registers f for its messages. The caller must
+// unregister it.
+func (w *waiter) register(ctx context.Context, channel string, renew func(context.Context, time.Duration) (string, error), f func(backend.Wake)) (*notifyReg, error) {
+	r, err := w.subscribe(ctx, channel, renew, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.heard(ctx, channel); err != nil {
+		w.unregister(channel, r)
+		return nil, err
+	}
+	return r, nil
+}
+
+// subscribe makes sure channel is subscribed and registers f for its messages.
+func (w *waiter) subscribe(ctx context.Context, channel string, renew func(context.Context, time.Duration) (string, error), f func(backend.Wake)) (*notifyReg, error) {
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -127,9 +190,14 @@ func (w *waiter) register(ctx context.Context, channel string, f func(backend.Wa
 			w.follow.start(w)
 		}
 	}
+	if !w.renewing {
+		w.renewing = true
+		w.subs.Add(1)
+		go w.renewLoop()
+	}
 	st := w.chans[channel]
 	if st == nil {
-		st = &channelState{ready: make(chan struct{})}
+		st = &channelState{ready: make(chan struct{}), renew: renew}
 		w.chans[channel] = st
 	}
 	r := &notifyReg{f: f}
@@ -195,6 +263,105 @@ func (w *waiter) register(ctx context.Context, channel string, f func(backend.Wa
 	}
 	w.unregister(channel, r)
 	return nil, err
+}
+
+// heard makes sure the listener field of channel's namespace lasts a while yet,
+// listenFor - renewEvery at least: it renews it unless a renewal less than
+// renewEvery ago did.
+// A channel the server refuses (waiters poll) needs no field, and an error
+// renewing it is ignored.
+func (w *waiter) heard(ctx context.Context, channel string) error {
+	w.mu.Lock()
+	st := w.chans[channel]
+	fresh := !st.renewed.IsZero() && time.Since(st.renewed) < w.renewEvery
+	denied := st.denied
+	w.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	if err := w.renew(ctx, st); err != nil && !denied {
+		return w.closedOrMapped(ctx, err)
+	}
+	return nil
+}
+
+// closedOrMapped returns ErrClosed once the waiter is closed, else err mapped.
+func (w *waiter) closedOrMapped(ctx context.Context, err error) error {
+	select {
+	case <-w.closed:
+		return backend.ErrClosed
+	default:
+		return mapErr(ctx, err)
+	}
+}
+
+// renew renews the listener field of st's namespace, and sends Wake{} to st's
+// functions when the field's life is not the one st's last renewal saw.
+func (w *waiter) renew(ctx context.Context, st *channelState) error {
+	sent := time.Now()
+	life, err := st.renew(ctx, w.listenFor)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st.life != "" && st.life != life && !w.closing {
+		st.send(backend.Wake{}) // the field lapsed: wake-ups may have been lost
+	}
+	st.life = life
+	if sent.After(st.renewed) {
+		st.renewed = sent
+	}
+	return nil
+}
+
+// renewLoop renews, every renewEvery and when kicked, the listener fields of the
+// channels that have registrations, until Close.
+func (w *waiter) renewLoop() {
+	defer w.subs.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-w.closed
+		cancel()
+	}()
+	t := time.NewTicker(w.renewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.closed:
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+		w.renewAll(ctx)
+	}
+}
+
+// renewAll renews the listener fields of the channels that have registrations.
+// A failed renewal is tried again at the renew loop's next tick; two may fail
+// before the field lapses, and a later one that finds it lapsed wakes the
+// channel's functions.
+func (w *waiter) renewAll(ctx context.Context) {
+	w.mu.Lock()
+	var due []*channelState
+	for _, st := range w.chans {
+		if len(st.regs) > 0 && !w.closing {
+			due = append(due, st)
+		}
+	}
+	w.mu.Unlock()
+	for _, st := range due {
+		_ = w.renew(ctx, st)
+	}
+}
+
+// kickRenew asks the renew loop to renew every listener field now.
+func (w *waiter) kickRenew() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
 }
 
 // refused publishes on channel to learn whether the server refuses it to this
@@ -267,6 +434,11 @@ func (w *waiter) unregister(channel string, r *notifyReg) {
 	defer w.mu.Unlock()
 	if st := w.chans[channel]; st != nil {
 		st.regs = slices.DeleteFunc(st.regs, func(o *notifyReg) bool { return o == r })
+		if len(st.regs) == 0 {
+			// Nobody is left to have missed a wake-up: the next listener
+			// takes the field's life as it finds it.
+			st.life = ""
+		}
 	}
 }
 
@@ -316,6 +488,11 @@ func (w *waiter) receive(ps *redis.PubSub, done chan struct{}) {
 			st.denied = false
 			select {
 			case <-st.ready:
+				if _, ok := msg.(*redis.Subscription); ok {
+					// Subscribed again, perhaps on a new master, which may
+					// not have the listener field: renew it now.
+					w.kickRenew()
+				}
 			default:
 				close(st.ready)
 			}

@@ -52,6 +52,7 @@ var (
 	scriptPause      = loadScript("pause")
 	scriptCancel     = loadScript("cancel")
 	scriptDelayed    = loadScript("delayed")
+	scriptListen     = loadScript("listen")
 )
 
 // script is one of scripts/*.lua.

@@ -14,9 +14,20 @@ import (
 // The scripts of backend.Controller and Inspector.Delayed (S12), each run on its
 // own with KEYS and ARGV, and the keys it left checked.
 
-// listen subscribes to the namespace's wake-up channel and returns a function
-// that returns the next message, failing t when none comes within a deadline.
+// listen subscribes to the namespace's wake-up channel, and registers as a
+// listener for an hour as Notify does (listen.lua), so that the scripts publish;
+// it returns a function that returns the next message, failing t when none
+// comes within a deadline.
 func (e *env) listen() func() string {
+	e.t.Helper()
+	next := e.subscribe()
+	e.run("listen", "3600000", "life")
+	return next
+}
+
+// subscribe subscribes to the namespace's wake-up channel, without registering
+// as a listener, and returns listen's function.
+func (e *env) subscribe() func() string {
 	e.t.Helper()
 	ctx := context.Background()
 	ps := e.c.Subscribe(ctx, e.key(Channel))

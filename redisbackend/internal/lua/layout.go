@@ -141,7 +141,13 @@ const Chunk = 1000
 // some queue is paused (S12.1), holds the paused queues' names, packed (each as
 // its length, ':', the name), sorted: the HMGET that reads StatDue reads it
 // too, so a dequeue of a namespace without a paused queue pays no command for
-// pausing.
+// pausing. StatListen holds a server time (ms) until which some Notify listener
+// may hear the namespace's channel: the scripts publish wake-ups only before
+// it, and read it with StatDue. A listener's Backend renews it while the listener
+// is registered (notify.go), and sets StatListenLife, a name of the field's life,
+// anew whenever it finds StatListen lapsed or missing: a listener that sees
+// another life than it renewed before learns that wake-ups may have been
+// skipped (scripts/listen.lua).
 const (
 	StatLeased  = "l:"
 	StatDelayed = "d:"
@@ -149,6 +155,9 @@ const (
 	StatIndexed = "ix"
 	StatDue     = "due"
 	StatPaused  = "ps"
+
+	StatListen     = "wt"
+	StatListenLife = "wl"
 )
 
 // The wake-up channel's messages (scripts/common/begin.lua, wake; notify.go):
@@ -206,6 +215,8 @@ var constants = []struct {
 	{"ST_INDEXED", StatIndexed, ""},
 	{"ST_DUE", StatDue, ""},
 	{"ST_PAUSED", StatPaused, ""},
+	{"ST_LISTEN", StatListen, ""},
+	{"ST_LISTEN_LIFE", StatListenLife, ""},
 }
 
 // Prelude returns the Lua that defines the layout, one local per constant, which

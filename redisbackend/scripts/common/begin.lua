@@ -9,7 +9,8 @@
 --   KEYS[4] lease    hash    lease group -> how many live leases it holds
 --   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead,
 --                            ix when the key index is kept, due (see The due time),
---                            ps the paused queues (see Paused queues)
+--                            ps the paused queues (see Paused queues), wt and wl
+--                            while someone listens (see Listeners)
 --   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
@@ -32,7 +33,9 @@ local ix_kept -- indexed()'s answer, once asked
 local due_at  -- the stats field ST_DUE as a number, once read (see note_event)
 local paused_s -- the stats field ST_PAUSED, read with ST_DUE (false: none paused)
 local paused_set -- paused()'s answer, once asked
+local listen_at -- the stats field ST_LISTEN as a number, read with ST_DUE (-1: none)
 local now_s   -- now_ms() as a string
+local now_at  -- now_ms(), for heard(); 0 before this call has read the time
 -- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
 -- from it, so that a lease or a delay never ends before its full duration has
 -- passed on the server's clock (S4.1, S7.2), while now_ms(), rounded down, says
@@ -51,6 +54,7 @@ local function begin(keys, ro)
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
   ix_kept, now_s, due_at, paused_s, paused_set = nil, nil, nil, nil, nil
+  listen_at, now_at = nil, 0
   K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
@@ -64,6 +68,7 @@ local function now_ms()
   local now = t[1] * 1000 + floor(t[2] / 1000)
   now_up = t[1] * 1000 + math.ceil(t[2] / 1000)
   now_s = string.format('%d', now)
+  now_at = now
   return now
 end
 
@@ -119,13 +124,14 @@ local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
 -- namespace, a stats hash lost) counts as due, so housekeeping runs and sets it.
 local NO_EVENT = 9007199254740992 -- 2^53 ms: never
 
--- read_due reads the field, with ST_INDEXED (indexed()) and ST_PAUSED (paused())
--- in the same call.
+-- read_due reads the field, with ST_INDEXED (indexed()), ST_PAUSED (paused())
+-- and ST_LISTEN (heard()) in the same call.
 local function read_due()
-  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED, ST_PAUSED)
+  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED, ST_PAUSED, ST_LISTEN)
   due_at = tonumber(r[1]) or -1
   if ix_kept == nil then ix_kept = r[2] ~= false end
   paused_s = r[3]
+  listen_at = tonumber(r[4]) or -1
 end
 
 -- Paused queues (S12.1). The stats field ST_PAUSED holds the names of the paused
@@ -160,6 +166,26 @@ local function note_event(t)
   end
 end
 
+-- Listeners. A wake-up is for consumers that wait, and most calls are made while
+-- none does: so the scripts publish one only while someone may hear it. The
+-- stats field ST_LISTEN holds a server time (ms) until which some Notify listener
+-- of the namespace may be registered; a Backend with a listener renews it well
+-- before it ends (listen.lua, notify.go), and read_due reads it with ST_DUE, so
+-- the check costs no command. A listener renews it after its subscription is
+-- confirmed and before Notify returns: every call after that publishes. A
+-- missing or lapsed field (a new namespace, a lost stats hash, a failover, no
+-- listener for a while) means nobody listens; a Backend that finds it so on a
+-- renewal starts a new life of the field (ST_LISTEN_LIFE), and its listeners,
+-- and every other Backend's when they renew next, look again (Wake{}), for what
+-- was not announced meanwhile. Cancel's message and a resume's are for workers
+-- that listen all the time, and are published always.
+
+-- heard tells whether some listener may hear a message on the channel now.
+local function heard()
+  if due_at == nil then read_due() end
+  return now_at < listen_at
+end
+
 -- queue_key names queue q's list. DESIGN's exception: built from the prefix,
 -- because which queues a call touches is known only inside the script
 -- (housekeeping puts tasks back in the queues their records name).
@@ -171,9 +197,11 @@ local function queue_key(q) return P .. KS_QUEUE .. q end
 -- key, so KEYS does not name it. A wake-up is best effort: with PUBLISH refused
 -- (an ACL without the channel) the call goes on, and waiters poll instead. The
 -- tasks of a paused queue wake nobody: its resume wakes everyone (pause.lua).
--- Every script that wakes has housekept first, so reading the paused queues
--- costs no command.
+-- Nor does anything while no listener is registered (heard). Every script that
+-- wakes has housekept first, so reading the paused queues and the listeners'
+-- field costs no command.
 local function wake(q, n)
+  if not heard() then return end
   local stopped = paused()
   if stopped and stopped[q] then return end
   redis.pcall('PUBLISH', P .. KS_CHANNEL, n .. ':' .. q)
@@ -182,8 +210,11 @@ end
 -- new_event tells the waiters when the member just added to a delayed or leases
 -- zset is now its earliest: they time their next try by the earliest event, and
 -- this one, due in_ms from now, is sooner than they know. The message is
--- MSG_EVENT .. in_ms (Wake{In}): they look again then, not at once.
+-- MSG_EVENT .. in_ms (Wake{In}): they look again then, not at once. While
+-- no listener is registered (heard) there are no such waiters, and it costs no
+-- command.
 local function new_event(zkey, member, in_ms)
+  if not heard() then return end
   local first = redis.call('ZRANGE', zkey, '0', '0')
   if first[1] == member then
     redis.pcall('PUBLISH', P .. KS_CHANNEL, MSG_EVENT .. itoa(math.max(in_ms, 1)))
