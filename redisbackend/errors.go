@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/keyq/keyq/backend"
@@ -54,9 +55,29 @@ func isNetErr(err error) bool {
 // function before it has changed anything: a function that may write is refused
 // before it runs, and a script without flags at its first write that may grow
 // memory, unless an earlier write went through (then every later one does).
+//
+// Redis 7 passes a script's refused command on with its own error code. Redis
+// 6.2 and KeyDB wrap it in the script's error: "ERR Error running script (call
+// to f_...): @user_script:215: -OOM command not allowed ...", which scriptCode
+// unwraps.
 func isOOM(err error) bool {
 	var re redis.Error
-	return errors.As(err, &re) && redis.HasErrorPrefix(err, "OOM")
+	return errors.As(err, &re) && (redis.HasErrorPrefix(err, "OOM") || scriptCode(re) == "OOM")
+}
+
+// scriptCode returns the error code of the command that failed a script, when
+// the server reported it inside a script error (Redis 6.2, KeyDB), or "".
+func scriptCode(re redis.Error) string {
+	msg := re.Error()
+	if !strings.HasPrefix(msg, "ERR Error running script") {
+		return ""
+	}
+	i := strings.LastIndex(msg, ": -")
+	if i < 0 {
+		return ""
+	}
+	code, _, _ := strings.Cut(msg[i+3:], " ")
+	return code
 }
 
 // isServerDown reports replies a server gives while it cannot serve: loading its
@@ -66,8 +87,9 @@ func isServerDown(err error) bool {
 	if !errors.As(err, &re) {
 		return false
 	}
+	code := scriptCode(re)
 	for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
-		if redis.HasErrorPrefix(err, p) {
+		if redis.HasErrorPrefix(err, p) || code == p {
 			return true
 		}
 	}

@@ -192,3 +192,40 @@ func silentServer(t *testing.T) string {
 	}()
 	return l.Addr().String()
 }
+
+// replyErr is an error reply as go-redis reports it.
+type replyErr string
+
+func (e replyErr) Error() string { return string(e) }
+func (replyErr) RedisError()     {}
+
+// TestErrorInsideScript: Redis 6.2 and KeyDB report a command a script's first
+// write was refused with inside the script's error, where Redis 7 passes the
+// command's own code on. Both forms map alike: out of memory is ErrFull, a
+// read-only replica ErrUnavailable; any other script error neither.
+func TestErrorInsideScript(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		reply string
+		want  error
+	}{
+		{"OOM command not allowed when used memory > 'maxmemory'.", backend.ErrFull},
+		{"ERR Error running script (call to f_cf5e): @user_script:215: @user_script: 215: -OOM command not allowed when used memory > 'maxmemory'.", backend.ErrFull},
+		{"READONLY You can't write against a read only replica.", backend.ErrUnavailable},
+		{"ERR Error running script (call to f_cf5e): @user_script:215: @user_script: 215: -READONLY You can't write against a read only replica.", backend.ErrUnavailable},
+		{"ERR Error running script (call to f_cf5e): @user_script:215: @user_script: 215: -LOADING Redis is loading the dataset in memory", backend.ErrUnavailable},
+		{"ERR Error running script (call to f_cf5e): @user_script:12: Script attempted to access nonexistent global variable 'OOM'", nil},
+		{"ERR keyq: bad ack count -OOM x", nil},
+	} {
+		err := mapErr(ctx, replyErr(c.reply))
+		for _, s := range []error{backend.ErrFull, backend.ErrUnavailable} {
+			if got := errors.Is(err, s); got != (s == c.want) {
+				t.Errorf("mapErr(%q) = %v: errors.Is(%v) = %v", c.reply, err, s, got)
+			}
+		}
+		var re redis.Error
+		if !errors.As(err, &re) {
+			t.Errorf("mapErr(%q) = %v: the reply is not reachable", c.reply, err)
+		}
+	}
+}
