@@ -128,6 +128,9 @@ func startTestCluster(t *testing.T, withReplicas bool, args ...string) *testClus
 func TestClusterLibrary(t *testing.T) {
 	cc := startCluster(t)
 	t.Run("function library on every master", func(t *testing.T) {
+		if !redistest.HasFunctions(t, cc) {
+			t.Skip("no function library on a server without FUNCTION (Redis 6.2, KeyDB)")
+		}
 		b, err := New(cc, Options{Prefix: testPrefix()})
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -63,6 +64,16 @@ func URL(t testing.TB) string {
 // own and extra arguments such as "--appendonly", "yes". It is killed when t ends.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	s, err := tryStart(t, args...)
+	if err != nil {
+		t.Fatalf("redistest: redis-server did not start: %v", err)
+	}
+	return s
+}
+
+// tryStart is Start that returns why the server did not start.
+func tryStart(t testing.TB, args ...string) (*Server, error) {
+	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
 	var lastErr error
@@ -80,15 +91,21 @@ func Start(t testing.TB, args ...string) *Server {
 		}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
-			return s
+			return s, nil
+		}
+		if strings.Contains(lastErr.Error(), "CONFIG") {
+			break // another port will not help
 		}
 	}
-	t.Fatalf("redistest: redis-server did not start: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 func (s *Server) start() error {
 	s.cmd = exec.Command(s.bin, s.args...)
+	// A server refuses bad arguments on stderr, before it opens its log file;
+	// the buffer is read only once the process has exited (s.done).
+	var stderr bytes.Buffer
+	s.cmd.Stderr = &stderr
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -114,7 +131,10 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("redis-server exited at start (port taken?)")
+			if msg := strings.TrimSpace(stderr.String()); msg != "" {
+				return fmt.Errorf("%s exited at start: %s", s.bin, strings.Join(strings.Fields(msg), " "))
+			}
+			return fmt.Errorf("%s exited at start (port taken?)", s.bin)
 		case <-ctx.Done():
 			s.Kill()
 			return fmt.Errorf("redis-server on %s does not answer PING", s.Addr)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestStartKillRestart(t *testing.T) {
@@ -69,4 +71,17 @@ func TestStartOnTakenPort(t *testing.T) {
 		t.Fatalf("a second server on %s was reported started", first.Addr)
 	}
 	t.Logf("second server on a taken port: %v", err)
+}
+
+// TestHas: the server knows its own commands and not a made-up one.
+func TestHas(t *testing.T) {
+	s := Start(t)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	if !Has(t, c, "get") {
+		t.Error("GET is unknown")
+	}
+	if Has(t, c, "keyq-no-such-command") {
+		t.Error("a made-up command is known")
+	}
 }

@@ -34,6 +34,7 @@ type env struct {
 	prefix string
 	keys   []string // KEYS[1..10]
 	common string
+	noRO   bool // the server has no EVAL_RO (Redis 6.2, KeyDB): ro runs by EVAL
 }
 
 var prefixes atomic.Int64
@@ -66,8 +67,16 @@ func each(t *testing.T, f func(t *testing.T, e *env)) {
 		}
 		c := redis.NewClient(opt)
 		t.Cleanup(func() { c.Close() })
-		t.Run("eval", func(t *testing.T) { f(t, newEnv(t, c)) })
+		noRO := !redistest.Has(t, c, "eval_ro")
+		t.Run("eval", func(t *testing.T) {
+			e := newEnv(t, c)
+			e.noRO = noRO
+			f(t, e)
+		})
 		t.Run("functions", func(t *testing.T) {
+			if !redistest.HasFunctions(t, c) {
+				t.Skip("the function library needs a server with FUNCTION (Redis 7)")
+			}
 			name, code, err := Library(scripts)
 			if err != nil {
 				t.Fatal(err)
@@ -92,7 +101,7 @@ func (e *env) source(name string) string {
 }
 
 // call runs script name with keys and args; ro runs it by EVAL_RO or FCALL_RO,
-// on which the server refuses any write.
+// on which the server refuses any write, or by EVAL on a server without EVAL_RO.
 func (e *env) call(name string, ro bool, keys []string, args ...any) (any, error) {
 	ctx := context.Background()
 	src := e.source(name)
@@ -103,7 +112,7 @@ func (e *env) call(name string, ro bool, keys []string, args ...any) (any, error
 		return e.c.FCall(ctx, Function(e.lib, name, false), keys, args...).Result()
 	}
 	code := Script(e.common, src, false)
-	if ro {
+	if ro && !e.noRO {
 		return e.c.EvalRO(ctx, code, keys, args...).Result()
 	}
 	return e.c.Eval(ctx, code, keys, args...).Result()
