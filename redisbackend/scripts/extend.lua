@@ -79,8 +79,9 @@ for _, bk in ipairs(order) do
     added[group_add(bk, deadline, #m)] = true
   end
 end
--- Waiters time their next try by the earliest deadline: tell them when it is new.
-if next(added) then
+-- Waiters time their next try by the earliest deadline: tell them when it is new
+-- and someone may listen (heard).
+if next(added) and heard() then
   local first = redis.call('ZRANGE', K_LEASES, '0', '0')
   if added[first[1]] then redis.pcall('PUBLISH', P .. KS_CHANNEL, MSG_EVENT .. itoa(math.max(lease, 1))) end
 end

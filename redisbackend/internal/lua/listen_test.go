@@ -8,7 +8,7 @@ import (
 
 // TestListen: the scripts publish wake-ups only while the stats field
 // StatListen lies ahead (scripts/common/begin.lua, Listeners). Without it an
-// enqueue, a delayed enqueue, a lease, a promotion and a reclaim publish
+// enqueue, a delayed enqueue, a lease, an extend, a promotion and a reclaim publish
 // nothing; listen.lua sets it, after which they do; a renewal never moves it
 // back and keeps its life; once it has lapsed nothing is published, and the
 // next renewal starts a new life.
@@ -19,6 +19,10 @@ func TestListen(t *testing.T) {
 		e.enqueue("q", 200, false, 3, "d") // task 2: delayed, the earliest event
 		if r := e.dequeue(1, 100, "q"); len(r) != 10 {
 			t.Fatalf("dequeue %v, want task 1", r)
+		}
+		// The lease moved to the earliest deadline of all: token 3, task 1.
+		if r := e.run("extend", "e1", "50", "3", "1", ""); len(r) != 2 || num(t, r[1]) <= 0 {
+			t.Fatalf("extend %v, want {now, deadline}", r)
 		}
 		e.pass(300 * time.Millisecond)
 		e.dequeue(1, 60000, "other") // housekeeping: task 2 promoted, task 1 reclaimed
