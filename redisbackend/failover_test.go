@@ -74,14 +74,18 @@ func runSentinelFailover(t *testing.T, kill, durable bool) {
 	replica := redistest.StartReplica(t, master, "--repl-diskless-sync-delay", "0")
 	var sentinels []string
 	var clients []*redis.SentinelClient
+	servers := []*redistest.Server{master, replica}
 	for range 3 {
-		addr := redistest.StartSentinel(t, "mymaster", master.Addr, "", conf...).Addr
+		sen := redistest.StartSentinel(t, "mymaster", master.Addr, "", conf...)
+		servers = append(servers, sen)
+		addr := sen.Addr
 		sentinels = append(sentinels, addr)
 		sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { sc.Close() })
 		clients = append(clients, sc)
 	}
 	set := &sentinelSet{master: master, replica: replica, sc: clients[0]}
+	t.Cleanup(func() { logsOnFailure(t, servers) })
 
 	ctx := context.Background()
 	opts := Options{Prefix: testPrefix(), Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
@@ -111,6 +115,17 @@ func runSentinelFailover(t *testing.T, kill, durable bool) {
 	r.report(t, how, durable)
 	if kill {
 		t.Logf("the restarted master held at most %d keys before it became a replica", <-keysBeforeReplica)
+	}
+}
+
+// logsOnFailure logs the end of each server's log when t has failed: which
+// master each sentinel saw, and when, is what explains a loss.
+func logsOnFailure(t *testing.T, servers []*redistest.Server) {
+	if !t.Failed() {
+		return
+	}
+	for _, s := range servers {
+		t.Logf("log of %s (%s):\n%s", s.Addr, s.Log, s.LogTail(40))
 	}
 }
 

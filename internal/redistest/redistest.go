@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ const EnvURL = "KEYQ_REDIS_URL"
 type Server struct {
 	Addr    string // host:port on loopback
 	TLSAddr string // host:port of the TLS port, for a server from StartTLS
+	Log     string // the path of its log file
 	bin     string
 	args    []string
 	cmd     *exec.Cmd
@@ -84,6 +86,7 @@ func tryStart(t testing.TB, args ...string) (*Server, error) {
 		}
 		s := &Server{
 			Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			Log:  filepath.Join(dir, "redis.log"),
 			bin:  bin,
 			args: append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 				"--dir", dir, "--save", "", "--protected-mode", "no", "--daemonize", "no",
@@ -200,6 +203,17 @@ func processID(ctx context.Context, addr, password string) (pid int, loading boo
 		return 0, false, fmt.Errorf("INFO of %s has no process_id", addr)
 	}
 	return pid, loading, nil
+}
+
+// LogTail returns the last n lines of the server's log file, or why it has
+// none: what a test that failed in a failover shows of the servers' view.
+func (s *Server) LogTail(n int) string {
+	b, err := os.ReadFile(s.Log)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // Kill stops the server at once with SIGKILL, as a crash would, and waits for it to

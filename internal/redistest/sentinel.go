@@ -46,7 +46,8 @@ func StartSentinel(t testing.TB, master, masterAddr, password string, conf ...st
 		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), bin: bin, args: []string{file, "--sentinel"}}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), bin: bin, args: []string{file, "--sentinel"},
+			Log: filepath.Join(dir, "sentinel-"+strconv.Itoa(p)+".log")}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
 			return s
