@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +19,7 @@ import (
 // answered), the answers lost (ack reported success, answer gone) and the tasks
 // run twice. The master changes by SENTINEL FAILOVER, or by SIGKILL: the
 // sentinels see it down and elect, after which the killed master restarts empty
-// and the sentinels make it the replica. With WaitReplicas 1 none may be lost;
+// as the new master's replica. With WaitReplicas 1 none may be lost;
 // without it the counts are only logged: asynchronous replication loses what
 // the old master acknowledged and the replica never received.
 func TestSentinelFailover(t *testing.T) {
@@ -99,7 +99,6 @@ func runSentinelFailover(t *testing.T, kill, durable bool) {
 	defer b.Close()
 	how := "sentinel SENTINEL FAILOVER"
 	switchOver := set.failover
-	keysBeforeReplica := make(chan int, 1)
 	if kill {
 		how = "sentinel SIGKILL"
 		switchOver = func(t *testing.T) {
@@ -107,15 +106,19 @@ func runSentinelFailover(t *testing.T, kill, durable bool) {
 			sentinelsReady(t, clients, master.Addr)
 			master.Kill()
 			set.switched(t)
-			master.Restart(t) // empty: the sentinels make it the new master's replica
-			go func() { keysBeforeReplica <- restartedWrites(master) }()
+			// Empty, as the new master's replica, and never to be promoted.
+			// Restarted as a master of its own, it waited about 10 s for the
+			// sentinels to make it a replica, and meanwhile they took it for one
+			// already: a sentinel that found the loaded new master silent for
+			// 500 ms promoted the empty server and made the new master its
+			// replica, which wiped every task (Redis 6.2, under load). No client
+			// can prevent that; an operator rejoins a wiped server this way.
+			host, port, _ := net.SplitHostPort(replica.Addr)
+			master.Restart(t, "--replicaof", host, port, "--replica-priority", "0")
 		}
 	}
 	r := failoverLoad(t, b, switchOver)
 	r.report(t, how, durable)
-	if kill {
-		t.Logf("the restarted master held at most %d keys before it became a replica", <-keysBeforeReplica)
-	}
 }
 
 // logsOnFailure logs the end of each server's log when t has failed: which
@@ -127,27 +130,6 @@ func logsOnFailure(t *testing.T, servers []*redistest.Server) {
 	for _, s := range servers {
 		t.Logf("log of %s (%s):\n%s", s.Addr, s.Log, s.LogTail(40))
 	}
-}
-
-// restartedWrites polls a restarted, empty master until it is a replica (or
-// 30s have passed) and returns the most keys it held meanwhile: writes that
-// clients made to it while it was a master of its own.
-func restartedWrites(srv *redistest.Server) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	most := 0
-	for ctx.Err() == nil {
-		info, err := redistest.Command(ctx, srv.Addr, "INFO", "replication")
-		if err == nil && strings.Contains(info, "role:slave") {
-			break
-		}
-		if n, err := redistest.Command(ctx, srv.Addr, "DBSIZE"); err == nil {
-			v, _ := strconv.Atoi(n)
-			most = max(most, v)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-	return most
 }
 
 // testWriter writes each line to t's log, so that a parallel test's lines say

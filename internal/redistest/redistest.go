@@ -233,9 +233,11 @@ func (s *Server) Kill() {
 
 // Restart kills the server and starts it again on the same port with the same data
 // directory and arguments, so a server with "--appendonly yes" keeps its data.
-func (s *Server) Restart(t testing.TB) {
+// Extra arguments are added to them, for this start and every later one.
+func (s *Server) Restart(t testing.TB, extra ...string) {
 	t.Helper()
 	s.Kill()
+	s.args = append(s.args, extra...)
 	var err error
 	for range 50 { // the port may linger for a moment after the kill
 		if err = s.start(); err == nil {
