@@ -294,6 +294,38 @@ func (s *Server) Pause(t testing.TB) {
 	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatalf("redistest: pause %s: %v", s.Addr, err)
 	}
+	// The signal takes effect on each thread when it next runs: a server with
+	// threads of its own (KeyDB) went on for a moment, acknowledged a write to
+	// its master, and a test of a stopped replica saw it confirmed. Wait until
+	// every thread is stopped.
+	deadline := time.Now().Add(10 * time.Second)
+	for !stopped(s.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: %s not stopped 10s after SIGSTOP", s.Addr)
+		}
+		time.Sleep(time.Millisecond) // poll interval of the stop check
+	}
+}
+
+// stopped reports whether every thread of process pid is stopped, from
+// /proc; where there is no /proc it reports true: the signal is all there is.
+func stopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return true
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread has exited
+		}
+		// "pid (comm) S ...": the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume lets a paused server run again.
