@@ -1,9 +1,11 @@
 package keyqtest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,6 +82,9 @@ func ExampleDrain() {
 			return "sent to " + string(task.Payload), nil
 		})
 	}, keyq.WorkerConfig{Concurrency: 1})
+	// Results come in the order deliveries ended, and a delivery ends when its
+	// settle returns: settles run beside the next handler, so order them here.
+	slices.SortFunc(results, func(a, b keyqtest.Result) int { return bytes.Compare(a.Task.Payload, b.Task.Payload) })
 	for _, r := range results {
 		fmt.Printf("%s %s %s\n", r.Task.Payload, r.Outcome, r.Answer.Value)
 	}
