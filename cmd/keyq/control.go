@@ -99,11 +99,8 @@ func cancelOrDelete(ctx context.Context, args []string, env *Env, name, doc stri
 	if err != nil {
 		return err
 	}
-	if len(args) != 1 {
-		return fs.badUsage("want exactly one task ID")
-	}
-	id := args[0]
-	if err := checkTaskIDs(fs, args); err != nil {
+	id, err := oneTaskID(fs, args)
+	if err != nil {
 		return err
 	}
 	if err := s.check(fs); err != nil {

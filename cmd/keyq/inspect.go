@@ -86,6 +86,18 @@ func checkTaskIDs(fs *flagSet, ids []string) error {
 	return nil
 }
 
+// oneTaskID returns the one argument of a command that takes a task ID, or a
+// usage error for none, several, or one that cannot be an ID.
+func oneTaskID(fs *flagSet, args []string) (string, error) {
+	if len(args) != 1 {
+		return "", fs.badUsage("want exactly one task ID")
+	}
+	if err := checkTaskIDs(fs, args); err != nil {
+		return "", err
+	}
+	return args[0], nil
+}
+
 // checkWindow reports a usage error for an --offset or --count out of range.
 func checkWindow(fs *flagSet, offset, count int) error {
 	if offset < 0 {
@@ -580,11 +592,8 @@ task without a record (expired, or enqueued with job tracking off) is an error
 	if err != nil {
 		return err
 	}
-	if len(args) != 1 {
-		return fs.badUsage("want exactly one task ID")
-	}
-	id := args[0]
-	if err := checkTaskIDs(fs, args); err != nil {
+	id, err := oneTaskID(fs, args)
+	if err != nil {
 		return err
 	}
 	if err := s.check(fs); err != nil {
