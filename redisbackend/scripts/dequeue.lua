@@ -95,17 +95,23 @@ local bk = floor((base + 1) / LB) -- the bucket of token base + i
 local next_bk = (bk + 1) * LB     -- the first token of the bucket after it
 for i = 1, got do
   local q, b = tq[i], tb[i]
-  local pq = pre[q]
-  if not pq then
-    pq = enc_dl .. rec_queue(q)
-    pre[q] = pq
+  local last = i == got or base + i + 1 == next_bk -- the last lease of its bucket
+  local pq
+  if nr == 0 and last then -- alone in its bucket: a single, flagged
+    pq = rec_head(deadline, true) .. rec_queue(q)
+  else
+    pq = pre[q]
+    if not pq then
+      pq = enc_dl .. rec_queue(q)
+      pre[q] = pq
+    end
   end
   recs[nr + 1], recs[nr + 2] = toks[i], pq .. b
   nr = nr + 2
-  if i == got or base + i + 1 == next_bk then
+  if last then
     local g
     if nr == 2 then
-      redis.call('HSET', lease_key(bk), recs[1], rec_head(deadline, true) .. ssub(recs[2], R_QLEN))
+      redis.call('HSET', lease_key(bk), recs[1], recs[2])
       g = single_add(bk, recs[1], deadline)
     else
       many('HSET', lease_key(bk), recs, 2)
