@@ -14,10 +14,11 @@ import (
 )
 
 // A blob is one task as the queue lists store it. Its fixed header, up to and
-// including the task ID, is internal/lua's (lua.Blob*), which scripts read and
-// write too; only Go reads the rest: type, key (left out when it equals the
-// payload), headers, each uvarint-length-prefixed (headers as a count then key,
-// value pairs), then the payload up to the end.
+// including the task ID, and the job TTL of a tracked task after it, are
+// internal/lua's (lua.Blob*), which scripts read and write too; only Go reads the
+// rest: type, key (left out when it equals the payload), headers, each
+// uvarint-length-prefixed (headers as a count then key, value pairs), then the
+// payload up to the end.
 //
 // The common case, a key that is the payload and no headers, costs 30 bytes plus
 // the ID over the bare payload.
@@ -29,15 +30,16 @@ func corrupt(format string, args ...any) error {
 }
 
 // encodeMessage returns the parts of a blob Go writes: the header up to the digest,
-// and the rest after the task ID.
-func encodeMessage(m *backend.Message, tracked bool) (pre, rest []byte) {
+// and the rest after the task ID. jobTTL is the job TTL in ms of a tracked task,
+// 0 for a task without a job record.
+func encodeMessage(m *backend.Message, jobTTL int64) (pre, rest []byte) {
 	flags := byte(lua.BlobVersion << lua.VersionShift)
 	keyIsPayload := m.Key == string(m.Payload)
 	if keyIsPayload {
 		flags |= lua.FlagKeyIsPayload
 	}
-	if tracked {
-		flags |= lua.FlagTracked
+	if jobTTL > 0 {
+		flags |= lua.FlagTracked | lua.FlagJobTTL
 	}
 	pre = make([]byte, lua.BlobPreLen)
 	pre[lua.BlobFlags] = flags
@@ -51,7 +53,11 @@ func encodeMessage(m *backend.Message, tracked bool) (pre, rest []byte) {
 	for k, v := range m.Headers {
 		n += len(k) + len(v) + 2*binary.MaxVarintLen64
 	}
-	rest = make([]byte, 0, n)
+	rest = make([]byte, 0, n+lua.BlobJobTTLLen)
+	if jobTTL > 0 {
+		rest = append(rest, byte(jobTTL>>40), byte(jobTTL>>32), byte(jobTTL>>24),
+			byte(jobTTL>>16), byte(jobTTL>>8), byte(jobTTL))
+	}
 	rest = appendString(rest, m.Type)
 	if !keyIsPayload {
 		rest = appendString(rest, m.Key)
@@ -98,6 +104,12 @@ func decodeBlob(queue string, b []byte) (backend.Task, error) {
 	t.MaxAttempts = int(binary.BigEndian.Uint16(b[lua.BlobMax:]))
 	t.EnqueuedAt = msTime(int64(uint48(b[lua.BlobEnqueued:])))
 	r := reader{b: b[lua.BlobID+idLen:]}
+	if flags&lua.FlagJobTTL != 0 {
+		if flags&lua.FlagTracked == 0 || len(r.b) < lua.BlobJobTTLLen {
+			return t, corrupt("job TTL of an untracked task or of %d bytes", len(r.b))
+		}
+		r.b = r.b[lua.BlobJobTTLLen:]
+	}
 	t.Type = r.string()
 	if flags&lua.FlagKeyIsPayload == 0 {
 		t.Key = r.string()

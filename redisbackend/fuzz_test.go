@@ -27,10 +27,10 @@ func buildBlob(pre, rest []byte, enqMS uint64, id string) []byte {
 // that decodes to the same task.
 func FuzzDecodeBlob(f *testing.F) {
 	m := backend.Message{Type: "t", Key: "k", Payload: []byte("p"), Headers: map[string]string{"a": "b"}, MaxAttempts: 3}
-	pre, rest := encodeMessage(&m, true)
+	pre, rest := encodeMessage(&m, 3600000)
 	f.Add("q", buildBlob(pre, rest, 1_700_000_000_000, "42"))
 	m2 := backend.Message{Payload: []byte("same"), Key: "same", MaxAttempts: 1}
-	pre, rest = encodeMessage(&m2, false)
+	pre, rest = encodeMessage(&m2, 0)
 	f.Add("queue {x}", buildBlob(pre, rest, 0, "1"))
 	f.Add("", []byte{})
 	f.Fuzz(func(t *testing.T, queue string, b []byte) {
@@ -39,7 +39,11 @@ func FuzzDecodeBlob(f *testing.F) {
 			return
 		}
 		m := backend.Message{Type: task.Type, Key: task.Key, Payload: task.Payload, Headers: task.Headers, MaxAttempts: task.MaxAttempts}
-		pre, rest := encodeMessage(&m, b[lua.BlobFlags]&lua.FlagTracked != 0)
+		var ttl int64
+		if b[lua.BlobFlags]&lua.FlagTracked != 0 {
+			ttl = 1
+		}
+		pre, rest := encodeMessage(&m, ttl)
 		binary.BigEndian.PutUint16(pre[1:], uint16(task.Attempt))
 		again, err := decodeBlob(queue, buildBlob(pre, rest, uint48(b[21:27]), task.ID))
 		if err != nil {
@@ -80,7 +84,7 @@ func FuzzUnpackFields(f *testing.F) {
 // FuzzDecodeRecords: lease and dead-letter records and answer replies never panic.
 func FuzzDecodeRecords(f *testing.F) {
 	m := backend.Message{Key: "k", Payload: []byte("p"), MaxAttempts: 3}
-	pre, rest := encodeMessage(&m, false)
+	pre, rest := encodeMessage(&m, 0)
 	blob := string(buildBlob(pre, rest, 1_700_000_000_000, "7"))
 	f.Add("8", "1700000001000", "1:q"+blob, "1:q13:lease expired13:17000000010000:0:"+blob, "v", "1", "60000")
 	f.Add("", "", "", "", "", "", "")

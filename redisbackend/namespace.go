@@ -59,7 +59,7 @@ func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]str
 	args := make([]any, 0, 7+3*len(p.Tasks))
 	args = append(args, p.Queue, flag(p.AtHead), durMS(p.Delay), flag(p.Unique), jobTTL)
 	for i := range p.Tasks {
-		pre, rest := encodeMessage(&p.Tasks[i], p.TrackJobs)
+		pre, rest := encodeMessage(&p.Tasks[i], jobTTL)
 		args = append(args, pre, rest)
 		if jobTTL > 0 { // the job record's type; enqueue.lua reads it only then
 			args = append(args, p.Tasks[i].Type)

@@ -61,17 +61,23 @@ const DigestLen = 16
 // 1-based (B_*) in Lua:
 //
 //	offset        size       field
-//	BlobFlags     1          flags: BlobVersion<<VersionShift | FlagTracked | FlagKeyIsPayload
+//	BlobFlags     1          flags: BlobVersion<<VersionShift | FlagJobTTL | FlagTracked | FlagKeyIsPayload
 //	BlobAttempt   2          attempt, big endian
 //	BlobMax       2          max attempts, big endian
 //	BlobDigest    DigestLen  digest of the task key
 //	BlobEnqueued  6          enqueued at, ms since the Unix epoch on the server's clock
 //	BlobIDLen     1          length n of the task ID
 //	BlobID        n          task ID in decimal
-//	BlobID+n                 what only Go reads (redisbackend/encoding.go)
+//	BlobID+n      6          with FlagJobTTL only: the job TTL, ms, big endian
+//	...                      what only Go reads (redisbackend/encoding.go)
 //
 // Go writes the bytes before BlobEnqueued (BlobPreLen) and the rest after the
 // ID; the enqueue script fills in the enqueued time and the ID.
+//
+// A tracked task carries its job TTL (FlagJobTTL), so that the call that ends its
+// record can make the record expire without reading the TTL from it first.
+// Tasks stored by builds before the flag are tracked without it: their records'
+// "ttl" field still says.
 const (
 	BlobFlags    = 0
 	BlobAttempt  = 1
@@ -86,6 +92,8 @@ const (
 	VersionShift     = 4
 	FlagKeyIsPayload = 1 << 0
 	FlagTracked      = 1 << 1
+	FlagJobTTL       = 1 << 2
+	BlobJobTTLLen    = 6
 )
 
 // A lease record, the value of a token in its bucket's hash (KeyRecords), is
@@ -195,6 +203,7 @@ var constants = []struct {
 	{"B_ENQ", BlobEnqueued + 1, ""},
 	{"B_IDLEN", BlobIDLen + 1, ""},
 	{"F_TRACKED", FlagTracked, "the flag bit of a tracked task"},
+	{"F_JOBTTL", FlagJobTTL, "the flag bit of a job TTL after the task ID"},
 	{"R_DEADLINE", RecDeadline + 1, "lease record byte positions, 1-based (lua.Rec*)"},
 	{"R_QLEN", RecQueueLen + 1, ""},
 	{"R_QUEUE", RecQueue + 1, ""},

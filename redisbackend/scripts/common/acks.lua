@@ -55,13 +55,16 @@ local function ack_all(args, now)
               -- take than the status reply OK, which becomes a table.
               if ans ~= '' then redis.call('SET', pa .. d, ans, 'PX', ttl, 'GET') end
             end
-            if sbyte(rec, o + B_FLAGS) % (2 * F_TRACKED) >= F_TRACKED then -- blob_tracked
+            local fl = sbyte(rec, o + B_FLAGS)
+            if fl % (2 * F_TRACKED) >= F_TRACKED then -- blob_tracked
               local id = ssub(args[a + 1], 2)
+              local ttl -- blob_job_ttl, read in place: the TTL follows the ID
+              if fl % (2 * F_JOBTTL) >= F_JOBTTL then ttl = itoa(dec48(rec, o + B_IDLEN + #id + 1)) end
               if job == '' then
-                job_final(id, 'finished', '')
+                job_final(id, ttl, 'finished', '')
               else
                 local nl = sfind(job, '\n', 1, true)
-                job_final(id, ssub(job, 1, nl - 1), ssub(job, nl + 1))
+                job_final(id, ttl, ssub(job, 1, nl - 1), ssub(job, nl + 1))
               end
             end
             acked, ok = acked + 1, 1

@@ -43,6 +43,13 @@ local function blob_digest(b) return string.sub(b, B_DIGEST, B_DIGEST_END) end
 local function blob_tracked(b) return string.byte(b, B_FLAGS) % (2 * F_TRACKED) >= F_TRACKED end
 local function blob_enqueued(b) return dec48(b, B_ENQ) end
 local function blob_id(b) return string.sub(b, B_IDLEN + 1, B_IDLEN + string.byte(b, B_IDLEN)) end
+-- blob_job_ttl returns the job TTL in ms, as a string, that a tracked task's blob
+-- carries after its ID (F_JOBTTL), or nil for a blob without one: a task stored
+-- by an older build, whose record's "ttl" field says.
+local function blob_job_ttl(b)
+  if sbyte(b, B_FLAGS) % (2 * F_JOBTTL) < F_JOBTTL then return nil end
+  return itoa(dec48(b, B_IDLEN + sbyte(b, B_IDLEN) + 1))
+end
 local function blob_set_attempt(b, a)
   return string.sub(b, 1, B_ATTEMPT - 1) .. enc16(a) .. string.sub(b, B_ATTEMPT + 2)
 end

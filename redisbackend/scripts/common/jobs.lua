@@ -11,15 +11,16 @@ end
 
 -- job_final gives the job record of task id a final status, with err as its last
 -- error unless err is '' and the field, value pairs that follow, and makes it
--- expire after its job TTL.
-local function job_final(id, status, err, ...)
+-- expire after its job TTL: ttl, the one its blob carries (blob_job_ttl), or, when
+-- nil, the record's own.
+local function job_final(id, ttl, status, err, ...)
   local k = job_key(id)
   if err ~= '' then
     redis.call('HSET', k, 'status', status, 'end', now_s, 'err', err, ...)
   else
     redis.call('HSET', k, 'status', status, 'end', now_s, ...)
   end
-  local ttl = redis.call('HGET', k, 'ttl')
+  if not ttl then ttl = redis.call('HGET', k, 'ttl') end
   if ttl and ttl ~= '' and ttl ~= '0' then redis.call('PEXPIRE', k, ttl) end
 end
 
@@ -34,5 +35,5 @@ end
 -- blob's attempt again when a release with keep takes its delivery back.
 local function job_end(b, status, now, err)
   if not blob_tracked(b) then return end
-  job_final(blob_id(b), status, err or '')
+  job_final(blob_id(b), blob_job_ttl(b), status, err or '')
 end
