@@ -9,8 +9,8 @@ import (
 )
 
 // Pause implements backend.Controller: one script (scripts/pause.lua) changes the
-// stats field that holds the paused queues (lua.StatPaused), which the dequeue
-// script reads in the HMGET it makes anyway, so a namespace without a paused
+// state key that holds the paused queues (lua.KeyPaused), which the dequeue
+// script reads in the MGET it makes anyway, so a namespace without a paused
 // queue pays no command for pausing. A paused queue joins the namespace's
 // queues, so that Stats lists it; a resume that changes something publishes an
 // empty message on the wake-up channel (Wake{}). Under Options.WaitReplicas the

@@ -9,8 +9,10 @@
 // Every state change is one Lua script (scripts/*.lua), so a crash or a lost
 // connection never leaves half a change. Each script opens with a comment listing
 // its KEYS and ARGV, and runs the housekeeping of backend/doc.go first: one read
-// of the namespace's next due time (the stats field "due", never later than the
-// first delayed task or lease deadline) tells whether there is any to do. Lease
+// of the namespace's next due time (the state key "s:due", never later than the
+// first delayed task or lease deadline) tells whether there is any to do. That
+// read is one MGET with what else every call must know first: the call's request
+// key, the epoch, the paused queues and whether someone listens. Lease
 // deadlines, delays, enqueue times and TTLs come from the server's TIME inside the
 // script, never from the host, so hosts with skewed clocks behave (S7.3).
 //
@@ -96,9 +98,9 @@
 // (re)subscription sends every listener Wake{}, since messages may have been
 // lost while the connection was down. Most calls are made while nobody waits,
 // so the scripts publish a wake-up only while some Notify listener is
-// registered: Notify records that in the stats hash (wt) before it returns, and
+// registered: Notify records that in a state key (s:wt) before it returns, and
 // its Backend renews it every 3s for 10s while a listener remains; a renewal
-// that finds it lapsed meanwhile (a failover, a lost hash) sends the listeners
+// that finds it lapsed meanwhile (a failover, a lost key) sends the listeners
 // Wake{}. A cancel's and a resume's messages are published always. While idle
 // nothing else polls; go-redis pings the Pub/Sub connection every few seconds
 // to check it. Publishing is best

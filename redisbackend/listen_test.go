@@ -76,7 +76,7 @@ func (l *channelLog) none(what string) {
 // listenField returns the namespace's listener field, -1 when missing.
 func listenField(t *testing.T, c *redis.Client, n *namespace) int64 {
 	t.Helper()
-	v, err := c.HGet(context.Background(), n.k.prefix+lua.KeyStats, lua.StatListen).Result()
+	v, err := c.Get(context.Background(), n.k.prefix+lua.KeyListen).Result()
 	if err == redis.Nil {
 		return -1
 	}
@@ -117,8 +117,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // nothing, for an enqueue, a delayed enqueue, a lease or a release; Notify
 // makes them publish before it returns, and keeps them publishing, renewed,
 // for as long as it is registered, many listenFor long; after stop they stop
-// once the field lapses. A listener field lost while registered (a flushed
-// stats hash) costs the listener a Wake{} at the next renewal, and publishing
+// once the field lapses. A listener key lost while registered (deleted, or
+// flushed) costs the listener a Wake{} at the next renewal, and publishing
 // resumes.
 func TestPublishOnlyWhileListened(t *testing.T) {
 	const d = 400 * time.Millisecond
@@ -157,8 +157,8 @@ func TestPublishOnlyWhileListened(t *testing.T) {
 	}
 	log.until(t, backend.Wake{Queue: "q", Count: 1}, 10*time.Second)
 
-	// A lost field: the next renewal sends Wake{}, and publishing resumes.
-	if err := c.Del(ctx, n.k.prefix+lua.KeyStats).Err(); err != nil {
+	// A lost key: the next renewal sends Wake{}, and publishing resumes.
+	if err := c.Del(ctx, n.k.prefix+lua.KeyListen, n.k.prefix+lua.KeyListenLife).Err(); err != nil {
 		t.Fatal(err)
 	}
 	log.until(t, backend.Wake{}, 10*time.Second)
@@ -210,7 +210,7 @@ func TestWaiterHearsAfterRenewals(t *testing.T) {
 			return listenField(t, c, w.namespace) > start+2*d.Milliseconds()
 		})
 		if lose {
-			if err := c.HDel(ctx, w.k.prefix+lua.KeyStats, lua.StatListen, lua.StatListenLife).Err(); err != nil {
+			if err := c.Del(ctx, w.k.prefix+lua.KeyListen, w.k.prefix+lua.KeyListenLife).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -28,11 +28,11 @@ import (
 // confirmation sends Wake{} to every f of the channel; so does Close, after which
 // f is not called again. Channels stay subscribed until Close.
 //
-// The scripts publish only while some listener may hear them (the stats field
-// lua.StatListen): Notify sets that field before it returns, and the Backend
-// renews it while the namespace has a listener (see waiter). A renewal that
-// finds the field lapsed meanwhile (a failover, a lost stats hash, renewals
-// that failed) sends Wake{}: wake-ups may have gone unpublished.
+// The scripts publish only while some listener may hear them (the state key
+// lua.KeyListen): Notify sets that key before it returns, and the Backend renews
+// it while the namespace has a listener (see waiter). A renewal that finds the
+// key lapsed meanwhile (a failover, a lost key, renewals that failed) sends
+// Wake{}: wake-ups may have gone unpublished.
 func (n *namespace) Notify(ctx context.Context, f func(backend.Wake)) (stop func(), err error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil notify function", backend.ErrInvalid)

@@ -1,5 +1,5 @@
 -- pause: stop deliveries from queues, or start them again (S12.1). The paused
--- queues are the stats field ST_PAUSED (common/begin.lua, Paused queues); a
+-- queues are the state key ps, K_ST[3] (common/begin.lua, Paused queues); a
 -- paused queue also joins the queues set, so that Stats lists it.
 -- KEYS: the common keys (common/begin.lua), with the optional request key KEYS[11].
 -- ARGV[1] "1" to resume, "0" to pause  ARGV[2..] queue names
@@ -24,14 +24,15 @@ for i = 2, #ARGV do
   end
 end
 if changed > 0 then
+  move_legacy()
   local names = {}
   for q in pairs(set) do names[#names + 1] = q end
   if #names == 0 then
-    redis.call('HDEL', K_STATS, ST_PAUSED)
+    redis.call('DEL', K_ST[3])
   else
     table.sort(names) -- the same field for the same queues, whatever the table's order
     for i, q in ipairs(names) do names[i] = pack(q) end
-    redis.call('HSET', K_STATS, ST_PAUSED, table.concat(names))
+    redis.call('SET', K_ST[3], table.concat(names))
   end
   if resume then
     redis.pcall('PUBLISH', P .. KS_CHANNEL, '')

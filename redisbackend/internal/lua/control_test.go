@@ -71,7 +71,7 @@ func (e *env) drain(next func() string) {
 	}
 }
 
-// TestPause: pause.lua keeps the paused queues in the stats field ST_PAUSED, which
+// TestPause: pause.lua keeps the paused queues in the state key ps, which
 // dequeue.lua skips and stats.lua reports, even for a queue that holds nothing;
 // pausing a paused queue and resuming a running one change nothing, and a resume
 // that changes something publishes an empty message.
@@ -84,8 +84,8 @@ func TestPause(t *testing.T) {
 		if r := e.run("pause", "0", "q1", "empty", ""); num(t, r[1]) != 2 {
 			t.Fatalf("pause %v, want 2 queues changed", r)
 		}
-		if st := e.hash(KeyStats); st[StatPaused] != packed("empty")+packed("q1") {
-			t.Fatalf("stats %v, want %s %q", st, StatPaused, packed("empty")+packed("q1"))
+		if ps := e.get(KeyPaused); ps != packed("empty")+packed("q1") {
+			t.Fatalf("%s %q, want %q", KeyPaused, ps, packed("empty")+packed("q1"))
 		}
 		before := e.snapshot()
 		if r := e.run("pause", "0", "q1", ""); num(t, r[1]) != 0 {
@@ -129,8 +129,8 @@ func TestPause(t *testing.T) {
 		if m := next(); m != "" {
 			t.Errorf("resume published %q, want an empty message", m)
 		}
-		if e.hash(KeyStats)[StatPaused] != "" {
-			t.Errorf("stats %v, want no paused queue", e.hash(KeyStats))
+		if ps := e.get(KeyPaused); ps != "" {
+			t.Errorf("%s %q, want no paused queue", KeyPaused, ps)
 		}
 		if r := e.dequeue(5, 60000, "q1", "empty"); len(r) != 14 || num(t, r[7]) != 2 || num(t, r[11]) != 1 {
 			t.Fatalf("dequeue after the resume %v, want tasks 1 and 2, then 4", r)
@@ -277,7 +277,7 @@ func TestCancel(t *testing.T) {
 			id := fmt.Sprint(e.trackedEnqueue("x", "0", c.max, fmt.Sprint("x", c.max)) + 1)
 			e.dequeue(1, 20, "x")
 			e.pass(30 * time.Millisecond)
-			if err := e.c.HSet(context.Background(), e.key(KeyStats), StatDue, "9007199254740992").Err(); err != nil {
+			if err := e.c.Set(context.Background(), e.key(KeyDue), "9007199254740992", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
 			st := e.hash(KeyStats)

@@ -143,27 +143,44 @@ const DeadFields = 5
 const Chunk = 1000
 
 // The stats hash holds the counters and, per queue q, StatLeased+q, StatDelayed+q
-// and StatDead+q; StatIndexed is set once the namespace keeps the key index, and
-// StatDue holds a time no later than the namespace's next event, which gates
-// housekeeping (scripts/common/begin.lua, note_event). StatPaused, present while
-// some queue is paused (S12.1), holds the paused queues' names, packed (each as
-// its length, ':', the name), sorted: the HMGET that reads StatDue reads it
-// too, so a dequeue of a namespace without a paused queue pays no command for
-// pausing. StatListen holds a server time (ms) until which some Notify listener
-// may hear the namespace's channel: the scripts publish wake-ups only before
-// it, and read it with StatDue. A listener's Backend renews it while the listener
-// is registered (notify.go), and sets StatListenLife, a name of the field's life,
-// anew whenever it finds StatListen lapsed or missing: a listener that sees
-// another life than it renewed before learns that wake-ups may have been
-// skipped (scripts/listen.lua).
+// and StatDead+q.
 const (
 	StatLeased  = "l:"
 	StatDelayed = "d:"
 	StatDead    = "x:"
-	StatIndexed = "ix"
-	StatDue     = "due"
-	StatPaused  = "ps"
+)
 
+// The state keys are strings that a call reads with one MGET, with its request
+// key and the epoch (scripts/common/begin.lua, req_check and read_due), so that
+// what every call must know first costs it no command of its own.
+//
+// KeyDue holds a time no later than the namespace's next event, which gates
+// housekeeping (note_event). KeyIndexed is set once the namespace keeps the key
+// index. KeyPaused, present while some queue is paused (S12.1), holds the paused
+// queues' names, packed (each as its length, ':', the name), sorted: a dequeue of
+// a namespace without a paused queue pays nothing for pausing. KeyListen holds a
+// server time (ms) until which some Notify listener may hear the namespace's
+// channel: the scripts publish wake-ups only before it. A listener's Backend
+// renews it while the listener is registered (notify.go), and sets
+// KeyListenLife, a name of its life, anew whenever it finds KeyListen lapsed or
+// missing: a listener that sees another life than it renewed before learns that
+// wake-ups may have been skipped (scripts/listen.lua).
+const (
+	KeyDue        = "s:due"
+	KeyIndexed    = "s:ix"
+	KeyPaused     = "s:ps"
+	KeyListen     = "s:wt"
+	KeyListenLife = "s:wl"
+)
+
+// Builds before the state keys kept them as fields of the stats hash, named
+// these. A call that finds KeyDue missing moves what it finds there to the keys
+// (scripts/common/begin.lua, migrate_state), so a namespace keeps its paused
+// queues and its key index across the upgrade.
+const (
+	StatIndexed    = "ix"
+	StatDue        = "due"
+	StatPaused     = "ps"
 	StatListen     = "wt"
 	StatListenLife = "wl"
 )
@@ -192,6 +209,11 @@ var constants = []struct {
 	{"KS_RECORDS", KeyRecords, ""},
 	{"KS_CHANNEL", Channel, ""},
 	{"KS_CANCELLED", KeyCancelled, ""},
+	{"KS_DUE", KeyDue, "state keys (lua.KeyDue ...)"},
+	{"KS_INDEXED", KeyIndexed, ""},
+	{"KS_PAUSED", KeyPaused, ""},
+	{"KS_LISTEN", KeyListen, ""},
+	{"KS_LISTEN_LIFE", KeyListenLife, ""},
 	{"MSG_CANCELLED", MsgCancelled, "the mark of a cancel on the channel"},
 	{"MSG_EVENT", MsgEvent, "the mark of a sooner event on the channel"},
 	{"DIGEST_LEN", DigestLen, "bytes of a key digest"},
@@ -221,7 +243,7 @@ var constants = []struct {
 	{"ST_LEASED", StatLeased, "stats fields (lua.Stat*)"},
 	{"ST_DELAYED", StatDelayed, ""},
 	{"ST_DEAD", StatDead, ""},
-	{"ST_INDEXED", StatIndexed, ""},
+	{"ST_INDEXED", StatIndexed, "the stats fields of older builds' state"},
 	{"ST_DUE", StatDue, ""},
 	{"ST_PAUSED", StatPaused, ""},
 	{"ST_LISTEN", StatListen, ""},

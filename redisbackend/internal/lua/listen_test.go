@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TestListen: the scripts publish wake-ups only while the stats field
-// StatListen lies ahead (scripts/common/begin.lua, Listeners). Without it an
+// TestListen: the scripts publish wake-ups only while the state key
+// KeyListen lies ahead (scripts/common/begin.lua, Listeners). Without it an
 // enqueue, a delayed enqueue, a lease, an extend, a promotion and a reclaim publish
 // nothing; listen.lua sets it, after which they do; a renewal never moves it
 // back and keeps its life; once it has lapsed nothing is published, and the
@@ -41,9 +41,9 @@ func TestListen(t *testing.T) {
 		}
 		field := func() int64 {
 			t.Helper()
-			v, err := strconv.ParseInt(e.hash(KeyStats)[StatListen], 10, 64)
+			v, err := strconv.ParseInt(e.get(KeyListen), 10, 64)
 			if err != nil {
-				t.Fatalf("stats field %s: %v", StatListen, err)
+				t.Fatalf("%s: %v", KeyListen, err)
 			}
 			return v
 		}
@@ -52,7 +52,7 @@ func TestListen(t *testing.T) {
 			t.Fatalf("the first renewal's life %q, want the new one, L1", l)
 		}
 		if f := field(); f < start+60000 {
-			t.Fatalf("%s = %d, want at least %d", StatListen, f, start+60000)
+			t.Fatalf("%s = %d, want at least %d", KeyListen, f, start+60000)
 		}
 		e.enqueue("q", 0, false, 3, "b") // task 3
 		if m := next(); m != "1:q" {
@@ -67,11 +67,11 @@ func TestListen(t *testing.T) {
 			t.Fatalf("a renewal of a live field: life %q, want L1", l)
 		}
 		if f := field(); f != before {
-			t.Fatalf("a shorter renewal moved %s from %d to %d", StatListen, before, f)
+			t.Fatalf("a shorter renewal moved %s from %d to %d", KeyListen, before, f)
 		}
 
 		// Let it lapse: a short field, then its time passes.
-		if err := e.c.HSet(t.Context(), e.key(KeyStats), StatListen, strconv.FormatInt(e.serverMS()+50, 10)).Err(); err != nil {
+		if err := e.c.Set(t.Context(), e.key(KeyListen), strconv.FormatInt(e.serverMS()+50, 10), 0).Err(); err != nil {
 			t.Fatal(err)
 		}
 		e.pass(100 * time.Millisecond)
@@ -81,7 +81,7 @@ func TestListen(t *testing.T) {
 			t.Fatalf("a renewal of a lapsed field: life %q, want a new one, L3", l)
 		}
 		// A lost life, with the time intact, starts a new one too.
-		if err := e.c.HDel(t.Context(), e.key(KeyStats), StatListenLife).Err(); err != nil {
+		if err := e.c.Del(t.Context(), e.key(KeyListenLife)).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if l := life("60000", "L4"); l != "L4" {

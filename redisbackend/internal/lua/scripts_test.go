@@ -43,8 +43,8 @@ func TestEnqueue(t *testing.T) {
 				t.Errorf("job record %s: %v", id, j)
 			}
 		}
-		if st := e.hash(KeyStats); st["enqueued"] != "2" || st[StatIndexed] != "1" {
-			t.Errorf("stats %v, want enqueued 2 and the index kept", st)
+		if st := e.hash(KeyStats); st["enqueued"] != "2" || e.get(KeyIndexed) != "1" {
+			t.Errorf("stats %v, %s %q, want enqueued 2 and the index kept", st, KeyIndexed, e.get(KeyIndexed))
 		}
 		if e.get(KeySeq) != "2" || e.get(KeyEpoch) != "e1" {
 			t.Errorf("seq %q epoch %q, want 2 and e1", e.get(KeySeq), e.get(KeyEpoch))
@@ -504,7 +504,7 @@ func TestSingleLease(t *testing.T) {
 	})
 }
 
-// TestDueGate: housekeeping runs only once the stats field ST_DUE has come, so
+// TestDueGate: housekeeping runs only once the state key due has come, so
 // every event added earlier than it lowers it: a delayed task, a release with a
 // delay and an extend to a shorter lease are each promoted or reclaimed on time
 // while a later lease holds the field.
@@ -512,9 +512,9 @@ func TestDueGate(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		due := func() int64 {
 			t.Helper()
-			v, err := strconv.ParseInt(e.hash(KeyStats)[StatDue], 10, 64)
+			v, err := strconv.ParseInt(e.get(KeyDue), 10, 64)
 			if err != nil {
-				t.Fatalf("stats %v: no due time", e.hash(KeyStats))
+				t.Fatalf("%s %q: no due time", KeyDue, e.get(KeyDue))
 			}
 			return v
 		}

@@ -7,10 +7,7 @@
 --   KEYS[3] leases   zset    deadline ms -> lease group pad(bucket) .. '@' .. deadline,
 --                            or single lease pad(bucket) .. '!' .. token (common/leases.lua)
 --   KEYS[4] lease    hash    lease group -> how many live leases it holds
---   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead,
---                            ix when the key index is kept, due (see The due time),
---                            ps the paused queues (see Paused queues), wt and wl
---                            while someone listens (see Listeners)
+--   KEYS[5] stats    hash    counters, per queue l:<q> leased, d:<q> delayed, x:<q> dead
 --   KEYS[6] dead     hash    id -> pack(queue, reason, died ms, job type, job TTL) .. blob
 --   KEYS[7] deadz    zset    dead order -> id
 --   KEYS[8] queues   set     every queue the namespace has seen
@@ -21,6 +18,12 @@
 --   KEYS[10] epoch   string  the name of the sequence's life (see Epochs below)
 --   KEYS[11] request string  optional: the outcome of this call, for a resend
 --                            (see Requests below)
+-- and the state keys, strings built from the prefix, which a call reads with one
+-- MGET (read_due, or req_check with the request key and the epoch), in K_ST:
+--   K_ST[1] due              see The due time
+--   K_ST[2] ix               set when the key index is kept (common/keyindex.lua)
+--   K_ST[3] ps               the paused queues (see Paused queues)
+--   K_ST[4] wt, K_ST[5] wl   while someone listens, and the life of that (see Listeners)
 --
 -- The code is loaded two ways (scripts.go): spliced into each script for EVALSHA,
 -- or once, as a Redis 7 function library that holds every script as a function.
@@ -28,12 +31,16 @@
 -- which every script calls first.
 local K_SEQ, K_DELAYED, K_LEASES, K_LEASE, K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P
 local K_EPOCH, K_REQ, req_ttl
+-- K_ST holds the state keys, due, ix, ps, wt and wl in that order (lua.KeyDue ...): one table,
+-- not a local each, as the pruned scripts for EVAL come near Lua's limit of 200 locals.
+local K_ST
 local ep_read -- the epoch key's value once read in this call (false: none), or nil
 local ix_kept -- indexed()'s answer, once asked
-local due_at  -- the stats field ST_DUE as a number, once read (see note_event)
-local paused_s -- the stats field ST_PAUSED, read with ST_DUE (false: none paused)
+local due_at  -- the state key due as a number, once read (see note_event)
+local paused_s -- the state key ps, read with due (false: none paused)
 local paused_set -- paused()'s answer, once asked
-local listen_at -- the stats field ST_LISTEN as a number, read with ST_DUE (-1: none)
+local listen_at -- the state key wt as a number, read with due (-1: none)
+local legacy  -- older builds' state fields, until moved (take_state)
 local now_s   -- now_ms() as a string
 local now_at  -- now_ms(), for heard(); 0 before this call has read the time
 -- now_up is now_ms() rounded up to the millisecond: deadlines and due times start
@@ -53,9 +60,10 @@ local function begin(keys, ro)
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
-  ix_kept, now_s, due_at, paused_s, paused_set = nil, nil, nil, nil, nil
+  ix_kept, now_s, due_at, paused_s, paused_set, legacy = nil, nil, nil, nil, nil, nil
   listen_at, now_at = nil, 0
   K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
+  K_ST = {P .. KS_DUE, P .. KS_INDEXED, P .. KS_PAUSED, P .. KS_LISTEN, P .. KS_LISTEN_LIFE}
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
 
@@ -115,28 +123,62 @@ end
 
 local function bump(field, n) redis.call('HINCRBY', K_STATS, field, itoa(n)) end
 
--- The due time. The stats field ST_DUE holds a time no later than any delayed
+-- The due time. The state key due holds a time no later than any delayed
 -- task's due time or lease group's deadline, NO_EVENT when the namespace has
 -- neither: housekeeping does its work only once that time has come, and then sets
 -- the field from the delayed and leases zsets again. Removing an event leaves the
 -- field early, which costs one round of housekeeping that finds nothing; adding
 -- one earlier than the field lowers it (note_event). A missing field (a new
--- namespace, a stats hash lost) counts as due, so housekeeping runs and sets it.
+-- namespace, a key lost) counts as due, so housekeeping runs and sets it.
 local NO_EVENT = 9007199254740992 -- 2^53 ms: never
 
--- read_due reads the field, with ST_INDEXED (indexed()), ST_PAUSED (paused())
--- and ST_LISTEN (heard()) in the same call.
-local function read_due()
-  local r = redis.call('HMGET', K_STATS, ST_DUE, ST_INDEXED, ST_PAUSED, ST_LISTEN)
-  due_at = tonumber(r[1]) or -1
-  if ix_kept == nil then ix_kept = r[2] ~= false end
-  paused_s = r[3]
-  listen_at = tonumber(r[4]) or -1
+-- State keys of builds before them were fields of the stats hash (ST_*). A call
+-- that finds due missing, as it is in such a namespace, reads those fields too
+-- and takes each for its key where the key is missing, so that paused queues
+-- stay paused and a kept key index stays kept across the upgrade; the first call
+-- that may write moves them to the keys (move_legacy). The due time itself is
+-- not taken: missing, it counts as due.
+-- move_legacy moves the fields take_state found to their keys, where those are
+-- still missing, and deletes them. Housekeeping calls it, and so does any other
+-- writer of a state key before it writes.
+local function move_legacy()
+  if not legacy or read_only then return end
+  local set, k = {}, 0
+  for i, v in pairs(legacy) do
+    if redis.call('EXISTS', K_ST[i]) == 0 then set[k + 1], set[k + 2], k = K_ST[i], v, k + 2 end
+  end
+  if k > 0 then redis.call('MSET', unpack(set)) end
+  redis.call('HDEL', K_STATS, ST_INDEXED, ST_PAUSED, ST_LISTEN, ST_LISTEN_LIFE)
+  legacy = nil
 end
 
--- Paused queues (S12.1). The stats field ST_PAUSED holds the names of the paused
+-- take_state takes the state keys' values from r[i], r[i + 1], ... as an MGET of
+-- K_ST[1] to K_ST[4] returned them, and, with K_ST[1] missing, the older builds'
+-- fields for the keys missing (see above).
+local function take_state(r, i)
+  due_at = tonumber(r[i]) or -1
+  if ix_kept == nil then ix_kept = r[i + 1] ~= false end
+  paused_s = r[i + 2]
+  listen_at = tonumber(r[i + 3]) or -1
+  if r[i] then return end
+  local f = redis.call('HMGET', K_STATS, ST_INDEXED, ST_PAUSED, ST_LISTEN, ST_LISTEN_LIFE)
+  if not (f[1] or f[2] or f[3] or f[4]) then return end
+  legacy = {} -- K_ST index -> value
+  if f[1] and not r[i + 1] then ix_kept, legacy[2] = true, f[1] end
+  if f[2] and not r[i + 2] then paused_s, legacy[3] = f[2], f[2] end
+  if f[3] and not r[i + 3] then listen_at, legacy[4] = tonumber(f[3]) or -1, f[3] end
+  if f[4] then legacy[5] = f[4] end
+end
+
+-- read_due reads due, with ix (indexed()), ps (paused()) and wt
+-- (heard()) in the same call.
+local function read_due()
+  take_state(redis.call('MGET', K_ST[1], K_ST[2], K_ST[3], K_ST[4]), 1)
+end
+
+-- Paused queues (S12.1). The state key ps holds the names of the paused
 -- queues, each as its length, ':', the name (pack in common/codec.lua), and is
--- absent while none is paused. read_due reads it with ST_DUE, which every call
+-- absent while none is paused. read_due reads it with due, which every call
 -- that changes state reads first: a dequeue skips paused queues without a command
 -- of its own, and pays for parsing only while some queue is paused.
 
@@ -162,20 +204,20 @@ local function note_event(t)
   if due_at == nil then read_due() end
   if t < due_at then
     due_at = t
-    redis.call('HSET', K_STATS, ST_DUE, itoa(t))
+    redis.call('SET', K_ST[1], itoa(t))
   end
 end
 
 -- Listeners. A wake-up is for consumers that wait, and most calls are made while
 -- none does: so the scripts publish one only while someone may hear it. The
--- stats field ST_LISTEN holds a server time (ms) until which some Notify listener
+-- state key wt holds a server time (ms) until which some Notify listener
 -- of the namespace may be registered; a Backend with a listener renews it well
--- before it ends (listen.lua, notify.go), and read_due reads it with ST_DUE, so
+-- before it ends (listen.lua, notify.go), and read_due reads it with due, so
 -- the check costs no command. A listener renews it after its subscription is
 -- confirmed and before Notify returns: every call after that publishes. A
--- missing or lapsed field (a new namespace, a lost stats hash, a failover, no
--- listener for a while) means nobody listens; a Backend that finds it so on a
--- renewal starts a new life of the field (ST_LISTEN_LIFE), and its listeners,
+-- missing or lapsed key (a new namespace, a lost key, a failover, no listener for
+-- a while) means nobody listens; a Backend that finds it so on a renewal starts a
+-- new life of it (wl), and its listeners,
 -- and every other Backend's when they renew next, look again (Wake{}), for what
 -- was not announced meanwhile. Cancel's message and a resume's are for workers
 -- that listen all the time, and are published always.
@@ -260,13 +302,15 @@ end
 -- KEYS[11], unique to the call, and pass how long to keep it (ms) as its last
 -- argument. req_check, called before any write, returns the outcome a run of the
 -- same request stored, or nil; req_done stores this run's outcome. Without a
--- request key both do nothing. req_check reads the epoch in the same call, as
--- most scripts that take a request key read it too.
+-- request key both do nothing. req_check reads the epoch and the state keys
+-- (read_due) in the same call, as most scripts that take a request key read them
+-- too.
 local function req_check(ttl)
   if not K_REQ or ttl == '' then return nil end
   req_ttl = ttl
-  local r = redis.call('MGET', K_REQ, K_EPOCH)
+  local r = redis.call('MGET', K_REQ, K_EPOCH, K_ST[1], K_ST[2], K_ST[3], K_ST[4])
   ep_read = r[2]
+  take_state(r, 3)
   return r[1] or nil
 end
 local function req_done(outcome)

@@ -62,6 +62,7 @@ local function housekeep(now)
   if read_only then return 0 end
   if due_at == nil then read_due() end
   if due_at > now then return 0 end
+  move_legacy()
   local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now_s, 'LIMIT', '0', HK_BATCH_S)
   for _, m in ipairs(due) do
     redis.call('ZREM', K_DELAYED, m)
@@ -119,7 +120,7 @@ local function housekeep(now)
   end
   if first ~= due_at then
     due_at = first
-    redis.call('HSET', K_STATS, ST_DUE, itoa(first))
+    redis.call('SET', K_ST[1], itoa(first))
   end
   return reclaimed
 end

@@ -3,10 +3,10 @@
 -- (S2.4). A field per task, rather than a count per digest, makes adding and
 -- removing one call each. A namespace keeps it only from its first unique enqueue
 -- on (index_build), so namespaces that never enqueue uniquely do not pay for it;
--- the stats field ST_INDEXED marks it as kept.
+-- the state key ix (K_ST[2]) marks it as kept.
 
 local function indexed()
-  if ix_kept == nil then ix_kept = redis.call('HEXISTS', K_STATS, ST_INDEXED) == 1 end
+  if ix_kept == nil then read_due() end
   return ix_kept
 end
 -- index_key names the index bucket of a digest: its first 12 bits, 4096 buckets.
@@ -44,7 +44,7 @@ end
 -- takes time in proportion to the tasks the namespace holds.
 local function index_build()
   if indexed() then return end
-  redis.call('HSET', K_STATS, ST_INDEXED, 1)
+  redis.call('SET', K_ST[2], '1')
   ix_kept = true
   for _, q in ipairs(redis.call('SMEMBERS', K_QUEUES)) do
     local qk = queue_key(q)
