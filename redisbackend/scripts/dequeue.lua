@@ -138,11 +138,9 @@ for i = 1, got do
   no = no + 1
   out[no] = b
 end
-for q, k in pairs(per_queue) do bump(ST_LEASED .. q, k) end
-if got > 0 then
-  bump('delivered', got)
-  new_event(K_LEASES, first_group, lease)
-end
+-- Counted as delivered per queue, which counts them as leased too (lua.StatDelivered).
+for q, k in pairs(per_queue) do bump(ST_DELIVERED .. q, k) end
+if got > 0 then new_event(K_LEASES, first_group, lease) end
 if deduped > 0 then bump('deduped', deduped) end
 out[3] = deduped
 -- Only a caller that got nothing waits, and times its next try by the next event.

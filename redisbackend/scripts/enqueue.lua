@@ -74,7 +74,8 @@ else
   many(at_head and 'LPUSH' or 'RPUSH', KEYS[12], items, 1)
   wake(q, n)
 end
-bump('enqueued', n)
-redis.call('SADD', K_QUEUES, q)
+-- The queue's count of enqueued tasks: at its first enqueue (or the first since
+-- the stats hash was lost) the queue joins the queues set, which then keeps it.
+if redis.call('HINCRBY', K_STATS, ST_ENQUEUED .. q, itoa(n)) == n then redis.call('SADD', K_QUEUES, q) end
 req_done(itoa(base) .. ' ' .. ep)
 return {now, base, ep}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -153,12 +152,6 @@ func (e *env) trackedEnqueue(q string, delayMS string, max int, keys ...string) 
 	return num(e.t, r[1])
 }
 
-// count reads a counter of the stats hash, "" when never counted.
-func count(v string) int {
-	n, _ := strconv.Atoi(v)
-	return n
-}
-
 // cancel runs cancel.lua for task id (without its epoch) in epoch ep and returns
 // its outcome.
 func (e *env) cancel(id, ep string, running bool) string {
@@ -232,8 +225,8 @@ func TestCancel(t *testing.T) {
 		if err != nil || ttl <= 0 || ttl > time.Second {
 			t.Errorf("tombstone TTL %v, %v, want until the lease's deadline %d", ttl, err, deadline)
 		}
-		st := e.hash(KeyStats)
-		if st["cancelled"] != "4" || st[StatLeased+"q"] != "0" || st[StatDelayed+"q"] != "0" || st["acked"] != "" {
+		st := e.counts()
+		if st["cancelled"] != 4 || st["leased:q"] != 0 || st[StatDelayed+"q"] != 0 || st["acked"] != 0 {
 			t.Errorf("stats %v, want 4 cancelled, none leased or delayed, none acked", st)
 		}
 		for _, id := range []string{"1", "2", "4"} {
@@ -280,12 +273,12 @@ func TestCancel(t *testing.T) {
 			if err := e.c.Set(context.Background(), e.key(KeyDue), "9007199254740992", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
-			st := e.hash(KeyStats)
+			st := e.counts()
 			if o := e.cancel(id, "e1", false); o != c.want {
 				t.Fatalf("cancel of task %s past its lease at max %d: %q, want %q", id, c.max, o, c.want)
 			}
-			after := e.hash(KeyStats)
-			if count(after["reclaimed"]) != count(st["reclaimed"])+1 || after[StatLeased+"x"] != "0" || len(e.list(KeyQueue+"x")) != 0 {
+			after := e.counts()
+			if after["reclaimed"] != st["reclaimed"]+1 || after["leased:x"] != 0 || len(e.list(KeyQueue+"x")) != 0 {
 				t.Errorf("stats %v, queue x %d: want one more reclaimed, none leased, nothing waiting", after, len(e.list(KeyQueue+"x")))
 			}
 			j := e.hash(KeyJob + id)

@@ -487,3 +487,34 @@ func flag(v bool) string {
 	}
 	return "0"
 }
+
+// counts reads the stats hash as stats.lua reports it: the counters, enqueued,
+// delivered and acked summed with the queues' (lua.StatEnqueued), and per queue
+// q the fields as they are and "leased:"+q, its leased tasks. A field that is
+// no number fails t.
+func (e *env) counts() map[string]int64 {
+	e.t.Helper()
+	out := map[string]int64{}
+	sums := map[string]string{StatEnqueued: "enqueued", StatDelivered: "delivered", StatAcked: "acked"}
+	for k, v := range e.hash(KeyStats) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.t.Fatalf("stats field %s = %q: %v", k, v, err)
+		}
+		out[k] += n
+		if len(k) < 2 || k[1] != ':' {
+			continue
+		}
+		q := k[2:]
+		if total, ok := sums[k[:2]]; ok {
+			out[total] += n
+		}
+		switch k[:2] {
+		case StatLeased, StatDelivered:
+			out["leased:"+q] += n
+		case StatAcked:
+			out["leased:"+q] -= n
+		}
+	}
+	return out
+}

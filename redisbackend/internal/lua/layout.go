@@ -143,11 +143,21 @@ const DeadFields = 5
 const Chunk = 1000
 
 // The stats hash holds the counters and, per queue q, StatLeased+q, StatDelayed+q
-// and StatDead+q.
+// and StatDead+q, and the counts of the calls every task goes through,
+// StatEnqueued+q, StatDelivered+q and StatAcked+q: those are counted per queue,
+// in the one HINCRBY a call makes for its queue, and the namespace's counter is
+// its field ("enqueued", "delivered", "acked", where builds before counted
+// them) plus the queues' (scripts/stats.lua). A queue's leased tasks are
+// StatLeased+q + StatDelivered+q - StatAcked+q: a delivery and an ack count once
+// each, and the other ends of a lease (release, reclaim, cancel, dead-letter)
+// take one from StatLeased+q.
 const (
-	StatLeased  = "l:"
-	StatDelayed = "d:"
-	StatDead    = "x:"
+	StatLeased    = "l:"
+	StatDelayed   = "d:"
+	StatDead      = "x:"
+	StatEnqueued  = "e:"
+	StatDelivered = "v:"
+	StatAcked     = "a:"
 )
 
 // The state keys are strings that a call reads with one MGET, with its request
@@ -243,6 +253,9 @@ var constants = []struct {
 	{"ST_LEASED", StatLeased, "stats fields (lua.Stat*)"},
 	{"ST_DELAYED", StatDelayed, ""},
 	{"ST_DEAD", StatDead, ""},
+	{"ST_ENQUEUED", StatEnqueued, ""},
+	{"ST_DELIVERED", StatDelivered, ""},
+	{"ST_ACKED", StatAcked, ""},
 	{"ST_INDEXED", StatIndexed, "the stats fields of older builds' state"},
 	{"ST_DUE", StatDue, ""},
 	{"ST_PAUSED", StatPaused, ""},

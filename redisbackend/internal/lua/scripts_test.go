@@ -43,7 +43,7 @@ func TestEnqueue(t *testing.T) {
 				t.Errorf("job record %s: %v", id, j)
 			}
 		}
-		if st := e.hash(KeyStats); st["enqueued"] != "2" || e.get(KeyIndexed) != "1" {
+		if st := e.counts(); st["enqueued"] != 2 || e.get(KeyIndexed) != "1" {
 			t.Errorf("stats %v, %s %q, want enqueued 2 and the index kept", st, KeyIndexed, e.get(KeyIndexed))
 		}
 		if e.get(KeySeq) != "2" || e.get(KeyEpoch) != "e1" {
@@ -109,7 +109,7 @@ func TestDequeue(t *testing.T) {
 		if z := e.zset(KeyLeases); len(z) != 1 || z[0].Member != group || int64(z[0].Score) != deadline {
 			t.Errorf("leases %v, want %s at %d", z, group, deadline)
 		}
-		if st := e.hash(KeyStats); st[StatLeased+"q"] != "2" || st["delivered"] != "2" {
+		if st := e.counts(); st["leased:q"] != 2 || st["delivered"] != 2 {
 			t.Errorf("stats %v", st)
 		}
 
@@ -141,7 +141,7 @@ func TestReclaimAndDeadAction(t *testing.T) {
 		if len(e.hash(KeyRecords+"0")) != 0 || e.exists(KeyLease) || e.exists(KeyLeases) {
 			t.Errorf("lease records %v, groups left", e.hash(KeyRecords+"0"))
 		}
-		if st := e.hash(KeyStats); st[StatLeased+"q"] != "0" || st["reclaimed"] != "1" {
+		if st := e.counts(); st["leased:q"] != 0 || st["reclaimed"] != 1 {
 			t.Errorf("stats %v", st)
 		}
 
@@ -353,8 +353,8 @@ func TestSettle(t *testing.T) {
 		if z := e.zset(KeyDelayed); len(z) != 1 || int64(z[0].Score) < e.serverMS()+4000 {
 			t.Errorf("delayed %v, want task 4 due in 5s", z)
 		}
-		st := e.hash(KeyStats)
-		if st[StatLeased+"q"] != "0" || st["acked"] != "1" || st["released"] != "3" || st[StatDelayed+"q"] != "1" {
+		st := e.counts()
+		if st["leased:q"] != 0 || st["acked"] != 1 || st["released"] != 3 || st[StatDelayed+"q"] != 1 {
 			t.Errorf("stats %v", st)
 		}
 
@@ -498,7 +498,7 @@ func TestSingleLease(t *testing.T) {
 		if len(e.hash(KeyRecords+"0")) != 0 || e.exists(KeyLease) || e.exists(KeyLeases) {
 			t.Errorf("lease records %v, groups %v, leases %v left", e.hash(KeyRecords+"0"), e.hash(KeyLease), e.zset(KeyLeases))
 		}
-		if st := e.hash(KeyStats); st[StatLeased+"q"] != "0" || st["acked"] != "2" || st["released"] != "1" {
+		if st := e.counts(); st["leased:q"] != 0 || st["acked"] != 2 || st["released"] != 1 {
 			t.Errorf("stats %v", st)
 		}
 	})

@@ -12,7 +12,7 @@
 local function ack_all(args, now)
   -- pa starts answer keys, as answer_key builds them: the digests are read from
   -- the lease records, so only the script knows them (DESIGN's exception).
-  local out, acked, leased, pa, ix = {}, 0, {}, P .. KS_ANSWER, indexed()
+  local out, leased, pa, ix = {}, {}, P .. KS_ANSWER, indexed()
   local pos, no = 1, 0 -- no: #out, kept by hand, as # is a search
   local singles, ns = {}, 0 -- the members of acked singles, for one ZREM
   while pos <= #args do
@@ -67,7 +67,7 @@ local function ack_all(args, now)
                 job_final(id, ttl, ssub(job, 1, nl - 1), ssub(job, nl + 1))
               end
             end
-            acked, ok = acked + 1, 1
+            ok = 1
           end
         end
         no = no + 1
@@ -79,8 +79,8 @@ local function ack_all(args, now)
     pos = pos + 3 * n
   end
   if ns > 0 then many('ZREM', K_LEASES, singles, 1) end
-  for q, k in pairs(leased) do bump(ST_LEASED .. q, -k) end
-  if acked > 0 then bump('acked', acked) end
+  -- Counted as acked per queue, which counts them as no longer leased (lua.StatAcked).
+  for q, k in pairs(leased) do bump(ST_ACKED .. q, k) end
   return out
 end
 
