@@ -34,6 +34,11 @@ local K_EPOCH, K_REQ, req_ttl
 -- K_ST holds the state keys, due, ix, ps, wt and wl in that order (lua.KeyDue ...): one table,
 -- not a local each, as the pruned scripts for EVAL come near Lua's limit of 200 locals.
 local K_ST
+-- st_cache holds K_ST per prefix, and at [0] how many prefixes. In a function
+-- library, which outlives its calls, a call of a namespace seen before builds no
+-- key names; it keeps at most 1024 namespaces, then starts again. A script loaded
+-- for EVALSHA starts with it empty on every call.
+local st_cache = {[0] = 0}
 local ep_read -- the epoch key's value once read in this call (false: none), or nil
 local ix_kept -- indexed()'s answer, once asked
 local due_at  -- the state key due as a number, once read (see note_event)
@@ -63,7 +68,12 @@ local function begin(keys, ro)
   ix_kept, now_s, due_at, paused_s, paused_set, legacy = nil, nil, nil, nil, nil, nil
   listen_at, now_at = nil, 0
   K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
-  K_ST = {P .. KS_DUE, P .. KS_INDEXED, P .. KS_PAUSED, P .. KS_LISTEN, P .. KS_LISTEN_LIFE}
+  K_ST = st_cache[P]
+  if not K_ST then
+    K_ST = {P .. KS_DUE, P .. KS_INDEXED, P .. KS_PAUSED, P .. KS_LISTEN, P .. KS_LISTEN_LIFE}
+    if st_cache[0] >= 1024 then st_cache = {[0] = 0} end
+    st_cache[P], st_cache[0] = K_ST, st_cache[0] + 1
+  end
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
 
@@ -73,8 +83,10 @@ end
 
 local function now_ms()
   local t = redis.call('TIME')
-  local now = t[1] * 1000 + floor(t[2] / 1000)
-  now_up = t[1] * 1000 + math.ceil(t[2] / 1000)
+  -- Each string read as a number once: a conversion is a strtod.
+  local sec, us = tonumber(t[1]) * 1000, tonumber(t[2])
+  local now = sec + floor(us / 1000)
+  now_up = sec + math.ceil(us / 1000)
   now_s = string.format('%d', now)
   now_at = now
   return now
