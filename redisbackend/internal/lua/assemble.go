@@ -133,7 +133,12 @@ func Library(fsys fs.FS) (name, code string, err error) {
 			} else {
 				body.WriteString("redis.register_function('" + fn + "', function(KEYS, ARGV)\n")
 			}
-			body.WriteString(Script("", src, ro))
+			// begin's third argument says that the code outlives the call.
+			call := "begin(KEYS, false, true)\n"
+			if ro {
+				call = "begin(KEYS, true, true)\n"
+			}
+			body.WriteString(strings.Replace(src, commonMark, call, 1))
 			if noWrites {
 				body.WriteString("\nend}\n")
 			} else {

@@ -34,11 +34,11 @@ local K_EPOCH, K_REQ, req_ttl
 -- K_ST holds the state keys, due, ix, ps, wt and wl in that order (lua.KeyDue ...): one table,
 -- not a local each, as the pruned scripts for EVAL come near Lua's limit of 200 locals.
 local K_ST
--- st_cache holds K_ST per prefix, and at [0] how many prefixes. In a function
--- library, which outlives its calls, a call of a namespace seen before builds no
--- key names; it keeps at most 1024 namespaces, then starts again. A script loaded
--- for EVALSHA starts with it empty on every call.
-local st_cache = {[0] = 0}
+-- st_cache holds K_ST per prefix, and at [0] how many prefixes, in a function
+-- library, which outlives its calls: a call of a namespace seen before builds no
+-- key names. It keeps at most 1024 namespaces, then starts again. A script for
+-- EVALSHA, which starts anew on every call, builds them and keeps none.
+local st_cache
 local ep_read -- the epoch key's value once read in this call (false: none), or nil
 local ix_kept -- indexed()'s answer, once asked
 local due_at  -- the state key due as a number, once read (see note_event)
@@ -61,18 +61,22 @@ local sbyte, ssub, sfind, floor
 -- request (Twins in internal/lua): housekeeping, which writes, is skipped there.
 local read_only
 
-local function begin(keys, ro)
+-- begin sets up a call: keys are its KEYS, ro is true in a read-only twin, and
+-- lib is true where the code outlives the call (a function library).
+local function begin(keys, ro, lib)
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
   ix_kept, now_s, due_at, paused_s, paused_set, legacy = nil, nil, nil, nil, nil, nil
   listen_at, now_at = nil, 0
   K_EPOCH, K_REQ, req_ttl, ep_read = keys[10], keys[11], nil, nil
-  K_ST = st_cache[P]
+  K_ST = lib and st_cache and st_cache[P]
   if not K_ST then
     K_ST = {P .. KS_DUE, P .. KS_INDEXED, P .. KS_PAUSED, P .. KS_LISTEN, P .. KS_LISTEN_LIFE}
-    if st_cache[0] >= 1024 then st_cache = {[0] = 0} end
-    st_cache[P], st_cache[0] = K_ST, st_cache[0] + 1
+    if lib then
+      if not st_cache or st_cache[0] >= 1024 then st_cache = {[0] = 0} end
+      st_cache[P], st_cache[0] = K_ST, st_cache[0] + 1
+    end
   end
   sbyte, ssub, sfind, floor = string.byte, string.sub, string.find, math.floor
 end
