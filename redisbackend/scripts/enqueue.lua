@@ -77,5 +77,5 @@ end
 -- The queue's count of enqueued tasks: at its first enqueue (or the first since
 -- the stats hash was lost) the queue joins the queues set, which then keeps it.
 if redis.call('HINCRBY', K_STATS, ST_ENQUEUED .. q, itoa(n)) == n then redis.call('SADD', K_QUEUES, q) end
-req_done(itoa(base) .. ' ' .. ep)
+req_done(string.format('%d %s', base, ep))
 return {now, base, ep}

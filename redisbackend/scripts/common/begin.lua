@@ -97,7 +97,12 @@ local function now_ms()
 end
 
 local function pad16(n) return string.format(PAD_FMT, n) end
-local function itoa(n) return string.format('%d', n) end
+-- itoa formats an integer. One task per call makes most counts 1, which needs no
+-- format: string.format is among the dearest steps of a small call.
+local function itoa(n)
+  if n == 1 then return '1' end
+  return string.format('%d', n)
+end
 
 -- D2[i + 1] is i in two digits, '00' to '99', made on first use. In a function
 -- library it outlives the call, which is safe: it never changes.
