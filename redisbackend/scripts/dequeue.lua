@@ -87,7 +87,7 @@ out[6] = base
 -- deadline, so a bucket gets one HSET and one lease group, or, for a lease alone in
 -- its bucket, a single (common/leases.lua).
 local per_queue, recs, first_group = {}, {}, nil
-local enc_dl = enc48(deadline)
+local enc_dl -- enc48(deadline), once a lease that is no single needs it
 local pre, run_q, run_at = {}, nil, 0
 local nr, no = 0, #out -- #recs and #out, kept by hand, as # is a search
 local toks = decimals(base + 1, got)
@@ -102,6 +102,7 @@ for i = 1, got do
   else
     pq = pre[q]
     if not pq then
+      enc_dl = enc_dl or enc48(deadline)
       pq = enc_dl .. rec_queue(q)
       pre[q] = pq
     end

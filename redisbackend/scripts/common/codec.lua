@@ -22,10 +22,15 @@ end
 
 local function u16(s, i) return string.byte(s, i) * 256 + string.byte(s, i + 1) end
 local function enc16(n) return string.char(math.floor(n / 256) % 256, n % 256) end
-local function enc48(n)
-  local b = {}
-  for i = 6, 1, -1 do b[i] = n % 256; n = math.floor(n / 256) end
-  return string.char(b[1], b[2], b[3], b[4], b[5], b[6])
+-- enc48 encodes n in 6 bytes, big endian, with top added to the first byte (a
+-- flag: rec_head).
+local function enc48(n, top)
+  local b6 = n % 256; n = floor(n / 256)
+  local b5 = n % 256; n = floor(n / 256)
+  local b4 = n % 256; n = floor(n / 256)
+  local b3 = n % 256; n = floor(n / 256)
+  local b2 = n % 256; n = floor(n / 256)
+  return string.char(n % 256 + (top or 0), b2, b3, b4, b5, b6)
 end
 local function dec48(s, i)
   local a, b, c, d, e, f = sbyte(s, i, i + 5)
@@ -59,9 +64,7 @@ end
 local function rec_queue(q) return enc32(#q) .. q end
 -- rec_head returns the first bytes of a record with deadline d, single or not.
 local function rec_head(d, single)
-  local h = enc48(d)
-  if single then h = string.char(sbyte(h, 1) + R_SINGLE) .. ssub(h, 2) end
-  return h
+  return enc48(d, single and R_SINGLE or 0)
 end
 -- rec_deadline returns a record's deadline and whether its lease is a single.
 local function rec_deadline(rec)
