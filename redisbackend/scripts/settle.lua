@@ -24,15 +24,13 @@ if not epoch_is(ARGV[1]) then return {'lost'} end
 -- Everything is checked before the first write: a script is not rolled back.
 local na = tonumber(ARGV[2])
 if not na then return redis.error_reply('ERR keyq: bad ack count') end
-local acks = {}
-for i = 1, na do acks[i] = ARGV[2 + i] end
-local bad = ack_check(acks)
+local bad = ack_check(ARGV, 3, 2 + na)
 if bad then return redis.error_reply(bad) end
 for i = 3 + na, #ARGV, 5 do
   if not tonumber(ARGV[i + 3]) then return redis.error_reply('ERR keyq: bad delay at argument ' .. itoa(i + 3)) end
 end
 housekeep(now)
-local out = ack_all(acks, now)
+local out = ack_all(ARGV, 3, 2 + na, now)
 local no, released = #out, 0
 for i = 3 + na, #ARGV, 5 do
   local token, id, mode, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4]

@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,30 @@ func TestCountersPerQueue(t *testing.T) {
 		if c := list(t, r[1]); len(r) != 8 || num(t, c[0]) != 14 {
 			t.Errorf("stats of r %v, want enqueued 14 and r's row alone", r)
 		}
+	})
+}
+
+// TestSettleBadAckGroups: a settle whose ack groups do not fit its ack arguments
+// (a count past their end, a negative count, a bad TTL) is refused before it
+// writes anything, even where the arguments that follow would fill the group.
+func TestSettleBadAckGroups(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.enqueue("q", 0, false, 3, "a") // task 1
+		if r := e.dequeue(1, 60000, "q"); num(t, r[5]) != 1 {
+			t.Fatalf("dequeue %v, want token 2", r)
+		}
+		before := e.snapshot()
+		for _, args := range [][]any{
+			// A group of one lease in 4 ack arguments; a release's 5 follow.
+			{"e1", "4", "0", "60000", "", "1", "2", idArg("1"), "", "0", "", ""},
+			{"e1", "7", "0", "60000", "", "-1", "2", idArg("1"), "", ""},
+			{"e1", "7", "0", "6e4", "", "1", "2", idArg("1"), "", ""},
+		} {
+			_, err := e.call("settle", false, append(append([]string(nil), e.keys...), e.keys[8]), args...)
+			if err == nil || !strings.Contains(err.Error(), "bad ack group") {
+				t.Errorf("settle %q: %v, want a bad ack group", args, err)
+			}
+		}
+		sameKeys(t, "settles with bad ack groups", before, e.snapshot())
 	})
 }

@@ -1,6 +1,7 @@
 -- common/acks.lua: acking leases in groups.
 
--- ack_all acks leases given in groups (settleArgs in settle.go): per group its lease
+-- ack_all acks leases given in groups, args[from] to args[to] (settleArgs in
+-- settle.go; read in place, not copied out): per group its lease
 -- bucket, the answers' TTL in ms, the job outcome ("" for finished without error,
 -- else status, newline, error) and a count n; then per lease of the group its
 -- token, its task ID after one byte of the ID's length, and its answer as stored
@@ -9,13 +10,13 @@
 -- order: 1 acked, 0 lost. A group's records are read, and dropped, in one call
 -- each, and read in place, by offsets: the blob is copied out only for a job
 -- record.
-local function ack_all(args, now)
+local function ack_all(args, from, to, now)
   -- pa starts answer keys, as answer_key builds them: the digests are read from
   -- the lease records, so only the script knows them (DESIGN's exception).
   local out, leased, pa, ix = {}, {}, P .. KS_ANSWER, indexed()
-  local pos, no = 1, 0 -- no: #out, kept by hand, as # is a search
+  local pos, no = from, 0 -- no: #out, kept by hand, as # is a search
   local singles, ns = {}, 0 -- the members of acked singles, for one ZREM
-  while pos <= #args do
+  while pos <= to do
     local bk, ttl, job, n = args[pos], args[pos + 1], args[pos + 2], tonumber(args[pos + 3])
     pos = pos + 4
     local lk = lease_key(bk)
@@ -84,16 +85,17 @@ local function ack_all(args, now)
   return out
 end
 
--- ack_check checks the group headers of ack_all's arguments before anything is
--- written, and returns what is wrong or nil: a script that fails after a write
--- leaves that write, since Redis does not roll a script back. An answer TTL must
--- be whole ms that a PX takes.
-local function ack_check(args)
-  local pos = 1
-  while pos <= #args do
+-- ack_check checks the group headers of ack_all's arguments, args[from] to
+-- args[to], before anything is written, and returns what is wrong or nil: a script
+-- that fails after a write leaves that write, since Redis does not roll a script
+-- back. An answer TTL must be whole ms that a PX takes. A position in a message
+-- counts from from, as 1.
+local function ack_check(args, from, to)
+  local pos = from
+  while pos <= to do
     local ttl, n = args[pos + 1], tonumber(args[pos + 3])
-    if not n or not sfind(ttl, '^%d+$') or #ttl > 15 then
-      return 'ERR keyq: bad ack group at argument ' .. itoa(pos)
+    if not n or n < 0 or pos + 3 + 3 * n > to or not sfind(ttl, '^%d+$') or #ttl > 15 then
+      return 'ERR keyq: bad ack group at argument ' .. itoa(pos - from + 1)
     end
     pos = pos + 4 + 3 * n
   end
