@@ -19,7 +19,9 @@ local function ack_all(args, from, to, now)
   while pos <= to do
     local bk, ttl, job, n = args[pos], args[pos + 1], args[pos + 2], tonumber(args[pos + 3])
     pos = pos + 4
-    local lk = lease_key(bk)
+    -- lease_key(bk), from the decimal Go sent: not read as a number and formatted
+    -- again. Another spelling of the number names no record: its leases are lost.
+    local lk = P .. KS_RECORDS .. bk
     local drop, nd, per_dl, pb = {}, 0, {}, nil -- pb: pad16(bk), once needed
     for c = 0, n - 1, CHUNK do
       local e = math.min(c + CHUNK - 1, n - 1)
