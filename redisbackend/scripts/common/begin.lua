@@ -159,6 +159,7 @@ local NO_EVENT = 9007199254740992 -- 2^53 ms: never
 -- stay paused and a kept key index stays kept across the upgrade; the first call
 -- that may write moves them to the keys (move_legacy). The due time itself is
 -- not taken: missing, it counts as due.
+
 -- move_legacy moves the fields take_state found to their keys, where those are
 -- still missing, and deletes them. Housekeeping calls it, and so does any other
 -- writer of a state key before it writes.
