@@ -12,8 +12,8 @@
 // Required: Backend (2 methods) and Namespace (6 methods). Optional, found by type
 // assertion, a missing one reported to callers as errors.ErrUnsupported: Inspector,
 // Admin and Controller (on a Namespace, for tools and operators), Notifier (on a Namespace;
-// without it waiting callers poll), RateLimiter (on a Namespace), NamespaceLister
-// and Clocked (on a Backend).
+// without it waiting callers poll), RateLimiter and Exchanger (on a Namespace),
+// NamespaceLister and Clocked (on a Backend).
 //
 // Every method validates its own input (each parameter struct has a Validate method
 // a driver calls first) and reports bad input with ErrInvalid, changing nothing; a
@@ -206,6 +206,26 @@ type RateLimiter interface {
 	// Allow takes one token from the limiter named p.Name. It returns 0 when the
 	// token was granted, or how long to wait before trying again.
 	Allow(ctx context.Context, p AllowParams) (time.Duration, error)
+}
+
+// Exchanger is implemented by namespace handles that can settle leases and lease
+// new tasks in one call, so that a worker whose handlers finished hands in their
+// outcomes and takes the next tasks in one round trip to the store. A driver
+// without it costs a worker two calls where it could make one, nothing else.
+type Exchanger interface {
+	// Exchange settles s.Items as Settle does, then leases as Dequeue does with d,
+	// and returns both results. Both parameter sets are checked first: bad input
+	// in either is ErrInvalid, and nothing is settled or leased. The settlements
+	// take effect before the dequeue looks, so an ack's answer drops a task of its
+	// key that the dequeue finds (S3.2), and a release to the head is what the
+	// dequeue takes first.
+	//
+	// A non-nil error with nil settle results reports a failure of the whole
+	// call: any item may or may not have been settled, and leases it may have
+	// taken come back when they expire. With settle results, the settlements took
+	// effect as reported and the error is the dequeue's, or ErrNotReplicated;
+	// leases in the DequeueResult are the caller's, whatever the error.
+	Exchange(ctx context.Context, s SettleParams, d DequeueParams) ([]SettleResult, DequeueResult, error)
 }
 
 // Clocked is implemented by backends that keep time on a clock the caller can

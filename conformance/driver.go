@@ -274,6 +274,13 @@ func validCalls(h backend.Namespace, l backend.LeaseRef) []call {
 			return err
 		}})
 	}
+	if x, ok := h.(backend.Exchanger); ok {
+		cs = append(cs, call{"Exchange", func(ctx context.Context) error {
+			_, _, err := x.Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: l, Action: backend.Ack}}},
+				backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Hour})
+			return err
+		}})
+	}
 	if n, ok := h.(backend.Notifier); ok {
 		cs = append(cs, call{"Notify", func(ctx context.Context) error {
 			stop, err := n.Notify(ctx, func(backend.Wake) {})

@@ -65,6 +65,12 @@ func badCalls(h backend.Namespace, l backend.LeaseRef) []call {
 		p := backend.DequeueParams{Queues: []string{"q"}, Count: 10, Lease: time.Hour}
 		edit(&p)
 		add("Dequeue with "+what, func(ctx context.Context) error { _, err := h.Dequeue(ctx, p); return err })
+		if x, ok := h.(backend.Exchanger); ok { // a good ack, then a bad dequeue: nothing is settled
+			add("Exchange with "+what, func(ctx context.Context) error {
+				_, _, err := x.Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: l, Action: backend.Ack}}}, p)
+				return err
+			})
+		}
 	}
 	dequeue("no queues", func(p *backend.DequeueParams) { p.Queues = nil })
 	dequeue("an empty queue name", func(p *backend.DequeueParams) { p.Queues = []string{"q", ""} })
@@ -80,6 +86,12 @@ func badCalls(h backend.Namespace, l backend.LeaseRef) []call {
 			_, err := h.Settle(ctx, backend.SettleParams{Items: items})
 			return err
 		})
+		if x, ok := h.(backend.Exchanger); ok { // bad settlements, then a good dequeue: nothing is leased
+			add("Exchange with "+what, func(ctx context.Context) error {
+				_, _, err := x.Exchange(ctx, backend.SettleParams{Items: items}, backend.DequeueParams{Queues: []string{"q"}, Count: 10, Lease: time.Hour})
+				return err
+			})
+		}
 	}
 	item := func(a backend.Action, edit func(s *backend.Settlement)) backend.Settlement {
 		s := backend.Settlement{LeaseRef: l, Action: a}

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/keyq/keyq/backend"
@@ -14,6 +15,7 @@ func init() {
 		test{name: "S4.6 driver: a settlement of an ended or expired lease is lost and changes nothing", fn: testDriverSettleLost, driver: true},
 		test{name: "S4.7 driver: a release that reaches MaxAttempts is dead, one that keeps its attempt is not", fn: testDriverDeadAtMax, driver: true},
 		test{name: "S5.1 driver: an ack stores its answer in the same call, the last item's answer last", fn: testDriverAckAnswer, driver: true},
+		test{name: "S3.2 driver: Exchange settles, then leases, so an ack's answer drops its key's next task", fn: testDriverExchange, driver: true},
 	)
 }
 
@@ -214,5 +216,55 @@ func testDriverAckAnswer(e *env) {
 	}
 	if j, err := in.Job(e.ctx, backend.JobParams{ID: ids[1]}); err != nil || j.Status != backend.StatusFailed || j.LastError != "boom" || j.Attempts != 1 {
 		e.Fatalf("job of the failed ack: %+v, %v; want failed after 1 attempt, last error boom", j, err)
+	}
+}
+
+// testDriverExchange settles and leases in Exchange calls: the settlements come
+// first, so the release is delivered again at once and the ack's answer drops a
+// task of its key that was waiting behind it (S3.2); a lost item changes nothing
+// and does not stop the dequeue; an exchange on an empty queue only settles.
+func testDriverExchange(e *env) {
+	h := e.handle()
+	x, ok := h.(backend.Exchanger)
+	if !ok {
+		e.Skip("optional: the driver does not implement backend.Exchanger; a worker settles and fetches in two calls")
+	}
+	e.put(h, backend.EnqueueParams{Queue: "q"}, "a", "r")
+	ls := e.takePayloads(h, []string{"q"}, "a", "r")
+	e.put(h, backend.EnqueueParams{Queue: "q"}, "a", "b") // a again, under the key its ack answers
+	exchange := func(d backend.DequeueParams, items ...backend.Settlement) ([]backend.SettleResult, backend.DequeueResult) {
+		e.Helper()
+		d.Queues, d.Lease = []string{"q"}, e.u(100)
+		res, got, err := x.Exchange(e.ctx, backend.SettleParams{Items: items}, d)
+		if err != nil {
+			e.Fatalf("Exchange of %d items, dequeue of %d: %v", len(items), d.Count, err)
+		}
+		if len(got.Leases) > d.Count {
+			e.Fatalf("Exchange returned %d leases for a count of %d", len(got.Leases), d.Count)
+		}
+		return res, got
+	}
+	res, got := exchange(backend.DequeueParams{Count: 3},
+		backend.Settlement{LeaseRef: ref(ls[0]), Action: backend.Ack, Answer: &backend.Answer{Value: []byte("A"), OK: true, TTL: e.u(100)}},
+		release(ls[1]))
+	if !reflect.DeepEqual(res, results(backend.SettleDone, backend.SettleDone)) {
+		e.Fatalf("Exchange settled %v, want both done", res)
+	}
+	if p := payloads(got.Leases); !reflect.DeepEqual(p, []string{"r", "b"}) || got.Deduped != 1 || got.Leases[0].Attempt != 1 {
+		e.Fatalf("Exchange delivered %q (first attempt %d), %d dropped; want r again with attempt 1, then b, and a dropped",
+			p, got.Leases[0].Attempt, got.Deduped)
+	}
+	if a, err := h.GetAnswer(e.ctx, backend.GetAnswerParams{Key: "a"}); err != nil || string(a.Value) != "A" {
+		e.Fatalf("answer of a: %q, %v; want A", a.Value, err)
+	}
+	e.put(h, backend.EnqueueParams{Queue: "q"}, "c")
+	r, b := got.Leases[0], got.Leases[1]
+	res, got = exchange(backend.DequeueParams{Count: 1}, ack(ls[0]), ack(r))
+	if !reflect.DeepEqual(res, results(backend.SettleLost, backend.SettleDone)) || !reflect.DeepEqual(payloads(got.Leases), []string{"c"}) {
+		e.Fatalf("Exchange of a lost ack and a live one: %v, delivered %q; want lost, done, and c", res, payloads(got.Leases))
+	}
+	res, got = exchange(backend.DequeueParams{Count: 2}, ack(b), ack(got.Leases[0]))
+	if !reflect.DeepEqual(res, results(backend.SettleDone, backend.SettleDone)) || len(got.Leases) != 0 || got.Deduped != 0 {
+		e.Fatalf("Exchange on an empty queue: %v, %d leases, %d dropped; want both done and nothing", res, len(got.Leases), got.Deduped)
 	}
 }

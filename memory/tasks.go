@@ -74,14 +74,19 @@ func (ns *Namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (back
 		return backend.DequeueResult{}, err
 	}
 	defer ns.unlock()
-	res := ns.take(&p, now)
+	return ns.dequeue(&p, now), nil
+}
+
+// dequeue is Dequeue's work, on a held namespace.
+func (ns *Namespace) dequeue(p *backend.DequeueParams, now time.Time) backend.DequeueResult {
+	res := ns.take(p, now)
 	if next := ns.nextEvent(); !next.IsZero() {
 		res.Next = max(backend.RoundUp(next.Sub(now)), time.Millisecond)
 	}
 	if len(res.Leases) == 0 {
 		ns.asked = true
 	}
-	return res, nil
+	return res
 }
 
 // take leases up to p.Count tasks from p.Queues in order, skipping paused ones
@@ -161,6 +166,25 @@ func (ns *Namespace) Settle(ctx context.Context, p backend.SettleParams) ([]back
 		out[i] = ns.settle(&p.Items[i], now)
 	}
 	return out, nil
+}
+
+// Exchange settles, then leases, under one hold of the namespace; see
+// backend.Exchanger.
+func (ns *Namespace) Exchange(ctx context.Context, s backend.SettleParams, d backend.DequeueParams) ([]backend.SettleResult, backend.DequeueResult, error) {
+	invalid := s.Validate()
+	if invalid == nil {
+		invalid = d.Validate()
+	}
+	now, err := ns.open(ctx, invalid)
+	if err != nil {
+		return nil, backend.DequeueResult{}, err
+	}
+	defer ns.unlock()
+	out := make([]backend.SettleResult, len(s.Items))
+	for i := range s.Items {
+		out[i] = ns.settle(&s.Items[i], now)
+	}
+	return out, ns.dequeue(&d, now), nil
 }
 
 func (ns *Namespace) settle(s *backend.Settlement, now time.Time) backend.SettleResult {
