@@ -29,7 +29,7 @@ import (
 
 // durableScripts names the scripts that wait for replicas under WaitReplicas.
 var durableScripts = map[string]bool{
-	"enqueue": true, "settle": true, "deadaction": true, "setanswer": true, "delanswer": true,
+	"enqueue": true, "settle": true, "exchange": true, "deadaction": true, "setanswer": true, "delanswer": true,
 	"pause": true, "cancel": true,
 }
 

@@ -98,25 +98,50 @@ func (n *namespace) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]str
 // even when ctx is cancelled meanwhile (S3.5); Options.DequeueGrace bounds how
 // long past ctx's deadline the call may wait for the reply.
 func (n *namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
-	var res backend.DequeueResult
 	if err := n.b.begin(ctx, p.Validate()); err != nil {
-		return res, err
+		return backend.DequeueResult{}, err
 	}
-	args := make([]any, 0, 4+len(p.Queues))
+	args, qkeys := n.dequeueArgs(&p)
+	dctx, cancel := n.dequeueCtx(ctx)
+	defer cancel()
+	return n.dequeueRounds(ctx, dctx, &p, args, qkeys, nil, nil)
+}
+
+// dequeueArgs returns dequeue.lua's arguments for p, with room for the request
+// TTL, and its queues' keys.
+func (n *namespace) dequeueArgs(p *backend.DequeueParams) (args []any, qkeys []string) {
+	args = make([]any, 0, 4+len(p.Queues))
 	args = append(args, p.Count, durMS(p.Lease))
-	qkeys := make([]string, len(p.Queues)) // KEYS[12..], one per queue
+	qkeys = make([]string, len(p.Queues)) // KEYS[12..], one per queue
 	for i, q := range p.Queues {
 		args = append(args, q)
 		qkeys[i] = n.k.queue(q)
 	}
-	args = append(args, newEpoch())
+	return append(args, newEpoch()), qkeys
+}
+
+// dequeueCtx returns the context a dequeue's script calls run under: ctx's
+// deadline plus Options.DequeueGrace, and no cancellation, so that a script
+// sent gets its reply and its leases reach the caller.
+func (n *namespace) dequeueCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	dctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
 	if d, ok := ctx.Deadline(); ok {
 		dctx, cancel = context.WithDeadline(dctx, d.Add(n.b.opts.DequeueGrace))
 	}
-	defer cancel()
+	return dctx, cancel
+}
+
+// dequeueRounds runs dequeue.lua under dctx until it has leased p.Count tasks or
+// stops for another reason than its dedupe cap. first, when not nil, is the
+// first round's reply (or its error, firstErr), from a call that ran it already.
+func (n *namespace) dequeueRounds(ctx, dctx context.Context, p *backend.DequeueParams, args []any, qkeys []string, first []any, firstErr error) (backend.DequeueResult, error) {
+	var res backend.DequeueResult
 	for { // more than one round only when a round stopped at its dedupe cap
-		r, err := n.b.runReq(dctx, scriptDequeue, n.k, args, qkeys...)
+		r, err := first, firstErr
+		if first == nil && firstErr == nil {
+			r, err = n.b.runReq(dctx, scriptDequeue, n.k, args, qkeys...)
+		}
+		first, firstErr = nil, nil
 		var more bool
 		if err == nil {
 			more, err = decodeDequeue(r, &res)

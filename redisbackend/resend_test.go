@@ -85,6 +85,18 @@ func TestResendReturnsFirstOutcome(t *testing.T) {
 			twice("RequeueDead", func() (any, error) {
 				return nsOf(b, ns).RequeueDead(ctx, backend.DeadActionParams{IDs: []string{ls[2].ID}})
 			})
+			type exchanged struct {
+				Settled []backend.SettleResult
+				Leased  backend.DequeueResult
+			}
+			x := twice("Exchange", func() (any, error) {
+				s, d, err := h.Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{ack(ls[3])}},
+					backend.DequeueParams{Queues: []string{"q"}, Count: 2, Lease: time.Minute})
+				return exchanged{s, d}, err
+			}).(exchanged)
+			if !slices.Equal(x.Settled, []backend.SettleResult{backend.SettleDone}) || len(x.Leased.Leases) != 1 || x.Leased.Leases[0].ID != ls[2].ID {
+				t.Fatalf("Exchange = %+v, want the ack done and the requeued task leased", x)
+			}
 			if err := nsOf(b, ns).SetAnswer(ctx, backend.SetAnswerParams{Key: "x",
 				Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}); err != nil {
 				t.Fatal(err)
@@ -97,12 +109,12 @@ func TestResendReturnsFirstOutcome(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := backend.Counters{Enqueued: 4, Delivered: 4, Acked: 2, Released: 1, Dead: 1}
+			want := backend.Counters{Enqueued: 4, Delivered: 5, Acked: 3, Released: 1, Dead: 1}
 			if st.Counters != want {
 				t.Errorf("counters %+v, want %+v: a call sent twice ran twice", st.Counters, want)
 			}
-			if q := st.Queues["q"]; q.Waiting != 1 || q.Leased != 1 || q.Dead != 0 {
-				t.Errorf("queue %+v, want 1 waiting (requeued once), 1 leased", q)
+			if q := st.Queues["q"]; q.Waiting != 0 || q.Leased != 1 || q.Dead != 0 {
+				t.Errorf("queue %+v, want none waiting (requeued once, then leased), 1 leased", q)
 			}
 		})
 	}

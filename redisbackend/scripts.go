@@ -53,6 +53,7 @@ var (
 	scriptCancel     = loadScript("cancel")
 	scriptDelayed    = loadScript("delayed")
 	scriptListen     = loadScript("listen")
+	scriptExchange   = loadScript("exchange")
 )
 
 // script is one of scripts/*.lua.
@@ -88,7 +89,7 @@ func buildLibrary() (name, code string) {
 
 // loadScript reads scripts/<name>.lua and splices in the common code it reaches.
 func loadScript(name string) *script {
-	src := string(must(fs.ReadFile(scriptDir, name+".lua")))
+	src := must(lua.Source(scriptDir, name))
 	if !lua.Includes(src) {
 		return &script{eval: redis.NewScript(src), durable: durableScripts[name]}
 	}

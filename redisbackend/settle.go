@@ -18,17 +18,7 @@ func (n *namespace) Settle(ctx context.Context, p backend.SettleParams) ([]backe
 		return nil, err
 	}
 	items := p.Items
-	res := make([]backend.SettleResult, len(items))
-	seen := make(map[string]bool, len(items))
-	var send []int
-	for i := range items {
-		if _, _, _, ok := leaseName(items[i].Token, items[i].TaskID); !ok || seen[items[i].Token] {
-			res[i] = backend.SettleLost
-			continue
-		}
-		seen[items[i].Token] = true
-		send = append(send, i)
-	}
+	res, send := sendable(items)
 	var notRepl error
 	for _, idx := range byEpoch(send, func(i int) string { return items[i].Token }) {
 		args, order := settleArgs(items, idx)
@@ -37,29 +27,55 @@ func (n *namespace) Settle(ctx context.Context, p backend.SettleParams) ([]backe
 			return nil, err
 		}
 		notRepl = firstNotReplicated(notRepl, err)
-		if len(r) == 1 && r[0] == "lost" { // not the current epoch
-			for _, i := range idx {
-				res[i] = backend.SettleLost
-			}
-			continue
-		}
-		if len(r) != len(order) {
-			return nil, corrupt("settle reply of %d items for %d leases", len(r), len(order))
-		}
-		for j, v := range r {
-			switch v {
-			case int64(0):
-				res[order[j]] = backend.SettleLost
-			case int64(1):
-				res[order[j]] = backend.SettleDone
-			case int64(2):
-				res[order[j]] = backend.SettleDead
-			default:
-				return nil, corrupt("settle reply item %v", v)
-			}
+		if err := settled(r, idx, order, res); err != nil {
+			return nil, err
 		}
 	}
 	return res, notRepl
+}
+
+// sendable returns a result per item, SettleLost for those that cannot name a
+// lease and for a token given again, and the indexes of the others, whose results
+// the server gives.
+func sendable(items []backend.Settlement) (res []backend.SettleResult, send []int) {
+	res = make([]backend.SettleResult, len(items))
+	seen := make(map[string]bool, len(items))
+	for i := range items {
+		if _, _, _, ok := leaseName(items[i].Token, items[i].TaskID); !ok || seen[items[i].Token] {
+			res[i] = backend.SettleLost
+			continue
+		}
+		seen[items[i].Token] = true
+		send = append(send, i)
+	}
+	return res, send
+}
+
+// settled reads settle.lua's reply r for the items[i], i in idx, whose results
+// come in the order of order (settleArgs), into res.
+func settled(r []any, idx, order []int, res []backend.SettleResult) error {
+	if len(r) == 1 && r[0] == "lost" { // not the current epoch
+		for _, i := range idx {
+			res[i] = backend.SettleLost
+		}
+		return nil
+	}
+	if len(r) != len(order) {
+		return corrupt("settle reply of %d items for %d leases", len(r), len(order))
+	}
+	for j, v := range r {
+		switch v {
+		case int64(0):
+			res[order[j]] = backend.SettleLost
+		case int64(1):
+			res[order[j]] = backend.SettleDone
+		case int64(2):
+			res[order[j]] = backend.SettleDead
+		default:
+			return corrupt("settle reply item %v", v)
+		}
+	}
+	return nil
 }
 
 // firstNotReplicated keeps the first backend.ErrNotReplicated of a call's

@@ -31,6 +31,56 @@ var CommonFiles = []string{
 
 const commonMark = "--@common\n"
 
+// A script may run others as parts: a line --@part NAME, after --@common, makes
+// NAME.lua's body a local function part_NAME(KEYS, ARGV) that calls begin with
+// the KEYS it is given and returns what the script would. The parts of a script
+// for EVAL are defined where their lines are; in the function library once, before
+// the functions, as the functions run them (Library).
+const partMark = "--@part "
+
+// beginMark stands for the begin call a part makes, which differs between EVAL
+// and the library.
+const beginMark = "--@begin\n"
+
+// parts returns the definitions of the parts src names, with beginMark where each
+// calls begin, and src without its part lines.
+func parts(fsys fs.FS, src string) (defs, rest string, err error) {
+	var d, r strings.Builder
+	for line := range strings.SplitAfterSeq(src, "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), partMark)
+		if !ok {
+			r.WriteString(line)
+			continue
+		}
+		b, err := fs.ReadFile(fsys, name+".lua")
+		if err != nil {
+			return "", "", fmt.Errorf("lua: part %s: %w", name, err)
+		}
+		body := string(b)
+		if !Includes(body) || strings.Contains(body, partMark) {
+			return "", "", fmt.Errorf("lua: part %s must include the common code and have no parts", name)
+		}
+		d.WriteString("local function part_" + name + "(KEYS, ARGV)\n")
+		d.WriteString(strings.Replace(body, commonMark, beginMark, 1))
+		d.WriteString("\nend\n")
+	}
+	return d.String(), r.String(), nil
+}
+
+// Source returns the script name.lua of fsys as Script takes it: its parts'
+// definitions written in after --@common.
+func Source(fsys fs.FS, name string) (string, error) {
+	b, err := fs.ReadFile(fsys, name+".lua")
+	if err != nil {
+		return "", err
+	}
+	defs, rest, err := parts(fsys, string(b))
+	if err != nil || defs == "" {
+		return string(b), err
+	}
+	return strings.Replace(rest, commonMark, commonMark+defs, 1), nil
+}
+
 // NoWrites names the scripts that only read: they never housekeep, are
 // registered as functions flagged no-writes and run by FCALL_RO, so a server out
 // of memory (noeviction) or a read-only replica runs them.
@@ -82,6 +132,7 @@ func Script(common, src string, ro bool) string {
 	if ro {
 		call = "begin(KEYS, true)\n"
 	}
+	src = strings.ReplaceAll(src, beginMark, "begin(KEYS)\n")
 	if s, err := prune(common, src, call); err == nil {
 		return s
 	}
@@ -119,10 +170,15 @@ func Library(fsys fs.FS) (name, code string, err error) {
 		if err != nil {
 			return "", "", err
 		}
-		src := string(b)
+		defs, src, err := parts(fsys, string(b))
+		if err != nil {
+			return "", "", err
+		}
 		if !Includes(src) {
 			continue
 		}
+		// Parts are defined once, at the top, where the functions see them.
+		body.WriteString(strings.ReplaceAll(defs, beginMark, "begin(KEYS, false, true)\n"))
 		n := strings.TrimSuffix(path.Base(f), ".lua")
 		register := func(ro, noWrites bool) {
 			// The name is filled in below, once the code's hash is known.

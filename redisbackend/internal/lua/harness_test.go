@@ -93,11 +93,11 @@ func each(t *testing.T, f func(t *testing.T, e *env)) {
 
 func (e *env) source(name string) string {
 	e.t.Helper()
-	b, err := os.ReadFile("../../scripts/" + name + ".lua")
+	src, err := Source(scripts, name)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return string(b)
+	return src
 }
 
 // call runs script name with keys and args; ro runs it by EVAL_RO or FCALL_RO,

@@ -102,11 +102,11 @@ func TestCommonFiles(t *testing.T) {
 			t.Fatalf("%d scripts, %v", len(files), err)
 		}
 		for _, f := range files {
-			src, err := fs.ReadFile(scripts, f)
+			src, err := Source(scripts, strings.TrimSuffix(f, ".lua"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.c.ScriptLoad(context.Background(), Script(e.common, string(src), false)).Err(); err != nil {
+			if err := e.c.ScriptLoad(context.Background(), Script(e.common, src, false)).Err(); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 		}
