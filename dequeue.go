@@ -17,9 +17,16 @@ type dequeueOption func(*dequeueOptions)
 func (f dequeueOption) applyDequeue(o *dequeueOptions) { f(o) }
 
 type dequeueOptions struct {
-	p    backend.DequeueParams
-	wait time.Duration
-	err  error // a bad option's
+	p     backend.DequeueParams
+	wait  time.Duration
+	until <-chan struct{} // ends a wait's sleep, as its end would (the worker's)
+	err   error           // a bad option's
+}
+
+// until makes a wait return, empty, when ch receives while it sleeps between
+// tries. The worker's fetch loop uses it to take acks that wait.
+func until(ch <-chan struct{}) DequeueOption {
+	return dequeueOption(func(o *dequeueOptions) { o.until = ch })
 }
 
 // Wait makes the call block up to d for a task to arrive; the default, 0, returns at
@@ -62,7 +69,7 @@ func (c *Client) dequeue(ctx context.Context, opts []DequeueOption) (backend.Deq
 		if o.wait == 0 {
 			return c.dequeueOnce(ctx, &o.p)
 		}
-		return c.wait(ctx, &o.p, o.wait)
+		return c.wait(ctx, &o.p, o.wait, o.until)
 	})
 }
 

@@ -148,19 +148,28 @@ func (c *Client) settle(ctx context.Context, op string, items []backend.Settleme
 		if res == nil && err != nil {
 			return nil, err
 		}
-		if len(res) != len(items) {
-			return nil, malformed("%d results for %d settlements", len(res), len(items))
-		}
-		for i, r := range res {
-			switch {
-			case r == backend.SettleDone, r == backend.SettleLost:
-			case r == backend.SettleDead && items[i].Action == backend.Release:
-			default:
-				return nil, malformed("settlement %d: result %v", i, r)
-			}
+		if merr := checkSettled(items, res); merr != nil {
+			return nil, merr
 		}
 		return res, err
 	})
+}
+
+// checkSettled checks a driver's results for items: one known result per item,
+// SettleDead only for a Release.
+func checkSettled(items []backend.Settlement, res []backend.SettleResult) error {
+	if len(res) != len(items) {
+		return malformed("%d results for %d settlements", len(res), len(items))
+	}
+	for i, r := range res {
+		switch {
+		case r == backend.SettleDone, r == backend.SettleLost:
+		case r == backend.SettleDead && items[i].Action == backend.Release:
+		default:
+			return malformed("settlement %d: result %v", i, r)
+		}
+	}
+	return nil
 }
 
 // settleOne settles one lease and returns its result, with ErrLeaseLost for

@@ -373,8 +373,9 @@ func (w *waiters) listening() *listening {
 }
 
 // wait leases up to p.Count tasks of p.Queues, waiting up to d for them, as
-// described at the top of this file.
-func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Duration) (backend.DequeueResult, error) {
+// described at the top of this file; a receive from until ends it as the end of
+// d would, between tries.
+func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Duration, until <-chan struct{}) (backend.DequeueResult, error) {
 	r := c.waits.add(p.Queues, p.Count)
 	defer c.waits.remove(r)
 	end := time.NewTimer(d) // the wait is the caller's, on the host's clock
@@ -458,6 +459,8 @@ func (c *Client) wait(ctx context.Context, p *backend.DequeueParams, d time.Dura
 		case <-nextC:
 		case <-ready: // Notify returned: look again, for what came before
 		case <-end.C:
+			over = true
+		case <-until:
 			over = true
 		case <-ctx.Done():
 			over, err = true, backend.CtxErr(ctx)

@@ -156,6 +156,7 @@ type Worker struct {
 	wg      sync.WaitGroup // running handlers
 	keep    *keeper        // the heartbeat of every lease held
 	settler *settler       // nil: each delivery is settled in a call of its own
+	x       *exchanger     // nil: acks do not ride on fetches
 	ackEnd  chan struct{}  // closed when Run, stopping, waits for the last settlements
 
 	mu       sync.Mutex
@@ -194,11 +195,13 @@ func NewWorker(c *Client, opts ...WorkerOption) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, c.wrap("new worker", err)
 	}
+	limits := newLimiters(&cfg)
 	w := &Worker{
 		c:        c,
 		cfg:      cfg,
 		log:      cfg.logger.With("namespace", c.Namespace()),
-		limits:   newLimiters(&cfg),
+		limits:   limits,
+		x:        newExchanger(c, &cfg, len(limits) > 0),
 		sem:      make(chan struct{}, cfg.concurrency),
 		settler:  newSettler(c, &cfg),
 		ackEnd:   make(chan struct{}),
@@ -411,8 +414,22 @@ func (w *Worker) drain(forceCtx context.Context, force context.CancelCauseFunc) 
 }
 
 // loop fetches tasks and starts them until ctx ends or the backend fails for good.
+// With an exchanger it takes the worker's acks meanwhile, and sends them with its
+// next fetch (worker_exchange.go).
 func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
+	var ready <-chan struct{} // a signal that acks wait, with an exchanger
+	if w.x != nil {
+		ready = w.x.ready
+		w.x.setOpen(true)
+		defer func() {
+			w.x.setOpen(false)
+			w.flushAcks()
+		}()
+	}
 	for fails := 0; ; {
+		if w.refreshDue() {
+			w.flushAcks() // the hook may take long
+		}
 		if w.stopping(ctx) || !w.ensureRefresh(ctx) {
 			return nil
 		}
@@ -429,7 +446,13 @@ func (w *Worker) loop(ctx, base, forceCtx context.Context) error {
 		if w.stopping(ctx) {
 			return nil
 		}
-		leases, err := w.c.Dequeue(ctx, Queues(w.fetchQueues()...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease))
+		var leases []Lease
+		var err error
+		if acks := w.takeAcks(); acks != nil {
+			leases, err = w.exchange(base, acks)
+		} else {
+			leases, err = w.c.Dequeue(ctx, Queues(w.fetchQueues()...), Batch(w.fetchSize()), Wait(w.cfg.pollWait), LeaseFor(w.cfg.lease), until(ready))
+		}
 		if len(leases) > 0 {
 			w.start(ctx, base, forceCtx, leases)
 		}

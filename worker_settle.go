@@ -105,17 +105,24 @@ func (s *settler) run(ctx context.Context) {
 			items = append(items, r.items...)
 		}
 		res, err := s.c.settle(ctx, "settle", items)
-		for _, r := range batch {
-			k := len(r.items)
-			if res == nil {
-				r.done(nil, err)
-			} else {
-				r.done(res[:k:k], err)
-				res = res[k:]
-			}
-		}
+		settledBatch(batch, res, err)
 		clear(batch) // hold no lease or answer until the next batch
 		clear(items)
+	}
+}
+
+// settledBatch hands each request of batch its share of res, the results of one
+// call that settled their items in order, or err when the call failed as a whole
+// (res nil).
+func settledBatch(batch []*settleReq, res []backend.SettleResult, err error) {
+	for _, r := range batch {
+		k := len(r.items)
+		if res == nil {
+			r.done(nil, err)
+		} else {
+			r.done(res[:k:k], err)
+			res = res[k:]
+		}
 	}
 }
 
@@ -130,7 +137,9 @@ func (w *Worker) submit(ctx context.Context, r *settleReq, wait bool) {
 		return
 	}
 	if !wait {
-		w.settler.reqs <- r
+		if w.x == nil || !w.x.offer(r) {
+			w.settler.reqs <- r
+		}
 		return
 	}
 	finished := make(chan struct{})
