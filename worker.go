@@ -144,7 +144,9 @@ type WorkerStats struct {
 // A handler's slot is free as soon as it returns; its ack, release or
 // dead-letter goes to the backend in the background, in one Settle call with
 // those of handlers that finish at about the same time (see WorkerConfig.SettleCalls),
-// and each delivery's outcome is the backend's result for it.
+// and each delivery's outcome is the backend's result for it. At the default
+// batch, without rate limits, on a driver that implements backend.Exchanger, acks
+// go with the next fetch instead, in one call (worker_exchange.go).
 //
 // Methods are safe for concurrent use.
 type Worker struct {
