@@ -53,25 +53,45 @@ func (w *bareIDs) Enqueue(ctx context.Context, p backend.EnqueueParams) ([]strin
 
 func (w *bareIDs) Dequeue(ctx context.Context, p backend.DequeueParams) (backend.DequeueResult, error) {
 	res, err := w.namespace.Dequeue(ctx, p)
-	for i := range res.Leases {
-		l := &res.Leases[i]
-		if err := w.stripTask(&l.Task); err != nil {
-			return res, err
-		}
-		if l.Token, err = w.strip(l.Token); err != nil {
-			return res, err
-		}
+	if serr := w.stripLeases(res.Leases); serr != nil {
+		return res, serr
 	}
 	return res, err
 }
 
-func (w *bareIDs) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
+func (w *bareIDs) stripLeases(ls []backend.Lease) error {
+	for i := range ls {
+		l := &ls[i]
+		if err := w.stripTask(&l.Task); err != nil {
+			return err
+		}
+		var err error
+		if l.Token, err = w.strip(l.Token); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *bareIDs) dressItems(p backend.SettleParams) backend.SettleParams {
 	items := make([]backend.Settlement, len(p.Items))
 	for i, s := range p.Items {
 		s.TaskID, s.Token = w.dress(s.TaskID), w.dress(s.Token)
 		items[i] = s
 	}
-	return w.namespace.Settle(ctx, backend.SettleParams{Items: items})
+	return backend.SettleParams{Items: items}
+}
+
+func (w *bareIDs) Settle(ctx context.Context, p backend.SettleParams) ([]backend.SettleResult, error) {
+	return w.namespace.Settle(ctx, w.dressItems(p))
+}
+
+func (w *bareIDs) Exchange(ctx context.Context, sp backend.SettleParams, dp backend.DequeueParams) ([]backend.SettleResult, backend.DequeueResult, error) {
+	res, d, err := w.namespace.Exchange(ctx, w.dressItems(sp), dp)
+	if serr := w.stripLeases(d.Leases); serr != nil {
+		return res, d, serr
+	}
+	return res, d, err
 }
 
 func (w *bareIDs) Extend(ctx context.Context, p backend.ExtendParams) ([]backend.ExtendResult, error) {

@@ -81,6 +81,7 @@ type diffNS interface {
 	backend.Inspector
 	backend.Admin
 	backend.Controller
+	backend.Exchanger
 }
 
 // dequeueNext drops Next from a result with leases: the contract asks for it
@@ -249,9 +250,31 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 				items = append(items, s)
 			}
 			p := backend.SettleParams{Items: items}
-			step = diffStep{"Settle", func(b diffNS) (any, error) {
-				res, err := b.Settle(ctx, p)
-				out := []any{res}
+			// One call in three also leases, as a worker's Exchange does.
+			var dp *backend.DequeueParams
+			if rng.IntN(3) == 0 {
+				dp = &backend.DequeueParams{Count: 1 + rng.IntN(4), Lease: ms(40)}
+				for _, j := range rng.Perm(len(queues))[:1+rng.IntN(len(queues))] {
+					dp.Queues = append(dp.Queues, queues[j])
+				}
+			}
+			name := "Settle"
+			if dp != nil {
+				name = "Exchange"
+			}
+			step = diffStep{name, func(b diffNS) (any, error) {
+				var res []backend.SettleResult
+				var err error
+				out := []any{nil}
+				if dp == nil {
+					res, err = b.Settle(ctx, p)
+				} else {
+					var d backend.DequeueResult
+					res, d, err = b.Exchange(ctx, p, *dp)
+					d, _ = dequeueNext(d, nil)
+					out = append(out, d)
+				}
+				out[0] = res
 				// Which answer each key holds after the call: the last ack's of
 				// that key (acks of one key are applied in the call's order).
 				for _, k := range keys {
@@ -442,6 +465,11 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 			t.Fatalf("op %d %s: results differ (-memory +redis):\n%s", i, step.name, diff)
 		}
 		outcomes[step.name+" "+errKind(wantErr)]++
+		if v, ok := wantV.([]any); ok && len(v) > 1 {
+			if d, ok := v[1].(backend.DequeueResult); ok { // an Exchange's
+				wantV = d
+			}
+		}
 		switch v := wantV.(type) {
 		case backend.DequeueResult:
 			leases = append(leases, v.Leases...)
