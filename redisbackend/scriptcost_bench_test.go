@@ -19,7 +19,10 @@ import (
 // BenchmarkScriptCost measures what each script of the cycle costs the server per
 // call, as Redis 7 functions and by EVALSHA (the path of Redis 6.2 and KeyDB):
 // rounds of 100 Enqueue calls of one task, then 100 Dequeue calls, then 100
-// Settle calls acking with an answer, job records on. Each b.N is one round. It
+// Settle calls acking with an answer, job records on (cycle=three); or, as a
+// worker at its defaults runs, 100 Enqueue calls, then 100 Exchange calls, each
+// acking the lease the one before took and leasing a task (cycle=exchange). Each
+// b.N is one round. It
 // reports, per script, the server's time per call from INFO commandstats (the
 // usec of FCALL or EVALSHA, the script's redis.call()s included: enqueue-µs/call
 // and so on) and the server's CPU per task from INFO cpu (server-µs/task, its
@@ -50,8 +53,11 @@ func BenchmarkScriptCost(b *testing.B) {
 	defer client.Close()
 	cg := newCallgrind(b, os.Getenv("KEYQ_CALLGRIND"))
 	ctx := context.Background()
-	for _, path := range []string{"functions", "evalsha"} {
-		b.Run("path="+path, func(b *testing.B) {
+	for _, run := range []struct{ path, cycle string }{
+		{"functions", "three"}, {"evalsha", "three"}, {"functions", "exchange"}, {"evalsha", "exchange"},
+	} {
+		path := run.path
+		b.Run("path="+path+"/cycle="+run.cycle, func(b *testing.B) {
 			rb, err := New(client, Options{Prefix: testPrefix(), NoFunctions: path == "evalsha"})
 			if err != nil {
 				b.Fatal(err)
@@ -89,6 +95,30 @@ func BenchmarkScriptCost(b *testing.B) {
 						b.Fatalf("settle: %v %v", out, err)
 					}
 				}},
+			}
+			if run.cycle == "exchange" {
+				// As a worker at its defaults runs: each call acks the lease
+				// before and leases the next task.
+				phases[1] = phases[len(phases)-1]
+				phases[1].name = "exchange"
+				phases[1].run = func(int) {
+					l := leases[0]
+					leases = leases[1:]
+					out, res, err := n.(backend.Exchanger).Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack,
+						Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}}},
+						backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+					if err != nil || len(out) != 1 || out[0] != backend.SettleDone || len(res.Leases) != 1 {
+						b.Fatalf("exchange: %v, %d leases, %v", out, len(res.Leases), err)
+					}
+					leases = append(leases, res.Leases...)
+				}
+				phases = phases[:2]
+				phases[0].run(-1) // a key of its own: the loading run's ack answers task 0's
+				res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+				if err != nil || len(res.Leases) != 1 {
+					b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
+				}
+				leases = res.Leases
 			}
 			for _, p := range phases {
 				p.run(0) // loads the scripts
