@@ -12,13 +12,20 @@
 --@part dequeue
 local n, ttl = tonumber(ARGV[1]), ARGV[#ARGV]
 if not n or n < 2 or n + 6 > #ARGV then return redis.error_reply('ERR keyq: bad exchange argument count') end
-local sa, da = {}, {}
-for i = 1, n do sa[i] = ARGV[i + 1] end
+-- sub returns t[i .. j] as a new table: made by a constructor from unpack, sized
+-- once, where Lua's stack takes that many values (about 8,000); else filled one
+-- by one, growing as it goes.
+local function sub(t, i, j)
+  if j - i < 4000 then return {unpack(t, i, j)} end
+  local out = {}
+  for k = i, j do out[k - i + 1] = t[k] end
+  return out
+end
+local sa = sub(ARGV, 2, n + 1)
 sa[n + 1] = ttl
-for i = n + 2, #ARGV do da[i - n - 1] = ARGV[i] end
-local s = part_settle({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, sa)
+local s = part_settle(sub(KEYS, 1, 11), sa)
 if s.err then return s end
 KEYS[11] = KEYS[11] .. 'd'
-local d = part_dequeue(KEYS, da)
+local d = part_dequeue(KEYS, sub(ARGV, n + 2, #ARGV))
 if d.err then return d end
 return {s, d}
