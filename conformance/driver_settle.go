@@ -16,6 +16,7 @@ func init() {
 		test{name: "S4.7 driver: a release that reaches MaxAttempts is dead, one that keeps its attempt is not", fn: testDriverDeadAtMax, driver: true},
 		test{name: "S5.1 driver: an ack stores its answer in the same call, the last item's answer last", fn: testDriverAckAnswer, driver: true},
 		test{name: "S3.2 driver: Exchange settles, then leases, so an ack's answer drops its key's next task", fn: testDriverExchange, driver: true},
+		test{name: "S3.2 driver: Exchange leases past more answered tasks than one round drops, as Dequeue does", fn: testDriverExchangeBeyondCap, driver: true},
 	)
 }
 
@@ -266,5 +267,38 @@ func testDriverExchange(e *env) {
 	res, got = exchange(backend.DequeueParams{Count: 2}, ack(b), ack(got.Leases[0]))
 	if !reflect.DeepEqual(res, results(backend.SettleDone, backend.SettleDone)) || len(got.Leases) != 0 || got.Deduped != 0 {
 		e.Fatalf("Exchange on an empty queue: %v, %d leases, %d dropped; want both done and nothing", res, len(got.Leases), got.Deduped)
+	}
+}
+
+// testDriverExchangeBeyondCap puts more answered tasks than one dequeue round
+// drops (backend.DedupeCap) ahead of a fresh one: an Exchange drops them all and
+// leases the fresh task, as a Dequeue would.
+func testDriverExchangeBeyondCap(e *env) {
+	h := e.handle()
+	x, ok := h.(backend.Exchanger)
+	if !ok {
+		e.Skip("optional: the driver does not implement backend.Exchanger; a worker settles and fetches in two calls")
+	}
+	e.put(h, backend.EnqueueParams{Queue: "q"}, "x")
+	l := e.takePayloads(h, []string{"q"}, "x")[0]
+	const answered = backend.DedupeCap + 500
+	p := backend.EnqueueParams{Queue: "q"}
+	for range answered {
+		p.Tasks = append(p.Tasks, backend.Message{Type: "t", Key: "a", Payload: []byte("a"), MaxAttempts: 25})
+	}
+	p.Tasks = append(p.Tasks, message("fresh"))
+	if _, err := h.Enqueue(e.ctx, p); err != nil {
+		e.Fatal(err)
+	}
+	if err := h.SetAnswer(e.ctx, backend.SetAnswerParams{Key: "a", Answer: backend.Answer{Value: []byte("v"), OK: true, TTL: e.u(100)}}); err != nil {
+		e.Fatal(err)
+	}
+	res, d, err := x.Exchange(e.ctx, backend.SettleParams{Items: []backend.Settlement{ack(l)}},
+		backend.DequeueParams{Queues: []string{"q"}, Count: 2, Lease: e.u(100)})
+	if err != nil {
+		e.Fatalf("Exchange: %v", err)
+	}
+	if !reflect.DeepEqual(res, results(backend.SettleDone)) || !reflect.DeepEqual(payloads(d.Leases), []string{"fresh"}) || d.Deduped != answered {
+		e.Fatalf("Exchange: %v, leased %q, %d dropped; want done, fresh, and %d dropped", res, payloads(d.Leases), d.Deduped, answered)
 	}
 }
