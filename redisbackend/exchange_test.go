@@ -68,3 +68,36 @@ func TestExchangeLargeBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestExchangeTwoEpochs settles leases of two epochs, as around a loss of the
+// store's data, and of none the server could know: the call goes as a Settle
+// and a Dequeue, with the same results.
+func TestExchangeTwoEpochs(t *testing.T) {
+	b, err := New(newMini(t).client, Options{Prefix: testPrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	h := nsOf(b, "epochs")
+	if _, err := h.Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{msg("a", 3), msg("b", 3), msg("c", 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+	if err != nil || len(res.Leases) != 1 {
+		t.Fatalf("Dequeue: %d leases, %v", len(res.Leases), err)
+	}
+	l := res.Leases[0]
+	other := "zzzzzzzz"[:epochLen] // an epoch the store never had
+	old := backend.LeaseRef{TaskID: other + "-1", Token: other + "-1"}
+	dp := backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute}
+	out, d, err := h.Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: old, Action: backend.Ack}, {LeaseRef: ref(l), Action: backend.Ack}}}, dp)
+	if err != nil || len(out) != 2 || out[0] != backend.SettleLost || out[1] != backend.SettleDone || len(d.Leases) != 1 || string(d.Leases[0].Payload) != "b" {
+		t.Fatalf("Exchange of two epochs: %v, %d leases, %v; want lost, done and b", out, len(d.Leases), err)
+	}
+	bad := backend.LeaseRef{TaskID: "no", Token: "no"}
+	out, d, err = h.Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: bad, Action: backend.Ack}}}, dp)
+	if err != nil || len(out) != 1 || out[0] != backend.SettleLost || len(d.Leases) != 1 || string(d.Leases[0].Payload) != "c" {
+		t.Fatalf("Exchange of a lease no server could know: %v, %d leases, %v; want lost and c", out, len(d.Leases), err)
+	}
+}
