@@ -16,8 +16,8 @@ import (
 // and takes the next in one script. An ack never waits long for that call:
 //   - the loop waits for a free slot, which the ack's own handler has just given
 //     back;
-//   - or it sleeps in a Dequeue wait, which an ack ends at once (the queues known
-//     empty, it hands the acks to the settler and sleeps on; else it exchanges);
+//   - or it sleeps in a Dequeue wait, which an ack ends at once (with the queues
+//     known empty the ack goes to the settler instead, and the loop sleeps on);
 //   - or a Dequeue try is in flight, and the loop takes the acks when it returns;
 //   - before the refresh hook runs, and when the loop ends, the acks it holds go
 //     to the settler.

@@ -137,7 +137,9 @@ func (w *Worker) submit(ctx context.Context, r *settleReq, wait bool) {
 		return
 	}
 	if !wait {
-		if w.x == nil || !w.x.offer(r) {
+		// With the queues known empty the fetch loop would only pass the ack on:
+		// it goes to the settler without waking the loop.
+		if w.x == nil || w.c.waits.knownEmpty(w.cfg.queues) > 0 || !w.x.offer(r) {
 			w.settler.reqs <- r
 		}
 		return
