@@ -26,8 +26,8 @@ import (
 
 // exchanger holds the acks waiting for the fetch loop.
 type exchanger struct {
-	x     backend.Exchanger
-	ready chan struct{} // holds a signal while acks wait
+	driver backend.Exchanger
+	ready  chan struct{} // holds a signal while acks wait
 
 	mu   sync.Mutex
 	open bool // the fetch loop runs and takes acks
@@ -42,7 +42,7 @@ func newExchanger(c *Client, cfg *workerConfig, limited bool) *exchanger {
 	if !ok || cfg.ackBatches < 1 || cfg.batch != 1 || cfg.shared != nil || limited {
 		return nil
 	}
-	return &exchanger{x: x, ready: make(chan struct{}, 1)}
+	return &exchanger{driver: x, ready: make(chan struct{}, 1)}
 }
 
 // offer gives r, an ack, to the fetch loop, and reports whether it took it.
@@ -116,7 +116,7 @@ func (w *Worker) exchange(ctx context.Context, acks []*settleReq) ([]Lease, erro
 		items = append(items, r.items...)
 	}
 	p := backend.DequeueParams{Queues: queues, Count: w.fetchSize(), Lease: w.cfg.lease}
-	res, d, err := w.c.exchange(ctx, w.x.x, items, &p)
+	res, d, err := w.c.exchange(ctx, w.x.driver, items, &p)
 	if res == nil {
 		settledBatch(acks, nil, err)
 		return d.Leases, err
@@ -142,7 +142,7 @@ func (c *Client) exchange(ctx context.Context, x backend.Exchanger, items []back
 	l := c.waits.current()
 	covered := l != nil && l.confirmed()
 	gen := c.waits.generation()
-	r, err := call(c, ctx, "settle", 0, func(ctx context.Context) (reply, error) {
+	r, err := call(c, ctx, "settle and fetch", 0, func(ctx context.Context) (reply, error) {
 		res, d, err := x.Exchange(ctx, backend.SettleParams{Items: items}, *p)
 		if res != nil {
 			if merr := checkSettled(items, res); merr != nil {
