@@ -32,18 +32,18 @@ var CommonFiles = []string{
 const commonMark = "--@common\n"
 
 // A script may run others as parts: a line --@part NAME, after --@common, makes
-// NAME.lua's body a local function part_NAME(KEYS, ARGV) that calls begin with
-// the KEYS it is given and returns what the script would. The parts of a script
+// NAME.lua's body a local function part_NAME(KEYS, ARGV) that calls begin, as a
+// part, with the KEYS it is given and returns what the script would. The parts share
+// the call's begin: its time, and the state the first part reads. The parts of a script
 // for EVAL are defined where their lines are; in the function library once, before
 // the functions, as the functions run them (Library).
 const partMark = "--@part "
 
-// beginMark stands for the begin call a part makes, which differs between EVAL
-// and the library.
-const beginMark = "--@begin\n"
+// partBegin is the begin call of a part.
+const partBegin = "begin(KEYS, false, false, true)\n"
 
-// parts returns the definitions of the parts src names, with beginMark where each
-// calls begin, and src without its part lines.
+// parts returns the definitions of the parts src names, and src without its part
+// lines.
 func parts(fsys fs.FS, src string) (defs, rest string, err error) {
 	var d, r strings.Builder
 	for line := range strings.SplitAfterSeq(src, "\n") {
@@ -61,7 +61,7 @@ func parts(fsys fs.FS, src string) (defs, rest string, err error) {
 			return "", "", fmt.Errorf("lua: part %s must include the common code and have no parts", name)
 		}
 		d.WriteString("local function part_" + name + "(KEYS, ARGV)\n")
-		d.WriteString(strings.Replace(body, commonMark, beginMark, 1))
+		d.WriteString(strings.Replace(body, commonMark, partBegin, 1))
 		d.WriteString("\nend\n")
 	}
 	return d.String(), r.String(), nil
@@ -132,7 +132,6 @@ func Script(common, src string, ro bool) string {
 	if ro {
 		call = "begin(KEYS, true)\n"
 	}
-	src = strings.ReplaceAll(src, beginMark, "begin(KEYS)\n")
 	if s, err := prune(common, src, call); err == nil {
 		return s
 	}
@@ -178,7 +177,7 @@ func Library(fsys fs.FS) (name, code string, err error) {
 			continue
 		}
 		// Parts are defined once, at the top, where the functions see them.
-		body.WriteString(strings.ReplaceAll(defs, beginMark, "begin(KEYS, false, true)\n"))
+		body.WriteString(defs)
 		n := strings.TrimSuffix(path.Base(f), ".lua")
 		register := func(ro, noWrites bool) {
 			// The name is filled in below, once the code's hash is known.

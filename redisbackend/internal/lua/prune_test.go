@@ -48,7 +48,6 @@ func full(common, src string, ro bool) string {
 	if ro {
 		call = "begin(KEYS, true)\n"
 	}
-	src = strings.ReplaceAll(src, beginMark, "begin(KEYS)\n")
 	return strings.Replace(src, commonMark, common+call, 1)
 }
 

@@ -62,8 +62,18 @@ local sbyte, ssub, sfind, floor
 local read_only
 
 -- begin sets up a call: keys are its KEYS, ro is true in a read-only twin, and
--- lib is true where the code outlives the call (a function library).
-local function begin(keys, ro, lib)
+-- lib is true where the code outlives the call (a function library). With part,
+-- it starts one part of a call that runs several scripts' bodies
+-- (scripts/exchange.lua), after the call's own begin: keys, the part's KEYS, name
+-- the same namespace, so the time and the state a part before read stay, as its
+-- writes kept them up to date; the request key and its TTL are the part's own.
+-- (An argument, not a function of its own: the common code's locals are near
+-- Lua's limit of 200 in a chunk.)
+local function begin(keys, ro, lib, part)
+  if part then
+    K_REQ, req_ttl = keys[11], nil
+    return
+  end
   read_only = ro == true
   K_SEQ, K_DELAYED, K_LEASES, K_LEASE = keys[1], keys[2], keys[3], keys[4]
   K_STATS, K_DEAD, K_DEADZ, K_QUEUES, P = keys[5], keys[6], keys[7], keys[8], keys[9]
@@ -85,7 +95,10 @@ end
 -- rest of a small call: arguments that are numbers in Lua go as strings where they
 -- are built once anyway, or are literals.
 
+-- The time is read once per call: the parts of a call that runs several scripts'
+-- bodies (begin's part) share it, as they share one hold of the memory backend.
 local function now_ms()
+  if now_at ~= 0 then return now_at end
   local t = redis.call('TIME')
   -- Each string read as a number once: a conversion is a strtod.
   local sec, us = tonumber(t[1]) * 1000, tonumber(t[2])
@@ -330,6 +343,8 @@ end
 local function req_check(ttl)
   if not K_REQ or ttl == '' then return nil end
   req_ttl = ttl
+  -- A later part of a call (begin's part) finds the state read: its writes kept it.
+  if due_at ~= nil then return redis.call('GET', K_REQ) or nil end
   local r = redis.call('MGET', K_REQ, K_EPOCH, K_ST[1], K_ST[2], K_ST[3], K_ST[4])
   ep_read = r[2]
   take_state(r, 3)
