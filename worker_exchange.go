@@ -91,10 +91,14 @@ func (w *Worker) takeAcks() []*settleReq {
 
 // flushAcks hands the acks the fetch loop holds to the settler.
 func (w *Worker) flushAcks() {
-	if w.x == nil {
-		return
+	if w.x != nil {
+		w.toSettler(w.x.take())
 	}
-	for _, r := range w.x.take() {
+}
+
+// toSettler hands acks to the settler.
+func (w *Worker) toSettler(acks []*settleReq) {
+	for _, r := range acks {
 		w.settler.reqs <- r
 	}
 }
@@ -106,9 +110,7 @@ func (w *Worker) flushAcks() {
 func (w *Worker) exchange(ctx context.Context, acks []*settleReq) ([]Lease, error) {
 	queues := w.fetchQueues()
 	if w.c.waits.knownEmpty(queues) > 0 {
-		for _, r := range acks {
-			w.settler.reqs <- r
-		}
+		w.toSettler(acks)
 		return nil, nil
 	}
 	var items []backend.Settlement

@@ -263,18 +263,17 @@ func runDifferential(t *testing.T, seed uint64, n int, rb *Backend, advance func
 				name = "Exchange"
 			}
 			step = diffStep{name, func(b diffNS) (any, error) {
-				var res []backend.SettleResult
+				var out []any
 				var err error
-				out := []any{nil}
 				if dp == nil {
+					var res []backend.SettleResult
 					res, err = b.Settle(ctx, p)
+					out = []any{res}
 				} else {
-					var d backend.DequeueResult
-					res, d, err = b.Exchange(ctx, p, *dp)
+					res, d, xerr := b.Exchange(ctx, p, *dp)
 					d, _ = dequeueNext(d, nil)
-					out = append(out, d)
+					out, err = []any{res, d}, xerr
 				}
-				out[0] = res
 				// Which answer each key holds after the call: the last ack's of
 				// that key (acks of one key are applied in the call's order).
 				for _, k := range keys {

@@ -10,7 +10,7 @@ import (
 // settle.lua, then dequeue.lua, so a worker's settlements and its next fetch
 // cost one round trip and one script call. Settlements whose leases span two
 // epochs (around a loss of the store's data), or of which none reaches the
-// server, go as Settle, then Dequeue. The dequeue part keeps Dequeue's promise:
+// server, go as Settle (which then sends nothing), then Dequeue. The dequeue part keeps Dequeue's promise:
 // once sent, its leases reach the caller even when ctx ends meanwhile.
 func (n *namespace) Exchange(ctx context.Context, sp backend.SettleParams, dp backend.DequeueParams) ([]backend.SettleResult, backend.DequeueResult, error) {
 	invalid := sp.Validate()
@@ -24,19 +24,15 @@ func (n *namespace) Exchange(ctx context.Context, sp backend.SettleParams, dp ba
 	res, send := sendable(items)
 	groups := byEpoch(send, func(i int) string { return items[i].Token })
 	if len(groups) != 1 {
-		if len(groups) > 1 {
-			var err error
-			if res, err = n.Settle(ctx, sp); res == nil {
-				return nil, backend.DequeueResult{}, err
-			}
-			d, derr := n.Dequeue(ctx, dp)
-			if derr == nil {
-				derr = err
-			}
-			return res, d, derr
+		res, err := n.Settle(ctx, sp)
+		if res == nil {
+			return nil, backend.DequeueResult{}, err
 		}
-		d, err := n.Dequeue(ctx, dp)
-		return res, d, err
+		d, derr := n.Dequeue(ctx, dp)
+		if derr == nil {
+			derr = err
+		}
+		return res, d, derr
 	}
 	sargs, order := settleArgs(items, groups[0])
 	dargs, qkeys := n.dequeueArgs(&dp)

@@ -3,11 +3,11 @@ package redisbackend
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyq/keyq/backend"
-	"github.com/redis/go-redis/v9"
 )
 
 // TestExchangeLargeBatch sends an Exchange whose settlements take more arguments
@@ -16,57 +16,43 @@ import (
 // leases that never were. The script splits its arguments without unpacking them
 // whole; the live ack is done, the others lost, and the dequeue part leases.
 func TestExchangeLargeBatch(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		client func(t *testing.T) *redis.Client
-		opts   Options
-		acks   int
-	}{
-		{"miniredis", func(t *testing.T) *redis.Client { return newMini(t).client }, Options{}, 1500},
-		{"redis", func(t *testing.T) *redis.Client { return realClient(t) }, Options{}, 3000},
-		{"redis-evalsha", func(t *testing.T) *redis.Client { return realClient(t) }, Options{NoFunctions: true}, 3000},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			opts := tc.opts
-			opts.Prefix = testPrefix()
-			b, err := New(tc.client(t), opts)
-			if err != nil {
-				t.Fatal(err)
+	drivers(t, func(t *testing.T, b *Backend) {
+		acks := 3000
+		if strings.HasSuffix(t.Name(), "driver=miniredis") {
+			acks = 1500
+		}
+		ctx := context.Background()
+		h := nsOf(b, "big")
+		if _, err := h.Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{msg("a", 3), msg("b", 3)}}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+		if err != nil || len(res.Leases) != 1 {
+			t.Fatalf("Dequeue: %d leases, %v", len(res.Leases), err)
+		}
+		l := res.Leases[0]
+		items := []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack, Answer: &backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}}
+		epoch := l.Token[:epochLen]
+		for i := range acks - 1 {
+			items = append(items, backend.Settlement{Action: backend.Ack,
+				LeaseRef: backend.LeaseRef{TaskID: l.ID, Token: epoch + "-" + strconv.Itoa(1_000_000+i*7)}})
+		}
+		out, d, err := h.Exchange(ctx, backend.SettleParams{Items: items}, backend.DequeueParams{Queues: []string{"q"}, Count: 2, Lease: time.Minute})
+		if err != nil {
+			t.Fatalf("Exchange: %v", err)
+		}
+		if len(out) != len(items) || out[0] != backend.SettleDone {
+			t.Fatalf("Exchange settled %d items, the live one %v; want %d, done", len(out), out[0], len(items))
+		}
+		for i, r := range out[1:] {
+			if r != backend.SettleLost {
+				t.Fatalf("item %d of a lease that never was: %v, want lost", i+1, r)
 			}
-			defer b.Close()
-			ctx := context.Background()
-			h := nsOf(b, "big")
-			if _, err := h.Enqueue(ctx, backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{msg("a", 3), msg("b", 3)}}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := h.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
-			if err != nil || len(res.Leases) != 1 {
-				t.Fatalf("Dequeue: %d leases, %v", len(res.Leases), err)
-			}
-			l := res.Leases[0]
-			items := []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack, Answer: &backend.Answer{Value: []byte("v"), OK: true, TTL: time.Hour}}}
-			epoch := l.Token[:epochLen]
-			for i := range tc.acks - 1 {
-				items = append(items, backend.Settlement{Action: backend.Ack,
-					LeaseRef: backend.LeaseRef{TaskID: l.ID, Token: epoch + "-" + strconv.Itoa(1_000_000+i*7)}})
-			}
-			out, d, err := h.Exchange(ctx, backend.SettleParams{Items: items}, backend.DequeueParams{Queues: []string{"q"}, Count: 2, Lease: time.Minute})
-			if err != nil {
-				t.Fatalf("Exchange: %v", err)
-			}
-			if len(out) != len(items) || out[0] != backend.SettleDone {
-				t.Fatalf("Exchange settled %d items, the live one %v; want %d, done", len(out), out[0], len(items))
-			}
-			for i, r := range out[1:] {
-				if r != backend.SettleLost {
-					t.Fatalf("item %d of a lease that never was: %v, want lost", i+1, r)
-				}
-			}
-			if len(d.Leases) != 1 || string(d.Leases[0].Payload) != "b" {
-				t.Fatalf("Exchange leased %d tasks, want b", len(d.Leases))
-			}
-		})
-	}
+		}
+		if len(d.Leases) != 1 || string(d.Leases[0].Payload) != "b" {
+			t.Fatalf("Exchange leased %d tasks, want b", len(d.Leases))
+		}
+	})
 }
 
 // TestExchangeTwoEpochs settles leases of two epochs, as around a loss of the

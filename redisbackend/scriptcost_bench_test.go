@@ -69,28 +69,35 @@ func BenchmarkScriptCost(b *testing.B) {
 			}
 			const round = 100
 			var leases []backend.Lease
-			phases := []struct {
+			lease := backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute}
+			dequeue := func() {
+				res, err := n.Dequeue(ctx, lease)
+				if err != nil || len(res.Leases) != 1 {
+					b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
+				}
+				leases = append(leases, res.Leases...)
+			}
+			// ackFirst takes the oldest lease and returns its ack with an answer.
+			ackFirst := func() backend.SettleParams {
+				l := leases[0]
+				leases = leases[1:]
+				return backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack,
+					Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}}}
+			}
+			type phase struct {
 				name string
 				run  func(i int)
-			}{
+			}
+			phases := []phase{
 				{"enqueue", func(i int) {
 					p := backend.EnqueueParams{Queue: "q", Tasks: []backend.Message{message(i)}, TrackJobs: true, JobTTL: time.Hour}
 					if _, err := n.Enqueue(ctx, p); err != nil {
 						b.Fatal(err)
 					}
 				}},
-				{"dequeue", func(int) {
-					res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
-					if err != nil || len(res.Leases) != 1 {
-						b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
-					}
-					leases = append(leases, res.Leases...)
-				}},
+				{"dequeue", func(int) { dequeue() }},
 				{"settle", func(int) {
-					l := leases[0]
-					leases = leases[1:]
-					out, err := n.Settle(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack,
-						Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}}})
+					out, err := n.Settle(ctx, ackFirst())
 					if err != nil || len(out) != 1 || out[0] != backend.SettleDone {
 						b.Fatalf("settle: %v %v", out, err)
 					}
@@ -99,26 +106,15 @@ func BenchmarkScriptCost(b *testing.B) {
 			if run.cycle == "exchange" {
 				// As a worker at its defaults runs: each call acks the lease
 				// before and leases the next task.
-				phases[1] = phases[len(phases)-1]
-				phases[1].name = "exchange"
-				phases[1].run = func(int) {
-					l := leases[0]
-					leases = leases[1:]
-					out, res, err := n.(backend.Exchanger).Exchange(ctx, backend.SettleParams{Items: []backend.Settlement{{LeaseRef: ref(l), Action: backend.Ack,
-						Answer: &backend.Answer{Value: []byte("ok"), OK: true, TTL: time.Minute}}}},
-						backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
+				phases = append(phases[:1], phase{"exchange", func(int) {
+					out, res, err := n.(backend.Exchanger).Exchange(ctx, ackFirst(), lease)
 					if err != nil || len(out) != 1 || out[0] != backend.SettleDone || len(res.Leases) != 1 {
 						b.Fatalf("exchange: %v, %d leases, %v", out, len(res.Leases), err)
 					}
 					leases = append(leases, res.Leases...)
-				}
-				phases = phases[:2]
+				}})
 				phases[0].run(-1) // a key of its own: the loading run's ack answers task 0's
-				res, err := n.Dequeue(ctx, backend.DequeueParams{Queues: []string{"q"}, Count: 1, Lease: time.Minute})
-				if err != nil || len(res.Leases) != 1 {
-					b.Fatalf("dequeue: %v, %d leases", err, len(res.Leases))
-				}
-				leases = res.Leases
+				dequeue()
 			}
 			for _, p := range phases {
 				p.run(0) // loads the scripts

@@ -33,10 +33,10 @@ const commonMark = "--@common\n"
 
 // A script may run others as parts: a line --@part NAME, after --@common, makes
 // NAME.lua's body a local function part_NAME(KEYS, ARGV) that calls begin, as a
-// part, with the KEYS it is given and returns what the script would. The parts share
-// the call's begin: its time, and the state the first part reads. The parts of a script
-// for EVAL are defined where their lines are; in the function library once, before
-// the functions, as the functions run them (Library).
+// part, with the KEYS it is given, and returns what the script would. The parts
+// share the call's begin: its time, and the state the first part reads. The parts
+// of a script for EVAL are defined where their lines are; in the function library
+// once, before the functions, as the functions run them (Library).
 const partMark = "--@part "
 
 // partBegin is the begin call of a part.
