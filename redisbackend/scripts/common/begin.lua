@@ -66,7 +66,8 @@ local read_only
 -- it starts one part of a call that runs several scripts' bodies
 -- (scripts/exchange.lua), after the call's own begin: keys, the part's KEYS, name
 -- the same namespace, so the time and the state a part before read stay, as its
--- writes kept them up to date; the request key and its TTL are the part's own.
+-- writes kept them up to date; keys[11] is the part's request: a table that
+-- stands for the call's one request key (req_check), and its TTL is the part's.
 -- (An argument, not a function of its own: the common code's locals are near
 -- Lua's limit of 200 in a chunk.)
 local function begin(keys, ro, lib, part)
@@ -343,13 +344,20 @@ end
 local function req_check(ttl)
   if not K_REQ or ttl == '' then return nil end
   req_ttl = ttl
-  -- A later part of a call (begin's part) finds the state read: its writes kept it.
-  if due_at ~= nil then return redis.call('GET', K_REQ) or nil end
+  -- A part of a call (begin's part) has a table for a request key: the call keeps
+  -- one key for all its parts, and hands each part its piece (seen) and takes
+  -- its outcome (done) (scripts/exchange.lua).
+  if type(K_REQ) == 'table' then return K_REQ.seen end
   local r = redis.call('MGET', K_REQ, K_EPOCH, K_ST[1], K_ST[2], K_ST[3], K_ST[4])
   ep_read = r[2]
   take_state(r, 3)
   return r[1] or nil
 end
 local function req_done(outcome)
-  if req_ttl then redis.call('SET', K_REQ, outcome, 'PX', req_ttl) end
+  if not req_ttl then return end
+  if type(K_REQ) == 'table' then
+    K_REQ.done = outcome
+  else
+    redis.call('SET', K_REQ, outcome, 'PX', req_ttl)
+  end
 end
