@@ -48,14 +48,21 @@ type Options struct {
 	AllowEviction bool
 	// WaitReplicas, when above 0, makes each call that enqueues, acks, releases,
 	// requeues or purges dead tasks, or sets or deletes an answer, wait until that
-	// many replicas have its change before it reports success: WAITAOF on servers
-	// that have it (Redis 7.2+; the replicas must then run with appendonly yes),
-	// else WAIT (durable.go). A change they do not confirm within WaitTimeout was
+	// many replicas have received its change (WAIT) before it reports success;
+	// with WaitAOF, until they have written it to their append-only files
+	// (durable.go). A change they do not confirm within WaitTimeout was
 	// made on the master, and the call returns its usual result with an error
 	// matching backend.ErrNotReplicated: the change may be lost if the master
 	// fails over before a replica has it. On a Cluster client the replicas are
 	// those of the master of the namespace's slot.
 	WaitReplicas int
+	// WaitAOF makes WaitReplicas wait until the replicas have written each
+	// change to their append-only files and synced them (WAITAOF), which
+	// survives a replica's restart as well as the master's loss. The replicas
+	// must run with appendonly yes, or they never confirm. On a server without
+	// WAITAOF (before Redis 7.2; KeyDB) the wait is WAIT's all the same. It
+	// needs WaitReplicas above 0.
+	WaitAOF bool
 	// WaitTimeout bounds the wait for replicas. It must be shorter than the
 	// calls' deadlines and, for a client without ContextTimeoutEnabled, than its
 	// ReadTimeout. Default 1s.
@@ -121,6 +128,9 @@ func New(client redis.UniversalClient, opts Options) (*Backend, error) {
 	}
 	if opts.WaitReplicas < 0 || opts.WaitTimeout < 0 {
 		return nil, fmt.Errorf("%w: WaitReplicas %d, WaitTimeout %v: negative", backend.ErrInvalid, opts.WaitReplicas, opts.WaitTimeout)
+	}
+	if opts.WaitAOF && opts.WaitReplicas == 0 {
+		return nil, fmt.Errorf("%w: WaitAOF without WaitReplicas: say how many replicas to wait for", backend.ErrInvalid)
 	}
 	if opts.WaitTimeout == 0 {
 		opts.WaitTimeout = defaultWaitTimeout

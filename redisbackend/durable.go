@@ -15,13 +15,18 @@ import (
 // it loses the write, though the call reported success. With
 // Options.WaitReplicas, every call that ends in a change a caller relies on
 // (durableScripts) sends, on the same connection and in the same round trip as
-// its script, WAITAOF 0 <n> <timeout> where the server has it (Redis 7.2 and
-// later: n replicas have written the change to their append-only file and synced
-// it), or WAIT <n> <timeout> (n replicas have received it). WAIT and WAITAOF
-// count the writes of their own connection, so they go in one pipeline with the
-// script. Whether the server has WAITAOF is found by trying it, never by its
-// version: the first such call sends both, and the one the server refuses is not
-// sent again.
+// its script, WAIT <n> <timeout> (n replicas have received it), or with
+// Options.WaitAOF, WAITAOF 0 <n> <timeout> where the server has it (Redis 7.2
+// and later: n replicas have written the change to their append-only file and
+// synced it). WAIT and WAITAOF count the writes of their own connection, so they
+// go in one pipeline with the script. Whether the server has WAITAOF is found by
+// trying it, never by its version: the first such call sends both, and the one
+// the server refuses is not sent again.
+//
+// WAIT is the default on every server: WAITAOF counts only replicas that run
+// with appendonly yes, and a replica without it never confirms, so the same
+// deployment that works on Redis 7.0 would fail every call on 7.2, Valkey or
+// Redis 8.
 //
 // Dequeue, Extend and Reclaim do not wait: a lease lost in a failover comes back
 // as its task, delivered again (at least once), and a Dequeue must hand over the
@@ -60,7 +65,10 @@ func notReplicated(got int64, want int, timeout time.Duration, aof bool) error {
 // key, to any master (keys.go's hash tag puts every key of a call in one slot).
 func (b *Backend) pipeWait(ctx context.Context, key string, write func(redis.Pipeliner) *redis.Cmd) (any, error) {
 	n, timeout := b.opts.WaitReplicas, b.opts.WaitTimeout
-	mode := b.aofMode.Load()
+	mode := aofOff // WAIT alone
+	if b.opts.WaitAOF {
+		mode = b.aofMode.Load()
+	}
 	pipe, err := b.waitPipeline(ctx, key)
 	if err != nil {
 		return nil, err

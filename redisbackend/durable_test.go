@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,11 +12,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// durableBackend is a Backend with WaitReplicas on a master with one replica.
-func durableBackend(t testing.TB, opts Options) (b *Backend, master, replica *redistest.Server) {
+// durableBackend is a Backend with WaitReplicas on a master with one replica,
+// which runs with replicaArgs.
+func durableBackend(t testing.TB, opts Options, replicaArgs ...string) (b *Backend, master, replica *redistest.Server) {
 	t.Helper()
 	master = redistest.Start(t)
-	replica = redistest.StartReplica(t, master)
+	replica = redistest.StartReplica(t, master, replicaArgs...)
 	client := redis.NewClient(&redis.Options{Addr: master.Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
 	b, err := New(client, opts)
@@ -24,6 +26,23 @@ func durableBackend(t testing.TB, opts Options) (b *Backend, master, replica *re
 	}
 	t.Cleanup(func() { b.Close() })
 	return b, master, replica
+}
+
+// aofReady waits until b's calls on a namespace of their own are confirmed:
+// a replica with appendonly yes confirms no WAITAOF until some time after its
+// first sync, when it has rewritten its append-only file.
+func aofReady(t *testing.T, b *Backend) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := nsOf(b, "warm").Enqueue(context.Background(), enqueueParams("warm"))
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, backend.ErrNotReplicated) || time.Now().After(deadline) {
+			t.Fatalf("the replica with an append-only file does not confirm a change: %v", err)
+		}
+	}
 }
 
 func enqueueParams(payload string) backend.EnqueueParams {
@@ -43,21 +62,33 @@ func leaseOne(t *testing.T, b *Backend) backend.Lease {
 // TestWaitReplicas (S8.8): with WaitReplicas 1, state changes succeed while the replica
 // follows; with the replica stopped, each (Enqueue, Settle, SetAnswer, Pause,
 // Cancel) returns its result with ErrNotReplicated after about WaitTimeout, and
-// the change is on the master.
+// the change is on the master. By default the wait is WAIT, on a replica without
+// an append-only file, and WAITAOF is never sent; with WaitAOF, on a replica
+// with appendonly yes, the first call finds out whether the server has WAITAOF.
 func TestWaitReplicas(t *testing.T) {
 	// It waits on servers of its own far more than it computes, so it runs beside
 	// the package's other waiting tests, after every sequential one: those include
 	// the conformance suites, which count the driver's goroutines (S8.3).
 	t.Parallel()
-	for _, noFn := range []bool{false, true} {
-		name := "functions"
-		if noFn {
-			name = "evalsha"
-		}
-		t.Run(name, func(t *testing.T) {
-			const timeout = 300 * time.Millisecond
-			b, master, replica := durableBackend(t, Options{WaitReplicas: 1, WaitTimeout: timeout, NoFunctions: noFn})
+	for _, tc := range []struct {
+		name      string
+		noFn, aof bool
+	}{{"functions", false, false}, {"evalsha", true, false}, {"functions/aof", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			timeout := 300 * time.Millisecond
+			var replicaArgs []string
+			if tc.aof {
+				// A replica's WAITAOF confirmation can wait for its next
+				// once-a-second acknowledgement (Valkey 8.0 here), even with
+				// an fsync per write.
+				timeout = 1500 * time.Millisecond
+				replicaArgs = []string{"--appendonly", "yes", "--appendfsync", "always"}
+			}
+			b, master, replica := durableBackend(t, Options{WaitReplicas: 1, WaitTimeout: timeout, NoFunctions: tc.noFn, WaitAOF: tc.aof}, replicaArgs...)
 			ctx := context.Background()
+			if tc.aof {
+				aofReady(t, b)
+			}
 			n := nsOf(b, "ns")
 			if _, err := n.Enqueue(ctx, enqueueParams("a")); err != nil {
 				mi, _ := redistest.Command(ctx, master.Addr, "INFO", "replication")
@@ -68,9 +99,24 @@ func TestWaitReplicas(t *testing.T) {
 			if err := ack1(ctx, n, l); err != nil {
 				t.Fatalf("Ack with the replica up: %v", err)
 			}
-			if b.aofMode.Load() == aofUnknown {
-				t.Error("after a durable call, whether the server has WAITAOF is still unknown")
+			mode := b.aofMode.Load()
+			if tc.aof && mode == aofUnknown {
+				t.Error("after a durable call with WaitAOF, whether the server has WAITAOF is still unknown")
+			} else if !tc.aof && mode != aofUnknown {
+				t.Error("without WaitAOF, a durable call asked whether the server has WAITAOF")
 			}
+			// A server counts only the commands it has: WAITAOF ran where it
+			// exists and was asked for.
+			stats, err := redistest.Command(ctx, master.Addr, "INFO", "commandstats")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ranAOF, ranWait := strings.Contains(stats, "cmdstat_waitaof:"), strings.Contains(stats, "cmdstat_wait:")
+			if ranAOF != (mode == aofOn) || !ranWait {
+				t.Errorf("WaitAOF %v, the server has WAITAOF: %v; it ran WAITAOF: %v, WAIT: %v; want WAIT on the first call, and WAITAOF only with WaitAOF where the server has it",
+					tc.aof, mode == aofOn, ranAOF, ranWait)
+			}
+			t.Logf("WaitAOF %v: the server has WAITAOF: %v", tc.aof, mode == aofOn)
 
 			replica.Pause(t)
 			defer replica.Resume(t)
@@ -161,7 +207,7 @@ func TestWaitReplicasMore(t *testing.T) {
 func TestWaitReplicasOptions(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
-	for _, o := range []Options{{WaitReplicas: -1}, {WaitTimeout: -time.Second}} {
+	for _, o := range []Options{{WaitReplicas: -1}, {WaitTimeout: -time.Second}, {WaitAOF: true}} {
 		if _, err := New(c, o); !errors.Is(err, backend.ErrInvalid) {
 			t.Errorf("New(%+v) = %v; want ErrInvalid", o, err)
 		}

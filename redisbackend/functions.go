@@ -68,7 +68,7 @@ func missingFunction(err error) bool {
 // exec runs s with keys and args, as a function where the server takes them (by
 // FCALL_RO for a script that only reads), else by EVALSHA (loading the script
 // after NOSCRIPT). A script that waits for replicas under Options.WaitReplicas
-// goes in one pipeline with WAITAOF or WAIT (durable.go).
+// goes in one pipeline with WAIT or WAITAOF (durable.go).
 func (b *Backend) exec(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	if err := b.checkEviction(ctx); err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/keyq/keyq/backend"
 	"github.com/redis/go-redis/v9"
@@ -34,8 +33,9 @@ import (
 // that verify the servers' certificates instead of the host's root CAs;
 // tls_cert_file=FILE and tls_key_file=FILE, a client certificate and its key; and
 // skip_verify=true, which turns off the verification of the servers' certificates;
-// and wait_replicas=N and wait_timeout=DURATION, Options.WaitReplicas and
-// Options.WaitTimeout for an opts that leaves them 0 (S8.8). A cluster has no
+// and wait_replicas=N, wait_timeout=DURATION and wait_aof=true,
+// Options.WaitReplicas, WaitTimeout and WaitAOF for an opts that leaves them
+// unset (S8.8). A cluster has no
 // database number; a Sentinel URL needs master.
 // Options that cannot work for keyq are refused: route_by_latency, route_randomly
 // and replica_only for Sentinel, and context_timeout_enabled=false.
@@ -74,11 +74,12 @@ func OpenURL(ctx context.Context, url string, opts Options) (*Backend, error) {
 	}
 	opts.TLSConfig = nil // the client has it; New refuses it
 	if opts.WaitReplicas == 0 {
-		opts.WaitReplicas = t.waitReplicas
+		opts.WaitReplicas = t.wait.replicas
 	}
 	if opts.WaitTimeout == 0 {
-		opts.WaitTimeout = t.waitTimeout
+		opts.WaitTimeout = t.wait.timeout
 	}
+	opts.WaitAOF = opts.WaitAOF || t.wait.aof
 	b, err := New(client, opts)
 	if err == nil {
 		if err = b.checkEviction(ctx); err != nil {
@@ -101,10 +102,9 @@ type target struct {
 	cluster  *redis.ClusterOptions
 	failover *redis.FailoverOptions
 
-	// waitReplicas and waitTimeout are the URL's wait_replicas and wait_timeout,
-	// for the Options that leave them 0.
-	waitReplicas int
-	waitTimeout  time.Duration
+	// wait holds the URL's wait_replicas, wait_timeout and wait_aof, for the
+	// Options that leave them unset.
+	wait waitOpts
 }
 
 func (t *target) newClient() redis.UniversalClient {

@@ -105,7 +105,7 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 			return nil, urlError(s, "context_timeout_enabled must stay on: every call ends by its context's deadline (S7.1)")
 		}
 	}
-	waitReplicas, waitTimeout, err := waitParams(q)
+	wait, err := waitParams(q)
 	if err != nil {
 		return nil, urlError(s, err.Error())
 	}
@@ -129,7 +129,7 @@ func parseURL(s string, tlsConf *tls.Config) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.waitReplicas, t.waitTimeout = waitReplicas, waitTimeout
+	t.wait = wait
 	return t, nil
 }
 
@@ -151,28 +151,42 @@ func parseSingle(s string, plain *url.URL, q url.Values, hostname, username, pas
 // maxWaitReplicas bounds the URL option wait_replicas.
 const maxWaitReplicas = 1000
 
-// waitParams removes the options wait_replicas=N and wait_timeout=DURATION from
-// q and returns them (Options.WaitReplicas and Options.WaitTimeout); absent, 0.
-func waitParams(q url.Values) (int, time.Duration, error) {
-	var n int
-	var d time.Duration
+// waitOpts are the URL's options for waiting for replicas: wait_replicas,
+// wait_timeout and wait_aof (Options.WaitReplicas, WaitTimeout and WaitAOF).
+type waitOpts struct {
+	replicas int
+	timeout  time.Duration
+	aof      bool
+}
+
+// waitParams removes the options wait_replicas=N, wait_timeout=DURATION and
+// wait_aof=BOOL from q and returns them; absent, zero.
+func waitParams(q url.Values) (waitOpts, error) {
+	var w waitOpts
 	if q.Has("wait_replicas") {
 		v := q.Get("wait_replicas")
 		q.Del("wait_replicas")
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 0 || n > maxWaitReplicas {
-			return 0, 0, fmt.Errorf("option wait_replicas=%q: want a whole number from 0 to %d", v, maxWaitReplicas)
+		if w.replicas, err = strconv.Atoi(v); err != nil || w.replicas < 0 || w.replicas > maxWaitReplicas {
+			return waitOpts{}, fmt.Errorf("option wait_replicas=%q: want a whole number from 0 to %d", v, maxWaitReplicas)
 		}
 	}
 	if q.Has("wait_timeout") {
 		v := q.Get("wait_timeout")
 		q.Del("wait_timeout")
 		var err error
-		if d, err = time.ParseDuration(v); err != nil || d <= 0 {
-			return 0, 0, fmt.Errorf("option wait_timeout=%q: want a positive duration such as 500ms", v)
+		if w.timeout, err = time.ParseDuration(v); err != nil || w.timeout <= 0 {
+			return waitOpts{}, fmt.Errorf("option wait_timeout=%q: want a positive duration such as 500ms", v)
 		}
 	}
-	return n, d, nil
+	if q.Has("wait_aof") {
+		on, err := boolParam(q, "wait_aof")
+		if err != nil {
+			return waitOpts{}, err
+		}
+		w.aof = on
+	}
+	return w, nil
 }
 
 func parseCluster(s string, u *url.URL, q url.Values, hosts, username, password string,

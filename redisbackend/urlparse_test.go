@@ -105,20 +105,20 @@ func TestOpenURLCluster(t *testing.T) {
 	}
 }
 
-// TestParseURLWaitReplicas: wait_replicas and wait_timeout reach the target on
-// every form, and bad values are ErrInvalid without the password.
+// TestParseURLWaitReplicas: wait_replicas, wait_timeout and wait_aof reach the
+// target on every form, and bad values are ErrInvalid without the password.
 func TestParseURLWaitReplicas(t *testing.T) {
 	for _, u := range []string{
-		"redis://:pw@h?wait_replicas=2&wait_timeout=250ms",
-		"redis+sentinel://:pw@a?master=m&wait_replicas=2&wait_timeout=250ms",
-		"redis+cluster://:pw@a:7000?wait_replicas=2&wait_timeout=250ms",
+		"redis://:pw@h?wait_replicas=2&wait_timeout=250ms&wait_aof=true",
+		"redis+sentinel://:pw@a?master=m&wait_replicas=2&wait_timeout=250ms&wait_aof=true",
+		"redis+cluster://:pw@a:7000?wait_replicas=2&wait_timeout=250ms&wait_aof=true",
 	} {
 		tg, err := parseURL(u, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", RedactURL(u), err)
 		}
-		if tg.waitReplicas != 2 || tg.waitTimeout != 250*time.Millisecond {
-			t.Errorf("%s: wait_replicas %d, wait_timeout %v; want 2, 250ms", RedactURL(u), tg.waitReplicas, tg.waitTimeout)
+		if want := (waitOpts{2, 250 * time.Millisecond, true}); tg.wait != want {
+			t.Errorf("%s: wait options %+v; want %+v", RedactURL(u), tg.wait, want)
 		}
 	}
 	for _, u := range []string{
@@ -127,6 +127,7 @@ func TestParseURLWaitReplicas(t *testing.T) {
 		"redis://:s3cret@h?wait_replicas=1001",
 		"redis://:s3cret@h?wait_timeout=0s",
 		"redis://:s3cret@h?wait_timeout=soon",
+		"redis://:s3cret@h?wait_replicas=1&wait_aof=maybe",
 	} {
 		_, err := parseURL(u, nil)
 		if !errors.Is(err, backend.ErrInvalid) || strings.Contains(err.Error(), "s3cret") {

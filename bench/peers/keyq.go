@@ -29,7 +29,7 @@ func runKeyq(ctx context.Context, url string, c Config, log func(string)) ([]ben
 
 // runKeyqWait runs them on keyq's Redis backend with Options.WaitReplicas set to
 // c.WaitReplicas, so that every enqueue and settle waits for that many replicas
-// (WAITAOF where the server has it, else WAIT). The server at url must be a
+// (WAIT: the replicas received each change). The server at url must be a
 // master with that many replicas connected: without them every call would wait
 // c.WaitTimeout and fail, so it refuses to start.
 func runKeyqWait(ctx context.Context, url string, c Config, log func(string)) ([]bench.Result, error) {
