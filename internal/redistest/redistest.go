@@ -137,6 +137,9 @@ func (s *Server) start() error {
 			if msg := strings.TrimSpace(stderr.String()); msg != "" {
 				return fmt.Errorf("%s exited at start: %s", s.bin, strings.Join(strings.Fields(msg), " "))
 			}
+			if msg := lastWarning(s.Log); msg != "" {
+				return fmt.Errorf("%s exited at start; its log: %s", s.bin, msg)
+			}
 			return fmt.Errorf("%s exited at start (port taken?)", s.bin)
 		case <-ctx.Done():
 			s.Kill()
@@ -144,6 +147,23 @@ func (s *Server) start() error {
 		case <-time.After(5 * time.Millisecond): // poll interval of a start-up probe
 		}
 	}
+}
+
+// lastWarning returns the last warning line (marked " # ") of the log file at
+// path, or "": a server that fails after opening its log says why there, as a
+// build without TLS does when given a TLS port ("Failed finding TLS support").
+func lastWarning(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if _, msg, ok := strings.Cut(lines[i], " # "); ok && !strings.Contains(msg, "overcommit") {
+			return strings.TrimSpace(msg)
+		}
+	}
+	return ""
 }
 
 // password returns the value of the --requirepass argument, or "".

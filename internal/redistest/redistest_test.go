@@ -3,6 +3,8 @@ package redistest
 import (
 	"context"
 	"crypto/tls"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,24 @@ func TestHas(t *testing.T) {
 	}
 	if Has(t, c, "keyq-no-such-command") {
 		t.Error("a made-up command is known")
+	}
+}
+
+// TestLastWarning: a server that exits after opening its log file is reported
+// by its last warning, not the memory overcommit notice every start logs.
+func TestLastWarning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "redis.log")
+	log := "1:C 30 Nov 2026 17:02:30.265 # WARNING Memory overcommit must be enabled!\n" +
+		"1:M 30 Nov 2026 17:02:30.270 # Missing implement of connection type tls\n" +
+		"1:M 30 Nov 2026 17:02:30.270 # Failed finding TLS support.\n" +
+		"1:M 30 Nov 2026 17:02:30.271 * Running mode=standalone, port=7790.\n"
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lastWarning(path), "Failed finding TLS support."; got != want {
+		t.Errorf("lastWarning = %q, want %q", got, want)
+	}
+	if got := lastWarning(filepath.Join(t.TempDir(), "none.log")); got != "" {
+		t.Errorf("lastWarning of no file = %q, want none", got)
 	}
 }
