@@ -179,12 +179,9 @@ func waitParams(q url.Values) (waitOpts, error) {
 			return waitOpts{}, fmt.Errorf("option wait_timeout=%q: want a positive duration such as 500ms", v)
 		}
 	}
-	if q.Has("wait_aof") {
-		on, err := boolParam(q, "wait_aof")
-		if err != nil {
-			return waitOpts{}, err
-		}
-		w.aof = on
+	var err error
+	if w.aof, err = boolParam(q, "wait_aof"); err != nil {
+		return waitOpts{}, err
 	}
 	return w, nil
 }
