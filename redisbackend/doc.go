@@ -1,6 +1,6 @@
-// Package redisbackend is keyq's Redis and KeyDB backend, on go-redis v9. It works
-// with any redis.UniversalClient: a single node, Sentinel or Cluster, Redis 6.2 or
-// later and KeyDB 6.3. It needs no module and no command newer than Redis 6.2
+// Package redisbackend is keyq's Redis, Valkey and KeyDB backend, on go-redis v9.
+// It works with any redis.UniversalClient: a single node, Sentinel or Cluster,
+// Redis 6.2 or later, Valkey 8 and KeyDB 6.3. It needs no module and no command newer than Redis 6.2
 // (no LMPOP, BLMPOP, FUNCTION or HEXPIRE) on its required path; where the server
 // takes Redis 7 functions, it uses them to make each call cheaper (see Scripts).
 //
