@@ -59,9 +59,11 @@ type Options struct {
 	// WaitAOF makes WaitReplicas wait until the replicas have written each
 	// change to their append-only files and synced them (WAITAOF), which
 	// survives a replica's restart as well as the master's loss. The replicas
-	// must run with appendonly yes, or they never confirm. On a server without
-	// WAITAOF (before Redis 7.2; KeyDB) the wait is WAIT's all the same. It
-	// needs WaitReplicas above 0.
+	// must run with appendonly yes, or they never confirm, and a confirmation
+	// may take up to a second (a replica acknowledges a write it synced after
+	// the request to confirm it on its once-a-second tick; Valkey 8.0), so
+	// WaitTimeout must be longer. On a server without WAITAOF (before Redis 7.2;
+	// KeyDB) the wait is WAIT's all the same. It needs WaitReplicas above 0.
 	WaitAOF bool
 	// WaitTimeout bounds the wait for replicas. It must be shorter than the
 	// calls' deadlines and, for a client without ContextTimeoutEnabled, than its

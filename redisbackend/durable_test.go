@@ -78,9 +78,10 @@ func TestWaitReplicas(t *testing.T) {
 			timeout := 300 * time.Millisecond
 			var replicaArgs []string
 			if tc.aof {
-				// A replica's WAITAOF confirmation can wait for its next
-				// once-a-second acknowledgement (Valkey 8.0 here), even with
-				// an fsync per write.
+				// A WAITAOF sent with its write reaches the replica before the
+				// write is synced, and is confirmed on the replica's
+				// once-a-second acknowledgement (Valkey 8.0 here), even with an
+				// fsync per write.
 				timeout = 1500 * time.Millisecond
 				replicaArgs = []string{"--appendonly", "yes", "--appendfsync", "always"}
 			}
