@@ -57,7 +57,7 @@ func (n *namespace) Exchange(ctx context.Context, sp backend.SettleParams, dp ba
 	if err := settled(sr, groups[0], order, res); err != nil {
 		return nil, backend.DequeueResult{}, err
 	}
-	d, derr := n.dequeueRounds(ctx, dctx, &dp, dargs, qkeys, dr, nil)
+	d, derr := n.dequeueRounds(ctx, dctx, &dp, dargs, qkeys, dr)
 	if derr == nil {
 		derr = notRepl
 	}

@@ -104,7 +104,7 @@ func (n *namespace) Dequeue(ctx context.Context, p backend.DequeueParams) (backe
 	args, qkeys := n.dequeueArgs(&p)
 	dctx, cancel := n.dequeueCtx(ctx)
 	defer cancel()
-	return n.dequeueRounds(ctx, dctx, &p, args, qkeys, nil, nil)
+	return n.dequeueRounds(ctx, dctx, &p, args, qkeys, nil)
 }
 
 // dequeueArgs returns dequeue.lua's arguments for p, with room for the request
@@ -133,15 +133,15 @@ func (n *namespace) dequeueCtx(ctx context.Context) (context.Context, context.Ca
 
 // dequeueRounds runs dequeue.lua under dctx until it has leased p.Count tasks or
 // stops for another reason than its dedupe cap. first, when not nil, is the
-// first round's reply (or its error, firstErr), from a call that ran it already.
-func (n *namespace) dequeueRounds(ctx, dctx context.Context, p *backend.DequeueParams, args []any, qkeys []string, first []any, firstErr error) (backend.DequeueResult, error) {
+// first round's reply, from a call that ran it already.
+func (n *namespace) dequeueRounds(ctx, dctx context.Context, p *backend.DequeueParams, args []any, qkeys []string, first []any) (backend.DequeueResult, error) {
 	var res backend.DequeueResult
 	for { // more than one round only when a round stopped at its dedupe cap
-		r, err := first, firstErr
-		if first == nil && firstErr == nil {
+		r, err := first, error(nil)
+		if first == nil {
 			r, err = n.b.runReq(dctx, scriptDequeue, n.k, args, qkeys...)
 		}
-		first, firstErr = nil, nil
+		first = nil
 		var more bool
 		if err == nil {
 			more, err = decodeDequeue(r, &res)
