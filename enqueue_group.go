@@ -144,25 +144,38 @@ func (c *Client) enqueueGrouped(ctx context.Context, p backend.EnqueueParams) ([
 }
 
 // groupCallDone is called when the call of group k ends: it starts the batch
-// gathered meanwhile, or marks the group idle.
+// gathered meanwhile, on a goroutine of its own, or marks the group idle.
 func (c *Client) groupCallDone(k groupKey, g *enqueueGroup) {
+	if b, ctx := c.nextBatch(k, g); b != nil {
+		go c.runBatches(ctx, k, g, b)
+	}
+}
+
+// runBatches runs b, then each batch gathered while the one before ran, until
+// the group is idle. One goroutine carries a group through a busy spell: a new
+// goroutine per call would start small and grow its stack on every call.
+func (c *Client) runBatches(ctx context.Context, k groupKey, g *enqueueGroup, b *enqueueBatch) {
+	for b != nil {
+		b.run(ctx, c.h)
+		b, ctx = c.nextBatch(k, g)
+	}
+}
+
+// nextBatch takes the batch of group k gathered while its call ran, started and
+// with its call's context, or marks the group idle and returns nil.
+func (c *Client) nextBatch(k groupKey, g *enqueueGroup) (*enqueueBatch, context.Context) {
 	gs := &c.groups
 	gs.mu.Lock()
+	defer gs.mu.Unlock()
 	b := g.next
 	g.next = nil
 	if b == nil || len(b.members) == 0 {
 		delete(gs.m, k)
-		gs.mu.Unlock()
-		return
+		return nil, nil
 	}
 	b.started = true
 	b.live = len(b.members)
-	ctx := b.context()
-	gs.mu.Unlock()
-	go func() {
-		b.run(ctx, c.h)
-		c.groupCallDone(k, g)
-	}()
+	return b, b.context()
 }
 
 // context returns the context of b's call: the values of its first member's, a
