@@ -19,7 +19,8 @@
 --   KEYS[11] request string  optional: the outcome of this call, for a resend
 --                            (see Requests below)
 -- and the state keys, strings built from the prefix, which a call reads with one
--- MGET (read_due, or req_check with the request key and the epoch), in K_ST:
+-- MGET with the epoch (read_due, or req_check, which reads the request key too),
+-- in K_ST:
 --   K_ST[1] due              see The due time
 --   K_ST[2] ix               set when the key index is kept (common/keyindex.lua)
 --   K_ST[3] ps               the paused queues (see Paused queues)
@@ -207,9 +208,16 @@ local function take_state(r, i)
 end
 
 -- read_due reads due, with ix (indexed()), ps (paused()) and wt
--- (heard()) in the same call.
+-- (heard()) in the same call, and with the epoch (epoch_get) when this call has
+-- not read it yet: most calls that read one need the other.
 local function read_due()
-  take_state(redis.call('MGET', K_ST[1], K_ST[2], K_ST[3], K_ST[4]), 1)
+  if ep_read ~= nil then
+    take_state(redis.call('MGET', K_ST[1], K_ST[2], K_ST[3], K_ST[4]), 1)
+    return
+  end
+  local r = redis.call('MGET', K_EPOCH, K_ST[1], K_ST[2], K_ST[3], K_ST[4])
+  ep_read = r[1]
+  take_state(r, 2)
 end
 
 -- Paused queues (S12.1). The state key ps holds the names of the paused
@@ -309,9 +317,11 @@ end
 -- call, and a call whose epoch is not the current one names nothing.
 
 -- The epoch key is read at most once a call: with the request key, by req_check,
--- or on first use.
+-- or with the state keys, by read_due, or alone once those were read.
 local function epoch_get()
-  if ep_read == nil then ep_read = redis.call('GET', K_EPOCH) end
+  if ep_read == nil then
+    if due_at == nil then read_due() else ep_read = redis.call('GET', K_EPOCH) end
+  end
   return ep_read
 end
 
