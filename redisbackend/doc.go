@@ -120,10 +120,11 @@
 // there, with a PX of the time left until the call's deadline plus 2s (2s to 1
 // minute; 1 minute without a deadline). A resent Enqueue returns the IDs of the
 // first run, a resent Settle or Extend its outcome, a resent Dequeue the
-// leases the first run took that are still live. Each call pays one GET and one SET
-// on the server, and the server keeps one small key per call for that time. A
-// client that never resends (MaxRetries: -1, and MaxRedirects: -1 for a cluster)
-// sends no request key and pays nothing. Scripts are sent with EVALSHA
+// leases the first run took that are still live. Each call pays one SET on the
+// server (the key is read in the MGET of the namespace's state that the call makes
+// anyway), and the server keeps one small key per call for that time. A client
+// that never resends (MaxRetries: -1, and MaxRedirects: -1 for a cluster) sends no
+// request key and pays nothing. Scripts are sent with EVALSHA
 // and fall back to EVAL after NOSCRIPT, so a SCRIPT FLUSH, restart or failover
 // costs one extra round trip; a function library lost the same way is loaded again
 // and the call repeated, which is safe because a missing function runs nothing.

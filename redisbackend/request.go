@@ -16,8 +16,9 @@ import (
 // every call that changes state runs its script under a request key, i:<16
 // random bytes>, that the script checks before it writes anything and in which it
 // stores its outcome (scripts/common/begin.lua, Requests). A resend finds it and returns
-// that outcome, changing nothing. Each call pays one GET and one SET with PX on the
-// server, however many tasks it carries. A client that never resends
+// that outcome, changing nothing. Each call pays one SET with PX on the server,
+// however many tasks it carries: the key is read in the MGET of the namespace's
+// state that the call makes anyway. A client that never resends
 // (MaxRetries: -1, and for a cluster MaxRedirects: -1 as well) needs none of it,
 // and the Backend then sends no request key.
 
