@@ -39,6 +39,9 @@ type env struct {
 
 var prefixes atomic.Int64
 
+// nsPrefix returns the key prefix of a namespace no test has used.
+func nsPrefix() string { return fmt.Sprintf("keyqtest:{ns%d}:", prefixes.Add(1)) }
+
 // each runs f on every env: miniredis, then a real server by EVAL and by FCALL.
 // Without redis-server the real envs skip, except under CI (internal/redistest).
 func each(t *testing.T, f func(t *testing.T, e *env)) {
@@ -48,7 +51,7 @@ func each(t *testing.T, f func(t *testing.T, e *env)) {
 		t.Fatal(err)
 	}
 	newEnv := func(t *testing.T, c *redis.Client) *env {
-		p := fmt.Sprintf("keyqtest:{ns%d}:", prefixes.Add(1))
+		p := nsPrefix()
 		return &env{t: t, c: c, prefix: p, keys: Keys(p), common: common}
 	}
 	t.Run("miniredis", func(t *testing.T) {
@@ -89,6 +92,14 @@ func each(t *testing.T, f func(t *testing.T, e *env)) {
 			f(t, e)
 		})
 	})
+}
+
+// fresh returns an env like e on a namespace of its own, which nothing has used.
+func (e *env) fresh() *env {
+	f := *e
+	f.prefix = nsPrefix()
+	f.keys = Keys(f.prefix)
+	return &f
 }
 
 func (e *env) source(name string) string {
